@@ -1,0 +1,203 @@
+// Store: the durable state of one braid instance.
+//
+// A Store holds records (with versions, version vectors and field clocks),
+// the instance's identity and counters, and the change log that feeds the
+// delta API. It is an interface: SQLite is the embedded backend; the SQL
+// dialect stays inside each backend.
+//
+// Writes happen only inside a WriteTransaction, which aborts in its
+// destructor unless Commit() succeeded, so a write outside a transaction does
+// not compile and a failed batch leaves nothing behind. One write transaction
+// runs at a time per store (across processes too: the backend serializes
+// them, waiting up to the busy timeout); reads never wait for writers.
+//
+// Thread-safety: a Store may be used from many threads at once. A
+// WriteTransaction belongs to the thread that began it.
+//
+// Several processes may open one store (braid serve and CLI commands on the
+// same data directory). Change listeners fire for commits made by any of
+// them: at once for this process's commits, within a few tens of
+// milliseconds for other processes' commits.
+
+#ifndef BRAID_STORE_H_
+#define BRAID_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "braid/clock.h"
+#include "braid/instance_id.h"
+#include "braid/record.h"
+#include "braid/status.h"
+
+namespace braid {
+
+enum class Durability {
+  kFull,    // every commit is on stable storage before Commit() returns
+  kNormal,  // commits survive a process crash; the last ones may be lost on power loss
+};
+
+struct StoreOptions {
+  std::string path;  // SQLite: the database file
+  bool create_if_missing = false;
+  const Clock* clock = nullptr;  // nullptr: Clock::Real()
+  Durability durability = Durability::kFull;
+  std::chrono::milliseconds busy_timeout{30000};  // wait for another writer at most this long
+  size_t max_body_bytes = 4 * 1024 * 1024;        // minified record body limit
+  int cache_mib = 64;                             // page cache per connection
+};
+
+// A record write: a new body for (collection, id).
+struct PutRequest {
+  std::string_view collection;
+  std::string_view id;
+  std::string_view body;  // a JSON object; validated and minified by the store
+  // Partition of a new record (default: the collection). Partitions never
+  // change: for an existing record it must be absent or equal.
+  std::optional<std::string_view> partition;
+  enum class ParentMode { kKeep, kSet, kClear } parent_mode = ParentMode::kKeep;
+  std::string_view parent;  // with kSet
+};
+
+struct WriteResult {
+  WriteOp op = WriteOp::kUnchanged;
+  uint64_t seq = 0;  // change-log position; 0 when unchanged
+  Record record;     // the record as stored after the write
+};
+
+class WriteTransaction {
+ public:
+  // Aborts unless Commit() succeeded.
+  virtual ~WriteTransaction() = default;
+
+  // Creates or replaces a record's body. Writing the stored content again is
+  // kUnchanged. Errors: InvalidArgument (names, body), PayloadTooLarge,
+  // Conflict (partition change), Busy, IoError.
+  virtual Result<WriteResult> Put(const PutRequest& request) = 0;
+
+  // Makes a record a tombstone; deleting a tombstone is kUnchanged.
+  // Errors: NotFound when the record never existed, InvalidArgument, IoError.
+  virtual Result<WriteResult> Delete(std::string_view collection, std::string_view id) = 0;
+
+  // Makes every write of this transaction durable and visible at once.
+  // After a failed Commit() nothing was written.
+  virtual Status Commit() = 0;
+};
+
+enum class ChangeOp { kCreate = 1, kUpdate = 2, kDelete = 3 };
+std::string_view ChangeOpName(ChangeOp op);  // "create", "update", "delete"
+
+// One change-log event.
+struct ChangeEvent {
+  uint64_t seq = 0;
+  ChangeOp op = ChangeOp::kCreate;
+  std::string collection;
+  std::string id;
+  std::optional<std::string> parent;  // the record's parent when the event was logged
+  int64_t at_ms = 0;
+  // The record as it is now (not as it was at `seq`), when the query asked
+  // for records. Always present: tombstones are never removed.
+  std::optional<Record> record;
+};
+
+struct ChangeQuery {
+  uint64_t after_seq = 0;
+  size_t limit = 200;
+  std::optional<std::string> collection;
+  std::optional<std::string> parent;
+  bool with_records = true;
+};
+
+// Events a collection-only query examines per page. The log has no index by
+// collection (it would cost every write); such a query scans at most this
+// many seqs past its cursor and reports how far it got.
+inline constexpr uint64_t kCollectionScanWindow = 10'000;
+
+// A page of the change log, read from one consistent snapshot.
+struct ChangePage {
+  std::vector<ChangeEvent> events;  // seq > after_seq, ascending, at most `limit`
+  // Every matching event with after_seq < seq <= complete_to is in `events`:
+  // the next page starts after complete_to.
+  uint64_t complete_to = 0;
+  bool has_more = false;  // matching events may exist after complete_to
+  uint64_t last_seq = 0;  // newest seq in the whole log
+  uint64_t horizon = 0;   // cursors below this were compacted away
+  uint64_t epoch = 0;     // changes when the log's identity changes
+};
+
+struct ListQuery {
+  std::string collection;
+  std::string after_id;  // keyset pagination: ids > after_id, in byte order
+  size_t limit = 100;
+  bool include_deleted = false;
+};
+
+struct CollectionStats {
+  std::string name;
+  uint64_t live = 0;
+  uint64_t deleted = 0;
+};
+
+struct StoreStats {
+  InstanceId instance_id;
+  uint64_t epoch = 0;
+  uint64_t counter = 0;   // last record version counter issued here
+  uint64_t last_seq = 0;  // newest change-log seq
+  uint64_t horizon = 0;
+  uint64_t changes = 0;  // events in the change log
+  uint64_t live = 0;
+  uint64_t deleted = 0;
+  std::vector<CollectionStats> collections;
+};
+
+struct CompactResult {
+  uint64_t events_removed = 0;
+  uint64_t horizon = 0;  // after compaction
+};
+
+class Store {
+ public:
+  // Opens (or with create_if_missing, creates) a SQLite store. Detects a
+  // database file that was copied from elsewhere and gives it a new instance
+  // id and epoch, so two live copies never issue the same versions.
+  // Errors: NotFound (no store and not create_if_missing), Corruption (not a
+  // braid store, or a newer schema), IoError, Busy.
+  static Result<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options);
+
+  virtual ~Store() = default;
+
+  virtual InstanceId instance_id() const = 0;
+
+  // Starts the write transaction, waiting for other writers up to the busy
+  // timeout. Errors: Busy, IoError.
+  virtual Result<std::unique_ptr<WriteTransaction>> BeginWrite() = 0;
+
+  // The record, tombstones included; nullopt when it never existed.
+  virtual Result<std::optional<Record>> Get(std::string_view collection, std::string_view id) = 0;
+  virtual Result<std::vector<Record>> List(const ListQuery& query) = 0;
+  virtual Result<ChangePage> ReadChanges(const ChangeQuery& query) = 0;
+  virtual Result<StoreStats> Stats() = 0;
+
+  // Compacts change-log events logged before `before_ms`: for each item,
+  // drops the events up to its last old delete (create/delete pairs of items
+  // that no longer exist) and all but the newest old update; raises the
+  // horizon to the highest seq dropped. Works in bounded batches so other
+  // writers are not locked out for long.
+  virtual Result<CompactResult> Compact(int64_t before_ms) = 0;
+
+  // Registers `fn` to run after a commit (of this process or another) adds
+  // change-log events. It runs on an arbitrary thread and must be quick and
+  // must not call back into the store. Returns an id for RemoveChangeListener.
+  virtual uint64_t AddChangeListener(std::function<void()> fn) = 0;
+  virtual void RemoveChangeListener(uint64_t id) = 0;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_STORE_H_

@@ -1,0 +1,458 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "store/codec.h"
+#include "store/sqlite/schema.h"
+
+namespace braid {
+
+Result<std::unique_ptr<Store>> Store::OpenSqlite(const StoreOptions& options) {
+  return sqlite::SqliteStore::Open(options);
+}
+
+namespace sqlite {
+
+namespace {
+
+constexpr size_t kMaxIdleReaders = 16;
+constexpr auto kWatchInterval = std::chrono::milliseconds(20);
+
+// Ends a read snapshot (BEGIN ... COMMIT) on every path out of a function.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Db& db) : db_(db) {}
+  Status Begin() { return db_.Exec("BEGIN"); }
+  ~ReadSnapshot() {
+    if (!db_.Exec("COMMIT").ok()) (void)db_.Exec("ROLLBACK");
+  }
+
+ private:
+  Db& db_;
+};
+
+Result<std::string> FileIdentity(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::IoError("cannot stat " + path);
+  return std::to_string(static_cast<unsigned long long>(st.st_ino));
+}
+
+}  // namespace
+
+Result<StateRow> ReadState(Db& db) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db.Prepare("SELECT self, epoch, counter, seq, hlc, horizon FROM state WHERE k = 1"));
+  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return Status::Corruption("the store has no state row");
+  StateRow st;
+  st.self = static_cast<uint32_t>(s.Int(0));
+  st.epoch = static_cast<uint64_t>(s.Int(1));
+  st.counter = static_cast<uint64_t>(s.Int(2));
+  st.seq = static_cast<uint64_t>(s.Int(3));
+  st.hlc = static_cast<uint64_t>(s.Int(4));
+  st.horizon = static_cast<uint64_t>(s.Int(5));
+  return st;
+}
+
+SqliteStore::SqliteStore(const StoreOptions& options)
+    : options_(options), clock_(options.clock != nullptr ? options.clock : &Clock::Real()) {}
+
+SqliteStore::~SqliteStore() {
+  {
+    MutexLock lock(listen_mu_);
+    stopping_ = true;
+  }
+  listen_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+Result<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("store path is empty");
+  if (!options.create_if_missing && !std::filesystem::exists(options.path)) {
+    return Status::NotFound("no braid store at " + options.path +
+                            "; run `braid init` to create one");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  BRAID_RETURN_IF_ERROR(store->Initialize());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<std::unique_ptr<Db>> SqliteStore::OpenConnection(bool create) {
+  BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(options_.path, create, options_.busy_timeout));
+  const std::string pragmas = std::string("PRAGMA synchronous=") +
+                              (options_.durability == Durability::kFull ? "FULL" : "NORMAL") +
+                              "; PRAGMA cache_size=-" + std::to_string(options_.cache_mib * 1024) +
+                              "; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
+  BRAID_RETURN_IF_ERROR(db->Exec(pragmas.c_str()));
+  return db;
+}
+
+Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
+  BRAID_ASSIGN_OR_RETURN(writer_, OpenConnection(options_.create_if_missing));
+  Db& db = *writer_;
+  BRAID_ASSIGN_OR_RETURN(const int64_t app_id, db.QueryInt("PRAGMA application_id"));
+  BRAID_ASSIGN_OR_RETURN(const int64_t version, db.QueryInt("PRAGMA user_version"));
+  if (app_id == 0 && version == 0) {
+    BRAID_ASSIGN_OR_RETURN(const int64_t tables, db.QueryInt("SELECT count(*) FROM sqlite_schema"));
+    if (tables != 0) return Status::Corruption(options_.path + " is not a braid store");
+    // WAL: readers never wait for the writer, and other processes can read
+    // while braid serve writes. The mode is stored in the file.
+    BRAID_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
+    BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+    // Another process may have created the store while we waited.
+    auto again = db.QueryInt("PRAGMA user_version");
+    if (!again.ok() || *again == 0) {
+      const InstanceId id = InstanceId::Random();
+      BRAID_ASSIGN_OR_RETURN(const std::string file_id, FileIdentity(options_.path));
+      Status s = db.Exec(kSchemaV1);
+      if (s.ok()) {
+        auto ins = db.Prepare("INSERT INTO instances(num, id) VALUES (1, ?)");
+        s = ins.ok() ? ins->BindBlob(1, id.AsBytes()).Run() : ins.status();
+      }
+      if (s.ok()) {
+        auto st = db.Prepare(
+            "INSERT INTO state(k, self, epoch, counter, seq, hlc, horizon) "
+            "VALUES (1, 1, ?, 0, 0, 0, 0)");
+        s = st.ok() ? st->Bind(1, static_cast<int64_t>(RandomU64() >> 1)).Run() : st.status();
+      }
+      if (s.ok()) {
+        auto meta = db.Prepare("INSERT INTO meta(key, value) VALUES ('file_id', ?), ('path', ?)");
+        s = meta.ok() ? meta->Bind(1, file_id).Bind(2, options_.path).Run() : meta.status();
+      }
+      if (s.ok()) {
+        s = db.Exec(("PRAGMA application_id=" + std::to_string(kApplicationId) +
+                     "; PRAGMA user_version=" + std::to_string(kSchemaVersion))
+                        .c_str());
+      }
+      if (s.ok()) s = db.Exec("COMMIT");
+      if (!s.ok()) {
+        (void)db.Exec("ROLLBACK");
+        return s.WithContext("creating the store");
+      }
+      spdlog::info("created store {} (instance {})", options_.path, id.Hex());
+    } else {
+      BRAID_RETURN_IF_ERROR(db.Exec("COMMIT"));
+    }
+  } else if (app_id != kApplicationId) {
+    return Status::Corruption(options_.path + " is not a braid store");
+  } else if (version > kSchemaVersion) {
+    return Status::Corruption(options_.path + " was written by a newer braid (schema " +
+                              std::to_string(version) + "); upgrade braid to open it");
+  }
+  BRAID_ASSIGN_OR_RETURN(const std::string mode, [&]() -> Result<std::string> {
+    BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("PRAGMA journal_mode"));
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    return row ? std::string(s.Text(0)) : std::string();
+  }());
+  if (mode != "wal") BRAID_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
+
+  BRAID_RETURN_IF_ERROR(CheckIdentity(db));
+  BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
+  BRAID_ASSIGN_OR_RETURN(self_id_, InstanceFor(db, st.self));
+  self_num_ = st.self;
+  return Status::OK();
+}
+
+// A copied (or restored) database file has a new inode. Its counters may be
+// behind versions its original already issued and replicated, so it must
+// not write under the original's instance id: it gets a fresh id and epoch.
+Status SqliteStore::CheckIdentity(Db& db) {
+  BRAID_ASSIGN_OR_RETURN(const std::string file_id, FileIdentity(options_.path));
+  auto read_meta = [&]() -> Result<std::string> {
+    BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT value FROM meta WHERE key = 'file_id'"));
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    return row ? std::string(s.Text(0)) : std::string();
+  };
+  BRAID_ASSIGN_OR_RETURN(std::string stored, read_meta());
+  if (stored == file_id) return Status::OK();
+
+  BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto rekey = [&]() -> Status {
+    BRAID_ASSIGN_OR_RETURN(stored, read_meta());
+    if (stored == file_id) return Status::OK();  // another process did it
+    BRAID_ASSIGN_OR_RETURN(const StateRow old, ReadState(db));
+    BRAID_ASSIGN_OR_RETURN(const InstanceId old_id, InstanceFor(db, old.self));
+    const InstanceId id = InstanceId::Random();
+    BRAID_ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO instances(id) VALUES (?)"));
+    BRAID_RETURN_IF_ERROR(ins.BindBlob(1, id.AsBytes()).Run());
+    const int64_t num = db.LastInsertRowid();
+    BRAID_ASSIGN_OR_RETURN(Stmt up, db.Prepare("UPDATE state SET self = ?, epoch = ? WHERE k = 1"));
+    BRAID_RETURN_IF_ERROR(up.Bind(1, num).Bind(2, static_cast<int64_t>(RandomU64() >> 1)).Run());
+    BRAID_ASSIGN_OR_RETURN(Stmt meta, db.Prepare("INSERT OR REPLACE INTO meta(key, value) "
+                                                 "VALUES ('file_id', ?), ('path', ?)"));
+    BRAID_RETURN_IF_ERROR(meta.Bind(1, file_id).Bind(2, options_.path).Run());
+    spdlog::warn(
+        "{} is a copy of another store (its file identity changed): it now writes as "
+        "instance {} instead of {}, and delta cursors issued before get resyncRequired",
+        options_.path, id.Hex(), old_id.Hex());
+    return Status::OK();
+  };
+  Status s = rekey();
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (!s.ok()) (void)db.Exec("ROLLBACK");
+  return s;
+}
+
+Result<InstanceId> SqliteStore::InstanceFor(Db& db, uint32_t num) {
+  {
+    MutexLock lock(dict_mu_);
+    auto it = instances_.find(num);
+    if (it != instances_.end()) return it->second;
+  }
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT id FROM instances WHERE num = ?"));
+  s.Bind(1, static_cast<int64_t>(num));
+  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return Status::Corruption("unknown instance number " + std::to_string(num));
+  BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceId::FromBytes(s.Blob(0)));
+  MutexLock lock(dict_mu_);
+  instances_.emplace(num, id);
+  return id;
+}
+
+Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& local) {
+  VersionVector vv;
+  // Fast path for records only this instance wrote: no dictionary lookup.
+  if (local.entries().size() == 1 && local.entries()[0].first == self_num_) {
+    vv.Set(self_id_, local.entries()[0].second);
+    return vv;
+  }
+  for (const auto& [num, counter] : local.entries()) {
+    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceFor(db, num));
+    vv.Set(id, counter);
+  }
+  return vv;
+}
+
+Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out) {
+  out->collection.assign(row.Text(col));
+  out->id.assign(row.Text(col + 1));
+  out->partition.assign(row.Text(col + 2));
+  out->parent = row.OptionalText(col + 3);
+  out->deleted = row.Int(col + 4) != 0;
+  BRAID_ASSIGN_OR_RETURN(out->version.origin,
+                         InstanceFor(db, static_cast<uint32_t>(row.Int(col + 5))));
+  out->version.counter = static_cast<uint64_t>(row.Int(col + 6));
+  BRAID_ASSIGN_OR_RETURN(const LocalVector local, DecodeLocalVector(row.Blob(col + 7)));
+  BRAID_ASSIGN_OR_RETURN(out->vv, ToVersionVector(db, local));
+  out->hlc = static_cast<uint64_t>(row.Int(col + 8));
+  out->field_clocks.assign(row.IsNull(col + 9) ? std::string_view() : row.Text(col + 9));
+  out->body.assign(row.Text(col + 10));
+  return Status::OK();
+}
+
+SqliteStore::Reader::~Reader() {
+  if (db_ == nullptr) return;
+  MutexLock lock(store_->pool_mu_);
+  if (store_->idle_readers_.size() < kMaxIdleReaders) {
+    store_->idle_readers_.push_back(std::move(db_));
+  }
+}
+
+Result<SqliteStore::Reader> SqliteStore::AcquireReader() {
+  {
+    MutexLock lock(pool_mu_);
+    if (!idle_readers_.empty()) {
+      auto db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return Reader(this, std::move(db));
+    }
+  }
+  BRAID_ASSIGN_OR_RETURN(auto db, OpenConnection(false));
+  return Reader(this, std::move(db));
+}
+
+Result<std::unique_ptr<WriteTransaction>> SqliteStore::BeginWrite() NO_THREAD_SAFETY_ANALYSIS {
+  return NewWriteTransaction(this, writer_.get(), &write_mu_);
+}
+
+Result<std::optional<Record>> SqliteStore::Get(std::string_view collection, std::string_view id) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT " BRAID_RECORD_COLUMNS
+                                            " FROM records r WHERE collection = ? AND id = ?"));
+  s.Bind(1, collection).Bind(2, id);
+  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return std::optional<Record>();
+  Record rec;
+  BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 0, &rec));
+  return std::optional<Record>(std::move(rec));
+}
+
+Result<std::vector<Record>> SqliteStore::List(const ListQuery& q) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, q.include_deleted
+                  ? db.Prepare("SELECT " BRAID_RECORD_COLUMNS
+                               " FROM records r WHERE collection = ? AND id > ? "
+                               "ORDER BY id LIMIT ?")
+                  : db.Prepare("SELECT " BRAID_RECORD_COLUMNS
+                               " FROM records r WHERE collection = ? AND id > ? AND deleted = 0 "
+                               "ORDER BY id LIMIT ?"));
+  s.Bind(1, q.collection).Bind(2, q.after_id).Bind(3, static_cast<int64_t>(q.limit));
+  std::vector<Record> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    Record& rec = out.emplace_back();
+    BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 0, &rec));
+  }
+  return out;
+}
+
+Result<ChangePage> SqliteStore::ReadChanges(const ChangeQuery& q) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  ReadSnapshot snapshot(db);
+  BRAID_RETURN_IF_ERROR(snapshot.Begin());
+  BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
+  ChangePage page;
+  page.last_seq = st.seq;
+  page.horizon = st.horizon;
+  page.epoch = st.epoch;
+
+#define BRAID_CHANGE_SELECT                                   \
+  "SELECT c.seq, c.op, c.at, c.parent, " BRAID_RECORD_COLUMNS \
+  " FROM changes c JOIN records r ON r.rid = c.rid WHERE "
+  // One statement per filter combination, each a range scan of an index.
+  Result<Stmt> prepared =
+      q.parent       ? (q.collection ? db.Prepare(BRAID_CHANGE_SELECT
+                                                  "c.parent = ?2 AND c.collection = ?3 AND c.seq > ?1 "
+                                                        "ORDER BY c.seq LIMIT ?4")
+                                     : db.Prepare(BRAID_CHANGE_SELECT
+                                                  "c.parent = ?2 AND c.seq > ?1 ORDER BY c.seq LIMIT ?4"))
+      : q.collection ? db.Prepare(BRAID_CHANGE_SELECT
+                                  "c.seq > ?1 AND c.seq <= ?5 AND c.collection = ?3 "
+                                  "ORDER BY c.seq LIMIT ?4")
+                     : db.Prepare(BRAID_CHANGE_SELECT "c.seq > ?1 ORDER BY c.seq LIMIT ?4");
+#undef BRAID_CHANGE_SELECT
+  BRAID_ASSIGN_OR_RETURN(Stmt s, std::move(prepared));
+  s.Bind(1, static_cast<int64_t>(q.after_seq));
+  if (q.parent) s.Bind(2, std::string_view(*q.parent));
+  if (q.collection) s.Bind(3, std::string_view(*q.collection));
+  s.Bind(4, static_cast<int64_t>(q.limit + 1));  // one extra row answers has_more
+  const bool windowed = q.collection && !q.parent;
+  const uint64_t window_end = std::min(st.seq, q.after_seq + kCollectionScanWindow);
+  if (windowed) s.Bind(5, static_cast<int64_t>(window_end));
+  page.events.reserve(std::min<size_t>(q.limit, 1024));
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    if (page.events.size() == q.limit) {
+      page.has_more = true;
+      break;
+    }
+    ChangeEvent& e = page.events.emplace_back();
+    e.seq = static_cast<uint64_t>(s.Int(0));
+    e.op = static_cast<ChangeOp>(s.Int(1));
+    e.at_ms = s.Int(2);
+    e.parent = s.OptionalText(3);
+    e.collection.assign(s.Text(4));
+    e.id.assign(s.Text(5));
+    if (q.with_records) {
+      BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 4, &e.record.emplace()));
+    }
+  }
+  if (page.has_more) {
+    page.complete_to = page.events.back().seq;
+  } else if (windowed && window_end < st.seq) {
+    page.complete_to = window_end;
+    page.has_more = true;
+  } else {
+    page.complete_to = std::max(q.after_seq, st.seq);
+  }
+  return page;
+}
+
+Result<StoreStats> SqliteStore::Stats() {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  ReadSnapshot snapshot(db);
+  BRAID_RETURN_IF_ERROR(snapshot.Begin());
+  BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
+  StoreStats stats;
+  stats.instance_id = self_id_;
+  stats.epoch = st.epoch;
+  stats.counter = st.counter;
+  stats.last_seq = st.seq;
+  stats.horizon = st.horizon;
+  BRAID_ASSIGN_OR_RETURN(const int64_t changes, db.QueryInt("SELECT count(*) FROM changes"));
+  stats.changes = static_cast<uint64_t>(changes);
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db.Prepare("SELECT collection, sum(deleted = 0), sum(deleted) "
+                                    "FROM records GROUP BY collection ORDER BY collection"));
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    CollectionStats& c = stats.collections.emplace_back();
+    c.name.assign(s.Text(0));
+    c.live = static_cast<uint64_t>(s.Int(1));
+    c.deleted = static_cast<uint64_t>(s.Int(2));
+    stats.live += c.live;
+    stats.deleted += c.deleted;
+  }
+  return stats;
+}
+
+uint64_t SqliteStore::AddChangeListener(std::function<void()> fn) {
+  MutexLock lock(listen_mu_);
+  const uint64_t id = next_listener_++;
+  listeners_.emplace(id, std::move(fn));
+  if (!watcher_.joinable()) {
+    // The baseline is read before returning, so a commit made right after
+    // registration is noticed.
+    auto db = OpenConnection(false);
+    if (!db.ok()) {
+      spdlog::error("change watcher cannot open the store: {}", db.status().ToString());
+      return id;
+    }
+    const int64_t baseline = (*db)->QueryInt("PRAGMA data_version").value_or(0);
+    watcher_ = std::thread(
+        [this, db = std::move(*db), baseline]() mutable { WatchLoop(std::move(db), baseline); });
+  }
+  return id;
+}
+
+void SqliteStore::RemoveChangeListener(uint64_t id) {
+  MutexLock lock(listen_mu_);
+  listeners_.erase(id);
+}
+
+void SqliteStore::NotifyListeners() {
+  std::vector<std::function<void()>> fns;
+  {
+    MutexLock lock(listen_mu_);
+    fns.reserve(listeners_.size());
+    for (const auto& [id, fn] : listeners_) fns.push_back(fn);
+  }
+  for (const auto& fn : fns) fn();
+}
+
+// PRAGMA data_version changes when another connection (of this process or
+// another) commits. Polling it is a read of the WAL index in shared memory,
+// cheap enough to do every few tens of milliseconds.
+void SqliteStore::WatchLoop(std::unique_ptr<Db> db, int64_t last) {
+  for (;;) {
+    {
+      std::unique_lock<Mutex> lock(listen_mu_);
+      listen_cv_.wait_for(lock, kWatchInterval,
+                          [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping_; });
+      if (stopping_) return;
+    }
+    const auto now = db->QueryInt("PRAGMA data_version");
+    if (now.ok() && *now != last) {
+      last = *now;
+      NotifyListeners();
+    }
+  }
+}
+
+}  // namespace sqlite
+}  // namespace braid

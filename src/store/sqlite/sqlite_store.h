@@ -1,0 +1,124 @@
+// The SQLite backend of Store (internal; users go through braid/store.h).
+//
+// Connections: one writer connection, used by one WriteTransaction at a time
+// (write_mu_ serializes this process; SQLite's write lock, taken with BEGIN
+// IMMEDIATE under the busy timeout, serializes processes), a pool of reader
+// connections (WAL lets them read while a writer commits), and one watcher
+// connection that polls PRAGMA data_version to notice commits by other
+// processes while change listeners are registered.
+
+#ifndef BRAID_STORE_SQLITE_SQLITE_STORE_H_
+#define BRAID_STORE_SQLITE_SQLITE_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/mutex.h"
+#include "braid/store.h"
+#include "store/codec.h"
+#include "store/sqlite/db.h"
+
+namespace braid::sqlite {
+
+// The single row of the state table.
+struct StateRow {
+  uint32_t self = 0;
+  uint64_t epoch = 0;
+  uint64_t counter = 0;
+  uint64_t seq = 0;
+  uint64_t hlc = 0;
+  uint64_t horizon = 0;
+};
+
+// Columns every record query selects, in the order DecodeRecord expects.
+#define BRAID_RECORD_COLUMNS                                                                 \
+  "r.collection, r.id, r.partition, r.parent, r.deleted, r.origin, r.counter, r.vv, r.hlc, " \
+  "r.clocks, r.body"
+inline constexpr int kRecordColumnCount = 11;
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~SqliteStore() override;
+
+  InstanceId instance_id() const override { return self_id_; }
+  Result<std::unique_ptr<WriteTransaction>> BeginWrite() override;
+  Result<std::optional<Record>> Get(std::string_view collection, std::string_view id) override;
+  Result<std::vector<Record>> List(const ListQuery& query) override;
+  Result<ChangePage> ReadChanges(const ChangeQuery& query) override;
+  Result<StoreStats> Stats() override;
+  Result<CompactResult> Compact(int64_t before_ms) override;
+  uint64_t AddChangeListener(std::function<void()> fn) override;
+  void RemoveChangeListener(uint64_t id) override;
+
+  // For SqliteWriteTransaction.
+  const StoreOptions& options() const { return options_; }
+  const Clock& clock() const { return *clock_; }
+  // Decodes the BRAID_RECORD_COLUMNS of `row` starting at column `col`.
+  Status DecodeRecord(Db& db, const Stmt& row, int col, Record* out);
+  // The instance id behind a local instance number (cached dictionary).
+  Result<InstanceId> InstanceFor(Db& db, uint32_t num);
+  // Converts a local version vector to instance ids.
+  Result<VersionVector> ToVersionVector(Db& db, const LocalVector& local);
+  void NotifyListeners();
+
+ private:
+  // A reader connection borrowed from the pool; returned when destroyed.
+  class Reader {
+   public:
+    Reader(SqliteStore* store, std::unique_ptr<Db> db) : store_(store), db_(std::move(db)) {}
+    Reader(Reader&&) = default;
+    ~Reader();
+    Db& db() { return *db_; }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Db> db_;
+  };
+
+  explicit SqliteStore(const StoreOptions& options);
+  Status Initialize();
+  Result<std::unique_ptr<Db>> OpenConnection(bool create);
+  Result<Reader> AcquireReader();
+  Status CheckIdentity(Db& db);
+  void WatchLoop(std::unique_ptr<Db> db, int64_t last);
+
+  StoreOptions options_;
+  const Clock* clock_;
+  InstanceId self_id_;
+  uint32_t self_num_ = 0;  // self_id_'s number in the instance dictionary
+
+  Mutex write_mu_;  // held by the live WriteTransaction
+  std::unique_ptr<Db> writer_ PT_GUARDED_BY(write_mu_);
+
+  Mutex pool_mu_;
+  std::vector<std::unique_ptr<Db>> idle_readers_ GUARDED_BY(pool_mu_);
+
+  Mutex dict_mu_;
+  std::unordered_map<uint32_t, InstanceId> instances_ GUARDED_BY(dict_mu_);
+
+  Mutex listen_mu_;
+  CondVar listen_cv_;
+  std::map<uint64_t, std::function<void()>> listeners_ GUARDED_BY(listen_mu_);
+  uint64_t next_listener_ GUARDED_BY(listen_mu_) = 1;
+  bool stopping_ GUARDED_BY(listen_mu_) = false;
+  std::thread watcher_;
+};
+
+// Reads the state row. Defined in sqlite_store.cc.
+Result<StateRow> ReadState(Db& db);
+
+// Begins the write transaction on `writer`: locks `write_mu` (released when
+// the transaction is destroyed), then BEGIN IMMEDIATE. Defined in write_txn.cc.
+Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store, Db* writer,
+                                                              Mutex* write_mu);
+
+}  // namespace braid::sqlite
+
+#endif  // BRAID_STORE_SQLITE_SQLITE_STORE_H_

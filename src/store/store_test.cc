@@ -1,0 +1,478 @@
+// The store test suite. Every test runs against every backend (today:
+// SQLite), so backends agree on behaviour, not just on an interface.
+
+#include "braid/store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "braid/hlc.h"
+#include "tests/support/temp_dir.h"
+
+namespace braid {
+namespace {
+
+using testing::TempDir;
+
+PutRequest Req(std::string_view collection, std::string_view id, std::string_view body) {
+  PutRequest r;
+  r.collection = collection;
+  r.id = id;
+  r.body = body;
+  return r;
+}
+
+struct Backend {
+  std::string name;
+  std::function<Result<std::unique_ptr<Store>>(const std::string& dir, const Clock* clock)> open;
+};
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+std::vector<Backend> Backends() {
+  return {{"sqlite", [](const std::string& dir, const Clock* clock) {
+             StoreOptions o;
+             o.path = dir + "/store.db";
+             o.create_if_missing = true;
+             o.clock = clock;
+             o.durability = Durability::kNormal;
+             o.max_body_bytes = 1024;
+             return Store::OpenSqlite(o);
+           }}};
+}
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { store_ = Open(); }
+  std::unique_ptr<Store> Open() {
+    auto s = GetParam().open(dir_.path(), &clock_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  Result<WriteResult> Put(std::string_view collection, std::string_view id, std::string_view body,
+                          std::optional<std::string_view> partition = std::nullopt) {
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+    PutRequest req;
+    req.collection = collection;
+    req.id = id;
+    req.body = body;
+    req.partition = partition;
+    BRAID_ASSIGN_OR_RETURN(auto r, txn->Put(req));
+    BRAID_RETURN_IF_ERROR(txn->Commit());
+    return r;
+  }
+  Result<WriteResult> PutWithParent(std::string_view id, std::string_view body,
+                                    std::string_view parent) {
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+    PutRequest req;
+    req.collection = "notes";
+    req.id = id;
+    req.body = body;
+    req.parent_mode = PutRequest::ParentMode::kSet;
+    req.parent = parent;
+    BRAID_ASSIGN_OR_RETURN(auto r, txn->Put(req));
+    BRAID_RETURN_IF_ERROR(txn->Commit());
+    return r;
+  }
+  Result<WriteResult> Del(std::string_view collection, std::string_view id) {
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+    BRAID_ASSIGN_OR_RETURN(auto r, txn->Delete(collection, id));
+    BRAID_RETURN_IF_ERROR(txn->Commit());
+    return r;
+  }
+  std::vector<ChangeEvent> Changes(ChangeQuery q = {}) {
+    q.limit = 1000;
+    auto page = store_->ReadChanges(q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    return page.ok() ? page->events : std::vector<ChangeEvent>{};
+  }
+
+  TempDir dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, PutCreatesThenUpdatesWithNewVersions) {
+  auto r1 = Put("notes", "n1", R"({ "title" : "a", "n": 1 })");
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(r1->op, WriteOp::kCreated);
+  EXPECT_EQ(r1->seq, 1u);
+  EXPECT_EQ(r1->record.body, R"({"title":"a","n":1})");
+  EXPECT_EQ(r1->record.partition, "notes");
+  EXPECT_EQ(r1->record.version.origin, store_->instance_id());
+  EXPECT_EQ(r1->record.version.counter, 1u);
+  EXPECT_EQ(r1->record.vv.Get(store_->instance_id()), 1u);
+
+  auto r2 = Put("notes", "n1", R"({"title":"b","n":1})");
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->op, WriteOp::kUpdated);
+  EXPECT_EQ(r2->seq, 2u);
+  EXPECT_EQ(r2->record.version.counter, 2u);
+  EXPECT_GT(r2->record.hlc, r1->record.hlc);
+  // "n" did not change, so it keeps the first write's clock.
+  EXPECT_EQ(r2->record.field_clocks, R"({"n":)" + std::to_string(r1->record.hlc) + "}");
+
+  auto got = store_->Get("notes", "n1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->body, R"({"title":"b","n":1})");
+  EXPECT_EQ((*got)->version, r2->record.version);
+  EXPECT_EQ((*got)->vv, r2->record.vv);
+  EXPECT_EQ((*got)->field_clocks, r2->record.field_clocks);
+}
+
+TEST_P(StoreTest, WritingTheSameContentMakesNoVersion) {
+  ASSERT_TRUE(Put("notes", "n1", R"({"a":1})").ok());
+  auto r = Put("notes", "n1", R"({ "a" : 1 })");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->op, WriteOp::kUnchanged);
+  EXPECT_EQ(r->seq, 0u);
+  EXPECT_EQ(r->record.version.counter, 1u);
+  EXPECT_EQ(Changes().size(), 1u);
+}
+
+TEST_P(StoreTest, RemovedFieldsKeepTheirRemovalTime) {
+  auto r1 = Put("notes", "n1", R"({"a":1,"b":2})");
+  auto r2 = Put("notes", "n1", R"({"a":1})");
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_EQ(r2->record.field_clocks, R"({"a":)" + std::to_string(r1->record.hlc) + R"(,"b":)" +
+                                         std::to_string(r2->record.hlc) + "}");
+  auto r3 = Put("notes", "n1", R"({"a":2})");
+  ASSERT_TRUE(r3.ok());
+  EXPECT_EQ(r3->record.field_clocks, R"({"b":)" + std::to_string(r2->record.hlc) + "}");
+}
+
+TEST_P(StoreTest, DeleteWritesATombstoneOnce) {
+  ASSERT_TRUE(Put("notes", "n1", R"({"a":1})").ok());
+  auto d = Del("notes", "n1");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->op, WriteOp::kDeleted);
+  EXPECT_TRUE(d->record.deleted);
+  EXPECT_EQ(d->record.body, "{}");
+  EXPECT_EQ(d->record.version.counter, 2u);
+  auto again = Del("notes", "n1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->op, WriteOp::kUnchanged);
+  auto missing = Del("notes", "nope");
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+
+  auto got = store_->Get("notes", "n1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_TRUE((*got)->deleted);
+
+  auto back = Put("notes", "n1", R"({"a":1})");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->op, WriteOp::kCreated);
+  EXPECT_EQ(back->record.field_clocks, "");
+  const auto events = Changes();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].op, ChangeOp::kCreate);
+  EXPECT_EQ(events[1].op, ChangeOp::kDelete);
+  EXPECT_EQ(events[2].op, ChangeOp::kCreate);
+}
+
+TEST_P(StoreTest, BadInputWritesNothing) {
+  const std::vector<std::tuple<std::string, std::string, std::string, Code>> cases = {
+      {"Notes", "n1", "{}", Code::kInvalidArgument},
+      {"", "n1", "{}", Code::kInvalidArgument},
+      {"notes", "", "{}", Code::kInvalidArgument},
+      {"notes", std::string("a\x01", 2), "{}", Code::kInvalidArgument},
+      {"notes", "\xff", "{}", Code::kInvalidArgument},
+      {"notes", std::string(256, 'x'), "{}", Code::kInvalidArgument},
+      {"notes", "n1", "[1]", Code::kInvalidArgument},
+      {"notes", "n1", "{\"a\":}", Code::kInvalidArgument},
+      {"notes", "n1", R"({"a":1,"a":2})", Code::kInvalidArgument},
+      {"notes", "n1", "{\"a\":\"" + std::string(2000, 'x') + "\"}", Code::kPayloadTooLarge},
+  };
+  for (const auto& [c, id, body, code] : cases) {
+    auto r = Put(c, id, body);
+    EXPECT_EQ(r.status().code(), code) << c << "/" << id << " " << body.substr(0, 40);
+  }
+  auto bad_partition = Put("notes", "n1", "{}", "lab a");
+  EXPECT_EQ(bad_partition.status().code(), Code::kInvalidArgument);
+  auto stats = store_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->last_seq, 0u);
+  EXPECT_EQ(stats->counter, 0u);
+  EXPECT_EQ(stats->live + stats->deleted, 0u);
+}
+
+TEST_P(StoreTest, PartitionsDefaultToTheCollectionAndNeverChange) {
+  ASSERT_TRUE(Put("notes", "n1", "{}", "lab_a:x").ok());
+  ASSERT_TRUE(Put("notes", "n2", "{}").ok());
+  EXPECT_EQ((*store_->Get("notes", "n2"))->partition, "notes");
+  auto moved = Put("notes", "n1", R"({"a":1})", "lab_b");
+  EXPECT_EQ(moved.status().code(), Code::kConflict);
+  auto kept = Put("notes", "n1", R"({"a":1})");  // absent: keeps lab_a:x
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->record.partition, "lab_a:x");
+}
+
+TEST_P(StoreTest, AnAbortedTransactionLeavesNothing) {
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    PutRequest req = Req("notes", "n1", "{}");
+    ASSERT_TRUE((*txn)->Put(req).ok());
+    req.id = "n2";
+    ASSERT_TRUE((*txn)->Put(req).ok());
+  }  // no Commit()
+  EXPECT_FALSE(store_->Get("notes", "n1")->has_value());
+  auto r = Put("notes", "n3", "{}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->seq, 1u);  // the aborted seqs and counters were not consumed
+  EXPECT_EQ(r->record.version.counter, 1u);
+}
+
+TEST_P(StoreTest, AFailedPutInsideATransactionKeepsTheOthers) {
+  auto txn = store_->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE((*txn)->Put(Req("notes", "n1", "{}")).ok());
+  EXPECT_FALSE((*txn)->Put(Req("notes", "n2", "not json")).ok());
+  ASSERT_TRUE((*txn)->Put(Req("notes", "n3", "{}")).ok());
+  ASSERT_TRUE((*txn)->Commit().ok());
+  EXPECT_EQ(Changes().size(), 2u);
+  EXPECT_FALSE((*txn)->Put(Req("notes", "n4", "{}")).ok());  // used after commit
+}
+
+TEST_P(StoreTest, ParentMovesLogALeaveAndAnArrival) {
+  ASSERT_TRUE(PutWithParent("n1", "{}", "folder-a").ok());
+  ASSERT_TRUE(PutWithParent("n1", R"({"x":1})", "folder-a").ok());
+  ASSERT_TRUE(PutWithParent("n1", R"({"x":1})", "folder-b").ok());
+  ChangeQuery qa;
+  qa.parent = "folder-a";
+  const auto a = Changes(qa);
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0].op, ChangeOp::kCreate);
+  EXPECT_EQ(a[1].op, ChangeOp::kUpdate);
+  EXPECT_EQ(a[2].op, ChangeOp::kDelete);
+  ChangeQuery qb;
+  qb.parent = "folder-b";
+  const auto b = Changes(qb);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].op, ChangeOp::kCreate);
+  ASSERT_TRUE(b[0].record.has_value());
+  EXPECT_EQ(b[0].record->parent, "folder-b");
+}
+
+TEST_P(StoreTest, ChangePagesAreLimitedAndFiltered) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Put(i % 2 ? "odd" : "even", "r" + std::to_string(i), "{}").ok());
+  }
+  ChangeQuery q;
+  q.limit = 4;
+  auto page = store_->ReadChanges(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 4u);
+  EXPECT_TRUE(page->has_more);
+  EXPECT_EQ(page->last_seq, 10u);
+  EXPECT_EQ(page->events[0].seq, 1u);
+  EXPECT_EQ(page->events[3].seq, 4u);
+  q.after_seq = 8;
+  page = store_->ReadChanges(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_FALSE(page->has_more);
+
+  ChangeQuery odd;
+  odd.collection = "odd";
+  odd.limit = 5;
+  page = store_->ReadChanges(odd);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 5u);
+  EXPECT_FALSE(page->has_more);
+  for (const auto& e : page->events) {
+    EXPECT_EQ(e.collection, "odd");
+    EXPECT_EQ(e.seq % 2, 0u);
+    ASSERT_TRUE(e.record.has_value());
+    EXPECT_EQ(e.record->id, e.id);
+  }
+}
+
+TEST_P(StoreTest, ListPagesByIdAndHidesTombstones) {
+  for (const char* id : {"c", "a", "b", "d"}) ASSERT_TRUE(Put("notes", id, "{}").ok());
+  ASSERT_TRUE(Del("notes", "b").ok());
+  ListQuery q;
+  q.collection = "notes";
+  q.limit = 2;
+  auto first = store_->List(q);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].id, "a");
+  EXPECT_EQ((*first)[1].id, "c");
+  q.after_id = "c";
+  auto second = store_->List(q);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].id, "d");
+  q.after_id = "";
+  q.limit = 10;
+  q.include_deleted = true;
+  EXPECT_EQ(store_->List(q)->size(), 4u);
+}
+
+TEST_P(StoreTest, StatsCountRecordsAndChanges) {
+  ASSERT_TRUE(Put("a", "1", "{}").ok());
+  ASSERT_TRUE(Put("a", "2", "{}").ok());
+  ASSERT_TRUE(Put("b", "1", "{}").ok());
+  ASSERT_TRUE(Del("a", "2").ok());
+  auto s = store_->Stats();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->instance_id, store_->instance_id());
+  EXPECT_EQ(s->last_seq, 4u);
+  EXPECT_EQ(s->changes, 4u);
+  EXPECT_EQ(s->counter, 4u);
+  EXPECT_EQ(s->live, 2u);
+  EXPECT_EQ(s->deleted, 1u);
+  ASSERT_EQ(s->collections.size(), 2u);
+  EXPECT_EQ(s->collections[0].name, "a");
+  EXPECT_EQ(s->collections[0].live, 1u);
+  EXPECT_EQ(s->collections[0].deleted, 1u);
+}
+
+TEST_P(StoreTest, IdentityAndCountersSurviveReopening) {
+  const InstanceId id = store_->instance_id();
+  ASSERT_TRUE(Put("notes", "n1", "{}").ok());
+  const uint64_t hlc1 = store_->Get("notes", "n1")->value().hlc;
+  store_.reset();
+  clock_.Advance(-3'600'000);  // the wall clock went back an hour
+  store_ = Open();
+  EXPECT_EQ(store_->instance_id(), id);
+  auto r = Put("notes", "n2", "{}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->seq, 2u);
+  EXPECT_EQ(r->record.version.counter, 2u);
+  EXPECT_GT(r->record.hlc, hlc1);
+}
+
+TEST_P(StoreTest, ACopiedStoreGetsANewIdentity) {
+  ASSERT_TRUE(Put("notes", "n1", "{}").ok());
+  const InstanceId id = store_->instance_id();
+  const uint64_t epoch = store_->Stats()->epoch;
+  store_.reset();
+  TempDir copy;
+  std::filesystem::copy_file(dir_.File("store.db"), copy.File("store.db"));
+  auto copied = GetParam().open(copy.path(), &clock_);
+  ASSERT_TRUE(copied.ok());
+  EXPECT_NE((*copied)->instance_id(), id);
+  EXPECT_NE((*copied)->Stats()->epoch, epoch);
+  // The copy keeps the data and the versions it holds.
+  auto rec = (*copied)->Get("notes", "n1");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_EQ((*rec)->version.origin, id);
+  // Reopening the copy keeps its new identity; the original keeps its own.
+  const InstanceId copy_id = (*copied)->instance_id();
+  copied->reset();
+  EXPECT_EQ((*GetParam().open(copy.path(), &clock_))->instance_id(), copy_id);
+  store_ = Open();
+  EXPECT_EQ(store_->instance_id(), id);
+}
+
+TEST_P(StoreTest, CompactionKeepsWhatANewClientNeeds) {
+  // Old history: n1 created and updated three times; n2 created and deleted;
+  // n3 created, deleted and created again.
+  ASSERT_TRUE(Put("notes", "n1", R"({"v":1})").ok());  // 1
+  ASSERT_TRUE(Put("notes", "n1", R"({"v":2})").ok());  // 2
+  ASSERT_TRUE(Put("notes", "n2", R"({"v":1})").ok());  // 3
+  ASSERT_TRUE(Put("notes", "n1", R"({"v":3})").ok());  // 4
+  ASSERT_TRUE(Del("notes", "n2").ok());                // 5
+  ASSERT_TRUE(Put("notes", "n3", R"({"v":1})").ok());  // 6
+  ASSERT_TRUE(Del("notes", "n3").ok());                // 7
+  ASSERT_TRUE(Put("notes", "n3", R"({"v":2})").ok());  // 8
+  clock_.Advance(10 * 86'400'000LL);
+  ASSERT_TRUE(Put("notes", "n1", R"({"v":4})").ok());  // 9: recent, kept
+  auto r = store_->Compact(clock_.NowMillis() - 86'400'000LL);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->events_removed, 5u);  // 2, 3, 5, 6, 7
+  EXPECT_EQ(r->horizon, 7u);
+  std::vector<uint64_t> seqs;
+  for (const auto& e : Changes()) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 4, 8, 9}));
+  auto page = store_->ReadChanges({});
+  EXPECT_EQ(page->horizon, 7u);
+  // Compacting again changes nothing.
+  auto again = store_->Compact(clock_.NowMillis() - 86'400'000LL);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->events_removed, 0u);
+  EXPECT_EQ(again->horizon, 7u);
+}
+
+TEST_P(StoreTest, CompactionWithNothingOldDoesNothing) {
+  ASSERT_TRUE(Put("notes", "n1", "{}").ok());
+  auto r = store_->Compact(clock_.NowMillis() - 1000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->events_removed, 0u);
+  EXPECT_EQ(r->horizon, 0u);
+}
+
+TEST_P(StoreTest, ListenersHearCommitsOfOtherConnections) {
+  auto other = GetParam().open(dir_.path(), &clock_);  // as another process would
+  ASSERT_TRUE(other.ok());
+  std::atomic<int> heard{0};
+  const uint64_t id = store_->AddChangeListener([&] { heard++; });
+  {
+    auto txn = (*other)->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->Put(Req("notes", "n1", "{}")).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (heard == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GT(heard.load(), 0);
+  const int before = heard;
+  ASSERT_TRUE(Put("notes", "n2", "{}").ok());  // own commits notify at once
+  EXPECT_GT(heard.load(), before);
+  store_->RemoveChangeListener(id);
+}
+
+TEST_P(StoreTest, ConcurrentWritersAreSerialized) {
+  constexpr int kThreads = 4, kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!Put("notes", std::to_string(t) + "-" + std::to_string(i), "{}").ok()) failures++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  const auto events = Changes();
+  ASSERT_EQ(events.size(), size_t{kThreads * kPerThread});
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
+  EXPECT_EQ(store_->Stats()->counter, uint64_t{kThreads * kPerThread});
+}
+
+TEST_P(StoreTest, OpeningAMissingStoreWithoutCreateFails) {
+  StoreOptions o;
+  o.path = dir_.File("nothing.db");
+  auto s = Store::OpenSqlite(o);
+  EXPECT_EQ(s.status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(o.path));
+}
+
+TEST_P(StoreTest, AFileThatIsNotAStoreIsRefused) {
+  {
+    FILE* f = std::fopen(dir_.File("junk.db").c_str(), "w");
+    std::fputs("this is not sqlite at all, just some text that is long enough", f);
+    std::fclose(f);
+  }
+  StoreOptions o;
+  o.path = dir_.File("junk.db");
+  auto s = Store::OpenSqlite(o);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(s.status().code() == Code::kCorruption) << s.status().ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(Backends()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace braid
