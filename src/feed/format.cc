@@ -1,0 +1,63 @@
+#include "feed/format.h"
+
+namespace braid {
+
+void WriteRecord(json::Writer& w, const Record& r) {
+  w.BeginObject()
+      .Key("collection")
+      .String(r.collection)
+      .Key("id")
+      .String(r.id)
+      .Key("partition")
+      .String(r.partition)
+      .Key("parent")
+      .OptionalString(r.parent)
+      .Key("deleted")
+      .Bool(r.deleted)
+      .Key("version")
+      .String(r.version.ToString())
+      .Key("body")
+      .Raw(r.body)  // validated and minified when stored
+      .EndObject();
+}
+
+std::string RecordJson(const Record& record) {
+  std::string out;
+  out.reserve(record.body.size() + 256);
+  json::Writer w(&out);
+  WriteRecord(w, record);
+  return out;
+}
+
+std::string DeltaPageJson(const DeltaPage& page) {
+  std::string out;
+  size_t size = 64;
+  for (const auto& item : page.items) size += 200 + (item.record ? item.record->body.size() : 0);
+  out.reserve(size);
+  json::Writer w(&out);
+  w.BeginObject().Key("items").BeginArray();
+  for (const auto& item : page.items) {
+    w.BeginObject()
+        .Key("type")
+        .String(ChangeOpName(item.type))
+        .Key("collection")
+        .String(item.collection)
+        .Key("id")
+        .String(item.id)
+        .Key("parent")
+        .OptionalString(item.parent)
+        .Key("seq")
+        .Uint(item.seq)
+        .Key("record");
+    if (item.record) {
+      WriteRecord(w, *item.record);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  }
+  w.EndArray().Key("cursor").String(page.cursor).Key("has_more").Bool(page.has_more).EndObject();
+  return out;
+}
+
+}  // namespace braid

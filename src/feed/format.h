@@ -1,0 +1,28 @@
+// JSON forms of records and delta pages, shared by the HTTP API and the CLI
+// so both print exactly what docs/protocol.md describes.
+//
+// Record envelope:
+//   {"collection":"notes","id":"n1","partition":"notes","parent":null,
+//    "deleted":false,"version":"<origin hex>:<counter>","body":{...}}
+// Delta page:
+//   {"items":[{"type":"create","collection":"notes","id":"n1","parent":null,
+//              "seq":12,"record":{envelope}|null}],"cursor":"...","has_more":false}
+
+#ifndef BRAID_FEED_FORMAT_H_
+#define BRAID_FEED_FORMAT_H_
+
+#include <string>
+
+#include "base/json.h"
+#include "braid/delta.h"
+#include "braid/record.h"
+
+namespace braid {
+
+void WriteRecord(json::Writer& w, const Record& record);
+std::string RecordJson(const Record& record);
+std::string DeltaPageJson(const DeltaPage& page);
+
+}  // namespace braid
+
+#endif  // BRAID_FEED_FORMAT_H_

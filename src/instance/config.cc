@@ -1,0 +1,184 @@
+// braid.toml parsing and listen addresses.
+
+#include <arpa/inet.h>
+
+#include <toml++/toml.h>
+#include <charconv>
+
+#include "instance/instance.h"
+
+namespace braid {
+namespace {
+
+struct IntRule {
+  const char* key;
+  int64_t min, max;
+};
+
+std::string Where(const toml::node& node, const std::string& source) {
+  const auto& src = node.source();
+  return source + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+}
+
+Status ReadInt(const toml::table& t, const IntRule& rule, const std::string& section,
+               const std::string& source, int64_t* out) {
+  const toml::node* node = t.get(rule.key);
+  if (node == nullptr) return Status::OK();
+  const auto* v = node->as_integer();
+  if (v == nullptr || v->get() < rule.min || v->get() > rule.max) {
+    return Status::InvalidArgument(Where(*node, source) + ": " + section + "." + rule.key +
+                                   " must be an integer from " + std::to_string(rule.min) + " to " +
+                                   std::to_string(rule.max));
+  }
+  *out = v->get();
+  return Status::OK();
+}
+
+Status CheckKeys(const toml::table& t, std::initializer_list<std::string_view> known,
+                 const std::string& section, const std::string& source) {
+  for (const auto& [key, node] : t) {
+    bool ok = false;
+    for (auto k : known) ok = ok || key.str() == k;
+    if (!ok) {
+      return Status::InvalidArgument(Where(node, source) + ": unknown setting " + section + "." +
+                                     std::string(key.str()));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::InvalidArgument(source + ":" + std::to_string(where.line) + ":" +
+                                   std::to_string(where.column) + ": " +
+                                   std::string(e.description()));
+  }
+  Config c;
+  for (const auto& [key, node] : root) {
+    if (key.str() != "server" && key.str() != "store") {
+      return Status::InvalidArgument(Where(node, source) + ": unknown section [" +
+                                     std::string(key.str()) + "]");
+    }
+    if (!node.is_table()) {
+      return Status::InvalidArgument(Where(node, source) + ": " + std::string(key.str()) +
+                                     " must be a [section]");
+    }
+  }
+  if (const toml::table* server = root["server"].as_table()) {
+    BRAID_RETURN_IF_ERROR(
+        CheckKeys(*server, {"listen", "max_request_bytes", "threads"}, "server", source));
+    if (const toml::node* listen = server->get("listen")) {
+      const auto* s = listen->as_string();
+      if (s == nullptr || !ParseListen(s->get()).ok()) {
+        return Status::InvalidArgument(Where(*listen, source) +
+                                       ": server.listen must be \"HOST:PORT\"");
+      }
+      c.listen = s->get();
+    }
+    int64_t v = static_cast<int64_t>(c.max_request_bytes);
+    BRAID_RETURN_IF_ERROR(
+        ReadInt(*server, {"max_request_bytes", 1024, int64_t{1} << 30}, "server", source, &v));
+    c.max_request_bytes = static_cast<size_t>(v);
+    v = c.threads;
+    BRAID_RETURN_IF_ERROR(ReadInt(*server, {"threads", 0, 256}, "server", source, &v));
+    c.threads = static_cast<int>(v);
+  }
+  if (const toml::table* store = root["store"].as_table()) {
+    BRAID_RETURN_IF_ERROR(
+        CheckKeys(*store, {"durability", "max_record_bytes", "busy_timeout_ms", "cache_mib"},
+                  "store", source));
+    if (const toml::node* d = store->get("durability")) {
+      const auto* s = d->as_string();
+      if (s != nullptr && s->get() == "full") {
+        c.durability = Durability::kFull;
+      } else if (s != nullptr && s->get() == "normal") {
+        c.durability = Durability::kNormal;
+      } else {
+        return Status::InvalidArgument(Where(*d, source) +
+                                       ": store.durability must be \"full\" or \"normal\"");
+      }
+    }
+    int64_t v = static_cast<int64_t>(c.max_record_bytes);
+    BRAID_RETURN_IF_ERROR(
+        ReadInt(*store, {"max_record_bytes", 1024, int64_t{256} << 20}, "store", source, &v));
+    c.max_record_bytes = static_cast<size_t>(v);
+    BRAID_RETURN_IF_ERROR(
+        ReadInt(*store, {"busy_timeout_ms", 0, 600'000}, "store", source, &c.busy_timeout_ms));
+    v = c.cache_mib;
+    BRAID_RETURN_IF_ERROR(ReadInt(*store, {"cache_mib", 1, 65536}, "store", source, &v));
+    c.cache_mib = static_cast<int>(v);
+  }
+  return c;
+}
+
+std::string DefaultConfigText() {
+  return R"toml(# braid instance settings. Every setting is shown with its default;
+# docs/cli.md describes them. braid reads this file at every start.
+
+[server]
+# Address `braid serve` listens on. Plain HTTP is refused on addresses other
+# than loopback unless `braid serve --insecure` is given.
+listen = "127.0.0.1:8470"
+# Requests with a larger body get HTTP 413.
+max_request_bytes = 16777216
+# I/O threads; 0 picks max(4, 2 x cores).
+threads = 0
+
+[store]
+# "full": a write is on stable storage before it is acknowledged.
+# "normal": survives a crash of braid, may lose the last writes on power loss.
+durability = "full"
+# Largest record body, in bytes, after whitespace is removed.
+max_record_bytes = 4194304
+# How long a write waits for another process's write to finish.
+busy_timeout_ms = 30000
+# SQLite page cache per connection, in MiB.
+cache_mib = 64
+)toml";
+}
+
+Result<ListenAddress> ParseListen(std::string_view text) {
+  ListenAddress a;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Status::InvalidArgument("listen address \"" + std::string(text) +
+                                     "\" must be HOST:PORT or [IPV6]:PORT");
+    }
+    a.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 ||
+        text.substr(0, colon).find(':') != std::string_view::npos) {
+      return Status::InvalidArgument("listen address \"" + std::string(text) +
+                                     "\" must be HOST:PORT or [IPV6]:PORT");
+    }
+    a.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+    return Status::InvalidArgument("listen address \"" + std::string(text) +
+                                   "\": the port must be a number from 0 to 65535");
+  }
+  a.port = static_cast<uint16_t>(value);
+  return a;
+}
+
+bool IsLoopback(std::string_view host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4;
+  const std::string h(host);
+  return inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+}  // namespace braid

@@ -1,0 +1,77 @@
+#include "instance/instance.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "base/log.h"
+
+namespace braid {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (in.bad()) return Status::IoError("cannot read " + path);
+  return s.str();
+}
+
+StoreOptions StoreOptionsFor(const std::string& dir, const Config& c, bool create) {
+  StoreOptions o;
+  o.path = dir + "/store.db";
+  o.create_if_missing = create;
+  o.durability = c.durability;
+  o.max_body_bytes = c.max_record_bytes;
+  o.busy_timeout = std::chrono::milliseconds(c.busy_timeout_ms);
+  o.cache_mib = c.cache_mib;
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Instance>> Instance::Init(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
+  if (fs::exists(dir + "/store.db")) {
+    return Status::AlreadyExists(dir + " already holds a braid store");
+  }
+  const std::string config_path = dir + "/braid.toml";
+  if (!fs::exists(config_path)) {
+    std::ofstream out(config_path, std::ios::binary);
+    out << DefaultConfigText();
+    out.close();
+    if (!out) return Status::IoError("cannot write " + config_path);
+  }
+  std::unique_ptr<Instance> inst(new Instance());
+  inst->dir_ = dir;
+  BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
+  BRAID_ASSIGN_OR_RETURN(inst->config_, ParseConfig(text, config_path));
+  BRAID_ASSIGN_OR_RETURN(inst->store_,
+                         Store::OpenSqlite(StoreOptionsFor(dir, inst->config_, true)));
+  return inst;
+}
+
+Result<std::unique_ptr<Instance>> Instance::Open(const std::string& dir) {
+  if (!fs::exists(dir + "/store.db")) {
+    return Status::NotFound("no braid data directory at " + dir +
+                            "; run `braid init` (or pass --data DIR / set BRAID_DATA)");
+  }
+  std::unique_ptr<Instance> inst(new Instance());
+  inst->dir_ = dir;
+  const std::string config_path = dir + "/braid.toml";
+  if (fs::exists(config_path)) {
+    BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
+    BRAID_ASSIGN_OR_RETURN(inst->config_, ParseConfig(text, config_path));
+  }
+  BRAID_ASSIGN_OR_RETURN(inst->store_,
+                         Store::OpenSqlite(StoreOptionsFor(dir, inst->config_, false)));
+  return inst;
+}
+
+}  // namespace braid

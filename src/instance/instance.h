@@ -1,0 +1,71 @@
+// An instance's data directory (DESIGN section 1):
+//   DIR/braid.toml   settings, read at every start (docs/cli.md lists them)
+//   DIR/store.db     the SQLite store
+// Instance opens both; the CLI and braid serve go through it, so every
+// process on one directory sees the same settings.
+
+#ifndef BRAID_INSTANCE_INSTANCE_H_
+#define BRAID_INSTANCE_INSTANCE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "braid/status.h"
+#include "braid/store.h"
+
+namespace braid {
+
+struct Config {
+  // [server]
+  std::string listen = "127.0.0.1:8470";
+  size_t max_request_bytes = 16 * 1024 * 1024;
+  int threads = 0;  // 0: automatic
+  // [store]
+  Durability durability = Durability::kFull;
+  size_t max_record_bytes = 4 * 1024 * 1024;
+  int64_t busy_timeout_ms = 30000;
+  int cache_mib = 64;
+};
+
+// Parses braid.toml text. Unknown sections or keys and out-of-range values
+// are errors (a typo must not silently fall back to a default).
+// Errors: InvalidArgument naming the file position and key.
+Result<Config> ParseConfig(std::string_view toml_text, const std::string& source_name);
+
+// The braid.toml written by `braid init`: every setting with its default
+// and a comment.
+std::string DefaultConfigText();
+
+// "HOST:PORT" or "[V6]:PORT". Errors: InvalidArgument.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ListenAddress> ParseListen(std::string_view text);
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopback(std::string_view host);
+
+class Instance {
+ public:
+  // Creates DIR (and parents), braid.toml and the store.
+  // Errors: AlreadyExists when DIR already holds a store; IoError.
+  static Result<std::unique_ptr<Instance>> Init(const std::string& dir);
+  // Opens an initialized directory. Errors: NotFound ("run `braid init`"),
+  // InvalidArgument (braid.toml), store errors.
+  static Result<std::unique_ptr<Instance>> Open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  const Config& config() const { return config_; }
+  Store& store() { return *store_; }
+
+ private:
+  Instance() = default;
+  std::string dir_;
+  Config config_;
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_INSTANCE_INSTANCE_H_
