@@ -1,0 +1,728 @@
+// The HTTP server on Boost.Beast. Each connection lives on its own strand and
+// serves one request at a time: read the header, (say 100 Continue,) read the
+// body, hand the request to the Handler, wait for the Responder, write the
+// response, then read the next request or close.
+//
+// Lifetime: the server's registry holds every open connection (so a
+// connection waiting for a Responder stays alive without any pending I/O);
+// Connection::Close() removes it. Responders hold only a weak reference, so an
+// answer for a closed connection is dropped.
+//
+// Shutdown: Shutdown() sets `shutting_down_` and posts BeginShutdown() to the
+// acceptor's strand. Every later decision a connection makes ("read another
+// request?", "keep-alive?") reads that flag on its own strand, and
+// BeginShutdown() posts OnShutdown() to the strand of every registered
+// connection, so no connection can start waiting for a new request unnoticed.
+// The io_context is kept running by a work guard and stopped explicitly when
+// the registry empties or the drain timer fires.
+
+#include "http/server.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <limits>
+#include <optional>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "base/mutex.h"
+
+namespace braid::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+// After an error response to a request whose body was not read, the
+// connection keeps reading (and discarding) for this long before closing, so
+// the client reads the error instead of a TCP reset.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+
+// Pause before accepting again after accept() failed (e.g. out of file
+// descriptors), so the failure does not become a busy loop.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// The JSON error body every braid endpoint uses.
+std::string ErrorBody(Code code, std::string_view message) {
+  std::string body = R"({"code":")";
+  body += InfoFor(code).name;
+  body += R"(","message":")";
+  body += JsonEscape(message);
+  body += "\"}";
+  return body;
+}
+
+// Runs `fn`, reporting an escaping exception on stderr: the I/O threads must
+// survive a throwing callback, and there is no caller to return a Status to.
+template <typename Fn>
+void RunGuarded(const char* what, Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "braid http: %s threw: %s\n", what, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "braid http: %s threw an unknown exception\n", what);
+  }
+}
+
+std::string FormatEndpoint(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  std::string s = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return s + ":" + std::to_string(endpoint.port());
+}
+
+// One-shot callback state shared by the asio wait handler and the Timer
+// handle. Whoever flips `claimed` first decides: the handler runs the
+// callback, Cancel() drops it.
+struct TimerState {
+  std::atomic<bool> claimed{false};
+  std::function<void()> fn;
+};
+
+// The asio wait itself is not cancelled: that would need the io_context,
+// which may already be gone when a handle outlives the server. A cancelled
+// wait only costs its memory until its deadline.
+class TimerHandle final : public Timer {
+ public:
+  explicit TimerHandle(std::shared_ptr<TimerState> state) : state_(std::move(state)) {}
+
+  void Cancel() override {
+    if (state_->claimed.exchange(true)) return;
+    // Destroy the callback's captures now rather than at the deadline.
+    std::function<void()> dropped = std::move(state_->fn);
+  }
+
+ private:
+  std::shared_ptr<TimerState> state_;
+};
+
+// Lets Responders, which may run on any thread at any time, reach a
+// connection only while the server (and so its io_context) exists. A Responder
+// holds the lock for as long as it holds a reference to the connection.
+// (std::shared_mutex has no thread-safety annotations.)
+struct Lifeline {
+  std::shared_mutex mu;
+  bool alive = true;  // guarded by mu
+};
+
+class ServerImpl;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerImpl& server, uint64_t id, Strand strand, tcp::socket socket);
+
+  const Strand& strand() const { return strand_; }
+
+  // Starts serving. Called once, on the strand or before any I/O is pending.
+  void Start() { ReadHeader(); }
+
+  // Thread-safe: queues `response` as the answer to request `seq`.
+  void Respond(uint64_t seq, Response response);
+
+  // On the strand: closes the connection if it is idle, otherwise lets the
+  // request in flight finish (its response will say "Connection: close").
+  void OnShutdown();
+
+  // Only once no I/O thread runs any more.
+  void CloseAfterStop() { Close(); }
+
+ private:
+  enum class State { kReading, kHandling, kWriting, kLingering, kClosed };
+
+  void ReadHeader();
+  void OnReadHeader(beast::error_code ec, size_t bytes);
+  void OnContinueWritten(beast::error_code ec, size_t bytes);
+  void ReadBody();
+  void OnReadBody(beast::error_code ec, size_t bytes);
+  void OnReadError(beast::error_code ec);
+  void HandleRequest();
+  void WriteResponse(uint64_t seq, Response response);
+  void WriteError(unsigned status, Code code, std::string_view message);
+  void Write(bhttp::response<bhttp::string_body> response, bool linger);
+  void OnWrite(beast::error_code ec, size_t bytes);
+  void Linger();
+  void OnLingerRead(beast::error_code ec, size_t bytes);
+  void Close();
+
+  ServerImpl& server_;
+  const uint64_t id_;
+  const Strand strand_;
+  const size_t max_body_bytes_;
+  const size_t max_header_bytes_;
+  const std::chrono::seconds idle_timeout_;
+
+  // Everything below is touched only on `strand_`.
+  beast::tcp_stream stream_;
+  std::string remote_address_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+  State state_ = State::kReading;
+  uint64_t seq_ = 0;  // number of the request being handled
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool linger_ = false;
+  std::array<char, 4096> discard_{};
+};
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const ServerOptions& options, Handler& handler)
+      : options_(options),
+        handler_(handler),
+        threads_(options.threads > 0
+                     ? options.threads
+                     : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()))),
+        work_(ioc_.get_executor()),
+        accept_strand_(asio::make_strand(ioc_)),
+        acceptor_(accept_strand_),
+        accept_retry_timer_(accept_strand_),
+        drain_timer_(accept_strand_) {}
+
+  ~ServerImpl() override {
+    {
+      std::unique_lock lock(lifeline_->mu);
+      lifeline_->alive = false;
+    }
+    // Connections own sockets of `ioc_`: release them while it still exists.
+    MutexLock lock(mu_);
+    connections_.clear();
+  }
+
+  // Binds and listens, and queues the first accept.
+  Status Listen();
+
+  uint16_t port() const override { return port_; }
+  std::string url() const override { return url_; }
+  void Run() override;
+  void Shutdown() override;
+  void Post(std::function<void()> fn) override;
+  std::shared_ptr<Timer> RunAfter(std::chrono::milliseconds delay,
+                                  std::function<void()> fn) override;
+
+  const ServerOptions& options() const { return options_; }
+  Handler& handler() { return handler_; }
+  bool shutting_down() const { return shutting_down_.load(); }
+  const std::shared_ptr<Lifeline>& lifeline() const { return lifeline_; }
+
+  // Called by Connection::Close(), once per connection.
+  void OnConnectionClosed(uint64_t id);
+
+ private:
+  void DoAccept();
+  void OnAccept(const Strand& strand, beast::error_code ec, tcp::socket socket);
+  void WaitForSignal();
+  void BeginShutdown();
+  void StopIfDrained() REQUIRES(mu_);
+
+  const ServerOptions options_;
+  Handler& handler_;
+  const int threads_;
+  uint16_t port_ = 0;
+  std::string url_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> ran_{false};
+  const std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
+
+  // Declared before the objects that use it, so it is destroyed after them.
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+
+  // On `accept_strand_`.
+  Strand accept_strand_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_timer_;
+  asio::steady_timer drain_timer_;
+  std::optional<asio::signal_set> signals_;
+
+  Mutex mu_;
+  // Every open connection, by id.
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  bool drain_started_ GUARDED_BY(mu_) = false;
+};
+
+// ---------------------------------------------------------------------------
+// Connection
+
+Connection::Connection(ServerImpl& server, uint64_t id, Strand strand, tcp::socket socket)
+    : server_(server),
+      id_(id),
+      strand_(std::move(strand)),
+      max_body_bytes_(server.options().max_body_bytes),
+      max_header_bytes_(server.options().max_header_bytes),
+      idle_timeout_(server.options().idle_timeout),
+      stream_(std::move(socket)) {
+  beast::error_code ec;
+  const auto remote = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_address_ = FormatEndpoint(remote);
+}
+
+void Connection::ReadHeader() {
+  if (server_.shutting_down()) return Close();
+  state_ = State::kReading;
+  parser_.emplace();
+  parser_->body_limit(static_cast<uint64_t>(max_body_bytes_));
+  parser_->header_limit(static_cast<uint32_t>(
+      std::min<size_t>(max_header_bytes_, std::numeric_limits<uint32_t>::max())));
+  stream_.expires_after(idle_timeout_);
+  bhttp::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&Connection::OnReadHeader, shared_from_this()));
+}
+
+void Connection::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
+  if (state_ == State::kClosed) return;
+  if (ec) return OnReadError(ec);
+  if (parser_->is_done()) return HandleRequest();
+  const auto& message = parser_->get();
+  if (message.version() >= 11 && beast::iequals(message[bhttp::field::expect], "100-continue")) {
+    asio::async_write(
+        stream_, asio::buffer(kContinue.data(), kContinue.size()),
+        beast::bind_front_handler(&Connection::OnContinueWritten, shared_from_this()));
+    return;
+  }
+  ReadBody();
+}
+
+void Connection::OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
+  if (state_ == State::kClosed) return;
+  if (ec) return Close();
+  ReadBody();
+}
+
+void Connection::ReadBody() {
+  stream_.expires_after(idle_timeout_);
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    beast::bind_front_handler(&Connection::OnReadBody, shared_from_this()));
+}
+
+void Connection::OnReadBody(beast::error_code ec, size_t /*bytes*/) {
+  if (state_ == State::kClosed) return;
+  if (ec) return OnReadError(ec);
+  HandleRequest();
+}
+
+void Connection::OnReadError(beast::error_code ec) {
+  if (ec == bhttp::error::body_limit) {
+    return WriteError(413, Code::kPayloadTooLarge,
+                      "request body is larger than " + std::to_string(max_body_bytes_) + " bytes");
+  }
+  if (ec == bhttp::error::header_limit) {
+    return WriteError(
+        431, Code::kInvalidArgument,
+        "request header is larger than " + std::to_string(max_header_bytes_) + " bytes");
+  }
+  // The peer closed (between or in the middle of requests), the idle timer
+  // fired, or the server closed the socket: nobody is left to answer.
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+      ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) {
+    return Close();
+  }
+  WriteError(400, Code::kInvalidArgument, "malformed HTTP request: " + ec.message());
+}
+
+void Connection::HandleRequest() {
+  auto& message = parser_->get();
+  Request request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  const size_t question = request.target.find('?');
+  request.path = request.target.substr(0, question);
+  if (question != std::string::npos) request.query = request.target.substr(question + 1);
+  request.headers.reserve(std::distance(message.begin(), message.end()));
+  for (const auto& field : message) {
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.body = std::move(message.body());
+  request.remote_address = remote_address_;
+  version_ = message.version();
+  keep_alive_ = message.keep_alive();
+  head_ = message.method() == bhttp::verb::head;
+  parser_.reset();
+
+  state_ = State::kHandling;
+  const uint64_t seq = ++seq_;
+  // A long-poll may hold the request for minutes; the idle timer must not
+  // close the connection meanwhile.
+  stream_.expires_never();
+  Responder respond = [lifeline = server_.lifeline(), weak = weak_from_this(),
+                       seq](Response response) {
+    std::shared_lock lock(lifeline->mu);
+    if (!lifeline->alive) return;
+    if (auto connection = weak.lock()) connection->Respond(seq, std::move(response));
+  };
+  try {
+    server_.handler().Handle(std::move(request), std::move(respond));
+  } catch (const std::exception& e) {
+    // Ignored if the handler answered before throwing.
+    Respond(seq, Response{500,
+                          "application/json",
+                          ErrorBody(Code::kInternal, std::string("handler failed: ") + e.what()),
+                          {}});
+  } catch (...) {
+    Respond(seq, Response{500,
+                          "application/json",
+                          ErrorBody(Code::kInternal, "handler failed with an unknown exception"),
+                          {}});
+  }
+}
+
+void Connection::Respond(uint64_t seq, Response response) {
+  asio::post(strand_, [self = shared_from_this(), seq, response = std::move(response)]() mutable {
+    self->WriteResponse(seq, std::move(response));
+  });
+}
+
+void Connection::WriteResponse(uint64_t seq, Response response) {
+  // A second answer, or one for a connection that failed meanwhile.
+  if (state_ != State::kHandling || seq != seq_) return;
+
+  bhttp::response<bhttp::string_body> message;
+  message.version(version_);
+  try {
+    const bool valid_status = response.status >= 200 && response.status <= 999;
+    message.result(valid_status ? static_cast<unsigned>(response.status) : 500u);
+    message.set(bhttp::field::server, "braid");
+    if (!response.content_type.empty()) {
+      message.set(bhttp::field::content_type, response.content_type);
+    }
+    for (const auto& [name, value] : response.headers) {
+      if (name.find_first_of("\r\n:") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        return WriteError(500, Code::kInternal,
+                          "handler produced an invalid header \"" + name + "\"");
+      }
+      message.insert(name, value);
+    }
+    // 204 and 304 have no body and, here, no Content-Length; HEAD gets the
+    // Content-Length of the body it would have received.
+    const unsigned status = message.result_int();
+    if (status != 204 && status != 304) {
+      message.content_length(response.body.size());
+      if (!head_) message.body() = std::move(response.body);
+    }
+    message.keep_alive(keep_alive_ && !server_.shutting_down());
+  } catch (const std::exception& e) {
+    return WriteError(500, Code::kInternal, std::string("cannot build response: ") + e.what());
+  }
+  Write(std::move(message), /*linger=*/false);
+}
+
+void Connection::WriteError(unsigned status, Code code, std::string_view message) {
+  bhttp::response<bhttp::string_body> response;
+  response.version(11);
+  response.result(status);
+  response.set(bhttp::field::server, "braid");
+  response.set(bhttp::field::content_type, "application/json");
+  response.body() = ErrorBody(code, message);
+  response.prepare_payload();
+  response.keep_alive(false);
+  // Part of the request may still be unread: linger so that closing does not
+  // reset the connection before the client has read the error.
+  Write(std::move(response), /*linger=*/true);
+}
+
+void Connection::Write(bhttp::response<bhttp::string_body> response, bool linger) {
+  state_ = State::kWriting;
+  linger_ = linger;
+  response_.emplace(std::move(response));
+  stream_.expires_after(idle_timeout_);
+  bhttp::async_write(stream_, *response_,
+                     beast::bind_front_handler(&Connection::OnWrite, shared_from_this()));
+}
+
+void Connection::OnWrite(beast::error_code ec, size_t /*bytes*/) {
+  if (state_ == State::kClosed) return;
+  const bool close = response_->need_eof();
+  response_.reset();
+  if (ec) return Close();
+  if (linger_) return Linger();
+  if (close) {
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    return Close();
+  }
+  ReadHeader();
+}
+
+void Connection::Linger() {
+  state_ = State::kLingering;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.expires_after(kLingerTime);
+  stream_.async_read_some(asio::buffer(discard_),
+                          beast::bind_front_handler(&Connection::OnLingerRead, shared_from_this()));
+}
+
+void Connection::OnLingerRead(beast::error_code ec, size_t /*bytes*/) {
+  if (state_ == State::kClosed) return;
+  if (ec) return Close();
+  stream_.async_read_some(asio::buffer(discard_),
+                          beast::bind_front_handler(&Connection::OnLingerRead, shared_from_this()));
+}
+
+void Connection::OnShutdown() {
+  const bool idle = state_ == State::kReading && (!parser_ || !parser_->got_some());
+  if (idle || state_ == State::kLingering) Close();
+}
+
+void Connection::Close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  stream_.close();  // pending operations complete with operation_aborted
+  server_.OnConnectionClosed(id_);
+}
+
+// ---------------------------------------------------------------------------
+// ServerImpl
+
+Status ServerImpl::Listen() {
+  beast::error_code ec;
+  const std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    return Status::InvalidArgument("invalid listen address \"" + options_.host +
+                                   "\": use an IP address such as 127.0.0.1");
+  }
+  const tcp::endpoint endpoint(address, options_.port);
+  const std::string where = FormatEndpoint(endpoint);
+  auto fail = [&](std::string_view step) {
+    return Status::IoError("cannot listen on " + where + ": " + std::string(step) + ": " +
+                           ec.message());
+  };
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return fail("socket");
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec) return fail("setsockopt");
+  acceptor_.bind(endpoint, ec);
+  if (ec) {
+    return Status::IoError("cannot listen on " + where + ": " + ec.message() +
+                           "; is another server using the port? choose another one");
+  }
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen");
+  const auto bound = acceptor_.local_endpoint(ec);
+  if (ec) return fail("getsockname");
+  port_ = bound.port();
+
+  // A wildcard address is not something to connect to; the loopback is.
+  std::string url_host =
+      address.is_unspecified()
+          ? (address.is_v6() ? "[::1]" : "127.0.0.1")
+          : (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string());
+  url_ = "http://" + url_host + ":" + std::to_string(port_);
+
+  if (options_.handle_signals) {
+    signals_.emplace(accept_strand_);
+    for (const int signal : {SIGINT, SIGTERM}) {
+      signals_->add(signal, ec);
+      if (ec) return Status::IoError("cannot install signal handlers: " + ec.message());
+    }
+    WaitForSignal();
+  }
+  DoAccept();
+  return Status::OK();
+}
+
+void ServerImpl::DoAccept() {
+  Strand strand = asio::make_strand(ioc_);
+  acceptor_.async_accept(strand, [this, strand](beast::error_code ec, tcp::socket socket) {
+    OnAccept(strand, ec, std::move(socket));
+  });
+}
+
+void ServerImpl::OnAccept(const Strand& strand, beast::error_code ec, tcp::socket socket) {
+  // After BeginShutdown() closed the acceptor, or a connection that raced
+  // with Shutdown(): the socket is closed by its destructor.
+  if (shutting_down() || !acceptor_.is_open()) return;
+  if (ec) {
+    accept_retry_timer_.expires_after(kAcceptRetryDelay);
+    accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && !shutting_down()) DoAccept();
+    });
+    return;
+  }
+  std::shared_ptr<Connection> connection;
+  {
+    MutexLock lock(mu_);
+    const uint64_t id = next_id_++;
+    connection = std::make_shared<Connection>(*this, id, strand, std::move(socket));
+    connections_.emplace(id, connection);
+  }
+  asio::post(strand, [connection] { connection->Start(); });
+  DoAccept();
+}
+
+void ServerImpl::WaitForSignal() {
+  signals_->async_wait([this](beast::error_code ec, int /*signal*/) {
+    if (ec) return;
+    if (!shutting_down()) {
+      Shutdown();
+    } else {
+      // A second signal: stop waiting for connections to drain.
+      ioc_.stop();
+    }
+    WaitForSignal();
+  });
+}
+
+void ServerImpl::Shutdown() {
+  if (shutting_down_.exchange(true)) return;
+  asio::post(accept_strand_, [this] { BeginShutdown(); });
+}
+
+void ServerImpl::BeginShutdown() {
+  beast::error_code ec;
+  acceptor_.close(ec);
+  accept_retry_timer_.cancel();
+  drain_timer_.expires_after(options_.drain_timeout);
+  drain_timer_.async_wait([this](beast::error_code wait_ec) {
+    // Connections still open are closed by Run() once the threads stopped.
+    if (!wait_ec) ioc_.stop();
+  });
+  if (options_.on_shutdown) RunGuarded("on_shutdown", options_.on_shutdown);
+
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    MutexLock lock(mu_);
+    drain_started_ = true;
+    open.reserve(connections_.size());
+    for (const auto& [id, connection] : connections_) open.push_back(connection);
+    StopIfDrained();
+  }
+  for (auto& connection : open) {
+    asio::post(connection->strand(), [connection] { connection->OnShutdown(); });
+  }
+}
+
+void ServerImpl::OnConnectionClosed(uint64_t id) {
+  MutexLock lock(mu_);
+  connections_.erase(id);
+  StopIfDrained();
+}
+
+void ServerImpl::StopIfDrained() {
+  if (drain_started_ && connections_.empty()) ioc_.stop();
+}
+
+void ServerImpl::Run() {
+  if (ran_.exchange(true)) return;
+  auto run_loop = [this] {
+    // run() returns only once stopped; an escaping exception is reported and
+    // the thread goes back to work.
+    for (;;) {
+      bool stopped = false;
+      RunGuarded("I/O handler", [&] {
+        ioc_.run();
+        stopped = true;
+      });
+      if (stopped) return;
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads_ - 1);
+  for (int i = 1; i < threads_; ++i) pool.emplace_back(run_loop);
+  run_loop();
+  for (auto& thread : pool) thread.join();
+
+  // No I/O thread is left, so connections may be touched from here. Those
+  // still open outlived drain_timeout (or a second signal).
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [id, connection] : connections_) open.push_back(connection);
+  }
+  for (auto& connection : open) connection->CloseAfterStop();
+  beast::error_code ec;
+  acceptor_.close(ec);
+  // Give SIGINT and SIGTERM their default meaning back.
+  if (signals_) signals_->clear(ec);
+}
+
+void ServerImpl::Post(std::function<void()> fn) {
+  asio::post(ioc_, [fn = std::move(fn)] { RunGuarded("posted task", fn); });
+}
+
+std::shared_ptr<Timer> ServerImpl::RunAfter(std::chrono::milliseconds delay,
+                                            std::function<void()> fn) {
+  auto state = std::make_shared<TimerState>();
+  state->fn = std::move(fn);
+  auto timer = std::make_shared<asio::steady_timer>(ioc_, delay);
+  // The handler owns the timer, keeping it alive until it fires.
+  timer->async_wait([timer, state](beast::error_code /*ec*/) {
+    if (state->claimed.exchange(true)) return;
+    std::function<void()> fn = std::move(state->fn);
+    RunGuarded("timer callback", fn);
+  });
+  return std::make_shared<TimerHandle>(std::move(state));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Handler& handler) {
+  auto server = std::make_unique<ServerImpl>(options, handler);
+  try {
+    BRAID_RETURN_IF_ERROR(server->Listen());
+  } catch (const std::exception& e) {
+    // Asio throws only when the system runs out of resources.
+    return Status::IoError(std::string("cannot start HTTP server: ") + e.what());
+  }
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace braid::http

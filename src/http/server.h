@@ -1,0 +1,115 @@
+// An HTTP/1.1 server on Boost.Beast/Asio: keep-alive, bounded bodies,
+// graceful shutdown. It knows nothing of braid's API: it parses requests,
+// hands them to a Handler and writes back what the Handler answers.
+//
+// Threading: Run() drives a pool of I/O threads. Handler::Handle is called on
+// one of them and may block briefly (a store read or write); work that waits
+// (long-polls) must not block: keep the Responder and answer later from any
+// thread, using the Executor for timers.
+//
+// Shutdown (SIGINT/SIGTERM when `handle_signals` is set, or Shutdown()):
+// the listener closes at once, requests already received are answered (with
+// "Connection: close"), idle keep-alive connections are closed, the
+// `on_shutdown` hook runs so long-polls can answer early, and Run() returns
+// when every connection is gone or `drain_timeout` has passed.
+
+#ifndef BRAID_HTTP_SERVER_H_
+#define BRAID_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "braid/status.h"
+
+namespace braid::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;  // "GET", "PUT", ... as received
+  std::string target;  // raw request target, e.g. "/api/v1/delta?cursor=x"
+  std::string path;    // target before '?', still percent-encoded
+  std::string query;   // target after '?', without it; empty when absent
+  Headers headers;     // as received; names compared case-insensitively
+  std::string body;
+  std::string remote_address;  // "127.0.0.1:53122"
+
+  // The first header named `name` (case-insensitive), or "" when absent.
+  std::string_view Header(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  Headers headers;  // extra headers, e.g. {"ETag", "\"...\""}
+};
+
+// Answers a request. Must be called exactly once; may be called from any
+// thread, before or after Handler::Handle returns. Calling it after the
+// connection closed is harmless (the response is dropped).
+using Responder = std::function<void(Response)>;
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual void Handle(Request request, Responder respond) = 0;
+};
+
+// A cancellable one-shot timer. Destroying the handle does not cancel it.
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  // The callback will not run after Cancel() returns, unless it had already
+  // started. Safe to call from any thread, more than once.
+  virtual void Cancel() = 0;
+};
+
+// Lets handlers schedule work on the server's I/O threads.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void Post(std::function<void()> fn) = 0;
+  virtual std::shared_ptr<Timer> RunAfter(std::chrono::milliseconds delay,
+                                          std::function<void()> fn) = 0;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8470;                        // 0: an ephemeral port
+  size_t max_body_bytes = size_t{16} << 20;    // larger bodies get 413
+  size_t max_header_bytes = size_t{64} << 10;  // larger headers get 431
+  int threads = 0;                             // 0: max(4, 2 * cores)
+  std::chrono::seconds idle_timeout{120};      // keep-alive connection idle limit
+  std::chrono::seconds drain_timeout{30};      // shutdown waits at most this long
+  bool handle_signals = true;                  // SIGINT/SIGTERM start a shutdown
+  std::function<void()> on_shutdown;           // runs once when shutdown begins
+};
+
+class Server : public Executor {
+ public:
+  // Binds and listens; requests are served once Run() is called.
+  // Errors: InvalidArgument (bad host), IoError (address in use, ...).
+  static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Handler& handler);
+
+  ~Server() override = default;
+
+  // The bound port (useful with port 0) and "http://host:port".
+  virtual uint16_t port() const = 0;
+  virtual std::string url() const = 0;
+
+  // Serves until shutdown completes. Call once.
+  virtual void Run() = 0;
+  // Starts a graceful shutdown; thread-safe, idempotent, returns at once.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace braid::http
+
+#endif  // BRAID_HTTP_SERVER_H_

@@ -1,0 +1,617 @@
+#include "http/server.h"
+
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+#include "http/test_util.h"
+
+namespace braid::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Echo;
+using testing::NewClient;
+using testing::RawSocket;
+using testing::TestOptions;
+using testing::TestServer;
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds Since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
+// Threads that answer requests late; joined before the test ends.
+class Deferrer {
+ public:
+  ~Deferrer() { Join(); }
+
+  void AnswerAfter(std::chrono::milliseconds delay, Responder respond, Response response) {
+    std::lock_guard lock(mu_);
+    threads_.emplace_back([delay, respond = std::move(respond), response]() mutable {
+      std::this_thread::sleep_for(delay);
+      respond(std::move(response));
+    });
+  }
+
+  void Join() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& thread : threads) thread.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+Response Text(int status, std::string body) {
+  Response response;
+  response.status = status;
+  response.content_type = "text/plain";
+  response.body = std::move(body);
+  return response;
+}
+
+TEST(ServerTest, ReportsBoundPortAndUrl) {
+  TestServer server(Echo);
+  EXPECT_NE(server.port(), 0);
+  EXPECT_EQ(server.server().url(), "http://127.0.0.1:" + std::to_string(server.port()));
+}
+
+TEST(ServerTest, MethodsRoundTrip) {
+  TestServer server(Echo);
+  auto client = NewClient();
+  for (const std::string method : {"GET", "PUT", "POST", "DELETE", "PATCH"}) {
+    SCOPED_TRACE(method);
+    const std::string body = method == "GET" ? "" : "{\"m\":\"" + method + "\"}";
+    auto response = client->Send(method, server.url("/echo/a%20b?x=1&y=%2F"), body,
+                                 {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->Header("x-method"), method);
+    EXPECT_EQ(response->Header("x-path"), "/echo/a%20b");
+    EXPECT_EQ(response->Header("x-query"), "x=1&y=%2F");
+    EXPECT_EQ(response->body, body);
+    EXPECT_EQ(response->Header("content-length"), std::to_string(body.size()));
+  }
+}
+
+TEST(ServerTest, TargetWithoutQueryHasEmptyQuery) {
+  TestServer server(Echo);
+  auto response = NewClient()->Get(server.url("/plain"));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->Header("x-path"), "/plain");
+  EXPECT_EQ(response->Header("x-query"), "");
+}
+
+TEST(ServerTest, HeadGetsHeadersWithoutBody) {
+  TestServer server([](const Request& request, const Responder& respond) {
+    respond(Text(200, request.method == "HEAD" ? "twelve bytes" : "unexpected"));
+  });
+  auto response = NewClient()->Send("HEAD", server.url("/x"));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "");
+  EXPECT_EQ(response->Header("Content-Length"), "12");
+}
+
+TEST(ServerTest, PassesHeadersBothWays) {
+  TestServer server([](const Request& request, const Responder& respond) {
+    Response response = Text(201, "");
+    response.content_type = "application/x-test";
+    response.headers = {{"ETag", "\"v1\""},
+                        {"X-Seen", std::string(request.Header("X-TEST"))},
+                        {"X-Host", std::string(request.Header("host"))},
+                        {"X-Missing", std::string(request.Header("x-not-sent"))}};
+    respond(std::move(response));
+  });
+  auto response = NewClient()->Send("GET", server.url("/h"), {}, {{"x-Test", "value 1"}});
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 201);
+  EXPECT_EQ(response->Header("etag"), "\"v1\"");
+  EXPECT_EQ(response->Header("x-seen"), "value 1");
+  EXPECT_EQ(response->Header("x-host"), "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(response->Header("x-missing"), "");
+  EXPECT_EQ(response->Header("server"), "braid");
+  EXPECT_EQ(response->Header("content-type"), "application/x-test");
+}
+
+TEST(ServerTest, StatusWithoutBody) {
+  TestServer server(
+      [](const Request&, const Responder& respond) { respond(Text(204, "dropped")); });
+  auto response = NewClient()->Delete(server.url("/x"));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 204);
+  EXPECT_EQ(response->body, "");
+  EXPECT_EQ(response->Header("content-length"), "");
+}
+
+TEST(ServerTest, KeepAliveReusesOneConnection) {
+  TestServer server(Echo);
+  auto client = NewClient();
+  std::string first_remote;
+  for (int i = 0; i < 100; ++i) {
+    auto response = client->Put(server.url("/k"), std::to_string(i));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    ASSERT_EQ(response->body, std::to_string(i));
+    if (i == 0) first_remote = response->Header("x-remote");
+    ASSERT_EQ(response->Header("x-remote"), first_remote) << "request " << i;
+  }
+  EXPECT_TRUE(first_remote.starts_with("127.0.0.1:")) << first_remote;
+  auto other = NewClient()->Get(server.url("/k"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->Header("x-remote"), first_remote);
+}
+
+TEST(ServerTest, ConcurrentClients) {
+  TestServer server(Echo);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  threads.reserve(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = NewClient();
+      for (int i = 0; i < 50; ++i) {
+        const std::string body = std::to_string(t) + "/" + std::to_string(i);
+        auto response = client->Post(server.url("/c"), body);
+        if (response.ok() && response->body == body) ++ok;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok, 8 * 50);
+}
+
+TEST(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  TestServer server(Echo);
+  RawSocket socket(server.port());
+  ASSERT_TRUE(socket.connected());
+  ASSERT_TRUE(socket.Send(
+      "PUT /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nonePUT /2 HTTP/1.1\r\nHost: x\r\n"
+      "Content-Length: 3\r\nConnection: close\r\n\r\ntwo"));
+  bool closed = false;
+  const std::string reply = socket.Read(5s, {}, &closed);
+  EXPECT_TRUE(closed);
+  const size_t one = reply.find("\r\n\r\none");
+  const size_t two = reply.find("\r\n\r\ntwo");
+  ASSERT_NE(one, std::string::npos) << reply;
+  ASSERT_NE(two, std::string::npos) << reply;
+  EXPECT_LT(one, two);
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+}
+
+TEST(ServerTest, Http10ClosesAfterResponse) {
+  TestServer server(Echo);
+  RawSocket socket(server.port());
+  ASSERT_TRUE(socket.Send("GET /old HTTP/1.0\r\n\r\n"));
+  bool closed = false;
+  const std::string reply = socket.Read(5s, {}, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.0 200")) << reply;
+}
+
+TEST(ServerTest, OversizedBodyGets413AndServerKeepsServing) {
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = 1024;
+  TestServer server(Echo, options);
+  auto client = NewClient();
+
+  auto at_limit = client->Put(server.url("/b"), std::string(1024, 'a'));
+  ASSERT_TRUE(at_limit.ok());
+  EXPECT_EQ(at_limit->status, 200);
+
+  for (const size_t size : {size_t{1025}, size_t{4} << 20}) {
+    SCOPED_TRACE(size);
+    auto response = client->Put(server.url("/b"), std::string(size, 'b'));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 413);
+    EXPECT_EQ(response->Header("content-type"), "application/json");
+    EXPECT_EQ(response->body,
+              R"({"code":"payloadTooLarge","message":"request body is larger than 1024 bytes"})");
+  }
+
+  // The same client (on a new connection) and a new client are served.
+  auto again = client->Get(server.url("/after"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->status, 200);
+  auto fresh = NewClient()->Put(server.url("/after"), "ok");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->body, "ok");
+}
+
+TEST(ServerTest, OversizedChunkedBodyGets413) {
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = 1024;
+  TestServer server(Echo, options);
+  RawSocket socket(server.port());
+  ASSERT_TRUE(socket.Send(
+      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "200\r\n" +
+      std::string(0x200, 'x') + "\r\n400\r\n" + std::string(0x400, 'y') + "\r\n0\r\n\r\n"));
+  bool closed = false;
+  const std::string reply = socket.Read(5s, {}, &closed);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply;
+  EXPECT_NE(reply.find("payloadTooLarge"), std::string::npos) << reply;
+  EXPECT_TRUE(closed);
+}
+
+TEST(ServerTest, ExpectContinueIsHonoured) {
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = 1024;
+  TestServer server(Echo, options);
+  {
+    RawSocket socket(server.port());
+    ASSERT_TRUE(socket.Send(
+        "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+    EXPECT_EQ(socket.Read(5s, "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+    ASSERT_TRUE(socket.Send("hello"));
+    const std::string reply = socket.Read(5s, "hello");
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  }
+  {
+    // Too large: refused before the client sends the body.
+    RawSocket socket(server.port());
+    ASSERT_TRUE(socket.Send(
+        "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n"));
+    bool closed = false;
+    const std::string reply = socket.Read(5s, {}, &closed);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply;
+    EXPECT_TRUE(closed);
+  }
+}
+
+TEST(ServerTest, OversizedHeaderGets431) {
+  ServerOptions options = TestOptions();
+  options.max_header_bytes = 1024;
+  TestServer server(Echo, options);
+  auto response =
+      NewClient()->Send("GET", server.url("/h"), {}, {{"X-Big", std::string(2000, 'h')}});
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 431);
+  EXPECT_EQ(response->body,
+            R"({"code":"invalidArgument","message":"request header is larger than 1024 bytes"})");
+  auto small = NewClient()->Send("GET", server.url("/h"), {}, {{"X-Small", "s"}});
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->status, 200);
+}
+
+TEST(ServerTest, MalformedRequestsGet400AndClose) {
+  TestServer server(Echo);
+  for (const std::string request :
+       {"G@T / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "GET / HTTP/9.9\r\nHost: x\r\n\r\n", "PUT / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n"}) {
+    SCOPED_TRACE(request);
+    RawSocket socket(server.port());
+    ASSERT_TRUE(socket.connected());
+    ASSERT_TRUE(socket.Send(request));
+    bool closed = false;
+    const std::string reply = socket.Read(5s, {}, &closed);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply;
+    EXPECT_NE(reply.find(R"({"code":"invalidArgument","message":"malformed HTTP request: )"),
+              std::string::npos)
+        << reply;
+    EXPECT_TRUE(closed);
+  }
+  auto response = NewClient()->Get(server.url("/still-up"));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST(ServerTest, IdleConnectionTimesOut) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 1s;
+  TestServer server(Echo, options);
+  RawSocket socket(server.port());
+  const auto start = Clock::now();
+  bool closed = false;
+  EXPECT_EQ(socket.Read(5s, {}, &closed), "");
+  EXPECT_TRUE(closed);
+  EXPECT_GE(Since(start), 900ms);
+  EXPECT_LT(Since(start), 4s);
+}
+
+TEST(ServerTest, DeferredResponderAnswersFromAnotherThread) {
+  Deferrer deferrer;
+  TestServer server([&](const Request& request, Responder respond) {
+    deferrer.AnswerAfter(200ms, std::move(respond), Text(200, "late " + request.path));
+  });
+  auto client = NewClient();
+  for (int i = 0; i < 2; ++i) {  // the connection stays usable afterwards
+    const auto start = Clock::now();
+    auto response = client->Get(server.url("/slow"));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->body, "late /slow");
+    EXPECT_GE(Since(start), 190ms);
+  }
+}
+
+TEST(ServerTest, ResponderForClosedConnectionIsHarmless) {
+  std::promise<Responder> parked;
+  TestServer server(
+      [&](const Request&, Responder respond) { parked.set_value(std::move(respond)); });
+  ClientOptions options;
+  options.timeout = 200ms;
+  auto timed_out = NewClient(options)->Get(server.url("/never"));
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(timed_out.status().code(), Code::kUnavailable);
+  Responder respond = parked.get_future().get();
+  // The client is gone: the write fails and the connection closes.
+  respond(Text(200, "too late"));
+  respond(Text(200, "twice"));
+}
+
+TEST(ServerTest, HandlerExceptionBecomes500) {
+  TestServer server([](const Request&, const Responder&) { throw std::runtime_error("boom"); });
+  auto response = NewClient()->Get(server.url("/throw"));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 500);
+  EXPECT_EQ(response->body, R"({"code":"internal","message":"handler failed: boom"})");
+}
+
+TEST(ServerTest, InvalidResponseHeaderBecomes500) {
+  TestServer server([](const Request&, const Responder& respond) {
+    Response response = Text(200, "");
+    response.headers = {{"X-Evil", "a\r\nSet-Cookie: x"}};
+    respond(std::move(response));
+  });
+  auto response = NewClient()->Get(server.url("/evil"));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 500);
+  EXPECT_EQ(response->Header("set-cookie"), "");
+}
+
+TEST(ServerTest, CreateRejectsBadHostAndBusyPort) {
+  testing::FunctionHandler handler(Echo);
+  ServerOptions options = TestOptions();
+  options.host = "not-an-address";
+  auto bad_host = Server::Create(options, handler);
+  ASSERT_FALSE(bad_host.ok());
+  EXPECT_EQ(bad_host.status().code(), Code::kInvalidArgument);
+
+  TestServer running(Echo);
+  options = TestOptions();
+  options.port = running.port();
+  auto busy = Server::Create(options, handler);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.status().code(), Code::kIoError) << busy.status().ToString();
+}
+
+// --- Executor -------------------------------------------------------------
+
+TEST(ExecutorTest, PostRunsOnServerThread) {
+  TestServer server(Echo);
+  std::promise<std::thread::id> ran;
+  server.server().Post([&] { ran.set_value(std::this_thread::get_id()); });
+  auto future = ran.get_future();
+  ASSERT_EQ(future.wait_for(2s), std::future_status::ready);
+  EXPECT_NE(future.get(), std::this_thread::get_id());
+}
+
+TEST(ExecutorTest, RunAfterRunsUncancelledAndSkipsCancelled) {
+  TestServer server(Echo);
+  std::atomic<bool> cancelled_ran{false};
+  std::promise<void> ran;
+  const auto start = Clock::now();
+  auto cancelled = server.server().RunAfter(50ms, [&] { cancelled_ran = true; });
+  auto kept = server.server().RunAfter(100ms, [&] { ran.set_value(); });
+  cancelled->Cancel();
+  cancelled->Cancel();
+  auto future = ran.get_future();
+  ASSERT_EQ(future.wait_for(2s), std::future_status::ready);
+  EXPECT_GE(Since(start), 100ms);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(cancelled_ran);
+  kept->Cancel();  // after it ran: harmless
+}
+
+TEST(ExecutorTest, CancelWinsOverExpiredButQueuedCallback) {
+  ServerOptions options = TestOptions();
+  options.threads = 2;
+  TestServer server(Echo, options);
+  // Occupy both I/O threads so that expired timers cannot start.
+  std::atomic<int> blocked{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  for (int i = 0; i < options.threads; ++i) {
+    server.server().Post([&blocked, released] {
+      ++blocked;
+      released.wait();
+    });
+  }
+  while (blocked < options.threads) std::this_thread::sleep_for(1ms);
+
+  std::atomic<int> ran{0};
+  std::vector<std::shared_ptr<Timer>> timers;
+  timers.reserve(50);
+  for (int i = 0; i < 50; ++i) timers.push_back(server.server().RunAfter(0ms, [&] { ++ran; }));
+  std::promise<void> control_ran;
+  auto control = server.server().RunAfter(0ms, [&] { control_ran.set_value(); });
+  std::this_thread::sleep_for(20ms);  // all deadlines have passed
+  for (auto& timer : timers) timer->Cancel();
+  release.set_value();
+
+  ASSERT_EQ(control_ran.get_future().wait_for(2s), std::future_status::ready);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(ran, 0);
+}
+
+TEST(ExecutorTest, CancelRacingExpiryRunsAtMostOnce) {
+  TestServer server(Echo);
+  constexpr int kTimers = 300;
+  std::vector<std::atomic<int>> runs(kTimers);
+  std::vector<std::shared_ptr<Timer>> timers;
+  timers.reserve(kTimers);
+  for (int i = 0; i < kTimers; ++i) {
+    timers.push_back(
+        server.server().RunAfter(std::chrono::milliseconds(i % 3), [&runs, i] { ++runs[i]; }));
+  }
+  for (int i = 0; i < kTimers; ++i) {
+    if (i % 7 == 0) std::this_thread::sleep_for(100us);
+    timers[i]->Cancel();
+  }
+  std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < kTimers; ++i) EXPECT_LE(runs[i], 1) << "timer " << i;
+}
+
+TEST(ExecutorTest, TimerHandleMayOutliveServer) {
+  std::shared_ptr<Timer> timer;
+  {
+    TestServer server(Echo);
+    timer = server.server().RunAfter(10s, [] { ADD_FAILURE() << "ran after shutdown"; });
+  }
+  timer->Cancel();
+}
+
+TEST(ExecutorTest, LongPollAnsweredByTimer) {
+  Executor* executor = nullptr;
+  TestServer server([&](const Request&, const Responder& respond) {
+    executor->RunAfter(100ms, [respond] { respond(Text(200, "tick")); });
+  });
+  executor = &server.server();
+  const auto start = Clock::now();
+  auto response = NewClient()->Get(server.url("/poll"));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->body, "tick");
+  EXPECT_GE(Since(start), 90ms);
+}
+
+// --- Shutdown -------------------------------------------------------------
+
+TEST(ShutdownTest, InFlightRequestIsAnsweredThenRunReturns) {
+  Deferrer deferrer;
+  std::promise<void> received;
+  TestServer server([&](const Request&, Responder respond) {
+    deferrer.AnswerAfter(300ms, std::move(respond), Text(200, "done"));
+    received.set_value();
+  });
+  const std::string url = server.url("/slow");
+  std::promise<Result<ClientResponse>> result;
+  std::thread client_thread([&] { result.set_value(NewClient()->Get(url)); });
+
+  received.get_future().wait();
+  const auto start = Clock::now();
+  server.server().Shutdown();
+  server.server().Shutdown();
+  EXPECT_TRUE(server.WaitForRun(5s));
+  EXPECT_GE(Since(start), 200ms);  // Run() waited for the answer
+  client_thread.join();
+
+  auto response = result.get_future().get();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "done");
+  EXPECT_EQ(response->Header("connection"), "close");
+
+  auto refused = NewClient()->Get(url);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+}
+
+TEST(ShutdownTest, IdleKeepAliveConnectionsDoNotBlock) {
+  ServerOptions options = TestOptions();
+  options.drain_timeout = 30s;
+  TestServer server(Echo, options);
+  auto client = NewClient();
+  ASSERT_TRUE(client->Get(server.url("/a")).ok());  // leaves a kept-alive connection
+  RawSocket silent(server.port());                  // connected, never sends
+  RawSocket partial(server.port());                 // sent half a request
+  ASSERT_TRUE(partial.Send("PUT /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab"));
+  std::this_thread::sleep_for(100ms);
+
+  const auto start = Clock::now();
+  server.server().Shutdown();
+  // The partial request is in flight: it is finished and answered.
+  ASSERT_TRUE(partial.Send("cd"));
+  const std::string reply = partial.Read(5s, "abcd");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+  EXPECT_TRUE(server.WaitForRun(5s));
+  EXPECT_LT(Since(start), 2s);
+  bool closed = false;
+  silent.Read(1s, {}, &closed);
+  EXPECT_TRUE(closed);
+}
+
+TEST(ShutdownTest, HookRunsOnceAndAnswersLongPolls) {
+  std::mutex mu;
+  std::vector<Responder> parked;
+  std::promise<void> got_request;
+  std::atomic<int> hook_runs{0};
+  ServerOptions options = TestOptions();
+  options.on_shutdown = [&] {
+    ++hook_runs;
+    std::lock_guard lock(mu);
+    for (auto& respond : parked) respond(Text(503, "shutting down"));
+    parked.clear();
+  };
+  TestServer server(
+      [&](const Request&, Responder respond) {
+        std::lock_guard lock(mu);
+        parked.push_back(std::move(respond));
+        got_request.set_value();
+      },
+      options);
+  const std::string url = server.url("/poll");
+  std::promise<Result<ClientResponse>> result;
+  std::thread client_thread([&] { result.set_value(NewClient()->Get(url)); });
+  got_request.get_future().wait();
+
+  std::thread other([&] { server.server().Shutdown(); });
+  server.server().Shutdown();
+  other.join();
+  EXPECT_TRUE(server.WaitForRun(5s));
+  client_thread.join();
+  auto response = result.get_future().get();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(hook_runs, 1);
+}
+
+TEST(ShutdownTest, DrainTimeoutClosesUnansweredRequests) {
+  std::promise<Responder> parked;
+  ServerOptions options = TestOptions();
+  options.drain_timeout = 1s;
+  Responder respond;
+  {
+    TestServer server([&](const Request&, Responder r) { parked.set_value(std::move(r)); },
+                      options);
+    const std::string url = server.url("/forever");
+    std::promise<Result<ClientResponse>> result;
+    std::thread client_thread([&] { result.set_value(NewClient()->Get(url)); });
+    respond = parked.get_future().get();
+
+    const auto start = Clock::now();
+    server.server().Shutdown();
+    EXPECT_TRUE(server.WaitForRun(5s));
+    EXPECT_GE(Since(start), 900ms);
+    client_thread.join();
+    auto response = result.get_future().get();
+    EXPECT_FALSE(response.ok());
+    respond(Text(200, "after Run() returned"));
+  }
+  respond(Text(200, "after the server is gone"));
+}
+
+TEST(ShutdownTest, SignalStartsShutdown) {
+  ServerOptions options = TestOptions();
+  options.handle_signals = true;
+  TestServer server(Echo, options);
+  ASSERT_TRUE(NewClient()->Get(server.url("/")).ok());
+  std::raise(SIGTERM);
+  EXPECT_TRUE(server.WaitForRun(5s));
+}
+
+}  // namespace
+}  // namespace braid::http

@@ -1,0 +1,185 @@
+// Test helpers for the HTTP layer: a real Server on 127.0.0.1 with an
+// ephemeral port, run on a background thread, and raw TCP sockets for
+// speaking broken HTTP to it. Header-only; used by *_test.cc only.
+
+#ifndef BRAID_HTTP_TEST_UTIL_H_
+#define BRAID_HTTP_TEST_UTIL_H_
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+#include "http/server.h"
+
+namespace braid::http::testing {
+
+using HandleFn = std::function<void(Request, Responder)>;
+
+class FunctionHandler : public Handler {
+ public:
+  explicit FunctionHandler(HandleFn fn) : fn_(std::move(fn)) {}
+  void Handle(Request request, Responder respond) override {
+    fn_(std::move(request), std::move(respond));
+  }
+
+ private:
+  HandleFn fn_;
+};
+
+// Answers with the request's body, and describes the request in headers.
+inline void Echo(Request request, const Responder& respond) {
+  Response response;
+  response.content_type = "application/octet-stream";
+  response.headers = {{"X-Method", request.method},
+                      {"X-Path", request.path},
+                      {"X-Query", request.query},
+                      {"X-Remote", request.remote_address},
+                      {"X-Content-Length", std::string(request.Header("content-length"))},
+                      {"X-Content-Type", std::string(request.Header("content-type"))},
+                      {"X-Test", std::string(request.Header("x-test"))}};
+  response.body = std::move(request.body);
+  respond(std::move(response));
+}
+
+inline ServerOptions TestOptions() {
+  ServerOptions options;
+  options.port = 0;
+  options.threads = 2;
+  options.handle_signals = false;
+  options.drain_timeout = std::chrono::seconds(5);
+  return options;
+}
+
+// A Server running on a background thread. The destructor shuts it down and
+// waits for Run() to return.
+class TestServer {
+ public:
+  explicit TestServer(HandleFn fn, const ServerOptions& options = TestOptions())
+      : handler_(std::move(fn)) {
+    auto server = Server::Create(options, handler_);
+    if (!server.ok()) {
+      ADD_FAILURE() << "Server::Create: " << server.status().ToString();
+      return;
+    }
+    server_ = std::move(server).value();
+    run_returned_ = run_done_.get_future();
+    thread_ = std::thread([this] {
+      server_->Run();
+      run_done_.set_value();
+    });
+  }
+
+  ~TestServer() {
+    if (server_ == nullptr) return;
+    server_->Shutdown();
+    thread_.join();
+  }
+
+  Server& server() { return *server_; }
+  uint16_t port() const { return server_->port(); }
+  std::string url(std::string_view path) const { return server_->url() + std::string(path); }
+
+  // True when Run() returned within `timeout`.
+  bool WaitForRun(std::chrono::milliseconds timeout) {
+    return run_returned_.wait_for(timeout) == std::future_status::ready;
+  }
+
+ private:
+  FunctionHandler handler_;
+  std::unique_ptr<Server> server_;
+  std::promise<void> run_done_;
+  std::future<void> run_returned_;
+  std::thread thread_;
+};
+
+inline std::unique_ptr<Client> NewClient(const ClientOptions& options = {}) {
+  auto client = Client::Create(options);
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(client).value() : nullptr;
+}
+
+// A connected TCP socket to 127.0.0.1:port, closed on destruction.
+class RawSocket {
+ public:
+  explicit RawSocket(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  }
+  ~RawSocket() { ::close(fd_); }
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  bool connected() const { return connected_; }
+
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads until the peer closes, `stop` is part of what was read, or
+  // `timeout` passes. `closed` tells whether the peer closed.
+  std::string Read(std::chrono::milliseconds timeout, std::string_view stop = {},
+                   bool* closed = nullptr) {
+    std::string data;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (closed != nullptr) *closed = false;
+    for (;;) {
+      if (!stop.empty() && data.find(stop) != std::string::npos) return data;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return data;
+      pollfd pfd{fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buffer[4096];
+      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) {
+        if (closed != nullptr) *closed = true;
+        return data;
+      }
+      data.append(buffer, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// A TCP port on 127.0.0.1 that nothing listens on (bound once, then freed).
+inline uint16_t UnusedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  EXPECT_TRUE(bound);
+  return ntohs(address.sin_port);
+}
+
+}  // namespace braid::http::testing
+
+#endif  // BRAID_HTTP_TEST_UTIL_H_
