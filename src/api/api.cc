@@ -1,0 +1,411 @@
+#include "api/api.h"
+
+#include <vector>
+
+#include "api/query.h"
+#include "api/waiters.h"
+#include "base/ids.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/validate.h"
+#include "braid/version.h"
+#include "feed/format.h"
+#include "http/client.h"
+
+namespace braid::api {
+namespace {
+
+// The parts of a record write carried by a request: PUT's envelope or one
+// item of a batch.
+struct WriteSpec {
+  std::string collection;
+  std::string id;
+  bool deleted = false;
+  std::string_view body;  // raw JSON inside the validated request
+  std::optional<std::string> partition;
+  PutRequest::ParentMode parent_mode = PutRequest::ParentMode::kKeep;
+  std::string parent;
+};
+
+// Reads the members of a write object. `with_names`: collection and id are
+// members (batch items); otherwise they come from the URL.
+Status ParseWrite(json::Value v, bool with_names, WriteSpec* out) {
+  if (!v.IsObject()) return Status::InvalidArgument("expected a JSON object");
+  bool has_body = false, has_collection = false, has_id = false;
+  Status status;
+  v.ForEachMember([&](std::string_view key, json::Value value) {
+    auto string_member = [&](std::string* dst) {
+      auto s = value.AsString();
+      if (!s) {
+        status = Status::InvalidArgument("\"" + std::string(key) + "\" must be a string");
+        return false;
+      }
+      *dst = std::move(*s);
+      return true;
+    };
+    if (key == "body") {
+      if (!value.IsObject()) {
+        status = Status::InvalidArgument("\"body\" must be a JSON object");
+        return false;
+      }
+      out->body = value.raw();
+      has_body = true;
+    } else if (key == "partition") {
+      if (!string_member(&out->partition.emplace())) return false;
+    } else if (key == "parent") {
+      if (value.IsNull()) {
+        out->parent_mode = PutRequest::ParentMode::kClear;
+      } else {
+        if (!string_member(&out->parent)) return false;
+        out->parent_mode = PutRequest::ParentMode::kSet;
+      }
+    } else if (with_names && key == "collection") {
+      if (!string_member(&out->collection)) return false;
+      has_collection = true;
+    } else if (with_names && key == "id") {
+      if (!string_member(&out->id)) return false;
+      has_id = true;
+    } else if (with_names && key == "deleted") {
+      const auto b = value.AsBool();
+      if (!b) {
+        status = Status::InvalidArgument("\"deleted\" must be true or false");
+        return false;
+      }
+      out->deleted = *b;
+    } else {
+      status =
+          Status::InvalidArgument("unknown member \"" + std::string(key) + "\"; a write has " +
+                                  (with_names ? "collection, id, body or deleted, partition, parent"
+                                              : "body, partition, parent"));
+      return false;
+    }
+    return true;
+  });
+  BRAID_RETURN_IF_ERROR(status);
+  if (with_names && !has_collection) return Status::InvalidArgument("missing \"collection\"");
+  if (with_names && !has_id) return Status::InvalidArgument("missing \"id\"");
+  if (out->deleted && has_body) {
+    return Status::InvalidArgument("a write has either \"body\" or \"deleted\": true, not both");
+  }
+  if (!out->deleted && !has_body) return Status::InvalidArgument("missing \"body\"");
+  return Status::OK();
+}
+
+Result<WriteResult> ApplyWrite(WriteTransaction& txn, const WriteSpec& w) {
+  if (w.deleted) return txn.Delete(w.collection, w.id);
+  PutRequest req;
+  req.collection = w.collection;
+  req.id = w.id;
+  req.body = w.body;
+  if (w.partition) req.partition = *w.partition;
+  req.parent_mode = w.parent_mode;
+  req.parent = w.parent;
+  return txn.Put(req);
+}
+
+// Validates the whole request body once; Values then walk `*minified`.
+Result<json::Value> ParseBody(const http::Request& req, std::string* minified) {
+  if (req.body.empty()) return Status::InvalidArgument("the request needs a JSON body");
+  BRAID_RETURN_IF_ERROR(json::Validate(req.body, minified).WithContext("request body"));
+  return json::Value(*minified);
+}
+
+http::Response RecordResponse(int status, const Record& rec) {
+  http::Response r = JsonResponse(status, RecordJson(rec));
+  r.headers.emplace_back("ETag", "\"" + rec.version.ToString() + "\"");
+  return r;
+}
+
+}  // namespace
+
+http::Response JsonResponse(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+http::Response ErrorResponse(const Status& status) {
+  const CodeInfo& info = InfoFor(status.code());
+  std::string body;
+  json::Writer w(&body);
+  w.BeginObject().Key("code").String(info.name).Key("message").String(status.message()).EndObject();
+  return JsonResponse(info.http_status, std::move(body));
+}
+
+Api::Api(Store& store, ApiOptions options) : store_(store), options_(options) {}
+
+Api::~Api() {
+  if (listener_ != 0) store_.RemoveChangeListener(listener_);
+}
+
+void Api::Attach(http::Executor& executor) {
+  waiters_ = std::make_unique<Waiters>(executor);
+  listener_ = store_.AddChangeListener([w = waiters_.get()] { w->Notify(); });
+}
+
+void Api::Shutdown() {
+  if (waiters_) waiters_->Shutdown();
+}
+
+void Api::Handle(http::Request request, http::Responder respond) {
+  // Split the path into decoded segments: "/api/v1/x%2Fy" -> api, v1, "x/y".
+  std::vector<std::string> seg;
+  std::string_view path = request.path;
+  if (path.empty() || path.front() != '/') {
+    return respond(ErrorResponse(Status::InvalidArgument("the path must start with '/'")));
+  }
+  path.remove_prefix(1);
+  while (true) {
+    const size_t slash = path.find('/');
+    auto decoded = http::UrlDecode(path.substr(0, slash));
+    if (!decoded.ok()) return respond(ErrorResponse(decoded.status().WithContext("path")));
+    seg.push_back(std::move(*decoded));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  const std::string& m = request.method;
+  const bool get = m == "GET" || m == "HEAD";
+  auto not_allowed = [&](const char* allow) {
+    http::Response r = ErrorResponse(
+        Status::MethodNotAllowed(m + " is not allowed on " + request.path + "; use " + allow));
+    r.headers.emplace_back("Allow", allow);
+    respond(std::move(r));
+  };
+  auto query_check = [&](std::initializer_list<std::string_view> allowed) {
+    auto q = Query::Parse(request.query, allowed);
+    if (!q.ok()) respond(ErrorResponse(q.status()));
+    return q.ok();
+  };
+
+  const size_t n = seg.size();
+  if (n == 1 && seg[0] == "healthz") {
+    if (!get) return not_allowed("GET");
+    if (!query_check({})) return;
+    return respond(JsonResponse(200, R"({"status":"ok"})"));
+  }
+  if (n >= 3 && seg[0] == "api" && seg[1] == "v1") {
+    if (n == 3 && seg[2] == "info") {
+      if (!get) return not_allowed("GET");
+      if (!query_check({})) return;
+      return respond(Info());
+    }
+    if (n == 3 && seg[2] == "stats") {
+      if (!get) return not_allowed("GET");
+      if (!query_check({})) return;
+      return respond(Stats());
+    }
+    if (n == 3 && seg[2] == "delta") {
+      if (!get) return not_allowed("GET");
+      return Delta(request, std::move(respond));
+    }
+    if (n == 3 && seg[2] == "batch") {
+      if (m != "POST") return not_allowed("POST");
+      if (!query_check({})) return;
+      return respond(Batch(request));
+    }
+    if ((n == 5 || n == 6) && seg[2] == "collections" && seg[4] == "records") {
+      if (Status s = ValidateCollection(seg[3]); !s.ok()) return respond(ErrorResponse(s));
+      if (n == 5) {
+        if (get) return respond(ListRecords(seg[3], request));
+        if (m == "POST") {
+          if (!query_check({})) return;
+          return respond(PostRecord(seg[3], request));
+        }
+        return not_allowed("GET, POST");
+      }
+      if (Status s = ValidateRecordId(seg[5]); !s.ok()) return respond(ErrorResponse(s));
+      if (!query_check({})) return;
+      if (get) return respond(GetRecord(seg[3], seg[5]));
+      if (m == "PUT") return respond(PutRecord(seg[3], seg[5], request));
+      if (m == "DELETE") return respond(DeleteRecord(seg[3], seg[5]));
+      return not_allowed("GET, PUT, DELETE");
+    }
+  }
+  respond(ErrorResponse(
+      Status::NotFound("no route for " + request.path + "; see docs/protocol.md for the API")));
+}
+
+http::Response Api::Info() {
+  std::string body;
+  json::Writer w(&body);
+  w.BeginObject()
+      .Key("instance_id")
+      .String(store_.instance_id().Hex())
+      .Key("version")
+      .String(BRAID_VERSION_STRING)
+      .Key("protocol")
+      .Int(kProtocolVersion)
+      .EndObject();
+  return JsonResponse(200, std::move(body));
+}
+
+http::Response Api::Stats() {
+  auto stats = store_.Stats();
+  if (!stats.ok()) return ErrorResponse(stats.status());
+  std::string body;
+  json::Writer w(&body);
+  w.BeginObject()
+      .Key("instance_id")
+      .String(stats->instance_id.Hex())
+      .Key("records")
+      .Uint(stats->live)
+      .Key("tombstones")
+      .Uint(stats->deleted)
+      .Key("changes")
+      .Uint(stats->changes)
+      .Key("last_seq")
+      .Uint(stats->last_seq)
+      .Key("horizon")
+      .Uint(stats->horizon)
+      .Key("counter")
+      .Uint(stats->counter)
+      .Key("collections")
+      .BeginArray();
+  for (const auto& c : stats->collections) {
+    w.BeginObject()
+        .Key("name")
+        .String(c.name)
+        .Key("records")
+        .Uint(c.live)
+        .Key("tombstones")
+        .Uint(c.deleted)
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+  return JsonResponse(200, std::move(body));
+}
+
+http::Response Api::GetRecord(std::string_view collection, std::string_view id) {
+  auto rec = store_.Get(collection, id);
+  if (!rec.ok()) return ErrorResponse(rec.status());
+  if (!rec->has_value()) {
+    return ErrorResponse(Status::NotFound("record " + std::string(collection) + "/" +
+                                          std::string(id) + " does not exist"));
+  }
+  return RecordResponse(200, **rec);
+}
+
+http::Response Api::PutRecord(std::string_view collection, std::string_view id,
+                              const http::Request& request) {
+  std::string text;
+  auto body = ParseBody(request, &text);
+  if (!body.ok()) return ErrorResponse(body.status());
+  WriteSpec spec;
+  if (Status s = ParseWrite(*body, false, &spec); !s.ok()) return ErrorResponse(s);
+  spec.collection = collection;
+  spec.id = id;
+  auto txn = store_.BeginWrite();
+  if (!txn.ok()) return ErrorResponse(txn.status());
+  auto r = ApplyWrite(**txn, spec);
+  if (!r.ok()) return ErrorResponse(r.status());
+  if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
+  return RecordResponse(r->op == WriteOp::kCreated ? 201 : 200, r->record);
+}
+
+http::Response Api::PostRecord(std::string_view collection, const http::Request& request) {
+  const std::string id = NewUuidV7(Clock::Real());
+  http::Response r = PutRecord(collection, id, request);
+  if (r.status == 201) {
+    r.headers.emplace_back("Location",
+                           "/api/v1/collections/" + std::string(collection) + "/records/" + id);
+  }
+  return r;
+}
+
+http::Response Api::DeleteRecord(std::string_view collection, std::string_view id) {
+  auto txn = store_.BeginWrite();
+  if (!txn.ok()) return ErrorResponse(txn.status());
+  auto r = (*txn)->Delete(collection, id);
+  if (!r.ok()) return ErrorResponse(r.status());
+  if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
+  return RecordResponse(200, r->record);
+}
+
+http::Response Api::ListRecords(std::string_view collection, const http::Request& request) {
+  auto q = Query::Parse(request.query, {"after", "limit", "include_deleted"});
+  if (!q.ok()) return ErrorResponse(q.status());
+  ListQuery lq;
+  lq.collection = collection;
+  lq.after_id = q->Get("after").value_or("");
+  auto limit = q->GetInt("limit", 1, 1000);
+  if (!limit.ok()) return ErrorResponse(limit.status());
+  lq.limit = static_cast<size_t>(limit->value_or(100));
+  auto deleted = q->GetBool("include_deleted", false);
+  if (!deleted.ok()) return ErrorResponse(deleted.status());
+  lq.include_deleted = *deleted;
+  auto records = store_.List(lq);
+  if (!records.ok()) return ErrorResponse(records.status());
+  std::string body;
+  json::Writer w(&body);
+  w.BeginObject().Key("records").BeginArray();
+  for (const auto& rec : *records) WriteRecord(w, rec);
+  w.EndArray().Key("next");
+  if (records->size() == lq.limit) {
+    w.String(records->back().id);  // pass as after= for the next page
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  return JsonResponse(200, std::move(body));
+}
+
+http::Response Api::Batch(const http::Request& request) {
+  std::string text;
+  auto body = ParseBody(request, &text);
+  if (!body.ok()) return ErrorResponse(body.status());
+  if (!body->IsObject()) return ErrorResponse(Status::InvalidArgument("expected a JSON object"));
+  std::optional<json::Value> records;
+  Status status;
+  body->ForEachMember([&](std::string_view key, json::Value v) {
+    if (key != "records") {
+      status = Status::InvalidArgument("unknown member \"" + std::string(key) +
+                                       "\"; a batch is {\"records\":[...]}");
+      return false;
+    }
+    records = v;
+    return true;
+  });
+  if (!status.ok()) return ErrorResponse(status);
+  if (!records || !records->IsArray()) {
+    return ErrorResponse(Status::InvalidArgument("a batch is {\"records\":[...]}"));
+  }
+  // Parse every item before writing anything.
+  std::vector<WriteSpec> writes;
+  writes.reserve(records->Size());
+  records->ForEachElement([&](json::Value item) {
+    status = ParseWrite(item, true, &writes.emplace_back())
+                 .WithContext("records[" + std::to_string(writes.size() - 1) + "]");
+    return status.ok();
+  });
+  if (!status.ok()) return ErrorResponse(status);
+
+  auto txn = store_.BeginWrite();
+  if (!txn.ok()) return ErrorResponse(txn.status());
+  std::string out;
+  out.reserve(writes.size() * 120 + 32);
+  json::Writer w(&out);
+  w.BeginObject().Key("results").BeginArray();
+  uint64_t last_seq = 0;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    auto r = ApplyWrite(**txn, writes[i]);
+    // The transaction aborts when it goes out of scope: all or nothing.
+    if (!r.ok()) return ErrorResponse(r.status().WithContext("records[" + std::to_string(i) + "]"));
+    if (r->seq != 0) last_seq = r->seq;
+    w.BeginObject()
+        .Key("collection")
+        .String(r->record.collection)
+        .Key("id")
+        .String(r->record.id)
+        .Key("status")
+        .String(WriteOpName(r->op))
+        .Key("version")
+        .String(r->record.version.ToString())
+        .EndObject();
+  }
+  if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
+  w.EndArray().Key("seq").Uint(last_seq).EndObject();
+  return JsonResponse(200, std::move(out));
+}
+
+}  // namespace braid::api

@@ -1,0 +1,63 @@
+// The HTTP API of a braid instance (docs/protocol.md): records, batches, the
+// delta feed with long-polls, instance info and health.
+//
+// Every error is answered as {"code","message"} with the HTTP status of the
+// code (braid/status.h); nothing is written when a request is refused.
+//
+// Thread-safety: Handle() is called concurrently from the server's threads.
+
+#ifndef BRAID_API_API_H_
+#define BRAID_API_API_H_
+
+#include <atomic>
+#include <memory>
+
+#include "braid/store.h"
+#include "http/server.h"
+
+namespace braid::api {
+
+class Waiters;
+
+struct ApiOptions {
+  int max_wait_seconds = 60;  // cap of the delta feed's wait=
+};
+
+class Api : public http::Handler {
+ public:
+  Api(Store& store, ApiOptions options = {});
+  ~Api() override;
+
+  // Must be called once before serving: long-polls need the executor.
+  void Attach(http::Executor& executor);
+  // Answers every waiting long-poll now and stops new ones from waiting.
+  void Shutdown();
+
+  void Handle(http::Request request, http::Responder respond) override;
+
+ private:
+  struct Route;
+  http::Response Info();
+  http::Response GetRecord(std::string_view collection, std::string_view id);
+  http::Response PutRecord(std::string_view collection, std::string_view id,
+                           const http::Request& request);
+  http::Response PostRecord(std::string_view collection, const http::Request& request);
+  http::Response DeleteRecord(std::string_view collection, std::string_view id);
+  http::Response ListRecords(std::string_view collection, const http::Request& request);
+  http::Response Batch(const http::Request& request);
+  http::Response Stats();
+  void Delta(const http::Request& request, http::Responder respond);
+
+  Store& store_;
+  ApiOptions options_;
+  std::unique_ptr<Waiters> waiters_;
+  uint64_t listener_ = 0;
+};
+
+// {"code":..., "message":...} with the code's HTTP status.
+http::Response ErrorResponse(const Status& status);
+http::Response JsonResponse(int status, std::string body);
+
+}  // namespace braid::api
+
+#endif  // BRAID_API_API_H_

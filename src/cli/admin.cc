@@ -1,0 +1,194 @@
+// Instance commands: init, serve, status, compact.
+
+#include <charconv>
+#include <cstdio>
+
+#include "api/api.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "cli/cli.h"
+#include "http/server.h"
+
+namespace braid::cli {
+namespace {
+
+Status RunInit(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, Instance::Init(g.data));
+  const std::string id = inst->store().instance_id().Hex();
+  if (g.json) {
+    std::string out;
+    json::Writer(&out)
+        .BeginObject()
+        .Key("data")
+        .String(g.data)
+        .Key("instance_id")
+        .String(id)
+        .EndObject();
+    Print(out);
+  } else {
+    Print("initialized " + g.data + " (instance " + id + ")");
+  }
+  return Status::OK();
+}
+
+struct ServeArgs {
+  std::string listen;
+  bool insecure = false;
+};
+
+Status RunServe(const Globals& g, const ServeArgs& a) {
+  InitLogging(g.debug ? spdlog::level::debug : spdlog::level::info);
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const ListenAddress addr,
+                         ParseListen(a.listen.empty() ? inst->config().listen : a.listen));
+  if (!IsLoopback(addr.host) && !a.insecure) {
+    return Status::InvalidArgument(
+        "refusing to serve plain HTTP on " + addr.host +
+        ": anyone on the network could read and write the data. Listen on 127.0.0.1, or pass "
+        "--insecure if the network is trusted");
+  }
+  auto api = std::make_unique<api::Api>(inst->store());
+  http::ServerOptions options;
+  options.host = addr.host;
+  options.port = addr.port;
+  options.max_body_bytes = inst->config().max_request_bytes;
+  options.threads = inst->config().threads;
+  options.on_shutdown = [a = api.get()] {
+    spdlog::info("shutting down: finishing requests in flight");
+    a->Shutdown();
+  };
+  BRAID_ASSIGN_OR_RETURN(auto server, http::Server::Create(options, *api));
+  api->Attach(*server);
+  // Tests and scripts read this line to learn the port (with --listen :0).
+  std::printf("braid serving %s (data %s, instance %s)\n", server->url().c_str(), g.data.c_str(),
+              inst->store().instance_id().Hex().c_str());
+  std::fflush(stdout);
+  server->Run();
+  api.reset();  // before the server: its long-polls hold the server's timers
+  server.reset();
+  spdlog::info("stopped");
+  return Status::OK();
+}
+
+Status RunStatus(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const StoreStats s, inst->store().Stats());
+  if (g.json) {
+    std::string out;
+    json::Writer w(&out);
+    w.BeginObject()
+        .Key("data")
+        .String(inst->dir())
+        .Key("instance_id")
+        .String(s.instance_id.Hex())
+        .Key("records")
+        .Uint(s.live)
+        .Key("tombstones")
+        .Uint(s.deleted)
+        .Key("changes")
+        .Uint(s.changes)
+        .Key("last_seq")
+        .Uint(s.last_seq)
+        .Key("horizon")
+        .Uint(s.horizon)
+        .Key("counter")
+        .Uint(s.counter)
+        .Key("collections")
+        .BeginArray();
+    for (const auto& c : s.collections) {
+      w.BeginObject()
+          .Key("name")
+          .String(c.name)
+          .Key("records")
+          .Uint(c.live)
+          .Key("tombstones")
+          .Uint(c.deleted)
+          .EndObject();
+    }
+    w.EndArray().EndObject();
+    Print(out);
+    return Status::OK();
+  }
+  Print("data directory  " + inst->dir());
+  Print("instance        " + s.instance_id.Hex());
+  Print("records         " + std::to_string(s.live) + " live, " + std::to_string(s.deleted) +
+        " tombstones");
+  for (const auto& c : s.collections) {
+    Print("  " + c.name + "  " + std::to_string(c.live) + " live, " + std::to_string(c.deleted) +
+          " tombstones");
+  }
+  Print("change log      " + std::to_string(s.changes) + " events, last seq " +
+        std::to_string(s.last_seq) +
+        (s.horizon != 0 ? ", compacted up to seq " + std::to_string(s.horizon) : ""));
+  return Status::OK();
+}
+
+// "180" or "180d": whole days, 0 to 36500.
+Result<int64_t> ParseDays(std::string_view text) {
+  std::string_view digits = text;
+  if (!digits.empty() && digits.back() == 'd') digits.remove_suffix(1);
+  int64_t days = -1;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), days);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || days < 0 ||
+      days > 36500) {
+    return Status::InvalidArgument("--older-than takes whole days, like 180 or 180d (got \"" +
+                                   std::string(text) + "\")");
+  }
+  return days;
+}
+
+Status RunCompact(const Globals& g, const std::string& older_than) {
+  BRAID_ASSIGN_OR_RETURN(const int64_t days, ParseDays(older_than));
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  const int64_t before = Clock::Real().NowMillis() - days * 86'400'000LL;
+  BRAID_ASSIGN_OR_RETURN(const CompactResult r, inst->store().Compact(before));
+  if (g.json) {
+    std::string out;
+    json::Writer(&out)
+        .BeginObject()
+        .Key("events_removed")
+        .Uint(r.events_removed)
+        .Key("horizon")
+        .Uint(r.horizon)
+        .EndObject();
+    Print(out);
+  } else {
+    Print("removed " + std::to_string(r.events_removed) + " change-log events" +
+          (r.horizon != 0
+               ? "; cursors before seq " + std::to_string(r.horizon) + " now get resyncRequired"
+               : ""));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& app, Globals& g, Action& action) {
+  CLI::App* init = app.add_subcommand("init", "Create a data directory with an empty store");
+  init->callback([&g, &action] { action = [&g] { return RunInit(g); }; });
+
+  auto serve_args = std::make_shared<ServeArgs>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve the instance over HTTP until SIGINT/SIGTERM (then finish requests, exit 0)");
+  serve->add_option("--listen", serve_args->listen,
+                    "HOST:PORT to listen on (default: server.listen in braid.toml, "
+                    "127.0.0.1:8470); port 0 picks a free port");
+  serve->add_flag("--insecure", serve_args->insecure, "Allow plain HTTP on a non-loopback address");
+  serve->callback([&g, &action, serve_args] {
+    action = [&g, serve_args] { return RunServe(g, *serve_args); };
+  });
+
+  CLI::App* status = app.add_subcommand("status", "Show the instance id, record counts, last seq");
+  status->callback([&g, &action] { action = [&g] { return RunStatus(g); }; });
+
+  auto older = std::make_shared<std::string>();
+  CLI::App* compact = app.add_subcommand(
+      "compact",
+      "Compact change-log events older than DAYS: keep the newest update per item, drop the "
+      "history of items deleted since; older cursors then get resyncRequired");
+  compact->add_option("--older-than", *older, "Age in days, e.g. 180 or 180d")->required();
+  compact->callback(
+      [&g, &action, older] { action = [&g, older] { return RunCompact(g, *older); }; });
+}
+
+}  // namespace braid::cli
