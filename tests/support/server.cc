@@ -1,0 +1,66 @@
+#include "tests/support/server.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace braid::testing {
+
+RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
+                const std::string& input) {
+  std::vector<std::string> argv = {BraidBin(), "--data", data_dir};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv, input);
+}
+
+Result<std::unique_ptr<BraidServer>> BraidServer::Start(const std::string& data_dir) {
+  if (!std::filesystem::exists(data_dir + "/store.db")) {
+    const RunResult init = Braid(data_dir, {"init"});
+    if (init.exit_code != 0) return Status::Internal("braid init failed: " + init.err);
+  }
+  std::unique_ptr<BraidServer> s(new BraidServer());
+  s->data_dir_ = data_dir;
+  BRAID_RETURN_IF_ERROR(s->Launch());
+  return s;
+}
+
+Status BraidServer::Launch() {
+  BRAID_ASSIGN_OR_RETURN(process_, Process::Start({BraidBin(), "--data", data_dir_, "serve",
+                                                   "--listen", "127.0.0.1:0"},
+                                                  data_dir_ + "/serve.log"));
+  auto line = process_->ReadLine(std::chrono::seconds(20));
+  if (!line.ok()) return Status::Internal("braid serve did not start: " + LogTail());
+  // "braid serving http://127.0.0.1:PORT (data ..., instance ...)"
+  const size_t start = line->find("http://");
+  const size_t end = line->find(' ', start);
+  if (start == std::string::npos) return Status::Internal("unexpected first line: " + *line);
+  url_ = line->substr(start, end - start);
+  return Status::OK();
+}
+
+Result<int> BraidServer::Stop() {
+  process_->Signal(SIGTERM);
+  return process_->Wait(std::chrono::seconds(30));
+}
+
+void BraidServer::Kill() {
+  process_->Signal(SIGKILL);
+  (void)process_->Wait(std::chrono::seconds(30));
+}
+
+Status BraidServer::Restart() {
+  if (process_) (void)Stop();
+  return Launch();
+}
+
+std::string BraidServer::LogTail(size_t max_bytes) const {
+  std::ifstream in(data_dir_ + "/serve.log");
+  std::stringstream s;
+  s << in.rdbuf();
+  const std::string all = s.str();
+  return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
+}
+
+}  // namespace braid::testing

@@ -1,0 +1,47 @@
+// A real `braid serve` for integration tests: its own data directory, an
+// ephemeral port on 127.0.0.1, stderr in DATA/serve.log.
+
+#ifndef BRAID_TESTS_SUPPORT_SERVER_H_
+#define BRAID_TESTS_SUPPORT_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "braid/status.h"
+#include "tests/support/process.h"
+
+namespace braid::testing {
+
+class BraidServer {
+ public:
+  // Runs `braid init` on `data_dir` unless it holds a store, then serves it.
+  static Result<std::unique_ptr<BraidServer>> Start(const std::string& data_dir);
+
+  const std::string& url() const { return url_; }
+  const std::string& data_dir() const { return data_dir_; }
+  Process& process() { return *process_; }
+
+  // SIGTERM, then waits; returns the exit code.
+  Result<int> Stop();
+  // SIGKILL at once, then reaps.
+  void Kill();
+  // Starts `braid serve` again on the same data directory (a new port).
+  Status Restart();
+  // The last `max_bytes` of serve.log, for failure messages.
+  std::string LogTail(size_t max_bytes = 4000) const;
+
+ private:
+  Status Launch();
+  std::string data_dir_;
+  std::string url_;
+  std::unique_ptr<Process> process_;
+};
+
+// Runs `braid --data DIR ARGS...` to completion.
+RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
+                const std::string& input = "");
+
+}  // namespace braid::testing
+
+#endif  // BRAID_TESTS_SUPPORT_SERVER_H_
