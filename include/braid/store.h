@@ -12,7 +12,9 @@
 // them, waiting up to the busy timeout); reads never wait for writers.
 //
 // Thread-safety: a Store may be used from many threads at once. A
-// WriteTransaction belongs to the thread that began it.
+// WriteTransaction belongs to the thread that began it; the next one can
+// begin once it committed or was destroyed (a thread that begins a second
+// one while its first is open gets an error rather than a deadlock).
 //
 // Several processes may open one store (braid serve and CLI commands on the
 // same data directory). Change listeners fire for commits made by any of

@@ -129,8 +129,9 @@ int32_t Hex4(std::string_view s, size_t i) {
 // (1 = object) instead of recursion, so depth costs no stack frames.
 class Validator {
  public:
-  Validator(std::string_view text, std::string* out, uint64_t* kinds, size_t max_depth)
-      : s_(text), out_(out), kinds_(kinds), max_depth_(max_depth) {}
+  Validator(std::string_view text, std::string* out, uint64_t* kinds, size_t max_depth,
+            std::vector<std::string_view>* top_keys)
+      : s_(text), out_(out), kinds_(kinds), max_depth_(max_depth), top_keys_(top_keys) {}
 
   // True when the text is one valid value; otherwise error() says why.
   bool Run();
@@ -175,6 +176,7 @@ class Validator {
   std::string* out_;
   uint64_t* kinds_;
   size_t max_depth_;
+  std::vector<std::string_view>* top_keys_;
   size_t pos_ = 0;
   size_t run_ = 0;
   size_t depth_ = 0;
@@ -286,7 +288,11 @@ bool Validator::ParseLiteral(std::string_view word) {
 // An object member name and the ':' after it.
 bool Validator::ParseKey() {
   if (!Peek('"')) return Fail(pos_, "expected '\"' to begin an object key");
+  const size_t start = pos_;
   if (!ParseString()) return false;
+  if (depth_ == 1 && top_keys_ != nullptr) {
+    top_keys_->push_back(s_.substr(start + 1, pos_ - start - 2));
+  }
   SkipSpace();
   if (!Peek(':')) return Fail(pos_, "expected ':' after object key");
   ++pos_;
@@ -461,6 +467,11 @@ void AppendNumber(std::string* out, T v) {
 }  // namespace
 
 Status Validate(std::string_view text, std::string* minified, size_t max_depth) {
+  return Validate(text, minified, max_depth, nullptr);
+}
+
+Status Validate(std::string_view text, std::string* minified, size_t max_depth,
+                std::vector<std::string_view>* top_level_keys) {
   // One bit per nesting level; the inline words cover any depth up to 512,
   // so only callers who allow deeper nesting pay for an allocation.
   constexpr size_t kInlineDepth = 512;
@@ -473,7 +484,7 @@ Status Validate(std::string_view text, std::string* minified, size_t max_depth) 
   }
   const size_t old_size = minified != nullptr ? minified->size() : 0;
   if (minified != nullptr) minified->reserve(old_size + text.size());
-  Validator validator(text, minified, kinds, max_depth);
+  Validator validator(text, minified, kinds, max_depth, top_level_keys);
   if (validator.Run()) return Status::OK();
   if (minified != nullptr) minified->resize(old_size);
   return std::move(validator.error());

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "braid/status.h"
 
@@ -39,6 +40,13 @@ inline constexpr size_t kDefaultMaxDepth = 128;
 // Errors: InvalidArgument with the byte offset and what was expected, e.g.
 // "invalid JSON at byte 17: expected ',' or '}' in object".
 Status Validate(std::string_view text, std::string* minified, size_t max_depth = kDefaultMaxDepth);
+
+// Validate(), and when the value is an object, appends to *top_level_keys
+// each member name as written between its quotes (escapes not decoded),
+// viewing `text`. Record bodies use it to find duplicate fields in the same
+// pass that validates them.
+Status Validate(std::string_view text, std::string* minified, size_t max_depth,
+                std::vector<std::string_view>* top_level_keys);
 
 // A view of one JSON value inside text that Validate() accepted (minified or
 // not). It does not own the text. Using a Value on text that was not validated

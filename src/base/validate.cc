@@ -1,6 +1,7 @@
 #include "base/validate.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "base/json.h"
@@ -42,6 +43,38 @@ Status ValidateName(std::string_view what, std::string_view s) {
     }
   }
   return Status::OK();
+}
+
+// A key that appears twice among `keys` (as written between quotes), or
+// nullopt. Escaped keys are compared decoded ("a" and "\u0061" are one key).
+std::optional<std::string> DuplicateKey(std::vector<std::string_view>& keys) {
+  bool escaped = false;
+  for (auto k : keys) escaped = escaped || k.find('\\') != std::string_view::npos;
+  if (escaped) {
+    std::vector<std::string> decoded;
+    decoded.reserve(keys.size());
+    for (auto k : keys) {
+      const std::string quoted = "\"" + std::string(k) + "\"";
+      decoded.push_back(json::Value(quoted).AsString().value_or(""));
+    }
+    std::sort(decoded.begin(), decoded.end());
+    const auto dup = std::adjacent_find(decoded.begin(), decoded.end());
+    if (dup != decoded.end()) return *dup;
+    return std::nullopt;
+  }
+  if (keys.size() <= 16) {
+    // Typical bodies have a handful of fields: compare pairs, no sorting.
+    for (size_t i = 1; i < keys.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (keys[i] == keys[j]) return std::string(keys[i]);
+      }
+    }
+    return std::nullopt;
+  }
+  std::sort(keys.begin(), keys.end());
+  const auto dup = std::adjacent_find(keys.begin(), keys.end());
+  if (dup != keys.end()) return std::string(*dup);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -95,25 +128,21 @@ Status NormalizeBody(std::string_view text, size_t max_bytes, std::string* minif
     return Status::PayloadTooLarge("record body is " + std::to_string(text.size()) +
                                    " bytes; the limit is " + std::to_string(max_bytes));
   }
-  BRAID_RETURN_IF_ERROR(json::Validate(text, minified).WithContext("record body"));
+  // Top-level keys are fields: merges work per field, so each name once.
+  // The validator collects them in its single pass; the scratch vector keeps
+  // its capacity from one body to the next on this thread.
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
+  BRAID_RETURN_IF_ERROR(
+      json::Validate(text, minified, json::kDefaultMaxDepth, &keys).WithContext("record body"));
   if (minified->size() > max_bytes) {
     return Status::PayloadTooLarge("record body is " + std::to_string(minified->size()) +
                                    " bytes; the limit is " + std::to_string(max_bytes));
   }
-  const json::Value body(*minified);
-  if (!body.IsObject()) return Status::InvalidArgument("record body must be a JSON object");
-  // Top-level keys are fields: merges work per field, so each name once.
-  // The scratch vector keeps its capacity (and short keys their inline
-  // storage) from one body to the next on this thread.
-  thread_local std::vector<std::string> keys;
-  keys.clear();
-  body.ForEachMember([&](std::string_view key, json::Value) {
-    keys.emplace_back(key);
-    return true;
-  });
-  std::sort(keys.begin(), keys.end());
-  const auto dup = std::adjacent_find(keys.begin(), keys.end());
-  if (dup != keys.end()) {
+  if (!json::Value(*minified).IsObject()) {
+    return Status::InvalidArgument("record body must be a JSON object");
+  }
+  if (const auto dup = DuplicateKey(keys)) {
     return Status::InvalidArgument("record body has the field " + Shown(*dup) + " twice");
   }
   return Status::OK();

@@ -63,6 +63,17 @@ const V* Lookup(const std::vector<std::pair<std::string, V>>& sorted, std::strin
 
 }  // namespace
 
+bool IsImpliedVector(const LocalVector& vv, uint32_t origin, uint64_t counter) {
+  return vv.entries().size() == 1 && vv.entries()[0].first == origin &&
+         vv.entries()[0].second == counter;
+}
+
+LocalVector ImpliedVector(uint32_t origin, uint64_t counter) {
+  LocalVector vv;
+  vv.Set(origin, counter);
+  return vv;
+}
+
 std::string EncodeLocalVector(const LocalVector& vv) {
   std::string out;
   out.reserve(vv.entries().size() * 6);

@@ -26,6 +26,12 @@ std::string EncodeLocalVector(const LocalVector& vv);
 // Errors: Corruption for a truncated or unsorted blob.
 Result<LocalVector> DecodeLocalVector(std::string_view blob);
 
+// True when `vv` says nothing beyond its version (origin, counter): the
+// vector of a record only one instance wrote. Stores keep it as NULL.
+bool IsImpliedVector(const LocalVector& vv, uint32_t origin, uint64_t counter);
+// The vector {origin: counter}.
+LocalVector ImpliedVector(uint32_t origin, uint64_t counter);
+
 // Field clocks of a record after a write that replaced `old_body` (written
 // with `old_hlc` and `old_clocks`) by `new_body` at `new_hlc`. Unchanged
 // fields keep their clocks; changed and added fields get `new_hlc`; removed

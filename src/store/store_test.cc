@@ -228,6 +228,21 @@ TEST_P(StoreTest, AnAbortedTransactionLeavesNothing) {
   EXPECT_EQ(r->record.version.counter, 1u);
 }
 
+TEST_P(StoreTest, CommitEndsTheTransactionAndNestingIsRefused) {
+  auto first = store_->BeginWrite();
+  ASSERT_TRUE(first.ok());
+  // A second transaction on the same thread would wait for itself.
+  EXPECT_EQ(store_->BeginWrite().status().code(), Code::kInternal);
+  ASSERT_TRUE((*first)->Put(Req("notes", "n1", "{}")).ok());
+  ASSERT_TRUE((*first)->Commit().ok());
+  // Committed but not destroyed: the next transaction may begin.
+  auto second = store_->BeginWrite();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_TRUE((*second)->Put(Req("notes", "n2", "{}")).ok());
+  ASSERT_TRUE((*second)->Commit().ok());
+  EXPECT_EQ(Changes().size(), 2u);
+}
+
 TEST_P(StoreTest, AFailedPutInsideATransactionKeepsTheOthers) {
   auto txn = store_->BeginWrite();
   ASSERT_TRUE(txn.ok());

@@ -1,5 +1,7 @@
 #include "store/sqlite/db.h"
 
+#include <mutex>
+
 namespace braid::sqlite {
 
 Status ErrorStatus(sqlite3* db, int rc, std::string_view what) {
@@ -50,8 +52,20 @@ Status Stmt::Run() {
   }
 }
 
+void ConfigureProcess() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Debian builds SQLite without lookaside memory, so every statement
+    // mallocs; with memory statistics on, each of those also takes a global
+    // mutex. braid never reads the statistics. This fails harmlessly
+    // (SQLITE_MISUSE) when the application already initialized SQLite.
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
+}
+
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create,
                                      std::chrono::milliseconds busy_timeout) {
+  ConfigureProcess();
   sqlite3* handle = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) flags |= SQLITE_OPEN_CREATE;

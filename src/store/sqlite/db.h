@@ -25,6 +25,11 @@
 
 namespace braid::sqlite {
 
+// Process-wide SQLite settings, applied once before the first connection
+// (Db::Open calls it). An application that shares the process and opens
+// SQLite itself first may call it earlier to get the same settings.
+void ConfigureProcess();
+
 // Maps a SQLite result code to a Status: BUSY/LOCKED -> Busy, CORRUPT/NOTADB
 // -> Corruption, FULL/IOERR/CANTOPEN/READONLY -> IoError, others -> Internal.
 // `what` says what braid was doing ("inserting record notes/n1").

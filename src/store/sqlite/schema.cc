@@ -28,12 +28,12 @@ CREATE TABLE records(
   rid        INTEGER PRIMARY KEY,
   collection TEXT NOT NULL,
   id         TEXT NOT NULL,
-  partition  TEXT NOT NULL,
+  partition  TEXT,              -- NULL: the collection (the default)
   parent     TEXT,
   deleted    INTEGER NOT NULL,
   origin     INTEGER NOT NULL,  -- instances.num of the version's writer
   counter    INTEGER NOT NULL,
-  vv         BLOB NOT NULL,     -- local version vector (codec.h)
+  vv         BLOB,              -- local version vector (codec.h); NULL: {origin: counter}
   hlc        INTEGER NOT NULL,
   clocks     TEXT,              -- field clocks JSON, NULL when none differ
   body       TEXT NOT NULL,

@@ -233,13 +233,21 @@ Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& lo
 Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out) {
   out->collection.assign(row.Text(col));
   out->id.assign(row.Text(col + 1));
-  out->partition.assign(row.Text(col + 2));
+  // NULL stands for the default partition, the collection (saves a copy of
+  // the name in most rows).
+  out->partition.assign(row.IsNull(col + 2) ? row.Text(col) : row.Text(col + 2));
   out->parent = row.OptionalText(col + 3);
   out->deleted = row.Int(col + 4) != 0;
   BRAID_ASSIGN_OR_RETURN(out->version.origin,
                          InstanceFor(db, static_cast<uint32_t>(row.Int(col + 5))));
   out->version.counter = static_cast<uint64_t>(row.Int(col + 6));
-  BRAID_ASSIGN_OR_RETURN(const LocalVector local, DecodeLocalVector(row.Blob(col + 7)));
+  const auto origin = static_cast<uint32_t>(row.Int(col + 5));
+  LocalVector local;
+  if (row.IsNull(col + 7)) {
+    local = ImpliedVector(origin, out->version.counter);
+  } else {
+    BRAID_ASSIGN_OR_RETURN(local, DecodeLocalVector(row.Blob(col + 7)));
+  }
   BRAID_ASSIGN_OR_RETURN(out->vv, ToVersionVector(db, local));
   out->hlc = static_cast<uint64_t>(row.Int(col + 8));
   out->field_clocks.assign(row.IsNull(col + 9) ? std::string_view() : row.Text(col + 9));

@@ -67,6 +67,9 @@ class SqliteStore final : public Store {
   // Converts a local version vector to instance ids.
   Result<VersionVector> ToVersionVector(Db& db, const LocalVector& local);
   void NotifyListeners();
+  // The thread holding the write lock, so that a nested BeginWrite() fails
+  // instead of deadlocking.
+  std::atomic<std::thread::id> writer_thread_{};
 
  private:
   // A reader connection borrowed from the pool; returned when destroyed.
@@ -94,7 +97,7 @@ class SqliteStore final : public Store {
   InstanceId self_id_;
   uint32_t self_num_ = 0;  // self_id_'s number in the instance dictionary
 
-  Mutex write_mu_;  // held by the live WriteTransaction
+  Mutex write_mu_;  // held by the live WriteTransaction until it commits or dies
   std::unique_ptr<Db> writer_ PT_GUARDED_BY(write_mu_);
 
   Mutex pool_mu_;
