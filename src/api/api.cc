@@ -1,5 +1,6 @@
 #include "api/api.h"
 
+#include <chrono>
 #include <vector>
 
 #include "api/query.h"
@@ -149,6 +150,19 @@ void Api::Shutdown() {
 }
 
 void Api::Handle(http::Request request, http::Responder respond) {
+  if (spdlog::should_log(spdlog::level::debug)) {
+    // Access log for --debug: one line per answer, with its duration.
+    respond = [inner = std::move(respond), method = request.method, target = request.target,
+               peer = request.remote_address,
+               start = std::chrono::steady_clock::now()](http::Response r) {
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+      spdlog::debug("{} {} {} -> {} ({} bytes, {} us)", peer, method, target, r.status,
+                    r.body.size(), us);
+      inner(std::move(r));
+    };
+  }
   // Split the path into decoded segments: "/api/v1/x%2Fy" -> api, v1, "x/y".
   std::vector<std::string> seg;
   std::string_view path = request.path;

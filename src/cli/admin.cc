@@ -63,6 +63,9 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
   std::printf("braid serving %s (data %s, instance %s)\n", server->url().c_str(), g.data.c_str(),
               inst->store().instance_id().Hex().c_str());
   std::fflush(stdout);
+  spdlog::info("listening on {} (data {}, instance {}, durability {})", server->url(), g.data,
+               inst->store().instance_id().Hex(),
+               inst->config().durability == Durability::kFull ? "full" : "normal");
   server->Run();
   api.reset();  // before the server: its long-polls hold the server's timers
   server.reset();
