@@ -5,6 +5,7 @@
 #   make bench       end-to-end benchmarks (JSON on stdout)
 #   make asan        the test suite under AddressSanitizer + UBSan
 
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 DATA ?= ./braid-data
 LISTEN ?= 127.0.0.1:8470

@@ -259,34 +259,9 @@ http::Response Api::Stats() {
   if (!stats.ok()) return ErrorResponse(stats.status());
   std::string body;
   json::Writer w(&body);
-  w.BeginObject()
-      .Key("instance_id")
-      .String(stats->instance_id.Hex())
-      .Key("records")
-      .Uint(stats->live)
-      .Key("tombstones")
-      .Uint(stats->deleted)
-      .Key("changes")
-      .Uint(stats->changes)
-      .Key("last_seq")
-      .Uint(stats->last_seq)
-      .Key("horizon")
-      .Uint(stats->horizon)
-      .Key("counter")
-      .Uint(stats->counter)
-      .Key("collections")
-      .BeginArray();
-  for (const auto& c : stats->collections) {
-    w.BeginObject()
-        .Key("name")
-        .String(c.name)
-        .Key("records")
-        .Uint(c.live)
-        .Key("tombstones")
-        .Uint(c.deleted)
-        .EndObject();
-  }
-  w.EndArray().EndObject();
+  w.BeginObject();
+  WriteStatsMembers(w, *stats);
+  w.EndObject();
   return JsonResponse(200, std::move(body));
 }
 

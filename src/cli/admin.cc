@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "cli/cli.h"
+#include "feed/format.h"
 #include "http/server.h"
 
 namespace braid::cli {
@@ -79,36 +80,9 @@ Status RunStatus(const Globals& g) {
   if (g.json) {
     std::string out;
     json::Writer w(&out);
-    w.BeginObject()
-        .Key("data")
-        .String(inst->dir())
-        .Key("instance_id")
-        .String(s.instance_id.Hex())
-        .Key("records")
-        .Uint(s.live)
-        .Key("tombstones")
-        .Uint(s.deleted)
-        .Key("changes")
-        .Uint(s.changes)
-        .Key("last_seq")
-        .Uint(s.last_seq)
-        .Key("horizon")
-        .Uint(s.horizon)
-        .Key("counter")
-        .Uint(s.counter)
-        .Key("collections")
-        .BeginArray();
-    for (const auto& c : s.collections) {
-      w.BeginObject()
-          .Key("name")
-          .String(c.name)
-          .Key("records")
-          .Uint(c.live)
-          .Key("tombstones")
-          .Uint(c.deleted)
-          .EndObject();
-    }
-    w.EndArray().EndObject();
+    w.BeginObject().Key("data").String(inst->dir());
+    WriteStatsMembers(w, s);
+    w.EndObject();
     Print(out);
     return Status::OK();
   }

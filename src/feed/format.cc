@@ -29,6 +29,36 @@ std::string RecordJson(const Record& record) {
   return out;
 }
 
+void WriteStatsMembers(json::Writer& w, const StoreStats& s) {
+  w.Key("instance_id")
+      .String(s.instance_id.Hex())
+      .Key("records")
+      .Uint(s.live)
+      .Key("tombstones")
+      .Uint(s.deleted)
+      .Key("changes")
+      .Uint(s.changes)
+      .Key("last_seq")
+      .Uint(s.last_seq)
+      .Key("horizon")
+      .Uint(s.horizon)
+      .Key("counter")
+      .Uint(s.counter)
+      .Key("collections")
+      .BeginArray();
+  for (const auto& c : s.collections) {
+    w.BeginObject()
+        .Key("name")
+        .String(c.name)
+        .Key("records")
+        .Uint(c.live)
+        .Key("tombstones")
+        .Uint(c.deleted)
+        .EndObject();
+  }
+  w.EndArray();
+}
+
 std::string DeltaPageJson(const DeltaPage& page) {
   std::string out;
   size_t size = 64;

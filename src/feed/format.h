@@ -16,12 +16,18 @@
 #include "base/json.h"
 #include "braid/delta.h"
 #include "braid/record.h"
+#include "braid/store.h"
 
 namespace braid {
 
 void WriteRecord(json::Writer& w, const Record& record);
 std::string RecordJson(const Record& record);
 std::string DeltaPageJson(const DeltaPage& page);
+
+// The members of a stats object (inside an object the caller opened):
+// instance_id, records, tombstones, changes, last_seq, horizon, counter,
+// collections: [{name, records, tombstones}].
+void WriteStatsMembers(json::Writer& w, const StoreStats& stats);
 
 }  // namespace braid
 

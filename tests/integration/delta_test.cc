@@ -56,6 +56,21 @@ class DeltaTest : public ::testing::Test {
     EXPECT_EQ(r.status, expect_status) << r.body;
     return json::parse(r.body, nullptr, false);
   }
+  // A GET /api/v1/delta?wait=S from another thread; it has been waiting for
+  // 300 ms when this returns. The future yields the answer and how long it took.
+  std::future<std::pair<Result<http::ClientResponse>, std::chrono::steady_clock::duration>>
+  StartLongPoll(const std::string& cursor, int wait_seconds) {
+    const std::string url =
+        server_->url() + "/api/v1/delta?wait=" + std::to_string(wait_seconds) + "&cursor=" + cursor;
+    auto poll = std::async(std::launch::async, [url] {
+      auto c = http::Client::Create();
+      const auto start = std::chrono::steady_clock::now();
+      auto r = (*c)->Get(url);
+      return std::make_pair(std::move(r), std::chrono::steady_clock::now() - start);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return poll;
+  }
   // "create:a update:b" for the items of a page.
   static std::string Summary(const json& page) {
     std::string s;
@@ -205,15 +220,7 @@ TEST_F(DeltaTest, BadParametersAre400) {
 }
 
 TEST_F(DeltaTest, LongPollWakesOnAnHttpWrite) {
-  const std::string cursor = Delta("")["cursor"];
-  const std::string url = server_->url();
-  auto poll = std::async(std::launch::async, [url, cursor] {
-    auto c = http::Client::Create();
-    const auto start = std::chrono::steady_clock::now();
-    auto r = (*c)->Get(url + "/api/v1/delta?wait=30&cursor=" + cursor);
-    return std::make_pair(std::move(r), std::chrono::steady_clock::now() - start);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto poll = StartLongPoll(Delta("")["cursor"], 30);
   Put("woke", "{}");
   auto [r, took] = poll.get();
   ASSERT_TRUE(r.ok());
@@ -223,15 +230,7 @@ TEST_F(DeltaTest, LongPollWakesOnAnHttpWrite) {
 }
 
 TEST_F(DeltaTest, LongPollWakesOnACliWrite) {
-  const std::string cursor = Delta("")["cursor"];
-  const std::string url = server_->url();
-  auto poll = std::async(std::launch::async, [url, cursor] {
-    auto c = http::Client::Create();
-    const auto start = std::chrono::steady_clock::now();
-    auto r = (*c)->Get(url + "/api/v1/delta?wait=30&cursor=" + cursor);
-    return std::make_pair(std::move(r), std::chrono::steady_clock::now() - start);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto poll = StartLongPoll(Delta("")["cursor"], 30);
   const auto put = Braid(server_->data_dir(), {"put", "n", "from-cli", "-"}, R"({"by":"cli"})");
   ASSERT_EQ(put.exit_code, 0) << put.err;
   auto [r, took] = poll.get();
@@ -253,20 +252,14 @@ TEST_F(DeltaTest, LongPollTimesOutWithAnEmptyPage) {
 }
 
 TEST_F(DeltaTest, ShutdownAnswersWaitingLongPolls) {
-  const std::string cursor = Delta("")["cursor"];
-  const std::string url = server_->url();
-  auto poll = std::async(std::launch::async, [url, cursor] {
-    auto c = http::Client::Create();
-    return (*c)->Get(url + "/api/v1/delta?wait=60&cursor=" + cursor);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto poll = StartLongPoll(Delta("")["cursor"], 60);
   const auto start = std::chrono::steady_clock::now();
   auto code = server_->Stop();
   server_.reset();
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
-  auto r = poll.get();
+  auto [r, took] = poll.get();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
 }
