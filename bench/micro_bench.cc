@@ -8,7 +8,7 @@
 #include "base/validate.h"
 #include "braid/delta.h"
 #include "feed/format.h"
-#include "store/codec.h"
+#include "store/content.h"
 
 namespace braid {
 namespace {
@@ -26,14 +26,20 @@ void BM_NormalizeBody(benchmark::State& state) {
 }
 BENCHMARK(BM_NormalizeBody);
 
-void BM_NextFieldClocks(benchmark::State& state) {
+void BM_ContentAfterPut(benchmark::State& state) {
+  Record old;
+  old.version = {InstanceId::Random(), 1};
+  old.hlc = 100;
+  old.body = kBody;
   std::string changed = kBody;
   changed.replace(changed.find("user42"), 6, "user43");
+  const FieldWrite write{200, old.version.origin, 2};
   for (auto _ : state) {
-    benchmark::DoNotOptimize(NextFieldClocks(kBody, 100, "", changed, 200));
+    auto c = ContentAfterPut(old, changed, write);
+    benchmark::DoNotOptimize(ClocksFor(*c, write));
   }
 }
-BENCHMARK(BM_NextFieldClocks);
+BENCHMARK(BM_ContentAfterPut);
 
 std::vector<ChangeEvent> Events(size_t n) {
   std::vector<ChangeEvent> events;

@@ -38,13 +38,17 @@ struct Record {
   bool deleted = false;
   Version version;
   VersionVector vv;
-  // HLC of the newest field write of this version.
+  // HLC of the write that made this version.
   uint64_t hlc = 0;
-  // Fields whose clock differs from `hlc`, as a minified JSON object
-  // {"field": hlc, ...}; a name absent from the body is a field removed at
-  // that time. Empty when every field was written at `hlc`.
+  // The writes of fields not written by this version itself, as a minified
+  // JSON object {"field": [hlc, "<origin hex>", counter], ...}; a name absent
+  // from the body is a field removed by that write. Empty when this version
+  // wrote every field (src/store/content.h has the details).
   std::string field_clocks;
   std::string body;  // minified JSON object; "{}" for tombstones
+  // Losing values and versions kept by merges, a minified JSON array, or
+  // empty. Replicated; listed by `braid conflicts`; cleared by resolving.
+  std::string conflicts;
 };
 
 // What a record write does, as reported to the caller and the change log.

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "braid/catalog.h"
 #include "braid/clock.h"
 #include "braid/instance_id.h"
 #include "braid/record.h"
@@ -73,6 +74,19 @@ struct WriteResult {
   Record record;     // the record as stored after the write
 };
 
+// What applying a version received from a peer did.
+struct ApplyResult {
+  enum class Kind {
+    kIgnored,  // the local version already includes it
+    kApplied,  // stored as received (new record, or it dominated/won)
+    kMerged,   // merged into a new local version
+    kKept,     // the local version won; its version vector absorbed the incoming one
+    kHeld,     // skip policy: held aside for a person to decide
+  };
+  Kind kind = Kind::kIgnored;
+  bool conflict = false;  // concurrent versions: something lost is listed, or held
+};
+
 class WriteTransaction {
  public:
   // Aborts unless Commit() succeeded.
@@ -86,6 +100,33 @@ class WriteTransaction {
   // Makes a record a tombstone; deleting a tombstone is kUnchanged.
   // Errors: NotFound when the record never existed, InvalidArgument, IoError.
   virtual Result<WriteResult> Delete(std::string_view collection, std::string_view id) = 0;
+
+  // Applies a version received from a peer: `incoming` carries the peer's
+  // version, version vector, HLC, field clocks, conflicts and body. New
+  // records are stored as received; existing ones are merged under `policy`
+  // (src/store/merge.h). The record is validated first (names, body, clocks,
+  // conflicts). Errors: InvalidArgument, PayloadTooLarge, storage errors.
+  virtual Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy) = 0;
+
+  // Raises this store's FSIC for each partition prefix ("" = everything) to at
+  // least the given counters.
+  virtual Status AdvanceFsic(const std::vector<std::string>& prefixes,
+                             const std::vector<std::pair<InstanceId, uint64_t>>& counters) = 0;
+
+  // Resolves a record's conflicts: writes `body` (or, when absent, keeps the
+  // current body) as a new local version whose version vector includes every
+  // held version, and clears the conflicts. Errors: NotFound, InvalidArgument.
+  virtual Result<WriteResult> Resolve(std::string_view collection, std::string_view id,
+                                      std::optional<std::string_view> body) = 0;
+
+  // Settings (catalog.h).
+  virtual Status SetPolicy(std::string_view collection, ConflictPolicy policy) = 0;
+  virtual Status PutRemote(const Remote& remote) = 0;
+  virtual Status DeleteRemote(std::string_view name) = 0;  // NotFound
+  virtual Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) = 0;
+  // Stores the SHA-256 of a token under `name`. Errors: AlreadyExists.
+  virtual Status CreateToken(std::string_view name, std::string_view sha256) = 0;
+  virtual Status RevokeToken(std::string_view name) = 0;  // NotFound
 
   // Makes every write of this transaction durable and visible at once.
   // After a failed Commit() nothing was written.
@@ -158,6 +199,13 @@ struct StoreStats {
   std::vector<CollectionStats> collections;
 };
 
+// One entry of an origin's version stream (replication, docs/protocol.md):
+// a record whose version vector includes `origin`'s write `position`.
+struct StreamedVersion {
+  uint64_t position = 0;
+  Record record;
+};
+
 struct CompactResult {
   uint64_t events_removed = 0;
   uint64_t horizon = 0;  // after compaction
@@ -192,6 +240,36 @@ class Store {
   // horizon to the highest seq dropped. Works in bounded batches so other
   // writers are not locked out for long.
   virtual Result<CompactResult> Compact(int64_t before_ms) = 0;
+
+  // Replication reads.
+  // The FSIC for a filter: per instance, the counter up to which this store
+  // holds every write within all of `prefixes` (empty: everything); this
+  // instance's own entry is its counter.
+  virtual Result<VersionVector> Fsic(const std::vector<std::string>& prefixes) = 0;
+  // Every instance this store has heard of, in id order.
+  virtual Result<std::vector<InstanceId>> KnownInstances() = 0;
+  // Records whose version vector includes a write of `origin` after
+  // `after`, ordered by that write's counter: a range scan.
+  virtual Result<std::vector<StreamedVersion>> StreamVersions(const InstanceId& origin,
+                                                              uint64_t after, size_t limit) = 0;
+  // How many entries StreamVersions(origin, after, ...) would return in all.
+  virtual Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) = 0;
+
+  // Settings and conflicts.
+  virtual Result<ConflictPolicy> Policy(std::string_view collection) = 0;
+  virtual Result<std::vector<std::pair<std::string, ConflictPolicy>>> Policies() = 0;
+  virtual Result<std::optional<Remote>> GetRemote(std::string_view name) = 0;
+  virtual Result<std::vector<Remote>> ListRemotes() = 0;
+  // The name of the token whose SHA-256 is `sha256`, or nullopt.
+  virtual Result<std::optional<std::string>> FindToken(std::string_view sha256) = 0;
+  virtual Result<std::vector<TokenInfo>> ListTokens() = 0;
+  // Records with conflicts or held versions, by (collection, id) after the
+  // given key; at most `limit`.
+  virtual Result<std::vector<Record>> ListConflicts(std::string_view after_collection,
+                                                    std::string_view after_id, size_t limit) = 0;
+  // Versions held aside by the skip policy for one record.
+  virtual Result<std::vector<Record>> HeldVersions(std::string_view collection,
+                                                   std::string_view id) = 0;
 
   // Registers `fn` to run after a commit (of this process or another) adds
   // change-log events. It runs on an arbitrary thread and must be quick and

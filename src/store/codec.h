@@ -4,9 +4,7 @@
 // store version vectors keyed by the local instance number, as a blob of
 // unsigned LEB128 varints: num1 counter1 num2 counter2 ..., nums ascending.
 //
-// Field clocks: a minified JSON object {"field": hlc, ...}, keys sorted,
-// listing (a) the body's fields whose clock differs from the record's HLC
-// and (b) every field removed from the body, with the time of its removal.
+// Field clocks are described in store/content.h.
 
 #ifndef BRAID_STORE_CODEC_H_
 #define BRAID_STORE_CODEC_H_
@@ -31,14 +29,6 @@ Result<LocalVector> DecodeLocalVector(std::string_view blob);
 bool IsImpliedVector(const LocalVector& vv, uint32_t origin, uint64_t counter);
 // The vector {origin: counter}.
 LocalVector ImpliedVector(uint32_t origin, uint64_t counter);
-
-// Field clocks of a record after a write that replaced `old_body` (written
-// with `old_hlc` and `old_clocks`) by `new_body` at `new_hlc`. Unchanged
-// fields keep their clocks; changed and added fields get `new_hlc`; removed
-// fields are listed with `new_hlc`. Bodies are minified JSON objects.
-std::string NextFieldClocks(std::string_view old_body, uint64_t old_hlc,
-                            std::string_view old_clocks, std::string_view new_body,
-                            uint64_t new_hlc);
 
 }  // namespace braid
 

@@ -32,26 +32,5 @@ TEST(CodecTest, MalformedLocalVectorsAreCorruption) {
   EXPECT_EQ(DecodeLocalVector(std::string("\x01\x00", 2)).status().code(), Code::kCorruption);
 }
 
-TEST(CodecTest, FieldClocksFollowEachField) {
-  // Unchanged field keeps the old record clock; changed and new take the new one.
-  EXPECT_EQ(NextFieldClocks(R"({"a":1,"b":2})", 10, "", R"({"a":1,"b":3,"c":4})", 20),
-            R"({"a":10})");
-  // A clock already recorded for an unchanged field is kept.
-  EXPECT_EQ(NextFieldClocks(R"({"a":1,"b":2})", 10, R"({"a":5})", R"({"a":1,"b":3})", 20),
-            R"({"a":5})");
-  // Removed fields are listed with the removal time, and stay listed.
-  EXPECT_EQ(NextFieldClocks(R"({"a":1,"b":2})", 10, "", R"({"a":1})", 20), R"({"a":10,"b":20})");
-  EXPECT_EQ(NextFieldClocks(R"({"a":1})", 20, R"({"a":10,"b":20})", R"({"a":2})", 30),
-            R"({"b":20})");
-  // A removed field that comes back is written now.
-  EXPECT_EQ(NextFieldClocks(R"({"a":1})", 20, R"({"b":20})", R"({"a":1,"b":0})", 30),
-            R"({"a":20})");
-  // Everything written now: nothing to list.
-  EXPECT_EQ(NextFieldClocks(R"({"a":1})", 10, "", R"({"a":2})", 20), "");
-  // Keys with escapes are compared unescaped and written canonically.
-  EXPECT_EQ(NextFieldClocks(R"({"\u0061":1,"b":1})", 10, "", R"({"a":1,"b":2})", 20),
-            R"({"a":10})");
-}
-
 }  // namespace
 }  // namespace braid

@@ -1,3 +1,4 @@
+#include "braid/catalog.h"
 #include "braid/record.h"
 #include "braid/store.h"
 
@@ -27,6 +28,55 @@ std::string_view ChangeOpName(ChangeOp op) {
       return "delete";
   }
   return "unknown";
+}
+
+}  // namespace braid
+
+namespace braid {
+
+std::string_view PolicyName(ConflictPolicy p) {
+  switch (p) {
+    case ConflictPolicy::kMerge:
+      return "merge";
+    case ConflictPolicy::kLww:
+      return "lww";
+    case ConflictPolicy::kSkip:
+      return "skip";
+    case ConflictPolicy::kRemoteWins:
+      return "remote-wins";
+    case ConflictPolicy::kLocalWins:
+      return "local-wins";
+  }
+  return "merge";
+}
+
+Result<ConflictPolicy> ParsePolicy(std::string_view name) {
+  for (auto p : {ConflictPolicy::kMerge, ConflictPolicy::kLww, ConflictPolicy::kSkip,
+                 ConflictPolicy::kRemoteWins, ConflictPolicy::kLocalWins}) {
+    if (PolicyName(p) == name) return p;
+  }
+  return Status::InvalidArgument("unknown conflict policy \"" + std::string(name) +
+                                 "\"; use merge, lww, skip, remote-wins or local-wins");
+}
+
+std::string_view DirectionName(Direction d) {
+  switch (d) {
+    case Direction::kPull:
+      return "pull";
+    case Direction::kPush:
+      return "push";
+    case Direction::kBoth:
+      return "both";
+  }
+  return "both";
+}
+
+Result<Direction> ParseDirection(std::string_view name) {
+  for (auto d : {Direction::kPull, Direction::kPush, Direction::kBoth}) {
+    if (DirectionName(d) == name) return d;
+  }
+  return Status::InvalidArgument("unknown direction \"" + std::string(name) +
+                                 "\"; use pull, push or both");
 }
 
 }  // namespace braid

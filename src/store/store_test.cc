@@ -18,6 +18,12 @@ namespace {
 
 using testing::TempDir;
 
+// The field-clock entry of a record version's own write.
+std::string Write(const Record& r) {
+  return "[" + std::to_string(r.hlc) + ",\"" + r.version.origin.Hex() + "\"," +
+         std::to_string(r.version.counter) + "]";
+}
+
 PutRequest Req(std::string_view collection, std::string_view id, std::string_view body) {
   PutRequest r;
   r.collection = collection;
@@ -114,8 +120,8 @@ TEST_P(StoreTest, PutCreatesThenUpdatesWithNewVersions) {
   EXPECT_EQ(r2->seq, 2u);
   EXPECT_EQ(r2->record.version.counter, 2u);
   EXPECT_GT(r2->record.hlc, r1->record.hlc);
-  // "n" did not change, so it keeps the first write's clock.
-  EXPECT_EQ(r2->record.field_clocks, R"({"n":)" + std::to_string(r1->record.hlc) + "}");
+  // "n" did not change, so it keeps the first write: [hlc, origin, counter].
+  EXPECT_EQ(r2->record.field_clocks, R"({"n":)" + Write(r1->record) + "}");
 
   auto got = store_->Get("notes", "n1");
   ASSERT_TRUE(got.ok() && got->has_value());
@@ -139,11 +145,11 @@ TEST_P(StoreTest, RemovedFieldsKeepTheirRemovalTime) {
   auto r1 = Put("notes", "n1", R"({"a":1,"b":2})");
   auto r2 = Put("notes", "n1", R"({"a":1})");
   ASSERT_TRUE(r1.ok() && r2.ok());
-  EXPECT_EQ(r2->record.field_clocks, R"({"a":)" + std::to_string(r1->record.hlc) + R"(,"b":)" +
-                                         std::to_string(r2->record.hlc) + "}");
+  EXPECT_EQ(r2->record.field_clocks,
+            R"({"a":)" + Write(r1->record) + R"(,"b":)" + Write(r2->record) + "}");
   auto r3 = Put("notes", "n1", R"({"a":2})");
   ASSERT_TRUE(r3.ok());
-  EXPECT_EQ(r3->record.field_clocks, R"({"b":)" + std::to_string(r2->record.hlc) + "}");
+  EXPECT_EQ(r3->record.field_clocks, R"({"b":)" + Write(r2->record) + "}");
 }
 
 TEST_P(StoreTest, DeleteWritesATombstoneOnce) {

@@ -35,13 +35,63 @@ CREATE TABLE records(
   counter    INTEGER NOT NULL,
   vv         BLOB,              -- local version vector (codec.h); NULL: {origin: counter}
   hlc        INTEGER NOT NULL,
-  clocks     TEXT,              -- field clocks JSON, NULL when none differ
+  clocks     TEXT,              -- field writes JSON (content.h); NULL when none
   body       TEXT NOT NULL,
+  conflicts  TEXT,              -- conflict entries JSON array; NULL when none
   UNIQUE (collection, id)
 );
--- Replication selects "versions of origin X after counter c" as a range
--- scan of this index.
-CREATE INDEX records_by_version ON records(origin, counter);
+CREATE INDEX records_with_conflicts ON records(collection, id) WHERE conflicts IS NOT NULL;
+
+-- One row per version-vector entry of every record: (origin, counter) is
+-- the write of `origin` that record `rid` includes. Replication streams an
+-- origin's writes after a counter as a range scan of this key.
+CREATE TABLE versions(
+  origin  INTEGER NOT NULL,
+  counter INTEGER NOT NULL,
+  rid     INTEGER NOT NULL,
+  PRIMARY KEY (origin, counter)
+) WITHOUT ROWID;
+
+-- Filter-specific instance counters: for partition prefix `prefix` ("" is
+-- everything), this store holds every write of `origin` up to `counter`.
+CREATE TABLE fsic(
+  prefix  TEXT NOT NULL,
+  origin  INTEGER NOT NULL,
+  counter INTEGER NOT NULL,
+  PRIMARY KEY (prefix, origin)
+) WITHOUT ROWID;
+
+-- Versions the skip policy keeps aside until a person resolves the record.
+CREATE TABLE held(
+  collection TEXT NOT NULL,
+  id         TEXT NOT NULL,
+  origin     BLOB NOT NULL,     -- 16-byte instance id
+  counter    INTEGER NOT NULL,
+  record     TEXT NOT NULL,     -- the version in its wire form (docs/protocol.md)
+  PRIMARY KEY (collection, id, origin, counter)
+) WITHOUT ROWID;
+
+CREATE TABLE collections(
+  name   TEXT PRIMARY KEY,
+  policy TEXT NOT NULL          -- merge, lww, skip, remote-wins, local-wins
+) WITHOUT ROWID;
+
+CREATE TABLE remotes(
+  name         TEXT PRIMARY KEY,
+  url          TEXT NOT NULL,
+  direction    TEXT NOT NULL,   -- pull, push, both
+  filter       TEXT NOT NULL,   -- JSON array of partition prefixes
+  chunk_size   INTEGER NOT NULL,
+  token        TEXT NOT NULL,
+  last_sync_at INTEGER,
+  last_result  TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE tokens(
+  name       TEXT PRIMARY KEY,
+  sha256     BLOB NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE changes(
   seq        INTEGER PRIMARY KEY,

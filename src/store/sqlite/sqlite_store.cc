@@ -211,9 +211,31 @@ Result<InstanceId> SqliteStore::InstanceFor(Db& db, uint32_t num) {
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return Status::Corruption("unknown instance number " + std::to_string(num));
   BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceId::FromBytes(s.Blob(0)));
+  CacheInstance(num, id);
+  return id;
+}
+
+std::optional<uint32_t> SqliteStore::CachedNum(const InstanceId& id) {
+  MutexLock lock(dict_mu_);
+  auto it = instance_nums_.find(id);
+  if (it == instance_nums_.end()) return std::nullopt;
+  return it->second;
+}
+
+void SqliteStore::CacheInstance(uint32_t num, const InstanceId& id) {
   MutexLock lock(dict_mu_);
   instances_.emplace(num, id);
-  return id;
+  instance_nums_.emplace(id, num);
+}
+
+void SqliteStore::ForgetInstances(const std::vector<uint32_t>& nums) {
+  MutexLock lock(dict_mu_);
+  for (uint32_t num : nums) {
+    auto it = instances_.find(num);
+    if (it == instances_.end()) continue;
+    instance_nums_.erase(it->second);
+    instances_.erase(it);
+  }
 }
 
 Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& local) {
@@ -252,6 +274,7 @@ Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out) 
   out->hlc = static_cast<uint64_t>(row.Int(col + 8));
   out->field_clocks.assign(row.IsNull(col + 9) ? std::string_view() : row.Text(col + 9));
   out->body.assign(row.Text(col + 10));
+  out->conflicts.assign(row.IsNull(col + 11) ? std::string_view() : row.Text(col + 11));
   return Status::OK();
 }
 

@@ -39,8 +39,8 @@ struct StateRow {
 // Columns every record query selects, in the order DecodeRecord expects.
 #define BRAID_RECORD_COLUMNS                                                                 \
   "r.collection, r.id, r.partition, r.parent, r.deleted, r.origin, r.counter, r.vv, r.hlc, " \
-  "r.clocks, r.body"
-inline constexpr int kRecordColumnCount = 11;
+  "r.clocks, r.body, r.conflicts"
+inline constexpr int kRecordColumnCount = 12;
 
 class SqliteStore final : public Store {
  public:
@@ -57,6 +57,28 @@ class SqliteStore final : public Store {
   uint64_t AddChangeListener(std::function<void()> fn) override;
   void RemoveChangeListener(uint64_t id) override;
 
+  // Replication reads (repl_read.cc).
+  Result<VersionVector> Fsic(const std::vector<std::string>& prefixes) override;
+  Result<std::vector<InstanceId>> KnownInstances() override;
+  Result<std::vector<StreamedVersion>> StreamVersions(const InstanceId& origin, uint64_t after,
+                                                      size_t limit) override;
+  Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) override;
+
+  // Settings and conflicts (catalog.cc).
+  Result<ConflictPolicy> Policy(std::string_view collection) override;
+  Result<std::vector<std::pair<std::string, ConflictPolicy>>> Policies() override;
+  Result<std::optional<Remote>> GetRemote(std::string_view name) override;
+  Result<std::vector<Remote>> ListRemotes() override;
+  Result<std::optional<std::string>> FindToken(std::string_view sha256) override;
+  Result<std::vector<TokenInfo>> ListTokens() override;
+  Result<std::vector<Record>> ListConflicts(std::string_view after_collection,
+                                            std::string_view after_id, size_t limit) override;
+  Result<std::vector<Record>> HeldVersions(std::string_view collection,
+                                           std::string_view id) override;
+  // HeldVersions on a given connection (the writer's, inside a transaction).
+  Result<std::vector<Record>> HeldVersionsOn(Db& db, std::string_view collection,
+                                             std::string_view id);
+
   // For SqliteWriteTransaction.
   const StoreOptions& options() const { return options_; }
   const Clock& clock() const { return *clock_; }
@@ -64,6 +86,13 @@ class SqliteStore final : public Store {
   Status DecodeRecord(Db& db, const Stmt& row, int col, Record* out);
   // The instance id behind a local instance number (cached dictionary).
   Result<InstanceId> InstanceFor(Db& db, uint32_t num);
+  // The cached number of an instance id, if any.
+  std::optional<uint32_t> CachedNum(const InstanceId& id);
+  void CacheInstance(uint32_t num, const InstanceId& id);
+  // Drops dictionary entries a rolled-back transaction added: their numbers
+  // may be reused for other instances.
+  void ForgetInstances(const std::vector<uint32_t>& nums);
+  uint32_t self_num() const { return self_num_; }
   // Converts a local version vector to instance ids.
   Result<VersionVector> ToVersionVector(Db& db, const LocalVector& local);
   void NotifyListeners();
@@ -105,6 +134,7 @@ class SqliteStore final : public Store {
 
   Mutex dict_mu_;
   std::unordered_map<uint32_t, InstanceId> instances_ GUARDED_BY(dict_mu_);
+  std::map<InstanceId, uint32_t> instance_nums_ GUARDED_BY(dict_mu_);
 
   Mutex listen_mu_;
   CondVar listen_cv_;

@@ -1,110 +1,39 @@
-// WriteTransaction for the SQLite store: record puts and deletes, version
-// counters, HLCs and the change log.
-//
-// The state row (counter, seq, hlc) is read once when the transaction begins,
-// under SQLite's write lock, advanced in memory and written back once at
-// commit, so a write costs its record and change-log rows only. A new record
-// is inserted without looking it up first (the insert reports a conflict
-// when it exists), which keeps bulk loads to one index probe per record.
+// SqliteWriteTransaction: begin, commit, local puts and deletes, and the row
+// storage every write goes through (write_txn.h explains the design).
 
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
+#include "store/sqlite/write_txn.h"
 
 #include "base/validate.h"
-#include "braid/hlc.h"
-#include "store/codec.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/content.h"
 
 namespace braid::sqlite {
-namespace {
 
-class SqliteWriteTransaction final : public WriteTransaction {
- public:
-  SqliteWriteTransaction(SqliteStore* store, Db* db, Mutex* mu, const StateRow& state)
-      : store_(store),
-        db_(db),
-        mu_(mu),
-        state_(state),
-        begin_state_(state),
-        hlc_(store->clock(), state.hlc) {}
+SqliteWriteTransaction::SqliteWriteTransaction(SqliteStore* store, Db* db, Mutex* mu,
+                                               const StateRow& state)
+    : store_(store),
+      db_(db),
+      mu_(mu),
+      state_(state),
+      begin_state_(state),
+      hlc_(store->clock(), state.hlc) {}
 
-  ~SqliteWriteTransaction() override {
-    if (!done_) (void)db_->Exec("ROLLBACK");
-    Release();
+SqliteWriteTransaction::~SqliteWriteTransaction() {
+  if (!done_) {
+    (void)db_->Exec("ROLLBACK");
+    std::vector<uint32_t> nums;
+    for (const auto& [num, id] : new_instances_) nums.push_back(num);
+    store_->ForgetInstances(nums);
   }
+  Release();
+}
 
-  Result<WriteResult> Put(const PutRequest& req) override;
-  Result<WriteResult> Delete(std::string_view collection, std::string_view id) override;
-  Status Commit() override;
-
- private:
-  // The stored row of (collection, id).
-  struct Existing {
-    int64_t rid = 0;
-    std::string partition;
-    std::optional<std::string> parent;
-    bool deleted = false;
-    uint32_t origin = 0;
-    uint64_t counter = 0;
-    LocalVector vv;
-    uint64_t hlc = 0;
-    std::string clocks;
-    std::string body;
-  };
-
-  Status Usable() const;
-  Result<std::optional<Existing>> Load(std::string_view collection, std::string_view id);
-  // Appends a change-log event (buffered; see FlushChanges).
-  Status LogChange(int64_t rid, ChangeOp op, std::string_view collection,
-                   const std::optional<std::string>& parent, uint64_t hlc);
-  Status FlushChanges();
-  Status Update(int64_t rid, const std::optional<std::string>& parent, bool deleted,
-                uint64_t counter, const LocalVector& vv, uint64_t hlc, const std::string& clocks,
-                std::string_view body);
-  Result<WriteResult> Unchanged(std::string_view collection, std::string_view id, Existing&& e);
-  Result<WriteResult> Written(WriteOp op, std::string_view collection, std::string_view id,
-                              std::string partition, std::optional<std::string> parent,
-                              bool deleted, uint64_t counter, const LocalVector& vv, uint64_t hlc,
-                              std::string clocks, std::string body);
-  // After a storage error in the middle of a write the transaction must not
-  // commit half a record: it refuses everything but being destroyed.
-  Status Poison(Status s) {
-    if (!s.ok()) poisoned_ = true;
-    return s;
+void SqliteWriteTransaction::Release() {
+  if (!released_) {
+    store_->writer_thread_.store(std::thread::id());
+    mu_->Unlock();
+    released_ = true;
   }
-  // Lets the next transaction begin: at Commit(), or when destroyed.
-  void Release() {
-    if (!released_) {
-      store_->writer_thread_.store(std::thread::id());
-      mu_->Unlock();
-      released_ = true;
-    }
-  }
-
-  SqliteStore* store_;
-  Db* db_;
-  Mutex* mu_;
-  StateRow state_;
-  const StateRow begin_state_;
-  HybridClock hlc_;
-  bool done_ = false;
-  bool poisoned_ = false;
-  bool released_ = false;
-  struct PendingChange {
-    uint64_t seq;
-    int64_t rid;
-    ChangeOp op;
-    std::string collection;
-    std::optional<std::string> parent;
-    int64_t at;
-  };
-  static constexpr size_t kChangeBatch = 64;
-  std::vector<PendingChange> pending_;  // change-log rows not yet inserted
-  std::string body_;                    // scratch: the minified body of the current put
-  std::string vv_blob_;                 // scratch: the encoded version vector of the current write
-};
+}
 
 Status SqliteWriteTransaction::Usable() const {
   if (done_) return Status::Internal("write transaction used after Commit()");
@@ -114,30 +43,58 @@ Status SqliteWriteTransaction::Usable() const {
   return Status::OK();
 }
 
-Result<std::optional<SqliteWriteTransaction::Existing>> SqliteWriteTransaction::Load(
+Result<std::optional<SqliteWriteTransaction::Row>> SqliteWriteTransaction::Load(
     std::string_view collection, std::string_view id) {
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("SELECT rid, partition, parent, deleted, origin, counter, vv, hlc, "
-                           "clocks, body FROM records WHERE collection = ? AND id = ?"));
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT r.rid, " BRAID_RECORD_COLUMNS
+                                              " FROM records r WHERE collection = ? AND id = ?"));
   s.Bind(1, collection).Bind(2, id);
-  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-  if (!row) return std::optional<Existing>();
-  Existing e;
-  e.rid = s.Int(0);
-  e.partition.assign(s.IsNull(1) ? collection : s.Text(1));
-  e.parent = s.OptionalText(2);
-  e.deleted = s.Int(3) != 0;
-  e.origin = static_cast<uint32_t>(s.Int(4));
-  e.counter = static_cast<uint64_t>(s.Int(5));
-  if (s.IsNull(6)) {
-    e.vv = ImpliedVector(e.origin, e.counter);
+  BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+  if (!found) return std::optional<Row>();
+  Row row;
+  row.rid = s.Int(0);
+  row.origin = static_cast<uint32_t>(s.Int(6));
+  if (s.IsNull(8)) {
+    row.vv = ImpliedVector(row.origin, static_cast<uint64_t>(s.Int(7)));
   } else {
-    BRAID_ASSIGN_OR_RETURN(e.vv, DecodeLocalVector(s.Blob(6)));
+    BRAID_ASSIGN_OR_RETURN(row.vv, DecodeLocalVector(s.Blob(8)));
   }
-  e.hlc = static_cast<uint64_t>(s.Int(7));
-  if (!s.IsNull(8)) e.clocks.assign(s.Text(8));
-  e.body.assign(s.Text(9));
-  return std::optional<Existing>(std::move(e));
+  BRAID_RETURN_IF_ERROR(store_->DecodeRecord(*db_, s, 1, &row.record));
+  return std::optional<Row>(std::move(row));
+}
+
+Result<uint32_t> SqliteWriteTransaction::NumFor(const InstanceId& id) {
+  if (id == store_->instance_id()) return state_.self;
+  if (auto num = store_->CachedNum(id)) return *num;
+  {
+    BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT num FROM instances WHERE id = ?"));
+    s.BindBlob(1, id.AsBytes());
+    BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+    if (found) {
+      const auto num = static_cast<uint32_t>(s.Int(0));
+      store_->CacheInstance(num, id);
+      return num;
+    }
+  }
+  BRAID_ASSIGN_OR_RETURN(Stmt ins, db_->Prepare("INSERT INTO instances(id) VALUES (?)"));
+  BRAID_RETURN_IF_ERROR(Poison(ins.BindBlob(1, id.AsBytes()).Run()));
+  const auto num = static_cast<uint32_t>(db_->LastInsertRowid());
+  // Cached at once; a rollback forgets it again (the number may be reused).
+  new_instances_.emplace(num, id);
+  store_->CacheInstance(num, id);
+  return num;
+}
+
+Result<InstanceId> SqliteWriteTransaction::IdFor(uint32_t num) {
+  return store_->InstanceFor(*db_, num);
+}
+
+Result<LocalVector> SqliteWriteTransaction::ToLocal(const VersionVector& vv) {
+  LocalVector local;
+  for (const auto& [id, counter] : vv.entries()) {
+    BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(id));
+    local.Set(num, counter);
+  }
+  return local;
 }
 
 Status SqliteWriteTransaction::LogChange(int64_t rid, ChangeOp op, std::string_view collection,
@@ -145,18 +102,18 @@ Status SqliteWriteTransaction::LogChange(int64_t rid, ChangeOp op, std::string_v
   const uint64_t seq = state_.seq + 1;
   // HLC time never decreases, so `at` is ordered like seq and compaction can
   // find its horizon by binary search.
-  pending_.push_back({seq, rid, op, std::string(collection), parent, hlc::Millis(hlc)});
+  pending_changes_.push_back({seq, rid, op, std::string(collection), parent, hlc::Millis(hlc)});
   state_.seq = seq;
-  return pending_.size() == kChangeBatch ? FlushChanges() : Status::OK();
+  return pending_changes_.size() == kBatch ? FlushChanges() : Status::OK();
 }
 
-// The change log is written kChangeBatch rows per statement: nothing reads
-// it inside the transaction, and one statement per row cost a fifth of a
-// bulk load's instructions (bench/bulk_write_bench under callgrind).
+// Change-log rows go kBatch per statement: nothing reads them inside the
+// transaction, and one statement per row cost a fifth of a bulk load's
+// instructions (bench/bulk_write_bench under callgrind).
 Status SqliteWriteTransaction::FlushChanges() {
   static const std::string batch_sql = [] {
     std::string sql = "INSERT INTO changes(seq, rid, op, collection, parent, at) VALUES ";
-    for (size_t i = 0; i < kChangeBatch; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
+    for (size_t i = 0; i < kBatch; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
     return sql;
   }();
   auto bind = [](Stmt& s, int first, const PendingChange& c) {
@@ -168,84 +125,168 @@ Status SqliteWriteTransaction::FlushChanges() {
     if (c.parent) s.Bind(first + 4, std::string_view(*c.parent));
   };
   size_t done = 0;
-  if (pending_.size() == kChangeBatch) {
+  if (pending_changes_.size() == kBatch) {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(batch_sql.c_str()));
-    for (size_t i = 0; i < kChangeBatch; ++i) bind(s, static_cast<int>(6 * i + 1), pending_[i]);
-    BRAID_RETURN_IF_ERROR(s.Run());
-    done = kChangeBatch;
+    for (size_t i = 0; i < kBatch; ++i) {
+      bind(s, static_cast<int>(6 * i + 1), pending_changes_[i]);
+    }
+    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+    done = kBatch;
   }
-  for (; done < pending_.size(); ++done) {
+  for (; done < pending_changes_.size(); ++done) {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO changes(seq, rid, op, collection, "
                                                 "parent, at) VALUES (?, ?, ?, ?, ?, ?)"));
-    bind(s, 1, pending_[done]);
-    BRAID_RETURN_IF_ERROR(s.Run());
+    bind(s, 1, pending_changes_[done]);
+    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
   }
-  pending_.clear();
+  pending_changes_.clear();
   return Status::OK();
 }
 
-Status SqliteWriteTransaction::Update(int64_t rid, const std::optional<std::string>& parent,
-                                      bool deleted, uint64_t counter, const LocalVector& vv,
-                                      uint64_t hlc, const std::string& clocks,
-                                      std::string_view body) {
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("UPDATE records SET parent = ?, deleted = ?, origin = ?, counter = ?, "
-                           "vv = ?, hlc = ?, clocks = ?, body = ? WHERE rid = ?"));
-  if (!IsImpliedVector(vv, state_.self, counter)) {  // else NULL: {self: counter}
-    vv_blob_ = EncodeLocalVector(vv);
-    s.BindBlob(5, vv_blob_);
+Status SqliteWriteTransaction::AddVersion(uint32_t origin, uint64_t counter, int64_t rid) {
+  pending_versions_.push_back({true, origin, counter, rid});
+  return pending_versions_.size() == kBatch ? FlushVersions() : Status::OK();
+}
+
+Status SqliteWriteTransaction::RemoveVersion(uint32_t origin, uint64_t counter) {
+  pending_versions_.push_back({false, origin, counter, 0});
+  return pending_versions_.size() == kBatch ? FlushVersions() : Status::OK();
+}
+
+// Applies the buffered versions-table changes in order; a full buffer of
+// inserts (a bulk load) goes in one statement.
+Status SqliteWriteTransaction::FlushVersions() {
+  static const std::string batch_sql = [] {
+    std::string sql = "INSERT INTO versions(origin, counter, rid) VALUES ";
+    for (size_t i = 0; i < kBatch; ++i) sql += i == 0 ? "(?,?,?)" : ",(?,?,?)";
+    return sql;
+  }();
+  bool all_adds = pending_versions_.size() == kBatch;
+  for (const auto& v : pending_versions_) all_adds = all_adds && v.add;
+  if (all_adds) {
+    BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(batch_sql.c_str()));
+    for (size_t i = 0; i < kBatch; ++i) {
+      const auto& v = pending_versions_[i];
+      const int first = static_cast<int>(3 * i + 1);
+      s.Bind(first, static_cast<int64_t>(v.origin))
+          .Bind(first + 1, static_cast<int64_t>(v.counter))
+          .Bind(first + 2, v.rid);
+    }
+    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+  } else {
+    for (const auto& v : pending_versions_) {
+      BRAID_ASSIGN_OR_RETURN(
+          Stmt s, v.add
+                      ? db_->Prepare("INSERT INTO versions(origin, counter, rid) VALUES (?, ?, ?)")
+                      : db_->Prepare("DELETE FROM versions WHERE origin = ? AND counter = ?"));
+      s.Bind(1, static_cast<int64_t>(v.origin)).Bind(2, static_cast<int64_t>(v.counter));
+      if (v.add) s.Bind(3, v.rid);
+      BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+    }
   }
-  if (parent) s.Bind(1, std::string_view(*parent));
-  s.Bind(2, static_cast<int64_t>(deleted))
-      .Bind(3, static_cast<int64_t>(state_.self))
-      .Bind(4, static_cast<int64_t>(counter))
-      .Bind(6, static_cast<int64_t>(hlc))
-      .Bind(8, body)
-      .Bind(9, rid);
-  if (!clocks.empty()) s.Bind(7, std::string_view(clocks));
-  return s.Run();
+  pending_versions_.clear();
+  return Status::OK();
 }
 
-Result<WriteResult> SqliteWriteTransaction::Unchanged(std::string_view collection,
-                                                      std::string_view id, Existing&& e) {
-  WriteResult r;
-  r.op = WriteOp::kUnchanged;
-  Record& rec = r.record;
-  rec.collection.assign(collection);
-  rec.id.assign(id);
-  rec.partition = std::move(e.partition);
-  rec.parent = std::move(e.parent);
-  rec.deleted = e.deleted;
-  BRAID_ASSIGN_OR_RETURN(rec.version.origin, store_->InstanceFor(*db_, e.origin));
-  rec.version.counter = e.counter;
-  BRAID_ASSIGN_OR_RETURN(rec.vv, store_->ToVersionVector(*db_, e.vv));
-  rec.hlc = e.hlc;
-  rec.field_clocks = std::move(e.clocks);
-  rec.body = std::move(e.body);
-  return r;
+Result<int64_t> SqliteWriteTransaction::StoreVersion(const std::optional<Row>& prev,
+                                                     const Record& next,
+                                                     const LocalVector& next_vv) {
+  BRAID_ASSIGN_OR_RETURN(const uint32_t origin, NumFor(next.version.origin));
+  const bool implied = IsImpliedVector(next_vv, origin, next.version.counter);
+  if (!implied) vv_blob_ = EncodeLocalVector(next_vv);
+  int64_t rid;
+  if (prev) {
+    rid = prev->rid;
+    BRAID_ASSIGN_OR_RETURN(
+        Stmt s, db_->Prepare("UPDATE records SET parent = ?, deleted = ?, origin = ?, counter = ?, "
+                             "vv = ?, hlc = ?, clocks = ?, body = ?, conflicts = ? WHERE rid = ?"));
+    if (next.parent) s.Bind(1, std::string_view(*next.parent));
+    s.Bind(2, static_cast<int64_t>(next.deleted))
+        .Bind(3, static_cast<int64_t>(origin))
+        .Bind(4, static_cast<int64_t>(next.version.counter))
+        .Bind(6, static_cast<int64_t>(next.hlc))
+        .Bind(8, next.body)
+        .Bind(10, rid);
+    if (!implied) s.BindBlob(5, vv_blob_);
+    if (!next.field_clocks.empty()) s.Bind(7, next.field_clocks);
+    if (!next.conflicts.empty()) s.Bind(9, next.conflicts);
+    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+  } else {
+    BRAID_ASSIGN_OR_RETURN(
+        Stmt s, db_->Prepare("INSERT INTO records(collection, id, partition, parent, deleted, "
+                             "origin, counter, vv, hlc, clocks, body, conflicts) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    s.Bind(1, next.collection).Bind(2, next.id);
+    if (next.partition != next.collection) s.Bind(3, next.partition);
+    if (next.parent) s.Bind(4, std::string_view(*next.parent));
+    s.Bind(5, static_cast<int64_t>(next.deleted))
+        .Bind(6, static_cast<int64_t>(origin))
+        .Bind(7, static_cast<int64_t>(next.version.counter))
+        .Bind(9, static_cast<int64_t>(next.hlc))
+        .Bind(11, next.body);
+    if (!implied) s.BindBlob(8, vv_blob_);
+    if (!next.field_clocks.empty()) s.Bind(10, next.field_clocks);
+    if (!next.conflicts.empty()) s.Bind(12, next.conflicts);
+    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+    rid = db_->LastInsertRowid();
+  }
+
+  // Versions table: one row per version-vector entry.
+  static const LocalVector kNone;
+  const LocalVector& old_vv = prev ? prev->vv : kNone;
+  for (const auto& [num, counter] : old_vv.entries()) {
+    if (next_vv.Get(num) != counter) BRAID_RETURN_IF_ERROR(RemoveVersion(num, counter));
+  }
+  for (const auto& [num, counter] : next_vv.entries()) {
+    if (old_vv.Get(num) != counter) BRAID_RETURN_IF_ERROR(AddVersion(num, counter, rid));
+  }
+
+  // Change log: what a delta client sees change.
+  const bool was_live = prev && !prev->record.deleted;
+  if (!next.deleted && !was_live) {
+    BRAID_RETURN_IF_ERROR(
+        LogChange(rid, ChangeOp::kCreate, next.collection, next.parent, next.hlc));
+  } else if (next.deleted && was_live) {
+    BRAID_RETURN_IF_ERROR(
+        LogChange(rid, ChangeOp::kDelete, next.collection, prev->record.parent, next.hlc));
+  } else if (!next.deleted && was_live) {
+    const Record& p = prev->record;
+    if (p.parent != next.parent) {
+      // Moving to another parent: the old parent's feed sees the item leave,
+      // the new parent's feed sees it arrive.
+      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kDelete, next.collection, p.parent, next.hlc));
+      BRAID_RETURN_IF_ERROR(
+          LogChange(rid, ChangeOp::kCreate, next.collection, next.parent, next.hlc));
+    } else if (p.body != next.body || p.conflicts != next.conflicts ||
+               !(p.version == next.version)) {
+      BRAID_RETURN_IF_ERROR(
+          LogChange(rid, ChangeOp::kUpdate, next.collection, next.parent, next.hlc));
+    }
+  }
+  return rid;
 }
 
-Result<WriteResult> SqliteWriteTransaction::Written(WriteOp op, std::string_view collection,
-                                                    std::string_view id, std::string partition,
-                                                    std::optional<std::string> parent, bool deleted,
-                                                    uint64_t counter, const LocalVector& vv,
-                                                    uint64_t hlc, std::string clocks,
-                                                    std::string body) {
+WriteResult SqliteWriteTransaction::MakeResult(WriteOp op, uint64_t seq, Record record) const {
   WriteResult r;
   r.op = op;
-  r.seq = state_.seq;
-  Record& rec = r.record;
-  rec.collection.assign(collection);
-  rec.id.assign(id);
-  rec.partition = std::move(partition);
-  rec.parent = std::move(parent);
-  rec.deleted = deleted;
-  rec.version = {store_->instance_id(), counter};
-  BRAID_ASSIGN_OR_RETURN(rec.vv, store_->ToVersionVector(*db_, vv));
-  rec.hlc = hlc;
-  rec.field_clocks = std::move(clocks);
-  rec.body = std::move(body);
+  r.seq = seq;
+  r.record = std::move(record);
   return r;
+}
+
+Result<WriteResult> SqliteWriteTransaction::WriteLocal(const Row& prev, Record next,
+                                                       LocalVector vv) {
+  const uint64_t counter = state_.counter + 1;
+  next.version = {store_->instance_id(), counter};
+  next.hlc = hlc_.Now();
+  vv.Set(state_.self, counter);
+  BRAID_ASSIGN_OR_RETURN(next.vv, store_->ToVersionVector(*db_, vv));
+  BRAID_RETURN_IF_ERROR(Poison(StoreVersion(prev, next, vv).status()));
+  state_.counter = counter;
+  const WriteOp op = next.deleted          ? WriteOp::kDeleted
+                     : prev.record.deleted ? WriteOp::kCreated
+                                           : WriteOp::kUpdated;
+  return MakeResult(op, state_.seq, std::move(next));
 }
 
 Result<WriteResult> SqliteWriteTransaction::Put(const PutRequest& req) {
@@ -257,75 +298,80 @@ Result<WriteResult> SqliteWriteTransaction::Put(const PutRequest& req) {
     BRAID_RETURN_IF_ERROR(ValidateParent(req.parent));
   }
   BRAID_RETURN_IF_ERROR(NormalizeBody(req.body, store_->options().max_body_bytes, &body_));
-
-  const uint64_t counter = state_.counter + 1;
   std::optional<std::string> parent;
   if (req.parent_mode == PutRequest::ParentMode::kSet) parent.emplace(req.parent);
 
-  // Fast path: a new record. The insert does nothing when (collection, id)
-  // exists, and then the record is loaded and updated instead.
+  // Fast path: a new record, inserted without a lookup. The insert does
+  // nothing when (collection, id) exists; the record is then updated.
   {
+    const uint64_t counter = state_.counter + 1;
     const uint64_t hlc = hlc_.Now();
-    const LocalVector vv = ImpliedVector(state_.self, counter);  // stored as NULL
     const std::string_view partition = req.partition ? *req.partition : req.collection;
     // OR IGNORE rather than ON CONFLICT DO NOTHING: measured ~10% faster on
-    // a 1M-record load (bench/bulk_write_bench). All columns are bound, so
-    // the only constraint it can ignore is the (collection, id) one.
+    // a 1M-record load (bench/bulk_write_bench). Every NOT NULL column is
+    // bound, so the only constraint it can ignore is (collection, id).
     BRAID_ASSIGN_OR_RETURN(
         Stmt ins, db_->Prepare("INSERT OR IGNORE INTO records(collection, id, partition, parent, "
-                               "deleted, origin, counter, vv, hlc, clocks, body) "
-                               "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, NULL, ?)"));
+                               "deleted, origin, counter, vv, hlc, clocks, body, conflicts) "
+                               "VALUES (?, ?, ?, ?, 0, ?, ?, NULL, ?, NULL, ?, NULL)"));
     ins.Bind(1, req.collection).Bind(2, req.id);
     if (partition != req.collection) ins.Bind(3, partition);  // NULL: the collection
     ins.Bind(5, static_cast<int64_t>(state_.self))
-        .Bind(6, static_cast<int64_t>(counter))
-        .Bind(8, static_cast<int64_t>(hlc))
-        .Bind(9, body_);
+        .Bind(6, static_cast<int64_t>(counter))  // vv NULL: {self: counter}
+        .Bind(7, static_cast<int64_t>(hlc))
+        .Bind(8, body_);
     if (parent) ins.Bind(4, std::string_view(*parent));
     BRAID_RETURN_IF_ERROR(Poison(ins.Run()));
     if (db_->Changes() == 1) {
+      const int64_t rid = db_->LastInsertRowid();
       state_.counter = counter;
-      BRAID_RETURN_IF_ERROR(Poison(
-          LogChange(db_->LastInsertRowid(), ChangeOp::kCreate, req.collection, parent, hlc)));
-      return Written(WriteOp::kCreated, req.collection, req.id, std::string(partition),
-                     std::move(parent), false, counter, vv, hlc, {}, body_);
+      BRAID_RETURN_IF_ERROR(AddVersion(state_.self, counter, rid));
+      BRAID_RETURN_IF_ERROR(Poison(LogChange(rid, ChangeOp::kCreate, req.collection, parent, hlc)));
+      Record rec;
+      rec.collection.assign(req.collection);
+      rec.id.assign(req.id);
+      rec.partition.assign(partition);
+      rec.parent = std::move(parent);
+      rec.version = {store_->instance_id(), counter};
+      rec.vv.Set(store_->instance_id(), counter);
+      rec.hlc = hlc;
+      rec.body = body_;
+      return MakeResult(WriteOp::kCreated, state_.seq, std::move(rec));
     }
   }
 
-  BRAID_ASSIGN_OR_RETURN(auto existing, Load(req.collection, req.id));
-  if (!existing) return Poison(Status::Internal("record vanished inside a write transaction"));
-  Existing& e = *existing;
-  if (req.partition && *req.partition != e.partition) {
+  BRAID_ASSIGN_OR_RETURN(auto prev, Load(req.collection, req.id));
+  if (!prev) return Poison(Status::Internal("record vanished inside a write transaction"));
+  const Record& old = prev->record;
+  if (req.partition && *req.partition != old.partition) {
     return Status::Conflict("record " + std::string(req.collection) + "/" + std::string(req.id) +
-                            " is in partition \"" + e.partition +
+                            " is in partition \"" + old.partition +
                             "\"; a record's partition cannot change");
   }
-  if (req.parent_mode == PutRequest::ParentMode::kKeep) parent = e.parent;
-  if (!e.deleted && e.body == body_ && e.parent == parent) {
-    return Unchanged(req.collection, req.id, std::move(e));
+  if (req.parent_mode == PutRequest::ParentMode::kKeep) parent = old.parent;
+  if (!old.deleted && old.body == body_ && old.parent == parent) {
+    return MakeResult(WriteOp::kUnchanged, 0, std::move(prev->record));
   }
-
-  const uint64_t hlc = hlc_.Now();
-  const WriteOp op = e.deleted ? WriteOp::kCreated : WriteOp::kUpdated;
-  std::string clocks =
-      e.deleted ? std::string() : NextFieldClocks(e.body, e.hlc, e.clocks, body_, hlc);
-  LocalVector vv = e.vv;
+  Record next = old;
+  next.deleted = false;
+  next.parent = std::move(parent);
+  // The clocks are relative to the new version's write: (hlc, self, counter).
+  const FieldWrite write{hlc_.Now(), store_->instance_id(), state_.counter + 1};
+  BRAID_ASSIGN_OR_RETURN(const Content content, ContentAfterPut(old, body_, write));
+  next.body = body_;
+  next.field_clocks = ClocksFor(content, write);
+  next.conflicts = ConflictsText(content);
+  const uint64_t counter = state_.counter + 1;
+  next.version = {store_->instance_id(), counter};
+  next.hlc = write.hlc;
+  LocalVector vv = prev->vv;
   vv.Set(state_.self, counter);
-  BRAID_RETURN_IF_ERROR(Poison(Update(e.rid, parent, false, counter, vv, hlc, clocks, body_)));
+  next.vv = old.vv;
+  next.vv.Set(store_->instance_id(), counter);
+  BRAID_RETURN_IF_ERROR(Poison(StoreVersion(prev, next, vv).status()));
   state_.counter = counter;
-  if (op == WriteOp::kCreated) {
-    BRAID_RETURN_IF_ERROR(Poison(LogChange(e.rid, ChangeOp::kCreate, req.collection, parent, hlc)));
-  } else if (parent != e.parent) {
-    // Moving to another parent: the old parent's feed sees the item leave,
-    // the new parent's feed sees it arrive.
-    BRAID_RETURN_IF_ERROR(
-        Poison(LogChange(e.rid, ChangeOp::kDelete, req.collection, e.parent, hlc)));
-    BRAID_RETURN_IF_ERROR(Poison(LogChange(e.rid, ChangeOp::kCreate, req.collection, parent, hlc)));
-  } else {
-    BRAID_RETURN_IF_ERROR(Poison(LogChange(e.rid, ChangeOp::kUpdate, req.collection, parent, hlc)));
-  }
-  return Written(op, req.collection, req.id, std::move(e.partition), std::move(parent), false,
-                 counter, vv, hlc, std::move(clocks), body_);
+  return MakeResult(old.deleted ? WriteOp::kCreated : WriteOp::kUpdated, state_.seq,
+                    std::move(next));
 }
 
 Result<WriteResult> SqliteWriteTransaction::Delete(std::string_view collection,
@@ -333,28 +379,23 @@ Result<WriteResult> SqliteWriteTransaction::Delete(std::string_view collection,
   BRAID_RETURN_IF_ERROR(Usable());
   BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
   BRAID_RETURN_IF_ERROR(ValidateRecordId(id));
-  BRAID_ASSIGN_OR_RETURN(auto existing, Load(collection, id));
-  if (!existing) {
+  BRAID_ASSIGN_OR_RETURN(auto prev, Load(collection, id));
+  if (!prev) {
     return Status::NotFound("record " + std::string(collection) + "/" + std::string(id) +
                             " does not exist");
   }
-  Existing& e = *existing;
-  if (e.deleted) return Unchanged(collection, id, std::move(e));
-
-  const uint64_t counter = state_.counter + 1;
-  const uint64_t hlc = hlc_.Now();
-  LocalVector vv = e.vv;
-  vv.Set(state_.self, counter);
-  BRAID_RETURN_IF_ERROR(Poison(Update(e.rid, e.parent, true, counter, vv, hlc, {}, "{}")));
-  state_.counter = counter;
-  BRAID_RETURN_IF_ERROR(Poison(LogChange(e.rid, ChangeOp::kDelete, collection, e.parent, hlc)));
-  return Written(WriteOp::kDeleted, collection, id, std::move(e.partition), std::move(e.parent),
-                 true, counter, vv, hlc, {}, "{}");
+  if (prev->record.deleted) return MakeResult(WriteOp::kUnchanged, 0, std::move(prev->record));
+  Record next = prev->record;
+  next.deleted = true;
+  next.body = "{}";
+  next.field_clocks.clear();
+  return WriteLocal(*prev, std::move(next), prev->vv);
 }
 
 Status SqliteWriteTransaction::Commit() {
   BRAID_RETURN_IF_ERROR(Usable());
   Status s = FlushChanges();
+  if (s.ok()) s = FlushVersions();
   state_.hlc = hlc_.last();
   if (s.ok() && (state_.counter != begin_state_.counter || state_.seq != begin_state_.seq ||
                  state_.hlc != begin_state_.hlc)) {
@@ -366,15 +407,18 @@ Status SqliteWriteTransaction::Commit() {
                 : up.status();
   }
   if (s.ok()) s = db_->Exec("COMMIT");
-  if (!s.ok()) (void)db_->Exec("ROLLBACK");
+  if (!s.ok()) {
+    (void)db_->Exec("ROLLBACK");
+    std::vector<uint32_t> nums;
+    for (const auto& [num, id] : new_instances_) nums.push_back(num);
+    store_->ForgetInstances(nums);
+  }
   done_ = true;
   Release();
   if (!s.ok()) return s.WithContext("committing");
   if (state_.seq != begin_state_.seq) store_->NotifyListeners();
   return Status::OK();
 }
-
-}  // namespace
 
 Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store, Db* writer,
                                                               Mutex* write_mu) {

@@ -1,0 +1,57 @@
+// Settings a store keeps besides records: conflict policies per collection,
+// remotes, API tokens; and the results replication reports.
+
+#ifndef BRAID_CATALOG_H_
+#define BRAID_CATALOG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "braid/instance_id.h"
+#include "braid/status.h"
+
+namespace braid {
+
+// How concurrent versions of a record are merged (docs/protocol.md).
+enum class ConflictPolicy {
+  kMerge,       // field by field, last writer (HLC, then instance id) wins
+  kLww,         // whole record, last writer wins
+  kSkip,        // keep local; hold the incoming version until a person decides
+  kRemoteWins,  // one-way remotes only: the incoming version wins
+  kLocalWins,   // one-way remotes only: the local version wins
+};
+std::string_view PolicyName(ConflictPolicy p);  // "merge", "lww", ...
+// Errors: InvalidArgument listing the accepted names.
+Result<ConflictPolicy> ParsePolicy(std::string_view name);
+// remote-wins and local-wins: a two-way sync would let both sides win.
+inline bool NeedsOneWay(ConflictPolicy p) {
+  return p == ConflictPolicy::kRemoteWins || p == ConflictPolicy::kLocalWins;
+}
+
+enum class Direction { kPull, kPush, kBoth };
+std::string_view DirectionName(Direction d);  // "pull", "push", "both"
+Result<Direction> ParseDirection(std::string_view name);
+
+struct Remote {
+  std::string name;  // [a-z][a-z0-9_.-]{0,63}, like a collection
+  std::string url;   // http://host:port (https later)
+  Direction direction = Direction::kBoth;
+  std::vector<std::string> filter;  // partition prefixes; empty: everything
+  size_t chunk_size = 500;
+  std::string token;          // bearer token the remote's server accepts
+  int64_t last_sync_ms = 0;   // 0: never
+  std::string last_result;    // JSON summary of the last sync, or {"error":...}
+};
+
+inline constexpr size_t kMaxChunkSize = 5000;
+
+struct TokenInfo {
+  std::string name;
+  int64_t created_ms = 0;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_CATALOG_H_

@@ -1,0 +1,325 @@
+// The store's replication side: applying peer versions, version streams,
+// FSIC, held versions, conflict resolution, settings.
+
+#include <gtest/gtest.h>
+
+#include "braid/hlc.h"
+#include "braid/store.h"
+#include "store/wire.h"
+#include "tests/support/temp_dir.h"
+
+namespace braid {
+namespace {
+
+InstanceId Id(char c) { return *InstanceId::FromHex(std::string(32, c)); }
+
+class ApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions o;
+    o.path = dir_.File("store.db");
+    o.create_if_missing = true;
+    o.durability = Durability::kNormal;
+    o.clock = &clock_;
+    store_ = std::move(*Store::OpenSqlite(o));
+    self_ = store_->instance_id();
+  }
+
+  // A version written by `origin`.
+  Record Peer(char origin, uint64_t counter, std::string body, std::string id = "n1") {
+    Record r;
+    r.collection = "notes";
+    r.id = std::move(id);
+    r.partition = "notes";
+    r.version = {Id(origin), counter};
+    r.vv.Set(Id(origin), counter);
+    r.hlc = hlc::Make(clock_.NowMillis(), counter);
+    r.body = std::move(body);
+    return r;
+  }
+  Result<ApplyResult> Apply(const Record& r, ConflictPolicy p = ConflictPolicy::kMerge) {
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+    BRAID_ASSIGN_OR_RETURN(const ApplyResult a, txn->Apply(r, p));
+    BRAID_RETURN_IF_ERROR(txn->Commit());
+    return a;
+  }
+  Result<WriteResult> Put(std::string_view id, std::string_view body) {
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+    PutRequest req;
+    req.collection = "notes";
+    req.id = id;
+    req.body = body;
+    BRAID_ASSIGN_OR_RETURN(WriteResult w, txn->Put(req));
+    BRAID_RETURN_IF_ERROR(txn->Commit());
+    return w;
+  }
+  Record Get(std::string_view id) { return **store_->Get("notes", id); }
+  std::vector<uint64_t> Stream(const InstanceId& origin) {
+    std::vector<uint64_t> positions;
+    auto stream = store_->StreamVersions(origin, 0, 100);
+    EXPECT_TRUE(stream.ok());
+    if (!stream.ok()) return positions;
+    for (const auto& v : *stream) positions.push_back(v.position);
+    return positions;
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{1'700'000'000'000};
+  std::unique_ptr<Store> store_;
+  InstanceId self_;
+};
+
+TEST_F(ApplyTest, NewRecordsAreStoredAsReceived) {
+  Record in = Peer('a', 5, R"({"x":1})");
+  in.vv.Set(Id('b'), 2);
+  auto r = Apply(in);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->kind, ApplyResult::Kind::kApplied);
+  const Record got = Get("n1");
+  EXPECT_EQ(got.version, in.version);
+  EXPECT_EQ(got.vv, in.vv);
+  EXPECT_EQ(got.hlc, in.hlc);
+  EXPECT_EQ(Stream(Id('a')), std::vector<uint64_t>{5});
+  EXPECT_EQ(Stream(Id('b')), std::vector<uint64_t>{2});
+  const auto known = *store_->KnownInstances();
+  EXPECT_EQ(known.size(), 3u);  // self, a, b
+  auto page = store_->ReadChanges({});
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].op, ChangeOp::kCreate);
+}
+
+TEST_F(ApplyTest, TombstonesOfUnknownRecordsAreKeptButNotFed) {
+  Record in = Peer('a', 3, "{}");
+  in.deleted = true;
+  ASSERT_TRUE(Apply(in).ok());
+  EXPECT_TRUE(Get("n1").deleted);
+  EXPECT_TRUE(store_->ReadChanges({})->events.empty());
+}
+
+TEST_F(ApplyTest, OlderVersionsAreIgnoredNewerOnesReplace) {
+  ASSERT_TRUE(Apply(Peer('a', 2, R"({"x":2})")).ok());
+  EXPECT_EQ(Apply(Peer('a', 1, R"({"x":1})"))->kind, ApplyResult::Kind::kIgnored);
+  EXPECT_EQ(Apply(Peer('a', 2, R"({"x":2})"))->kind, ApplyResult::Kind::kIgnored);
+  EXPECT_EQ(Apply(Peer('a', 3, R"({"x":3})"))->kind, ApplyResult::Kind::kApplied);
+  EXPECT_EQ(Get("n1").body, R"({"x":3})");
+  EXPECT_EQ(Stream(Id('a')), std::vector<uint64_t>{3});  // the old entry went
+  auto page = store_->ReadChanges({});
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[1].op, ChangeOp::kUpdate);
+}
+
+TEST_F(ApplyTest, ConcurrentVersionsMergeIntoALocalVersion) {
+  ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1,"y":1})")).ok());
+  ASSERT_TRUE(Put("n1", R"({"x":2,"y":1})").ok());  // local edit of x
+  // A concurrent edit of y by b, which still has x as a wrote it.
+  const Record base = Get("n1");
+  Record in = Peer('b', 1, R"({"x":1,"y":3})");
+  in.vv.Set(Id('a'), 1);
+  in.field_clocks = R"({"x":[)" + std::to_string(hlc::Make(clock_.NowMillis(), 1)) + R"(,")" +
+                    std::string(32, 'a') + R"(",1]})";
+  (void)base;
+  auto r = Apply(in);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->kind, ApplyResult::Kind::kMerged);
+  EXPECT_FALSE(r->conflict);
+  const Record got = Get("n1");
+  EXPECT_EQ(got.body, R"({"x":2,"y":3})");
+  EXPECT_EQ(got.version.origin, self_);
+  EXPECT_EQ(got.vv.Get(Id('a')), 1u);
+  EXPECT_EQ(got.vv.Get(Id('b')), 1u);
+  EXPECT_EQ(Stream(Id('b')), std::vector<uint64_t>{1});
+  EXPECT_EQ(Stream(self_), std::vector<uint64_t>{got.version.counter});
+  // Applying the merged inputs again changes nothing.
+  EXPECT_EQ(Apply(in)->kind, ApplyResult::Kind::kIgnored);
+}
+
+TEST_F(ApplyTest, LocalUpdatesMoveTheirVersionEntry) {
+  ASSERT_TRUE(Put("n1", R"({"x":1})").ok());
+  ASSERT_TRUE(Put("n1", R"({"x":2})").ok());
+  ASSERT_TRUE(Put("n2", R"({"x":1})").ok());
+  EXPECT_EQ(Stream(self_), (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(*store_->CountVersions(self_, 2), 1u);
+  EXPECT_EQ(*store_->CountVersions(Id('e'), 0), 0u);
+}
+
+TEST_F(ApplyTest, FsicIsPerPrefixAndTheFilterTakesTheMinimum) {
+  ASSERT_TRUE(Put("n1", "{}").ok());
+  {
+    auto txn = std::move(*store_->BeginWrite());
+    ASSERT_TRUE(txn->AdvanceFsic({"lab_a"}, {{Id('c'), 10}}).ok());
+    ASSERT_TRUE(txn->AdvanceFsic({"lab_a"}, {{Id('c'), 7}}).ok());  // never goes back
+    ASSERT_TRUE(txn->AdvanceFsic({""}, {{Id('c'), 4}, {Id('d'), 2}}).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(store_->Fsic({"lab_a"})->Get(Id('c')), 10u);
+  EXPECT_EQ(store_->Fsic({"lab_a:room1"})->Get(Id('c')), 10u);  // covered by lab_a
+  EXPECT_EQ(store_->Fsic({"lab_ab"})->Get(Id('c')), 4u);        // only by ""
+  EXPECT_EQ(store_->Fsic({})->Get(Id('c')), 4u);
+  EXPECT_EQ(store_->Fsic({"lab_a", "lab_b"})->Get(Id('c')), 4u);
+  EXPECT_EQ(store_->Fsic({"lab_a"})->Get(Id('d')), 2u);
+  EXPECT_EQ(store_->Fsic({})->Get(self_), 1u);  // own writes: the counter
+}
+
+TEST_F(ApplyTest, SkipHoldsVersionsUntilResolved) {
+  ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})")).ok());
+  ASSERT_TRUE(Put("n1", R"({"x":"mine"})").ok());
+  Record in = Peer('b', 1, R"({"x":"theirs"})");
+  in.vv.Set(Id('a'), 1);
+  auto r = Apply(in, ConflictPolicy::kSkip);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, ApplyResult::Kind::kHeld);
+  EXPECT_EQ(Get("n1").body, R"({"x":"mine"})");
+  auto held = store_->HeldVersions("notes", "n1");
+  ASSERT_TRUE(held.ok());
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ((*held)[0].body, R"({"x":"theirs"})");
+  auto listed = store_->ListConflicts("", "", 10);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, "n1");
+
+  auto txn = std::move(*store_->BeginWrite());
+  auto res = txn->Resolve("notes", "n1", std::string_view(R"({"x":"both"})"));
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  ASSERT_TRUE(txn->Commit().ok());
+  const Record got = Get("n1");
+  EXPECT_EQ(got.body, R"({"x":"both"})");
+  EXPECT_EQ(got.vv.Compare(in.vv), Ordering::kAfter);  // dominates what it chose from
+  EXPECT_TRUE(store_->HeldVersions("notes", "n1")->empty());
+  EXPECT_TRUE(store_->ListConflicts("", "", 10)->empty());
+}
+
+TEST_F(ApplyTest, ResolvingKeepsTheBodyAndClearsMergeConflicts) {
+  ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})")).ok());
+  ASSERT_TRUE(Put("n1", R"({"x":"mine"})").ok());
+  clock_.Advance(1000);
+  Record in = Peer('b', 1, R"({"x":"theirs"})");
+  in.vv.Set(Id('a'), 1);
+  auto r = Apply(in);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->conflict);
+  EXPECT_EQ(Get("n1").body, R"({"x":"theirs"})");  // later write wins
+  EXPECT_NE(Get("n1").conflicts.find("mine"), std::string::npos);
+  auto txn = std::move(*store_->BeginWrite());
+  ASSERT_TRUE(txn->Resolve("notes", "n1", std::nullopt).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(Get("n1").body, R"({"x":"theirs"})");
+  EXPECT_EQ(Get("n1").conflicts, "");
+  auto again = std::move(*store_->BeginWrite());
+  EXPECT_EQ(again->Resolve("notes", "n1", std::nullopt).status().code(), Code::kNotFound);
+}
+
+TEST_F(ApplyTest, BadPeerVersionsAreRefusedAndWriteNothing) {
+  ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})", "kept")).ok());
+  std::vector<std::pair<std::string, Record>> cases;
+  Record r = Peer('a', 4, "{}");
+  r.vv = VersionVector();
+  r.vv.Set(Id('a'), 3);
+  cases.emplace_back("version outside its version vector", r);
+  r = Peer('a', 4, "{}");
+  r.hlc = hlc::Make(clock_.NowMillis() + 2 * 3'600'000, 0);
+  cases.emplace_back("clock far ahead", r);
+  r = Peer('a', 4, "{}");
+  r.field_clocks = R"({"x":5})";
+  cases.emplace_back("malformed clocks", r);
+  r = Peer('a', 4, "{}");
+  r.conflicts = R"([{"oops":1}])";
+  cases.emplace_back("malformed conflicts", r);
+  r = Peer('a', 4, R"({"x":1})");
+  r.deleted = true;
+  cases.emplace_back("tombstone with a body", r);
+  r = Peer('a', 4, R"({"x":1})", "kept");
+  r.partition = "elsewhere";
+  cases.emplace_back("partition change", r);
+  r = Peer('a', 4, "[1]");
+  cases.emplace_back("body not an object", r);
+  r = Peer('a', 4, "{}");
+  r.collection = "Bad";
+  cases.emplace_back("bad collection", r);
+  r = Peer('a', 4, "{}");
+  r.id = std::string(300, 'x');
+  cases.emplace_back("id too long", r);
+  const uint64_t seq = store_->Stats()->last_seq;
+  for (const auto& [what, rec] : cases) {
+    auto res = Apply(rec);
+    EXPECT_EQ(res.status().code(), Code::kInvalidArgument)
+        << what << ": " << res.status().ToString();
+  }
+  EXPECT_EQ(store_->Stats()->last_seq, seq);
+  EXPECT_FALSE(store_->Get("notes", "n1")->has_value());
+}
+
+TEST_F(ApplyTest, ARolledBackTransactionForgetsTheInstancesItAdded) {
+  {
+    auto txn = std::move(*store_->BeginWrite());
+    ASSERT_TRUE(txn->Apply(Peer('a', 1, "{}", "gone"), ConflictPolicy::kMerge).ok());
+  }  // aborted: instance a's number is free again
+  ASSERT_TRUE(Apply(Peer('b', 1, "{}", "kept")).ok());
+  EXPECT_EQ(Get("kept").version.origin, Id('b'));
+  EXPECT_EQ(Stream(Id('b')), std::vector<uint64_t>{1});
+  EXPECT_TRUE(Stream(Id('a')).empty());
+}
+
+TEST_F(ApplyTest, WireFormRoundTrips) {
+  Record r = Peer('a', 7, R"({"x":[1,2]})");
+  r.vv.Set(Id('b'), 3);
+  r.parent = "folder";
+  r.field_clocks = R"({"y":[5,")" + std::string(32, 'b') + R"(",3]})";
+  const std::string text = WireRecordJson(r);
+  auto back = ParseWireRecord(json::Value(text));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(WireRecordJson(*back), text);
+  EXPECT_EQ(back->vv, r.vv);
+  for (const std::string& bad :
+       std::vector<std::string>{"[]", R"({"collection":"n"})", R"({"collection":1})",
+                                text.substr(0, text.size() - 1) + R"(,"extra":1})"}) {
+    std::string scratch;
+    if (!json::Validate(bad, &scratch).ok()) continue;
+    EXPECT_FALSE(ParseWireRecord(json::Value(scratch)).ok()) << bad;
+  }
+}
+
+TEST_F(ApplyTest, SettingsRoundTrip) {
+  auto txn = std::move(*store_->BeginWrite());
+  ASSERT_TRUE(txn->SetPolicy("notes", ConflictPolicy::kLww).ok());
+  Remote remote;
+  remote.name = "lab-b";
+  remote.url = "http://127.0.0.1:8471";
+  remote.direction = Direction::kPull;
+  remote.filter = {"lab_a", "lab_c:x"};
+  remote.token = "secret";
+  ASSERT_TRUE(txn->PutRemote(remote).ok());
+  Remote bad = remote;
+  bad.url = "ftp://x";
+  EXPECT_EQ(txn->PutRemote(bad).code(), Code::kInvalidArgument);
+  bad = remote;
+  bad.filter = {"a::b"};
+  EXPECT_EQ(txn->PutRemote(bad).code(), Code::kInvalidArgument);
+  bad = remote;
+  bad.chunk_size = 0;
+  EXPECT_EQ(txn->PutRemote(bad).code(), Code::kInvalidArgument);
+  const std::string hash(32, '\x01');
+  ASSERT_TRUE(txn->CreateToken("lab-b", hash).ok());
+  EXPECT_EQ(txn->CreateToken("lab-b", std::string(32, '\x02')).code(), Code::kAlreadyExists);
+  ASSERT_TRUE(txn->Commit().ok());
+
+  EXPECT_EQ(*store_->Policy("notes"), ConflictPolicy::kLww);
+  EXPECT_EQ(*store_->Policy("other"), ConflictPolicy::kMerge);
+  auto got = store_->GetRemote("lab-b");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->filter, remote.filter);
+  EXPECT_EQ((*got)->direction, Direction::kPull);
+  EXPECT_EQ(*store_->FindToken(hash), "lab-b");
+  EXPECT_FALSE(store_->FindToken(std::string(32, '\x03'))->has_value());
+
+  auto txn2 = std::move(*store_->BeginWrite());
+  ASSERT_TRUE(txn2->RevokeToken("lab-b").ok());
+  EXPECT_EQ(txn2->RevokeToken("lab-b").code(), Code::kNotFound);
+  ASSERT_TRUE(txn2->DeleteRemote("lab-b").ok());
+  EXPECT_EQ(txn2->DeleteRemote("lab-b").code(), Code::kNotFound);
+  ASSERT_TRUE(txn2->Commit().ok());
+  EXPECT_TRUE(store_->ListRemotes()->empty());
+  EXPECT_TRUE(store_->ListTokens()->empty());
+}
+
+}  // namespace
+}  // namespace braid

@@ -1,0 +1,306 @@
+#include "store/content.h"
+
+#include <algorithm>
+
+#include "base/json.h"
+
+namespace braid {
+namespace {
+
+void WriteWrite(json::Writer& w, const FieldWrite& fw) {
+  w.BeginArray().Uint(fw.hlc).String(fw.origin.Hex()).Uint(fw.counter).EndArray();
+}
+
+// Parses [hlc, "<hex>", counter].
+std::optional<FieldWrite> ParseWrite(json::Value v) {
+  if (!v.IsArray() || v.Size() != 3) return std::nullopt;
+  FieldWrite fw;
+  int i = 0;
+  bool ok = true;
+  v.ForEachElement([&](json::Value e) {
+    if (i == 0) {
+      const auto h = e.AsInt64();
+      ok = h && *h > 0;
+      if (ok) fw.hlc = static_cast<uint64_t>(*h);
+    } else if (i == 1) {
+      const auto s = e.AsString();
+      auto id = s ? InstanceId::FromHex(*s) : Result<InstanceId>(Status::InvalidArgument(""));
+      ok = id.ok();
+      if (ok) fw.origin = *id;
+    } else {
+      const auto c = e.AsInt64();
+      ok = c && *c > 0;
+      if (ok) fw.counter = static_cast<uint64_t>(*c);
+    }
+    ++i;
+    return ok;
+  });
+  if (!ok) return std::nullopt;
+  return fw;
+}
+
+// Field clocks as (name, write) pairs in document order.
+Result<std::vector<std::pair<std::string, FieldWrite>>> ParseClocks(std::string_view text) {
+  std::vector<std::pair<std::string, FieldWrite>> out;
+  if (text.empty()) return out;
+  const json::Value v(text);
+  if (!v.IsObject()) return Status::InvalidArgument("field clocks must be a JSON object");
+  Status status;
+  v.ForEachMember([&](std::string_view key, json::Value value) {
+    auto fw = ParseWrite(value);
+    if (!fw) {
+      status = Status::InvalidArgument("field clock of \"" + std::string(key) +
+                                       "\" must be [hlc, \"<instance hex>\", counter]");
+      return false;
+    }
+    out.emplace_back(std::string(key), *fw);
+    return true;
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+const FieldState* FindField(const std::vector<FieldState>& fields, std::string_view name) {
+  auto it = std::lower_bound(fields.begin(), fields.end(), name,
+                             [](const FieldState& f, std::string_view n) { return f.name < n; });
+  return it != fields.end() && it->name == name ? &*it : nullptr;
+}
+
+std::vector<FieldState> BodyFields(std::string_view body) {
+  std::vector<FieldState> fields;
+  json::Value(body).ForEachMember([&](std::string_view key, json::Value value) {
+    FieldState& f = fields.emplace_back();
+    f.name.assign(key);
+    f.value.emplace(value.raw());
+    return true;
+  });
+  std::sort(fields.begin(), fields.end(),
+            [](const FieldState& a, const FieldState& b) { return a.name < b.name; });
+  return fields;
+}
+
+// Re-encodes one conflict entry canonically; nullopt when it has neither
+// accepted shape.
+std::optional<std::string> CanonicalConflict(json::Value e) {
+  if (!e.IsObject()) return std::nullopt;
+  std::string out;
+  json::Writer w(&out);
+  if (auto field = e.Find("field")) {
+    const auto name = field->AsString();
+    const auto write = e.Find("write");
+    const auto fw = write ? ParseWrite(*write) : std::nullopt;
+    const auto value = e.Find("value");
+    const auto removed = e.Find("removed");
+    if (!name || !fw || (value.has_value() == removed.has_value()) ||
+        (removed && removed->AsBool() != true) || e.Size() != 3) {
+      return std::nullopt;
+    }
+    w.BeginObject().Key("field").String(*name);
+    if (value) {
+      w.Key("value").Raw(value->raw());
+    } else {
+      w.Key("removed").Bool(true);
+    }
+    w.Key("write");
+    WriteWrite(w, *fw);
+    w.EndObject();
+    return out;
+  }
+  const auto version = e.Find("version");
+  const auto hlc = e.Find("hlc");
+  const auto deleted = e.Find("deleted");
+  const auto body = e.Find("body");
+  if (!version || !hlc || !deleted || !body || e.Size() != 4 || !version->AsString() ||
+      !hlc->AsInt64() || !deleted->AsBool() || !(body->IsObject() || body->IsNull())) {
+    return std::nullopt;
+  }
+  w.BeginObject()
+      .Key("version")
+      .String(*version->AsString())
+      .Key("hlc")
+      .Int(*hlc->AsInt64())
+      .Key("deleted")
+      .Bool(*deleted->AsBool())
+      .Key("body")
+      .Raw(body->raw())
+      .EndObject();
+  return out;
+}
+
+}  // namespace
+
+Result<Content> ParseContent(const Record& r) {
+  Content c;
+  c.deleted = r.deleted;
+  c.parent = r.parent;
+  c.fields = BodyFields(r.body);
+  const FieldWrite version_write = VersionWrite(r);
+  for (auto& f : c.fields) f.write = version_write;
+  auto clocks = ParseClocks(r.field_clocks);
+  if (!clocks.ok()) return Status::Corruption(clocks.status().message());
+  for (auto& [name, fw] : *clocks) {
+    auto it =
+        std::lower_bound(c.fields.begin(), c.fields.end(), name,
+                         [](const FieldState& f, const std::string& n) { return f.name < n; });
+    if (it != c.fields.end() && it->name == name) {
+      it->write = fw;
+    } else {
+      FieldState removed;
+      removed.name = name;
+      removed.write = fw;
+      c.fields.insert(it, std::move(removed));
+    }
+  }
+  if (!r.conflicts.empty()) {
+    json::Value(r.conflicts).ForEachElement([&](json::Value e) {
+      c.conflicts.emplace_back(e.raw());
+      return true;
+    });
+  }
+  return c;
+}
+
+std::string ClocksFor(const Content& c, const FieldWrite& version_write) {
+  std::string clocks;
+  json::Writer w(&clocks);
+  w.BeginObject();
+  bool any = false;
+  for (const auto& f : c.fields) {
+    if (f.value && f.write == version_write) continue;
+    w.Key(f.name);
+    WriteWrite(w, f.write);
+    any = true;
+  }
+  w.EndObject();
+  return any ? clocks : std::string();
+}
+
+std::string ConflictsText(const Content& c) {
+  if (c.conflicts.empty()) return {};
+  std::string out = "[";
+  for (size_t i = 0; i < c.conflicts.size(); ++i) {
+    if (i > 0) out += ',';
+    out += c.conflicts[i];
+  }
+  out += ']';
+  return out;
+}
+
+void StoreContent(const Content& c, Record* r) {
+  r->deleted = c.deleted;
+  r->parent = c.parent;
+  r->body.clear();
+  json::Writer body(&r->body);
+  body.BeginObject();
+  for (const auto& f : c.fields) {
+    if (f.value) body.Key(f.name).Raw(*f.value);
+  }
+  body.EndObject();
+  r->field_clocks = ClocksFor(c, VersionWrite(*r));
+  r->conflicts = ConflictsText(c);
+}
+
+Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
+                                const FieldWrite& write) {
+  Content next;
+  next.fields = BodyFields(new_body);
+  if (old.deleted) {
+    for (auto& f : next.fields) f.write = write;
+    if (!old.conflicts.empty()) {
+      BRAID_ASSIGN_OR_RETURN(const Content before, ParseContent(old));
+      next.conflicts = before.conflicts;
+    }
+    return next;
+  }
+  BRAID_ASSIGN_OR_RETURN(const Content before, ParseContent(old));
+  for (auto& f : next.fields) {
+    const FieldState* prev = FindField(before.fields, f.name);
+    f.write = prev != nullptr && prev->value == f.value ? prev->write : write;
+  }
+  for (const auto& prev : before.fields) {
+    if (FindField(next.fields, prev.name) != nullptr) continue;
+    FieldState removed;
+    removed.name = prev.name;
+    removed.write = prev.value ? write : prev.write;  // removed now, or earlier
+    next.fields.push_back(std::move(removed));
+  }
+  std::sort(next.fields.begin(), next.fields.end(),
+            [](const FieldState& a, const FieldState& b) { return a.name < b.name; });
+  next.conflicts = before.conflicts;
+  return next;
+}
+
+Status ValidateFieldClocks(std::string_view clocks) {
+  if (clocks.empty()) return Status::OK();
+  BRAID_RETURN_IF_ERROR(json::Validate(clocks, nullptr).WithContext("field clocks"));
+  return ParseClocks(clocks).status();
+}
+
+Status ValidateConflicts(std::string_view conflicts) {
+  if (conflicts.empty()) return Status::OK();
+  BRAID_RETURN_IF_ERROR(json::Validate(conflicts, nullptr).WithContext("conflicts"));
+  const json::Value v(conflicts);
+  if (!v.IsArray()) return Status::InvalidArgument("conflicts must be a JSON array");
+  Status status;
+  std::string previous;
+  v.ForEachElement([&](json::Value e) {
+    const auto canonical = CanonicalConflict(e);
+    if (!canonical || *canonical != e.raw()) {
+      status = Status::InvalidArgument("conflict entry " + std::string(e.raw().substr(0, 80)) +
+                                       " is not in the canonical form docs/protocol.md gives");
+      return false;
+    }
+    if (!previous.empty() && !(previous < *canonical)) {
+      status = Status::InvalidArgument("conflict entries must be sorted and unique");
+      return false;
+    }
+    previous = *canonical;
+    return true;
+  });
+  return status;
+}
+
+std::string FieldConflict(const FieldState& loser) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject().Key("field").String(loser.name);
+  if (loser.value) {
+    w.Key("value").Raw(*loser.value);
+  } else {
+    w.Key("removed").Bool(true);
+  }
+  w.Key("write");
+  WriteWrite(w, loser.write);
+  w.EndObject();
+  return out;
+}
+
+std::string VersionConflict(const Record& loser) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject()
+      .Key("version")
+      .String(loser.version.ToString())
+      .Key("hlc")
+      .Uint(loser.hlc)
+      .Key("deleted")
+      .Bool(loser.deleted)
+      .Key("body");
+  if (loser.deleted) {
+    w.Null();
+  } else {
+    w.Raw(loser.body);
+  }
+  w.EndObject();
+  return out;
+}
+
+std::vector<std::string> UnionConflicts(const std::vector<std::string>& a,
+                                        const std::vector<std::string>& b) {
+  std::vector<std::string> out;
+  out.reserve(a.size() + b.size());
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace braid

@@ -1,0 +1,117 @@
+// The replicated content of a record, as merges see it (docs/protocol.md,
+// "Merging"): per top-level field, its value (or its removal) and the write
+// that set it; whether the record is deleted; and the set of conflicts kept
+// from earlier merges.
+//
+// A write is named (hlc, origin, counter): the HLC of the record version
+// that wrote the field, and that version's name. Writes are totally ordered
+// by that triple (instance ids compared as bytes), which is what makes
+// "last writer wins" per field deterministic on every replica.
+//
+// Stored form (Record::field_clocks): a minified JSON object, keys sorted,
+//   {"field": [hlc, "<origin hex>", counter], ...}
+// listing every field whose write is not the record's own version write
+// (hlc, version.origin, version.counter), and every removed field (a name
+// absent from the body). Fields written by the version itself need no entry,
+// so a record one instance wrote has no clocks at all.
+//
+// Conflicts (Record::conflicts): a minified JSON array of entries, sorted by
+// their text, no duplicates:
+//   {"field": name, "value": <json> | "removed": true, "write": [hlc, hex, n]}
+//       a field value that lost to a concurrent write of the same field;
+//   {"version": "<hex>:<n>", "hlc": h, "deleted": bool, "body": {...} | null}
+//       a whole version that lost (lww, remote-wins, local-wins, or a delete
+//       that lost to a concurrent update).
+
+#ifndef BRAID_STORE_CONTENT_H_
+#define BRAID_STORE_CONTENT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "braid/instance_id.h"
+#include "braid/record.h"
+#include "braid/status.h"
+
+namespace braid {
+
+struct FieldWrite {
+  uint64_t hlc = 0;
+  InstanceId origin;
+  uint64_t counter = 0;
+
+  bool operator==(const FieldWrite&) const = default;
+  // The total order of writes: HLC, then instance id, then counter.
+  bool operator<(const FieldWrite& o) const {
+    if (hlc != o.hlc) return hlc < o.hlc;
+    if (origin != o.origin) return origin < o.origin;
+    return counter < o.counter;
+  }
+  // True when a record whose version vector is `vv` includes this write.
+  bool KnownBy(const VersionVector& vv) const { return vv.Get(origin) >= counter; }
+};
+
+struct FieldState {
+  std::string name;                  // unescaped
+  std::optional<std::string> value;  // raw minified JSON; nullopt: removed
+  FieldWrite write;
+
+  bool operator==(const FieldState&) const = default;
+};
+
+struct Content {
+  bool deleted = false;
+  // The record's parent. It merges as a whole: the version with the greater
+  // write brings its parent.
+  std::optional<std::string> parent;
+  std::vector<FieldState> fields;      // sorted by name; removed fields included
+  std::vector<std::string> conflicts;  // canonical entry texts, sorted, unique
+
+  bool operator==(const Content&) const = default;
+};
+
+// The write of a record's own version.
+inline FieldWrite VersionWrite(const Record& r) {
+  return {r.hlc, r.version.origin, r.version.counter};
+}
+
+// Parses a record's body, field_clocks and conflicts (all previously
+// validated). Errors: Corruption when the clocks or conflicts are malformed.
+Result<Content> ParseContent(const Record& record);
+
+// The stored clocks of `content` for a version whose own write is
+// `version_write` (see above), and its conflicts as stored.
+std::string ClocksFor(const Content& content, const FieldWrite& version_write);
+std::string ConflictsText(const Content& content);
+
+// Writes `content` into record->body, field_clocks, conflicts and deleted,
+// with clocks relative to the record's version write (record->hlc,
+// version), which the caller sets first. Bodies list fields in name order.
+void StoreContent(const Content& content, Record* record);
+
+// Content after a local write that replaced `old` with `new_body` (a
+// validated, minified JSON object) at `write`: unchanged fields keep their
+// writes, changed and new ones take `write`, removed ones are listed as
+// removed at `write`. A tombstone's earlier fields are forgotten.
+Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
+                                const FieldWrite& write);
+
+// Validates peer-supplied clocks and conflicts texts (minified JSON).
+// Errors: InvalidArgument naming what is wrong.
+Status ValidateFieldClocks(std::string_view clocks);
+Status ValidateConflicts(std::string_view conflicts);
+
+// Canonical conflict entries.
+std::string FieldConflict(const FieldState& loser);
+std::string VersionConflict(const Record& loser);
+
+// Sorted union of two canonical entry sets.
+std::vector<std::string> UnionConflicts(const std::vector<std::string>& a,
+                                        const std::vector<std::string>& b);
+
+}  // namespace braid
+
+#endif  // BRAID_STORE_CONTENT_H_

@@ -1,0 +1,124 @@
+// SqliteStore: the reads replication makes (FSIC, version streams).
+
+#include <algorithm>
+#include <map>
+
+#include "base/validate.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace braid::sqlite {
+namespace {
+
+bool Covers(std::string_view prefix, std::string_view partition) {
+  return prefix.empty() || PartitionCovers(prefix, partition);
+}
+
+// The local number of `id`, or nullopt when this store never heard of it.
+Result<std::optional<uint32_t>> LookupNum(SqliteStore& store, Db& db, const InstanceId& id) {
+  if (auto num = store.CachedNum(id)) return num;
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT num FROM instances WHERE id = ?"));
+  s.BindBlob(1, id.AsBytes());
+  BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+  if (!found) return std::optional<uint32_t>();
+  const auto num = static_cast<uint32_t>(s.Int(0));
+  store.CacheInstance(num, id);
+  return std::optional<uint32_t>(num);
+}
+
+}  // namespace
+
+Result<VersionVector> SqliteStore::Fsic(const std::vector<std::string>& requested) {
+  const std::vector<std::string> prefixes =
+      requested.empty() ? std::vector<std::string>{""} : requested;
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  std::map<uint32_t, uint64_t> result;
+  bool first = true;
+  for (const std::string& p : prefixes) {
+    // Effective FSIC of p: the best of every stored prefix that covers it.
+    std::map<uint32_t, uint64_t> eff;
+    BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT prefix, origin, counter FROM fsic"));
+    for (;;) {
+      BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+      if (!row) break;
+      if (!Covers(s.Text(0), p)) continue;
+      uint64_t& c = eff[static_cast<uint32_t>(s.Int(1))];
+      c = std::max(c, static_cast<uint64_t>(s.Int(2)));
+    }
+    // The filter's FSIC is what every one of its prefixes holds.
+    if (first) {
+      result = std::move(eff);
+      first = false;
+    } else {
+      for (auto it = result.begin(); it != result.end();) {
+        auto e = eff.find(it->first);
+        if (e == eff.end()) {
+          it = result.erase(it);
+        } else {
+          it->second = std::min(it->second, e->second);
+          ++it;
+        }
+      }
+    }
+  }
+  VersionVector vv;
+  for (const auto& [num, counter] : result) {
+    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceFor(db, num));
+    vv.Set(id, counter);
+  }
+  BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
+  vv.Set(self_id_, st.counter);  // every own write is here
+  return vv;
+}
+
+Result<std::vector<InstanceId>> SqliteStore::KnownInstances() {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT id FROM instances ORDER BY id"));
+  std::vector<InstanceId> ids;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceId::FromBytes(s.Blob(0)));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+Result<std::vector<StreamedVersion>> SqliteStore::StreamVersions(const InstanceId& origin,
+                                                                 uint64_t after, size_t limit) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  std::vector<StreamedVersion> out;
+  BRAID_ASSIGN_OR_RETURN(const auto num, LookupNum(*this, db, origin));
+  if (!num) return out;
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db.Prepare("SELECT v.counter, " BRAID_RECORD_COLUMNS
+                         " FROM versions v JOIN records r ON r.rid = v.rid "
+                         "WHERE v.origin = ? AND v.counter > ? ORDER BY v.counter LIMIT ?"));
+  s.Bind(1, static_cast<int64_t>(*num))
+      .Bind(2, static_cast<int64_t>(after))
+      .Bind(3, static_cast<int64_t>(limit));
+  out.reserve(std::min<size_t>(limit, 4096));
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    StreamedVersion& v = out.emplace_back();
+    v.position = static_cast<uint64_t>(s.Int(0));
+    BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 1, &v.record));
+  }
+  return out;
+}
+
+Result<uint64_t> SqliteStore::CountVersions(const InstanceId& origin, uint64_t after) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  BRAID_ASSIGN_OR_RETURN(const auto num, LookupNum(*this, db, origin));
+  if (!num) return uint64_t{0};
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db.Prepare("SELECT count(*) FROM versions WHERE origin = ? AND counter > ?"));
+  s.Bind(1, static_cast<int64_t>(*num)).Bind(2, static_cast<int64_t>(after));
+  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+  return row ? static_cast<uint64_t>(s.Int(0)) : 0;
+}
+
+}  // namespace braid::sqlite

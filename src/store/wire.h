@@ -1,0 +1,37 @@
+// The wire form of a record version, as replication sends it and as held
+// versions are kept (docs/protocol.md, "Records on the wire"):
+//
+//   {"collection":"notes","id":"n1","partition":"notes","parent":null,
+//    "deleted":false,"version":"<origin hex>:<counter>","hlc":123,
+//    "vv":{"<hex>":n,...},"clocks":{...},"conflicts":[...],"body":{...}}
+//
+// "vv" is omitted when it is just {origin: counter}; "clocks" and
+// "conflicts" are omitted when empty. Members may come in any order; unknown
+// members are errors.
+
+#ifndef BRAID_STORE_WIRE_H_
+#define BRAID_STORE_WIRE_H_
+
+#include <string>
+
+#include "base/json.h"
+#include "braid/record.h"
+#include "braid/status.h"
+
+namespace braid {
+
+void WriteWireRecord(json::Writer& w, const Record& r);
+std::string WireRecordJson(const Record& r);
+
+// Parses one record from validated JSON. Only the shape is checked here
+// (types, version and version vector syntax); names, bodies, clocks and
+// conflicts are checked by WriteTransaction::Apply.
+// Errors: InvalidArgument naming the member.
+Result<Record> ParseWireRecord(json::Value v);
+
+// Parses "<32 hex>:<counter>". Errors: InvalidArgument.
+Result<Version> ParseVersion(std::string_view text);
+
+}  // namespace braid
+
+#endif  // BRAID_STORE_WIRE_H_
