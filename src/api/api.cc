@@ -8,10 +8,12 @@
 #include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/validate.h"
 #include "braid/version.h"
 #include "feed/format.h"
 #include "http/client.h"
+#include "repl/server.h"
 
 namespace braid::api {
 namespace {
@@ -119,22 +121,8 @@ http::Response RecordResponse(int status, const Record& rec) {
 
 }  // namespace
 
-http::Response JsonResponse(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-http::Response ErrorResponse(const Status& status) {
-  const CodeInfo& info = InfoFor(status.code());
-  std::string body;
-  json::Writer w(&body);
-  w.BeginObject().Key("code").String(info.name).Key("message").String(status.message()).EndObject();
-  return JsonResponse(info.http_status, std::move(body));
-}
-
-Api::Api(Store& store, ApiOptions options) : store_(store), options_(options) {}
+Api::Api(Store& store, ApiOptions options)
+    : store_(store), options_(options), sync_(std::make_unique<repl::SyncServer>(store, nullptr)) {}
 
 Api::~Api() {
   if (listener_ != 0) store_.RemoveChangeListener(listener_);
@@ -142,6 +130,7 @@ Api::~Api() {
 
 void Api::Attach(http::Executor& executor) {
   waiters_ = std::make_unique<Waiters>(executor);
+  sync_ = std::make_unique<repl::SyncServer>(store_, &executor);
   listener_ = store_.AddChangeListener([w = waiters_.get()] { w->Notify(); });
 }
 
@@ -193,6 +182,12 @@ void Api::Handle(http::Request request, http::Responder respond) {
   };
 
   const size_t n = seg.size();
+  if (n == 1 && seg[0] == "metrics") {
+    if (!get) return not_allowed("GET");
+    http::Response r = JsonResponse(200, Metrics::Global().Render());
+    r.content_type = "text/plain; version=0.0.4";
+    return respond(std::move(r));
+  }
   if (n == 1 && seg[0] == "healthz") {
     if (!get) return not_allowed("GET");
     if (!query_check({})) return;
@@ -212,6 +207,19 @@ void Api::Handle(http::Request request, http::Responder respond) {
     if (n == 3 && seg[2] == "delta") {
       if (!get) return not_allowed("GET");
       return Delta(request, std::move(respond));
+    }
+    if (seg[2] == "sync") {
+      return respond(sync_->Handle(request, std::vector<std::string>(seg.begin() + 3, seg.end())));
+    }
+    if (n == 3 && seg[2] == "conflicts") {
+      if (!get) return not_allowed("GET");
+      return respond(Conflicts(request));
+    }
+    if (n == 4 && seg[2] == "collections") {
+      if (Status s = ValidateCollection(seg[3]); !s.ok()) return respond(ErrorResponse(s));
+      if (!get && m != "PUT") return not_allowed("GET, PUT");
+      if (!query_check({})) return;
+      return respond(CollectionSettings(seg[3], request));
     }
     if (n == 3 && seg[2] == "batch") {
       if (m != "POST") return not_allowed("POST");
@@ -250,6 +258,18 @@ http::Response Api::Info() {
       .String(BRAID_VERSION_STRING)
       .Key("protocol")
       .Int(kProtocolVersion)
+      .Key("capabilities")
+      .BeginObject()
+      .Key("auth")
+      .BeginArray()
+      .String("token")
+      .EndArray()
+      .Key("compression")
+      .BeginArray()
+      .String("zstd")
+      .String("gzip")
+      .EndArray()
+      .EndObject()
       .EndObject();
   return JsonResponse(200, std::move(body));
 }
@@ -394,6 +414,67 @@ http::Response Api::Batch(const http::Request& request) {
   }
   if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
   w.EndArray().Key("seq").Uint(last_seq).EndObject();
+  return JsonResponse(200, std::move(out));
+}
+
+http::Response Api::Conflicts(const http::Request& request) {
+  auto q = Query::Parse(request.query, {"after_collection", "after_id", "limit"});
+  if (!q.ok()) return ErrorResponse(q.status());
+  auto limit = q->GetInt("limit", 1, 1000);
+  if (!limit.ok()) return ErrorResponse(limit.status());
+  const size_t n = static_cast<size_t>(limit->value_or(100));
+  auto records = store_.ListConflicts(q->Get("after_collection").value_or(""),
+                                      q->Get("after_id").value_or(""), n);
+  if (!records.ok()) return ErrorResponse(records.status());
+  std::string body;
+  json::Writer w(&body);
+  w.BeginObject().Key("records").BeginArray();
+  for (const auto& rec : *records) {
+    auto held = store_.HeldVersions(rec.collection, rec.id);
+    if (!held.ok()) return ErrorResponse(held.status());
+    WriteConflictRecord(w, rec, *held);
+  }
+  w.EndArray().Key("more").Bool(records->size() == n).EndObject();
+  return JsonResponse(200, std::move(body));
+}
+
+http::Response Api::CollectionSettings(std::string_view collection, const http::Request& request) {
+  if (request.method == "PUT") {
+    std::string text;
+    auto body = ParseBody(request, &text);
+    if (!body.ok()) return ErrorResponse(body.status());
+    if (!body->IsObject()) return ErrorResponse(Status::InvalidArgument("expected a JSON object"));
+    std::optional<ConflictPolicy> policy;
+    Status status;
+    body->ForEachMember([&](std::string_view key, json::Value v) {
+      const auto s = v.AsString();
+      if (key != "conflicts" || !s) {
+        status = Status::InvalidArgument(
+            "collection settings are {\"conflicts\": \"merge|lww|skip|remote-wins|local-wins\"}");
+        return false;
+      }
+      auto p = ParsePolicy(*s);
+      status = p.status();
+      if (p.ok()) policy = *p;
+      return status.ok();
+    });
+    if (!status.ok()) return ErrorResponse(status);
+    if (!policy) return ErrorResponse(Status::InvalidArgument("missing \"conflicts\""));
+    auto txn = store_.BeginWrite();
+    if (!txn.ok()) return ErrorResponse(txn.status());
+    if (Status s = (*txn)->SetPolicy(collection, *policy); !s.ok()) return ErrorResponse(s);
+    if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
+  }
+  auto policy = store_.Policy(collection);
+  if (!policy.ok()) return ErrorResponse(policy.status());
+  std::string out;
+  json::Writer(&out)
+      .BeginObject()
+      .Key("collection")
+      .String(collection)
+      .Key("conflicts")
+      .String(PolicyName(*policy))
+      .EndObject();
   return JsonResponse(200, std::move(out));
 }
 

@@ -13,11 +13,19 @@
 #include <memory>
 
 #include "braid/store.h"
+#include "http/errors.h"
 #include "http/server.h"
 
 namespace braid::api {
 
 class Waiters;
+}  // namespace braid::api
+
+namespace braid::repl {
+class SyncServer;
+}  // namespace braid::repl
+
+namespace braid::api {
 
 struct ApiOptions {
   int max_wait_seconds = 60;  // cap of the delta feed's wait=
@@ -46,17 +54,19 @@ class Api : public http::Handler {
   http::Response ListRecords(std::string_view collection, const http::Request& request);
   http::Response Batch(const http::Request& request);
   http::Response Stats();
+  http::Response Conflicts(const http::Request& request);
+  http::Response CollectionSettings(std::string_view collection, const http::Request& request);
   void Delta(const http::Request& request, http::Responder respond);
 
   Store& store_;
   ApiOptions options_;
   std::unique_ptr<Waiters> waiters_;
+  std::unique_ptr<repl::SyncServer> sync_;
   uint64_t listener_ = 0;
 };
 
-// {"code":..., "message":...} with the code's HTTP status.
-http::Response ErrorResponse(const Status& status);
-http::Response JsonResponse(int status, std::string body);
+using http::ErrorResponse;
+using http::JsonResponse;
 
 }  // namespace braid::api
 

@@ -37,6 +37,8 @@ void Print(std::string_view text);
 
 void AddRecordCommands(CLI::App& app, Globals& g, Action& action);
 void AddAdminCommands(CLI::App& app, Globals& g, Action& action);
+void AddSyncCommands(CLI::App& app, Globals& g, Action& action);
+void AddConflictCommands(CLI::App& app, Globals& g, Action& action);
 
 }  // namespace braid::cli
 

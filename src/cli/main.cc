@@ -32,6 +32,8 @@ int Main(int argc, char** argv) {
   app.add_flag("--json", g.json, "Print results as JSON (one document on stdout)");
   app.add_flag("--debug", g.debug, "Log debug messages on stderr");
   app.require_subcommand(1);
+  // Global options may also follow the command: `braid sync lab-b --json`.
+  app.fallthrough();
   app.footer(
       "Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 not found, 4 already exists or\n"
       "conflict, 5 resync required, 6 busy or unavailable (retry), 7 I/O error or corruption,\n"
@@ -39,6 +41,8 @@ int Main(int argc, char** argv) {
   Action action;
   AddAdminCommands(app, g, action);
   AddRecordCommands(app, g, action);
+  AddSyncCommands(app, g, action);
+  AddConflictCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

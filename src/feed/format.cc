@@ -17,8 +17,27 @@ void WriteRecord(json::Writer& w, const Record& r) {
       .Key("version")
       .String(r.version.ToString())
       .Key("body")
-      .Raw(r.body)  // validated and minified when stored
-      .EndObject();
+      .Raw(r.body);  // validated and minified when stored
+  if (!r.conflicts.empty()) w.Key("conflicts").Raw(r.conflicts);
+  w.EndObject();
+}
+
+void WriteConflictRecord(json::Writer& w, const Record& record, const std::vector<Record>& held) {
+  w.BeginObject().Key("record");
+  WriteRecord(w, record);
+  w.Key("conflicts").Raw(record.conflicts.empty() ? "[]" : record.conflicts);
+  w.Key("held").BeginArray();
+  for (const auto& h : held) {
+    w.BeginObject()
+        .Key("version")
+        .String(h.version.ToString())
+        .Key("deleted")
+        .Bool(h.deleted)
+        .Key("body")
+        .Raw(h.body)
+        .EndObject();
+  }
+  w.EndArray().EndObject();
 }
 
 std::string RecordJson(const Record& record) {

@@ -24,6 +24,10 @@ void WriteRecord(json::Writer& w, const Record& record);
 std::string RecordJson(const Record& record);
 std::string DeltaPageJson(const DeltaPage& page);
 
+// A record with conflicts, for `braid conflicts` and GET /api/v1/conflicts:
+//   {"record": {envelope}, "conflicts": [...], "held": [{"version", "deleted", "body"}]}
+void WriteConflictRecord(json::Writer& w, const Record& record, const std::vector<Record>& held);
+
 // The members of a stats object (inside an object the caller opened):
 // instance_id, records, tombstones, changes, last_seq, horizon, counter,
 // collections: [{name, records, tombstones}].

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -33,7 +35,13 @@ int ExitCode(int status) {
 
 std::string BraidBin() {
   const char* bin = std::getenv("BRAID_BIN");
-  return bin != nullptr ? bin : "braid";
+  if (bin != nullptr && *bin != '\0') return bin;
+  // Run by hand from the build directory: ./braid, as an absolute path so
+  // that commands run through env(1) find it too.
+  char resolved[PATH_MAX];
+  if (::realpath("braid", resolved) != nullptr) return resolved;
+  std::fprintf(stderr, "set BRAID_BIN to the braid binary (ctest sets it)\n");
+  std::abort();
 }
 
 Result<std::unique_ptr<Process>> Process::Start(const std::vector<std::string>& argv,

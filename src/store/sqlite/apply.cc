@@ -73,6 +73,10 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
   }
   BRAID_ASSIGN_OR_RETURN(const MergeDecision d, Merge(local, incoming, policy));
   result.conflict = d.conflict;
+  if (d.kind != MergeDecision::Kind::kIgnore && d.kind != MergeDecision::Kind::kHold) {
+    // Held versions the stored version now includes were decided elsewhere.
+    BRAID_RETURN_IF_ERROR(DropDominatedHeld(in.collection, in.id, d.vv));
+  }
   switch (d.kind) {
     case MergeDecision::Kind::kIgnore:
       result.kind = ApplyResult::Kind::kIgnored;
@@ -124,6 +128,23 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
     }
   }
   return Status::Internal("unknown merge decision");
+}
+
+Status SqliteWriteTransaction::DropDominatedHeld(std::string_view collection, std::string_view id,
+                                                 const VersionVector& vv) {
+  BRAID_ASSIGN_OR_RETURN(const auto held, store_->HeldVersionsOn(*db_, collection, id));
+  for (const auto& h : held) {
+    if (!h.vv.IsIncludedIn(vv)) continue;
+    BRAID_ASSIGN_OR_RETURN(
+        Stmt s, db_->Prepare("DELETE FROM held WHERE collection = ? AND id = ? AND origin = ? "
+                             "AND counter = ?"));
+    s.Bind(1, collection)
+        .Bind(2, id)
+        .BindBlob(3, h.version.origin.AsBytes())
+        .Bind(4, static_cast<int64_t>(h.version.counter));
+    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+  }
+  return Status::OK();
 }
 
 Status SqliteWriteTransaction::AdvanceFsic(

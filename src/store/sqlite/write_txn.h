@@ -81,6 +81,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
   // A new local version of `prev` with `content` (body as given, or built
   // from the content when `body` is empty): takes the next counter and HLC.
   Result<WriteResult> WriteLocal(const Row& prev, Record next, LocalVector vv);
+  // Deletes held versions of a record that `vv` includes.
+  Status DropDominatedHeld(std::string_view collection, std::string_view id,
+                           const VersionVector& vv);
 
   // Buffers a change-log event (FlushChanges inserts them).
   Status LogChange(int64_t rid, ChangeOp op, std::string_view collection,

@@ -1,0 +1,262 @@
+// Conflict commands (conflicts list/show/resolve) and collection settings.
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "base/json.h"
+#include "cli/cli.h"
+#include "feed/format.h"
+#include "store/content.h"
+
+namespace braid::cli {
+namespace {
+
+std::string ConflictJson(Store& store, const Record& rec, Status* status) {
+  std::string out;
+  auto held = store.HeldVersions(rec.collection, rec.id);
+  if (!held.ok()) {
+    *status = held.status();
+    return out;
+  }
+  json::Writer w(&out);
+  WriteConflictRecord(w, rec, *held);
+  return out;
+}
+
+Status RunList(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  Store& store = inst->store();
+  std::string after_c, after_id;
+  std::string out;
+  json::Writer w(&out);
+  w.BeginArray();
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const auto page, store.ListConflicts(after_c, after_id, 500));
+    for (const auto& rec : page) {
+      BRAID_ASSIGN_OR_RETURN(const auto held, store.HeldVersions(rec.collection, rec.id));
+      if (g.json) {
+        WriteConflictRecord(w, rec, held);
+      } else {
+        size_t entries = 0;
+        if (!rec.conflicts.empty()) entries = json::Value(rec.conflicts).Size();
+        Print(rec.collection + "/" + rec.id + "\t" + std::to_string(entries) + " conflicts" +
+              (held.empty() ? "" : ", " + std::to_string(held.size()) + " held versions"));
+      }
+    }
+    if (page.size() < 500) break;
+    after_c = page.back().collection;
+    after_id = page.back().id;
+  }
+  w.EndArray();
+  if (g.json) Print(out);
+  return Status::OK();
+}
+
+Status RunShow(const Globals& g, const std::string& collection, const std::string& id) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const auto rec, inst->store().Get(collection, id));
+  if (!rec) return Status::NotFound("record " + collection + "/" + id + " does not exist");
+  Status status;
+  const std::string out = ConflictJson(inst->store(), *rec, &status);
+  BRAID_RETURN_IF_ERROR(status);
+  Print(g.json ? out : json::Pretty(out));
+  return Status::OK();
+}
+
+// The body `--keep remote` stands for: the newest held or losing version;
+// for field conflicts, the current body with each field's losing value.
+// nullopt with *deleted: the remote side deleted the record.
+Result<std::optional<std::string>> RemoteSide(Store& store, const Record& rec, bool* deleted) {
+  *deleted = false;
+  BRAID_ASSIGN_OR_RETURN(const auto held, store.HeldVersions(rec.collection, rec.id));
+  const Record* newest = nullptr;
+  for (const auto& h : held) {
+    if (newest == nullptr || newest->hlc < h.hlc) newest = &h;
+  }
+  if (newest != nullptr) {
+    *deleted = newest->deleted;
+    return newest->deleted ? std::optional<std::string>() : newest->body;
+  }
+  // Conflicts recorded by merges.
+  uint64_t best_version_hlc = 0;
+  std::optional<std::string> version_body;
+  std::map<std::string, std::pair<uint64_t, std::optional<std::string>>> fields;
+  json::Value(rec.conflicts).ForEachElement([&](json::Value e) {
+    if (auto field = e.Find("field")) {
+      const std::string name = field->AsString().value_or("");
+      uint64_t hlc = 0;
+      if (auto write = e.Find("write")) {
+        write->ForEachElement([&](json::Value v) {
+          hlc = static_cast<uint64_t>(v.AsInt64().value_or(0));
+          return false;
+        });
+      }
+      auto value = e.Find("value");
+      auto& slot = fields[name];
+      if (slot.first <= hlc) {
+        slot = {hlc, value ? std::optional<std::string>(std::string(value->raw())) : std::nullopt};
+      }
+    } else if (auto hlc = e.Find("hlc")) {
+      const auto h = static_cast<uint64_t>(hlc->AsInt64().value_or(0));
+      if (h >= best_version_hlc) {
+        best_version_hlc = h;
+        const bool del = e.Find("deleted")->AsBool().value_or(false);
+        *deleted = del;
+        version_body =
+            del ? std::nullopt : std::optional<std::string>(std::string(e.Find("body")->raw()));
+      }
+    }
+    return true;
+  });
+  if (best_version_hlc > 0) return version_body;
+  // Field losers onto the current body.
+  std::string body;
+  json::Writer w(&body);
+  w.BeginObject();
+  json::Value(rec.body).ForEachMember([&](std::string_view key, json::Value v) {
+    auto it = fields.find(std::string(key));
+    if (it == fields.end()) {
+      w.Key(key).Raw(v.raw());
+    } else if (it->second.second) {
+      w.Key(key).Raw(*it->second.second);
+    }
+    return true;
+  });
+  for (const auto& [name, value] : fields) {
+    if (value.second && !json::Value(rec.body).Find(name)) w.Key(name).Raw(*value.second);
+  }
+  w.EndObject();
+  return std::optional<std::string>(body);
+}
+
+Status RunResolve(const Globals& g, const std::string& collection, const std::string& id,
+                  const std::string& keep) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  Store& store = inst->store();
+  BRAID_ASSIGN_OR_RETURN(const auto rec, store.Get(collection, id));
+  if (!rec) return Status::NotFound("record " + collection + "/" + id + " does not exist");
+  std::optional<std::string> body;
+  bool delete_after = false;
+  if (keep == "local") {
+    // The current version stays; its conflicts are dropped.
+  } else if (keep == "remote") {
+    BRAID_ASSIGN_OR_RETURN(body, RemoteSide(store, *rec, &delete_after));
+  } else {
+    std::ifstream in(keep, std::ios::binary);
+    if (!in) {
+      return Status::InvalidArgument(
+          "--keep takes local, remote or a file with the body; cannot "
+          "read \"" +
+          keep + "\"");
+    }
+    std::stringstream s;
+    s << in.rdbuf();
+    body = s.str();
+  }
+  BRAID_ASSIGN_OR_RETURN(auto txn, store.BeginWrite());
+  BRAID_ASSIGN_OR_RETURN(
+      WriteResult r,
+      txn->Resolve(collection, id, body ? std::optional<std::string_view>(*body) : std::nullopt));
+  if (delete_after) {
+    BRAID_ASSIGN_OR_RETURN(r, txn->Delete(collection, id));
+  }
+  BRAID_RETURN_IF_ERROR(txn->Commit());
+  if (g.json) {
+    Print(RecordJson(r.record));
+  } else {
+    Print("resolved " + collection + "/" + id + ": version " + r.record.version.ToString() +
+          (r.record.deleted ? " (deleted)" : ""));
+  }
+  return Status::OK();
+}
+
+Status RunCollectionSet(const Globals& g, const std::string& name, const std::string& policy) {
+  BRAID_ASSIGN_OR_RETURN(const ConflictPolicy p, ParsePolicy(policy));
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
+  BRAID_RETURN_IF_ERROR(txn->SetPolicy(name, p));
+  BRAID_RETURN_IF_ERROR(txn->Commit());
+  if (!g.json) Print("collection " + name + ": conflicts " + std::string(PolicyName(p)));
+  return Status::OK();
+}
+
+Status RunCollectionList(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const auto policies, inst->store().Policies());
+  std::string out;
+  json::Writer w(&out);
+  w.BeginArray();
+  for (const auto& [name, p] : policies) {
+    if (g.json) {
+      w.BeginObject()
+          .Key("collection")
+          .String(name)
+          .Key("conflicts")
+          .String(PolicyName(p))
+          .EndObject();
+    } else {
+      Print(name + "\t" + std::string(PolicyName(p)));
+    }
+  }
+  w.EndArray();
+  if (g.json) Print(out);
+  return Status::OK();
+}
+
+}  // namespace
+
+void AddConflictCommands(CLI::App& app, Globals& g, Action& action) {
+  CLI::App* conflicts = app.add_subcommand(
+      "conflicts", "List, show and resolve conflicts that merges kept (nothing is lost silently)");
+  conflicts->add_subcommand("list", "Records with conflicts or held versions (the default)")
+      ->callback([&g, &action] { action = [&g] { return RunList(g); }; });
+  conflicts->callback([&g, &action, conflicts] {
+    if (conflicts->get_subcommands().empty()) action = [&g] { return RunList(g); };
+  });
+  {
+    auto c = std::make_shared<std::pair<std::string, std::string>>();
+    CLI::App* show =
+        conflicts->add_subcommand("show", "A record with its conflicts and held versions");
+    show->add_option("collection", c->first, "Collection")->required();
+    show->add_option("id", c->second, "Record id")->required();
+    show->callback(
+        [&g, &action, c] { action = [&g, c] { return RunShow(g, c->first, c->second); }; });
+  }
+  {
+    auto c = std::make_shared<std::array<std::string, 3>>();
+    CLI::App* resolve = conflicts->add_subcommand(
+        "resolve",
+        "Resolve: a new version that includes every conflicting one, so it wins everywhere");
+    resolve->add_option("collection", (*c)[0], "Collection")->required();
+    resolve->add_option("id", (*c)[1], "Record id")->required();
+    resolve
+        ->add_option("--keep", (*c)[2],
+                     "local (the current body), remote (the losing or held version), or a "
+                     "file with the body to keep")
+        ->required();
+    resolve->callback([&g, &action, c] {
+      action = [&g, c] { return RunResolve(g, (*c)[0], (*c)[1], (*c)[2]); };
+    });
+  }
+
+  CLI::App* collection = app.add_subcommand("collection", "Collection settings");
+  collection->require_subcommand(1);
+  {
+    auto c = std::make_shared<std::pair<std::string, std::string>>();
+    CLI::App* set = collection->add_subcommand("set", "Set a collection's conflict policy");
+    set->add_option("name", c->first, "Collection")->required();
+    set->add_option("--conflicts", c->second,
+                    "merge (default: field by field), lww (whole record), skip (hold for a "
+                    "person), remote-wins or local-wins (one-way remotes only)")
+        ->required();
+    set->callback([&g, &action, c] {
+      action = [&g, c] { return RunCollectionSet(g, c->first, c->second); };
+    });
+    collection->add_subcommand("list", "Collections with a policy other than the default")
+        ->callback([&g, &action] { action = [&g] { return RunCollectionList(g); }; });
+  }
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,331 @@
+// Replication commands: remote, token, sync.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "base/json.h"
+#include "braid/catalog.h"
+#include "cli/cli.h"
+#include "repl/auth.h"
+#include "repl/client.h"
+
+namespace braid::cli {
+namespace {
+
+struct RemoteArgs {
+  std::string name, url, direction = "both", token_file, token;
+  std::vector<std::string> filter;
+  size_t chunk_size = 500;
+};
+
+Result<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IoError("cannot read the token file " + path);
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return Status::InvalidArgument("the token file " + path + " is empty");
+  return token;
+}
+
+Status RunRemoteAdd(const Globals& g, const RemoteArgs& a) {
+  Remote r;
+  r.name = a.name;
+  r.url = a.url;
+  while (!r.url.empty() && r.url.back() == '/') r.url.pop_back();
+  BRAID_ASSIGN_OR_RETURN(r.direction, ParseDirection(a.direction));
+  r.filter = a.filter;
+  r.chunk_size = a.chunk_size;
+  if (!a.token_file.empty() && !a.token.empty()) {
+    return Status::InvalidArgument("give the token either with --token-file or --token");
+  }
+  if (!a.token_file.empty()) {
+    BRAID_ASSIGN_OR_RETURN(r.token, ReadToken(a.token_file));
+  } else {
+    r.token = a.token;
+  }
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
+  BRAID_RETURN_IF_ERROR(txn->PutRemote(r));
+  BRAID_RETURN_IF_ERROR(txn->Commit());
+  if (!g.json)
+    Print("remote " + r.name + " -> " + r.url + " (" + std::string(DirectionName(r.direction)) +
+          ")");
+  return Status::OK();
+}
+
+void WriteRemote(json::Writer& w, const Remote& r) {
+  w.BeginObject()
+      .Key("name")
+      .String(r.name)
+      .Key("url")
+      .String(r.url)
+      .Key("direction")
+      .String(DirectionName(r.direction))
+      .Key("filter")
+      .BeginArray();
+  for (const auto& p : r.filter) w.String(p);
+  w.EndArray().Key("chunk_size").Uint(r.chunk_size).Key("last_sync_ms").Int(r.last_sync_ms);
+  w.Key("last_result");
+  if (r.last_result.empty()) {
+    w.Null();
+  } else {
+    w.Raw(r.last_result);
+  }
+  w.EndObject();
+}
+
+std::string Describe(const Remote& r) {
+  std::string s = r.name + "\t" + r.url + "\t" + std::string(DirectionName(r.direction));
+  if (!r.filter.empty()) {
+    s += "\tfilter";
+    for (const auto& p : r.filter) s += " " + p;
+  }
+  return s;
+}
+
+Status RunRemoteList(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const auto remotes, inst->store().ListRemotes());
+  if (g.json) {
+    std::string out;
+    json::Writer w(&out);
+    w.BeginArray();
+    for (const auto& r : remotes) WriteRemote(w, r);
+    w.EndArray();
+    Print(out);
+    return Status::OK();
+  }
+  for (const auto& r : remotes) Print(Describe(r));
+  return Status::OK();
+}
+
+Status RunRemoteShow(const Globals& g, const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const auto remote, inst->store().GetRemote(name));
+  if (!remote) return Status::NotFound("no remote named \"" + name + "\"; see `braid remote list`");
+  std::string out;
+  json::Writer w(&out);
+  WriteRemote(w, *remote);
+  Print(g.json ? out : json::Pretty(out));
+  return Status::OK();
+}
+
+Status RunRemoteRemove(const Globals& g, const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
+  BRAID_RETURN_IF_ERROR(txn->DeleteRemote(name));
+  return txn->Commit();
+}
+
+Status RunTokenCreate(const Globals& g, const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  const std::string token = repl::NewToken();
+  BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
+  BRAID_RETURN_IF_ERROR(txn->CreateToken(name, repl::TokenHash(token)));
+  BRAID_RETURN_IF_ERROR(txn->Commit());
+  if (!g.json) {
+    std::fprintf(stderr,
+                 "token \"%s\" created; this is the only time it is shown. Give it to the peer "
+                 "(braid remote add NAME URL --token-file FILE):\n",
+                 name.c_str());
+  }
+  Print(token);  // the last line of stdout, for scripts
+  return Status::OK();
+}
+
+Status RunTokenList(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const auto tokens, inst->store().ListTokens());
+  if (g.json) {
+    std::string out;
+    json::Writer w(&out);
+    w.BeginArray();
+    for (const auto& t : tokens) {
+      w.BeginObject().Key("name").String(t.name).Key("created_ms").Int(t.created_ms).EndObject();
+    }
+    w.EndArray();
+    Print(out);
+  } else {
+    for (const auto& t : tokens) Print(t.name);
+  }
+  return Status::OK();
+}
+
+Status RunTokenRevoke(const Globals& g, const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
+  BRAID_RETURN_IF_ERROR(txn->RevokeToken(name));
+  return txn->Commit();
+}
+
+std::string Human(double v) {
+  char buf[32];
+  if (v >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.1f G", v / 1e9);
+  else if (v >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.1f M", v / 1e6);
+  else if (v >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1f k", v / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f ", v);
+  return buf;
+}
+
+// One updating line per direction on a terminal: records, bytes, rate, ETA.
+void ShowProgress(const std::string& remote, const repl::SyncProgress& p) {
+  const double rate = p.seconds > 0 ? p.records / p.seconds : 0;
+  std::string line = std::string(p.phase == Direction::kPull ? "pull " : "push ") + remote + ": " +
+                     std::to_string(p.records);
+  if (p.pending > 0) line += "/" + std::to_string(p.pending);
+  line += " records, " + Human(static_cast<double>(p.bytes)) + "B, " + Human(rate) + "rec/s";
+  if (!p.done && rate > 0 && p.pending > p.records) {
+    line += ", ETA " + std::to_string(static_cast<int>((p.pending - p.records) / rate) + 1) + " s";
+  }
+  std::fprintf(stderr, "\r%-78s%s", line.c_str(), p.done ? "\n" : "");
+  std::fflush(stderr);
+}
+
+Status RunSync(const Globals& g, const std::vector<std::string>& names, bool all) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  Store& store = inst->store();
+  std::vector<Remote> remotes;
+  if (all) {
+    BRAID_ASSIGN_OR_RETURN(remotes, store.ListRemotes());
+    if (remotes.empty()) return Status::NotFound("no remotes; add one with `braid remote add`");
+  } else {
+    if (names.empty()) {
+      return Status::InvalidArgument("name the remotes to sync, or --all; see `braid remote list`");
+    }
+    for (const auto& n : names) {
+      BRAID_ASSIGN_OR_RETURN(auto r, store.GetRemote(n));
+      if (!r) return Status::NotFound("no remote named \"" + n + "\"; see `braid remote list`");
+      remotes.push_back(std::move(*r));
+    }
+  }
+  const bool live = !g.json && ::isatty(STDERR_FILENO);
+  std::vector<std::string> results;  // one JSON summary (or error) per remote
+  Status first_error;
+  for (const auto& remote : remotes) {
+    auto summary = repl::Sync(store, remote, [&](const repl::SyncProgress& p) {
+      if (live) ShowProgress(remote.name, p);
+    });
+    std::string result;
+    if (summary.ok()) {
+      result = repl::SummaryJson(*summary);
+      if (!g.json) {
+        Print(remote.name + ": received " + std::to_string(summary->received) + ", sent " +
+              std::to_string(summary->sent) + " records (" + std::to_string(summary->applied) +
+              " applied, " + std::to_string(summary->merged) + " merged, " +
+              std::to_string(summary->ignored + summary->kept) + " already here), " +
+              std::to_string(summary->conflicts) + " conflicts, " + Human(summary->seconds * 1000) +
+              "ms");
+      }
+    } else {
+      json::Writer(&result)
+          .BeginObject()
+          .Key("remote")
+          .String(remote.name)
+          .Key("error")
+          .String(summary.status().message())
+          .EndObject();
+      if (first_error.ok()) first_error = summary.status();
+      if (!g.json || remotes.size() > 1) {
+        std::fprintf(stderr, "braid: sync with %s failed: %s\n", remote.name.c_str(),
+                     summary.status().message().c_str());
+      }
+    }
+    auto txn = store.BeginWrite();
+    if (txn.ok() && (*txn)->RecordSync(remote.name, Clock::Real().NowMillis(), result).ok()) {
+      (void)(*txn)->Commit();
+    }
+    results.push_back(std::move(result));
+  }
+  if (g.json) {
+    // One remote named: its summary object; otherwise an array of them.
+    if (results.size() == 1 && !all) {
+      Print(results[0]);
+    } else {
+      std::string out;
+      json::Writer w(&out);
+      w.BeginArray();
+      for (const auto& r : results) w.Raw(r);
+      w.EndArray();
+      Print(out);
+    }
+  }
+  return first_error;
+}
+
+}  // namespace
+
+void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
+  CLI::App* remote = app.add_subcommand("remote", "Manage the remotes this instance syncs with");
+  remote->require_subcommand(1);
+  {
+    auto a = std::make_shared<RemoteArgs>();
+    CLI::App* add = remote->add_subcommand("add", "Add (or replace) a remote");
+    add->add_option("name", a->name, "Name, [a-z][a-z0-9_.-]{0,63}")->required();
+    add->add_option("url", a->url, "The remote's `braid serve` URL, e.g. http://10.0.0.2:8470")
+        ->required();
+    add->add_option("--direction", a->direction, "pull, push or both")->capture_default_str();
+    add->add_option("--filter", a->filter,
+                    "Only these partition prefixes (segment-aware: lab_a covers lab_a:x, not "
+                    "lab_ab); repeat for several");
+    add->add_option("--chunk-size", a->chunk_size, "Records per chunk (1 to 5000)")
+        ->capture_default_str();
+    add->add_option("--token-file", a->token_file,
+                    "File with a token from `braid token create` on the remote");
+    add->add_option("--token", a->token,
+                    "The token itself (visible to other users; prefer a file)");
+    add->callback([&g, &action, a] { action = [&g, a] { return RunRemoteAdd(g, *a); }; });
+  }
+  remote->add_subcommand("list", "List remotes")->callback([&g, &action] {
+    action = [&g] { return RunRemoteList(g); };
+  });
+  {
+    auto name = std::make_shared<std::string>();
+    CLI::App* show = remote->add_subcommand("show", "Show a remote and its last sync");
+    show->add_option("name", *name, "Remote")->required();
+    show->callback(
+        [&g, &action, name] { action = [&g, name] { return RunRemoteShow(g, *name); }; });
+    CLI::App* rm = remote->add_subcommand("remove", "Remove a remote");
+    rm->add_option("name", *name, "Remote")->required();
+    rm->callback(
+        [&g, &action, name] { action = [&g, name] { return RunRemoteRemove(g, *name); }; });
+  }
+
+  CLI::App* token = app.add_subcommand(
+      "token", "Manage the tokens this instance's server accepts from replicating peers");
+  token->require_subcommand(1);
+  {
+    auto name = std::make_shared<std::string>();
+    CLI::App* create =
+        token->add_subcommand("create", "Create a token; prints it (last line of stdout), once");
+    create->add_option("name", *name, "A name to revoke it by")->required();
+    create->callback(
+        [&g, &action, name] { action = [&g, name] { return RunTokenCreate(g, *name); }; });
+    token->add_subcommand("list", "List token names")->callback([&g, &action] {
+      action = [&g] { return RunTokenList(g); };
+    });
+    CLI::App* revoke = token->add_subcommand("revoke", "Revoke a token");
+    revoke->add_option("name", *name, "Token name")->required();
+    revoke->callback(
+        [&g, &action, name] { action = [&g, name] { return RunTokenRevoke(g, *name); }; });
+  }
+
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto all = std::make_shared<bool>(false);
+  CLI::App* sync = app.add_subcommand(
+      "sync", "Sync with remotes: pull then push in one session each, resumable, showing progress");
+  sync->add_option("remote", *names, "Remote names");
+  sync->add_flag("--all", *all, "Every remote");
+  sync->callback([&g, &action, names, all] {
+    action = [&g, names, all] { return RunSync(g, *names, *all); };
+  });
+}
+
+}  // namespace braid::cli

@@ -1,0 +1,273 @@
+#include "repl/client.h"
+
+#include <chrono>
+#include <future>
+
+#include "base/compress.h"
+#include "base/failpoint.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "http/client.h"
+#include "repl/protocol.h"
+#include "repl/stream.h"
+
+namespace braid::repl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Turns a non-2xx answer into a Status that says what to do.
+Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::string_view what) {
+  std::string code, message;
+  if (json::Validate(r.body, nullptr).ok()) {
+    const json::Value v(r.body);
+    if (auto c = v.Find("code")) code = c->AsString().value_or("");
+    if (auto m = v.Find("message")) message = m->AsString().value_or("");
+  }
+  if (message.empty()) message = r.body.substr(0, 200);
+  std::string text = "remote \"" + remote.name + "\" refused " + std::string(what) + " (HTTP " +
+                     std::to_string(r.status) + "): " + message;
+  if (r.status == 401) {
+    text +=
+        ". Create a token on the remote with `braid token create NAME` and give it with "
+        "`braid remote add " +
+        remote.name + " URL --token-file FILE`";
+    return Status::Unauthorized(std::move(text));
+  }
+  if (r.status == 409) return Status::Conflict(std::move(text));
+  if (r.status == 413) return Status::PayloadTooLarge(std::move(text));
+  if (r.status >= 500) return Status::Unavailable(std::move(text));
+  return Status::InvalidArgument(std::move(text));
+}
+
+class Session {
+ public:
+  Session(Store& store, const Remote& remote, std::unique_ptr<http::Client> client,
+          std::function<void(const SyncProgress&)> progress)
+      : store_(store),
+        remote_(remote),
+        client_(std::move(client)),
+        progress_(std::move(progress)) {}
+
+  Status Open(bool pull, bool push, std::vector<std::string> filter) {
+    filter_ = std::move(filter);
+    BRAID_ASSIGN_OR_RETURN(own_fsic_, store_.Fsic(filter_));
+    HandshakeRequest req;
+    req.instance_id = store_.instance_id();
+    req.direction = pull && push ? Direction::kBoth : pull ? Direction::kPull : Direction::kPush;
+    req.filter = filter_;
+    req.fsic = own_fsic_;
+    req.chunk_size = remote_.chunk_size;
+    req.compression = {"zstd", "gzip"};
+    const std::string body = HandshakeRequestJson(req);
+    BRAID_ASSIGN_OR_RETURN(const auto r, Send("POST", "/api/v1/sync/sessions", body, {}));
+    if (r.status != 201) return AnswerError(remote_, r, "the session");
+    BRAID_ASSIGN_OR_RETURN(hello_, ParseHandshakeResponse(r.body));
+    if (hello_.instance_id == store_.instance_id()) {
+      return Status::InvalidArgument("remote \"" + remote_.name +
+                                     "\" is this same instance; a store cannot sync with itself");
+    }
+    BRAID_ASSIGN_OR_RETURN(codec_, ParseCodec(hello_.compression));
+    return Status::OK();
+  }
+
+  Status PullAll() {
+    summary_.pulled = true;
+    if (hello_.pull_pending == 0) return Status::OK();  // one round trip for a no-op sync
+    BRAID_ASSIGN_OR_RETURN(StreamReceiver receiver,
+                           StreamReceiver::Create(store_, filter_, hello_.fsic, two_way_,
+                                                  "remote \"" + remote_.name + "\""));
+    const auto start = Clock::now();
+    SyncProgress p;
+    p.phase = Direction::kPull;
+    p.pending = hello_.pull_pending;
+    std::optional<Position> after;
+    for (;;) {
+      BRAID_ASSIGN_OR_RETURN(const auto r,
+                             Send("POST", "/api/v1/sync/sessions/" + hello_.session + "/pull",
+                                  PositionJson(after), {}));
+      if (r.status != 200) return AnswerError(remote_, r, "a pull");
+      std::string json;
+      Codec codec = Codec::kIdentity;
+      if (const std::string_view enc = r.Header("Content-Encoding"); !enc.empty()) {
+        BRAID_ASSIGN_OR_RETURN(codec, ParseCodec(enc));
+      }
+      BRAID_RETURN_IF_ERROR(Decompress(codec, r.body, &json, kMaxChunkBytes)
+                                .WithContext("pull chunk from remote \"" + remote_.name + "\""));
+      BRAID_ASSIGN_OR_RETURN(Chunk chunk, ParseChunk(json));
+      BRAID_RETURN_IF_ERROR(Failpoint("pull-apply"));
+      BRAID_ASSIGN_OR_RETURN(const ApplyCounts counts, receiver.Apply(chunk));
+      Count(counts);
+      ++summary_.chunks_received;
+      summary_.received += counts.received;
+      summary_.bytes_received += r.body.size();
+      p.records += counts.received;
+      p.bytes += r.body.size();
+      p.seconds = Since(start);
+      p.done = !chunk.next;
+      if (progress_) progress_(p);
+      if (!chunk.next) return Status::OK();
+      after = chunk.next;
+    }
+  }
+
+  Status PushAll() {
+    summary_.pushed = true;
+    BRAID_ASSIGN_OR_RETURN(StreamSender sender,
+                           StreamSender::Create(store_, filter_, hello_.fsic, own_fsic_));
+    BRAID_ASSIGN_OR_RETURN(const uint64_t pending, sender.Pending());
+    if (pending == 0) return Status::OK();
+    const auto start = Clock::now();
+    SyncProgress p;
+    p.phase = Direction::kPush;
+    p.pending = pending;
+    const size_t size = hello_.chunk_size;
+    auto build = [&sender, size](std::optional<Position> after) {
+      return sender.Next(after, size);
+    };
+    // Chunk N+1 is read from the store while the remote applies chunk N.
+    std::future<Result<Chunk>> next = std::async(std::launch::async, build, std::nullopt);
+    for (;;) {
+      BRAID_ASSIGN_OR_RETURN(const Chunk chunk, next.get());
+      if (chunk.next) next = std::async(std::launch::async, build, chunk.next);
+      if (!chunk.records.empty() || !chunk.complete_to.empty()) {
+        std::string body;
+        BRAID_RETURN_IF_ERROR(Compress(codec_, ChunkJson(chunk), &body));
+        http::Headers headers;
+        if (codec_ != Codec::kIdentity) headers.emplace_back("Content-Encoding", CodecName(codec_));
+        BRAID_ASSIGN_OR_RETURN(
+            const auto r,
+            Send("POST", "/api/v1/sync/sessions/" + hello_.session + "/push", body, headers));
+        if (r.status != 200) {
+          if (next.valid()) next.wait();
+          return AnswerError(remote_, r, "a push");
+        }
+        BRAID_ASSIGN_OR_RETURN(const PushResult result, ParsePushResult(r.body));
+        ++summary_.chunks_sent;
+        summary_.sent += chunk.records.size();
+        summary_.bytes_sent += body.size();
+        summary_.conflicts += result.conflicts;
+        p.records += chunk.records.size();
+        p.bytes += body.size();
+        BRAID_RETURN_IF_ERROR(Failpoint("push-sent"));
+      }
+      p.seconds = Since(start);
+      p.done = !chunk.next;
+      if (progress_) progress_(p);
+      if (!chunk.next) return Status::OK();
+    }
+  }
+
+  // Ends the session on the server. A session that transferred nothing is
+  // left to expire there, so a sync with nothing to do is one round trip.
+  void Close() {
+    if (!hello_.session.empty() && (summary_.chunks_received > 0 || summary_.chunks_sent > 0)) {
+      (void)Send("DELETE", "/api/v1/sync/sessions/" + hello_.session, {}, {});
+    }
+  }
+
+  void set_two_way(bool v) { two_way_ = v; }
+  SyncSummary& summary() { return summary_; }
+
+ private:
+  static constexpr size_t kMaxChunkBytes = 256 * 1024 * 1024;
+
+  Result<http::ClientResponse> Send(std::string_view method, const std::string& path,
+                                    std::string_view body, http::Headers headers) {
+    headers.emplace_back("Authorization", "Bearer " + remote_.token);
+    headers.emplace_back("Content-Type", "application/json");
+    auto r = client_->Send(method, remote_.url + path, body, headers);
+    if (!r.ok()) {
+      return r.status().WithContext("remote \"" + remote_.name + "\" at " + remote_.url +
+                                    " (is `braid serve` running there?)");
+    }
+    return r;
+  }
+
+  void Count(const ApplyCounts& c) {
+    summary_.applied += c.applied;
+    summary_.merged += c.merged;
+    summary_.kept += c.kept;
+    summary_.ignored += c.ignored;
+    summary_.held += c.held;
+    summary_.conflicts += c.conflicts;
+  }
+
+  Store& store_;
+  const Remote& remote_;
+  std::unique_ptr<http::Client> client_;
+  std::function<void(const SyncProgress&)> progress_;
+  std::vector<std::string> filter_;
+  VersionVector own_fsic_;
+  HandshakeResponse hello_;
+  Codec codec_ = Codec::kIdentity;
+  bool two_way_ = false;
+  SyncSummary summary_;
+};
+
+}  // namespace
+
+Result<SyncSummary> Sync(Store& store, const Remote& remote,
+                         const std::function<void(const SyncProgress&)>& progress) {
+  const auto start = Clock::now();
+  BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
+  BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create());
+  const bool pull = remote.direction != Direction::kPush;
+  const bool push = remote.direction != Direction::kPull;
+  Session session(store, remote, std::move(client), progress);
+  session.set_two_way(pull && push);
+  BRAID_RETURN_IF_ERROR(session.Open(pull, push, std::move(filter)));
+  Status s;
+  if (pull) s = session.PullAll();
+  if (s.ok() && push) s = session.PushAll();
+  session.Close();
+  BRAID_RETURN_IF_ERROR(s);
+  SyncSummary summary = session.summary();
+  summary.remote = remote.name;
+  summary.seconds = Since(start);
+  return summary;
+}
+
+std::string SummaryJson(const SyncSummary& s) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject()
+      .Key("remote")
+      .String(s.remote)
+      .Key("pulled")
+      .Bool(s.pulled)
+      .Key("pushed")
+      .Bool(s.pushed)
+      .Key("received")
+      .Uint(s.received)
+      .Key("sent")
+      .Uint(s.sent)
+      .Key("applied")
+      .Uint(s.applied)
+      .Key("merged")
+      .Uint(s.merged)
+      .Key("skipped")
+      .Uint(s.ignored + s.kept)
+      .Key("held")
+      .Uint(s.held)
+      .Key("conflicts")
+      .Uint(s.conflicts)
+      .Key("chunks_received")
+      .Uint(s.chunks_received)
+      .Key("chunks_sent")
+      .Uint(s.chunks_sent)
+      .Key("bytes_received")
+      .Uint(s.bytes_received)
+      .Key("bytes_sent")
+      .Uint(s.bytes_sent)
+      .Key("seconds")
+      .Double(s.seconds)
+      .EndObject();
+  return out;
+}
+
+}  // namespace braid::repl

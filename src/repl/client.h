@@ -1,0 +1,55 @@
+// The client side of replication: `braid sync REMOTE` (docs/protocol.md,
+// "Replication"). One session pulls, then pushes, as the remote's direction
+// says.
+//
+// Pull: the client asks for chunk after chunk and applies each in one
+// transaction with its FSIC advance; the server prepares the next chunk
+// meanwhile. Push: the client builds chunk N+1 while the server applies N.
+// An interrupted sync leaves applied chunks only; the next sync starts from
+// the advanced FSIC, so at most the chunk in flight is sent again.
+
+#ifndef BRAID_REPL_CLIENT_H_
+#define BRAID_REPL_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "braid/catalog.h"
+#include "braid/status.h"
+#include "braid/store.h"
+
+namespace braid::repl {
+
+struct SyncProgress {
+  Direction phase = Direction::kPull;  // kPull or kPush
+  uint64_t records = 0;                // sent or received so far in this phase
+  uint64_t pending = 0;                // the sender's estimate at the start of the phase
+  uint64_t bytes = 0;                  // on the wire, this phase
+  double seconds = 0;                  // since the phase started
+  bool done = false;
+};
+
+struct SyncSummary {
+  std::string remote;
+  bool pulled = false, pushed = false;
+  uint64_t received = 0, sent = 0;  // records
+  uint64_t applied = 0, merged = 0, kept = 0, ignored = 0, held = 0, conflicts = 0;
+  uint64_t chunks_received = 0, chunks_sent = 0;
+  uint64_t bytes_received = 0, bytes_sent = 0;
+  double seconds = 0;
+};
+
+// Syncs `store` with `remote`. `progress` is called after every chunk
+// (from the calling thread). Errors say what failed and what to do:
+// Unauthorized (token), Unavailable (cannot reach the remote), Conflict
+// (policy needs a one-way remote), InvalidArgument (a peer sent bad data;
+// nothing of that chunk was applied).
+Result<SyncSummary> Sync(Store& store, const Remote& remote,
+                         const std::function<void(const SyncProgress&)>& progress = {});
+
+std::string SummaryJson(const SyncSummary& s);
+
+}  // namespace braid::repl
+
+#endif  // BRAID_REPL_CLIENT_H_

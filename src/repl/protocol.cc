@@ -1,0 +1,356 @@
+#include "repl/protocol.h"
+
+#include <algorithm>
+
+#include "base/validate.h"
+#include "store/wire.h"
+
+namespace braid::repl {
+namespace {
+
+// Validates `body` and hands its top-level object members to `fn`, which
+// returns an error for a member it does not know.
+template <typename Fn>
+Status ForEachMember(std::string_view body, std::string_view what, Fn&& fn) {
+  BRAID_RETURN_IF_ERROR(json::Validate(body, nullptr).WithContext(what));
+  const json::Value v(body);
+  if (!v.IsObject()) return Status::InvalidArgument(std::string(what) + " must be a JSON object");
+  Status status;
+  v.ForEachMember([&](std::string_view key, json::Value value) {
+    status = fn(key, value);
+    return status.ok();
+  });
+  return status.WithContext(what);
+}
+
+Status Unknown(std::string_view key) {
+  return Status::InvalidArgument("unknown member \"" + std::string(key) + "\"");
+}
+
+Result<InstanceId> ParseId(json::Value v, std::string_view what) {
+  const auto s = v.AsString();
+  if (!s) return Status::InvalidArgument(std::string(what) + " must be a string");
+  auto id = InstanceId::FromHex(*s);
+  if (!id.ok()) return id.status().WithContext(what);
+  return id;
+}
+
+Result<uint64_t> ParseCount(json::Value v, std::string_view what) {
+  const auto n = v.AsInt64();
+  if (!n || *n < 0) {
+    return Status::InvalidArgument(std::string(what) + " must be a non-negative integer");
+  }
+  return static_cast<uint64_t>(*n);
+}
+
+Result<std::vector<std::string>> ParseStrings(json::Value v, std::string_view what) {
+  if (!v.IsArray()) return Status::InvalidArgument(std::string(what) + " must be an array");
+  std::vector<std::string> out;
+  bool ok = true;
+  v.ForEachElement([&](json::Value e) {
+    auto s = e.AsString();
+    ok = s.has_value();
+    if (ok) out.push_back(std::move(*s));
+    return ok;
+  });
+  if (!ok) return Status::InvalidArgument(std::string(what) + " must hold strings");
+  return out;
+}
+
+void WriteStrings(json::Writer& w, const std::vector<std::string>& v) {
+  w.BeginArray();
+  for (const auto& s : v) w.String(s);
+  w.EndArray();
+}
+
+Result<Position> ParsePosition(json::Value v) {
+  if (!v.IsObject()) return Status::InvalidArgument("a position must be an object");
+  Position p;
+  bool has_origin = false, has_counter = false;
+  Status status;
+  v.ForEachMember([&](std::string_view key, json::Value value) {
+    if (key == "origin") {
+      auto id = ParseId(value, "origin");
+      status = id.status();
+      if (id.ok()) p.origin = *id;
+      has_origin = true;
+    } else if (key == "counter") {
+      auto c = ParseCount(value, "counter");
+      status = c.status();
+      if (c.ok()) p.counter = *c;
+      has_counter = true;
+    } else {
+      status = Unknown(key);
+    }
+    return status.ok();
+  });
+  BRAID_RETURN_IF_ERROR(status);
+  if (!has_origin || !has_counter) {
+    return Status::InvalidArgument("a position needs origin and counter");
+  }
+  return p;
+}
+
+void WritePosition(json::Writer& w, const std::optional<Position>& p) {
+  if (!p) {
+    w.Null();
+    return;
+  }
+  w.BeginObject().Key("origin").String(p->origin.Hex()).Key("counter").Uint(p->counter).EndObject();
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> NormalizeFilter(std::vector<std::string> prefixes) {
+  for (const auto& p : prefixes) BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("filter"));
+  std::sort(prefixes.begin(), prefixes.end());
+  prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+  std::vector<std::string> out;
+  for (const auto& p : prefixes) {
+    bool covered = false;
+    for (const auto& q : prefixes) covered = covered || (q != p && PartitionCovers(q, p));
+    if (!covered) out.push_back(p);
+  }
+  return out;
+}
+
+std::string HandshakeRequestJson(const HandshakeRequest& r) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject()
+      .Key("protocol")
+      .Int(r.protocol)
+      .Key("instance_id")
+      .String(r.instance_id.Hex())
+      .Key("direction")
+      .String(DirectionName(r.direction))
+      .Key("filter");
+  WriteStrings(w, r.filter);
+  w.Key("fsic").Raw(VersionVectorToJson(r.fsic)).Key("chunk_size").Uint(r.chunk_size);
+  w.Key("compression");
+  WriteStrings(w, r.compression);
+  w.EndObject();
+  return out;
+}
+
+Result<HandshakeRequest> ParseHandshakeRequest(std::string_view body) {
+  HandshakeRequest r;
+  unsigned seen = 0;
+  BRAID_RETURN_IF_ERROR(
+      ForEachMember(body, "session request", [&](std::string_view key, json::Value v) -> Status {
+        if (key == "protocol") {
+          const auto p = v.AsInt64();
+          if (!p) return Status::InvalidArgument("protocol must be an integer");
+          r.protocol = static_cast<int>(*p);
+          seen |= 1;
+        } else if (key == "instance_id") {
+          BRAID_ASSIGN_OR_RETURN(r.instance_id, ParseId(v, "instance_id"));
+          seen |= 2;
+        } else if (key == "direction") {
+          const auto d = v.AsString();
+          if (!d) return Status::InvalidArgument("direction must be a string");
+          BRAID_ASSIGN_OR_RETURN(r.direction, ParseDirection(*d));
+        } else if (key == "filter") {
+          BRAID_ASSIGN_OR_RETURN(auto f, ParseStrings(v, "filter"));
+          BRAID_ASSIGN_OR_RETURN(r.filter, NormalizeFilter(std::move(f)));
+        } else if (key == "fsic") {
+          BRAID_ASSIGN_OR_RETURN(r.fsic, VersionVectorFromJson(v.raw()));
+          seen |= 4;
+        } else if (key == "chunk_size") {
+          BRAID_ASSIGN_OR_RETURN(const uint64_t c, ParseCount(v, "chunk_size"));
+          if (c < 1 || c > kMaxChunkSize) {
+            return Status::InvalidArgument("chunk_size must be between 1 and " +
+                                           std::to_string(kMaxChunkSize));
+          }
+          r.chunk_size = c;
+        } else if (key == "compression") {
+          BRAID_ASSIGN_OR_RETURN(r.compression, ParseStrings(v, "compression"));
+        } else {
+          return Unknown(key);
+        }
+        return Status::OK();
+      }));
+  if (seen != 7) {
+    return Status::InvalidArgument("session request needs protocol, instance_id and fsic");
+  }
+  return r;
+}
+
+std::string HandshakeResponseJson(const HandshakeResponse& r) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject()
+      .Key("session")
+      .String(r.session)
+      .Key("protocol")
+      .Int(r.protocol)
+      .Key("instance_id")
+      .String(r.instance_id.Hex())
+      .Key("fsic")
+      .Raw(VersionVectorToJson(r.fsic))
+      .Key("compression")
+      .String(r.compression)
+      .Key("chunk_size")
+      .Uint(r.chunk_size)
+      .Key("pull_pending")
+      .Uint(r.pull_pending)
+      .EndObject();
+  return out;
+}
+
+Result<HandshakeResponse> ParseHandshakeResponse(std::string_view body) {
+  HandshakeResponse r;
+  unsigned seen = 0;
+  BRAID_RETURN_IF_ERROR(
+      ForEachMember(body, "session answer", [&](std::string_view key, json::Value v) -> Status {
+        if (key == "session") {
+          auto s = v.AsString();
+          if (!s || s->empty()) return Status::InvalidArgument("session must be a string");
+          r.session = std::move(*s);
+          seen |= 1;
+        } else if (key == "protocol") {
+          const auto p = v.AsInt64();
+          if (!p) return Status::InvalidArgument("protocol must be an integer");
+          r.protocol = static_cast<int>(*p);
+        } else if (key == "instance_id") {
+          BRAID_ASSIGN_OR_RETURN(r.instance_id, ParseId(v, "instance_id"));
+          seen |= 2;
+        } else if (key == "fsic") {
+          BRAID_ASSIGN_OR_RETURN(r.fsic, VersionVectorFromJson(v.raw()));
+          seen |= 4;
+        } else if (key == "compression") {
+          auto s = v.AsString();
+          if (!s) return Status::InvalidArgument("compression must be a string");
+          r.compression = std::move(*s);
+        } else if (key == "chunk_size") {
+          BRAID_ASSIGN_OR_RETURN(r.chunk_size, ParseCount(v, "chunk_size"));
+        } else if (key == "pull_pending") {
+          BRAID_ASSIGN_OR_RETURN(r.pull_pending, ParseCount(v, "pull_pending"));
+        } else {
+          return Unknown(key);
+        }
+        return Status::OK();
+      }));
+  if (seen != 7) {
+    return Status::InvalidArgument("session answer needs session, instance_id and fsic");
+  }
+  return r;
+}
+
+std::string PositionJson(const std::optional<Position>& p) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject().Key("after");
+  WritePosition(w, p);
+  w.EndObject();
+  return out;
+}
+
+Result<std::optional<Position>> ParsePullRequest(std::string_view body) {
+  std::optional<Position> after;
+  BRAID_RETURN_IF_ERROR(
+      ForEachMember(body, "pull request", [&](std::string_view key, json::Value v) -> Status {
+        if (key != "after") return Unknown(key);
+        if (v.IsNull()) return Status::OK();
+        BRAID_ASSIGN_OR_RETURN(after, ParsePosition(v));
+        return Status::OK();
+      }));
+  return after;
+}
+
+std::string ChunkJson(const Chunk& c) {
+  std::string out;
+  size_t size = 128;
+  for (const auto& r : c.records) size += r.body.size() + 200;
+  out.reserve(size);
+  json::Writer w(&out);
+  w.BeginObject().Key("records").BeginArray();
+  for (const auto& r : c.records) WriteWireRecord(w, r);
+  w.EndArray().Key("complete_to").BeginObject();
+  for (const auto& [id, counter] : c.complete_to) w.Key(id.Hex()).Uint(counter);
+  w.EndObject().Key("next");
+  WritePosition(w, c.next);
+  w.Key("pending").Uint(c.pending).EndObject();
+  return out;
+}
+
+Result<Chunk> ParseChunk(std::string_view body) {
+  Chunk c;
+  bool has_records = false, has_next = false;
+  Status s = ForEachMember(body, "chunk", [&](std::string_view key, json::Value v) -> Status {
+    if (key == "records") {
+      if (!v.IsArray()) return Status::InvalidArgument("records must be an array");
+      c.records.reserve(v.Size());
+      Status inner;
+      v.ForEachElement([&](json::Value e) {
+        auto r = ParseWireRecord(e);
+        inner = r.status().WithContext("records[" + std::to_string(c.records.size()) + "]");
+        if (r.ok()) c.records.push_back(std::move(*r));
+        return inner.ok();
+      });
+      has_records = true;
+      return inner;
+    }
+    if (key == "complete_to") {
+      BRAID_ASSIGN_OR_RETURN(const VersionVector vv, VersionVectorFromJson(v.raw()));
+      c.complete_to.assign(vv.entries().begin(), vv.entries().end());
+      return Status::OK();
+    }
+    if (key == "next") {
+      has_next = true;
+      if (v.IsNull()) return Status::OK();
+      BRAID_ASSIGN_OR_RETURN(c.next, ParsePosition(v));
+      return Status::OK();
+    }
+    if (key == "pending") {
+      BRAID_ASSIGN_OR_RETURN(c.pending, ParseCount(v, "pending"));
+      return Status::OK();
+    }
+    return Unknown(key);
+  });
+  if (s.ok() && (!has_records || !has_next)) {
+    s = Status::InvalidArgument("chunk needs records and next");
+  }
+  if (!s.ok()) return Status(s.code(), "malformed chunk: " + s.message());
+  return c;
+}
+
+std::string PushResultJson(const PushResult& r) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject()
+      .Key("applied")
+      .Uint(r.applied)
+      .Key("merged")
+      .Uint(r.merged)
+      .Key("kept")
+      .Uint(r.kept)
+      .Key("ignored")
+      .Uint(r.ignored)
+      .Key("held")
+      .Uint(r.held)
+      .Key("conflicts")
+      .Uint(r.conflicts)
+      .EndObject();
+  return out;
+}
+
+Result<PushResult> ParsePushResult(std::string_view body) {
+  PushResult r;
+  BRAID_RETURN_IF_ERROR(
+      ForEachMember(body, "push answer", [&](std::string_view key, json::Value v) -> Status {
+        uint64_t* field = key == "applied"     ? &r.applied
+                          : key == "merged"    ? &r.merged
+                          : key == "kept"      ? &r.kept
+                          : key == "ignored"   ? &r.ignored
+                          : key == "held"      ? &r.held
+                          : key == "conflicts" ? &r.conflicts
+                                               : nullptr;
+        if (field == nullptr) return Unknown(key);
+        BRAID_ASSIGN_OR_RETURN(*field, ParseCount(v, key));
+        return Status::OK();
+      }));
+  return r;
+}
+
+}  // namespace braid::repl

@@ -1,0 +1,91 @@
+// Replication wire messages (docs/protocol.md, "Replication"): the session
+// handshake, pull and push chunks, and their JSON forms.
+//
+// A session has one filter (partition prefixes) and covers a pull (server ->
+// client), a push (client -> server), or both. Each side announces its FSIC
+// for the filter. A sender streams, origin by origin in instance-id order,
+// the records whose version vector includes a write of that origin after
+// the receiver's FSIC, in counter order; a chunk says, per origin it
+// touched, up to which counter the receiver is now complete (never above
+// the sender's FSIC from the session start, below which positions are stable).
+
+#ifndef BRAID_REPL_PROTOCOL_H_
+#define BRAID_REPL_PROTOCOL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/json.h"
+#include "braid/catalog.h"
+#include "braid/record.h"
+#include "braid/status.h"
+
+namespace braid::repl {
+
+inline constexpr int kProtocol = 1;
+
+struct HandshakeRequest {
+  int protocol = kProtocol;
+  InstanceId instance_id;  // the client
+  Direction direction = Direction::kBoth;
+  std::vector<std::string> filter;  // normalized partition prefixes; empty: all
+  VersionVector fsic;               // the client's FSIC for the filter
+  size_t chunk_size = 500;
+  std::vector<std::string> compression;  // codecs the client accepts, preferred first
+};
+
+struct HandshakeResponse {
+  std::string session;  // opaque id for the session's requests
+  int protocol = kProtocol;
+  InstanceId instance_id;  // the server
+  VersionVector fsic;      // the server's FSIC for the filter
+  std::string compression = "identity";
+  size_t chunk_size = 500;
+  uint64_t pull_pending = 0;  // version entries the server would stream (an upper bound)
+};
+
+// A stream position: after `counter` in `origin`'s stream.
+struct Position {
+  InstanceId origin;
+  uint64_t counter = 0;
+  bool operator==(const Position&) const = default;
+};
+
+struct Chunk {
+  std::vector<Record> records;
+  // Per origin touched: the receiver holds every write of it up to this.
+  std::vector<std::pair<InstanceId, uint64_t>> complete_to;
+  std::optional<Position> next;  // absent: the stream is done
+  uint64_t pending = 0;          // entries left after this chunk (estimate)
+};
+
+struct PushResult {
+  uint64_t applied = 0, merged = 0, kept = 0, ignored = 0, held = 0, conflicts = 0;
+};
+
+// Normalizes a filter: validates each prefix, sorts, drops duplicates and
+// prefixes covered by another one. Errors: InvalidArgument.
+Result<std::vector<std::string>> NormalizeFilter(std::vector<std::string> prefixes);
+
+std::string HandshakeRequestJson(const HandshakeRequest& r);
+Result<HandshakeRequest> ParseHandshakeRequest(std::string_view body);
+std::string HandshakeResponseJson(const HandshakeResponse& r);
+Result<HandshakeResponse> ParseHandshakeResponse(std::string_view body);
+
+std::string PositionJson(const std::optional<Position>& p);  // {"after":...}
+Result<std::optional<Position>> ParsePullRequest(std::string_view body);
+
+std::string ChunkJson(const Chunk& c);
+// Parses a chunk received from a peer. Only the shape is checked; records
+// are checked when applied. Errors: InvalidArgument ("malformed chunk: ...").
+Result<Chunk> ParseChunk(std::string_view body);
+
+std::string PushResultJson(const PushResult& r);
+Result<PushResult> ParsePushResult(std::string_view body);
+
+}  // namespace braid::repl
+
+#endif  // BRAID_REPL_PROTOCOL_H_

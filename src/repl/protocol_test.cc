@@ -1,0 +1,111 @@
+#include "repl/protocol.h"
+
+#include <gtest/gtest.h>
+
+#include "repl/auth.h"
+
+namespace braid::repl {
+namespace {
+
+InstanceId Id(char c) { return *InstanceId::FromHex(std::string(32, c)); }
+
+TEST(ProtocolTest, HandshakeRoundTrips) {
+  HandshakeRequest req;
+  req.instance_id = Id('a');
+  req.direction = Direction::kPull;
+  req.filter = {"lab_a"};
+  req.fsic.Set(Id('b'), 7);
+  req.chunk_size = 100;
+  req.compression = {"zstd", "gzip"};
+  auto back = ParseHandshakeRequest(HandshakeRequestJson(req));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->instance_id, req.instance_id);
+  EXPECT_EQ(back->direction, Direction::kPull);
+  EXPECT_EQ(back->filter, req.filter);
+  EXPECT_EQ(back->fsic, req.fsic);
+  EXPECT_EQ(back->chunk_size, 100u);
+  EXPECT_EQ(back->compression, req.compression);
+
+  HandshakeResponse resp;
+  resp.session = "s1";
+  resp.instance_id = Id('c');
+  resp.fsic.Set(Id('c'), 3);
+  resp.compression = "zstd";
+  resp.pull_pending = 42;
+  auto rb = ParseHandshakeResponse(HandshakeResponseJson(resp));
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ(rb->session, "s1");
+  EXPECT_EQ(rb->pull_pending, 42u);
+  EXPECT_EQ(rb->fsic, resp.fsic);
+}
+
+TEST(ProtocolTest, BadHandshakesAreRefused) {
+  const std::string id(32, 'a');
+  for (const std::string& bad : std::vector<std::string>{
+           std::string("not json"),
+           std::string("[]"),
+           R"({"protocol":1,"instance_id":")" + id + R"("})",  // no fsic
+           R"({"protocol":1,"instance_id":"zz","fsic":{}})",
+           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"filter":["a::b"]})",
+           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":0})",
+           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":100000})",
+           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"direction":"sideways"})",
+           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"colour":1})",
+       }) {
+    EXPECT_EQ(ParseHandshakeRequest(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ProtocolTest, FiltersAreNormalized) {
+  auto f = NormalizeFilter({"lab_b", "lab_a:x", "lab_a", "lab_b"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*f, (std::vector<std::string>{"lab_a", "lab_b"}));
+  EXPECT_FALSE(NormalizeFilter({"bad prefix"}).ok());
+}
+
+TEST(ProtocolTest, ChunksRoundTripAndMalformedOnesAreRefused) {
+  Chunk c;
+  Record r;
+  r.collection = "notes";
+  r.id = "n1";
+  r.partition = "notes";
+  r.version = {Id('a'), 3};
+  r.vv.Set(Id('a'), 3);
+  r.hlc = 99;
+  r.body = R"({"x":1})";
+  c.records.push_back(r);
+  c.complete_to = {{Id('a'), 3}};
+  c.next = Position{Id('b'), 0};
+  c.pending = 10;
+  auto back = ParseChunk(ChunkJson(c));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->records.size(), 1u);
+  EXPECT_EQ(back->records[0].body, r.body);
+  EXPECT_EQ(back->complete_to, c.complete_to);
+  EXPECT_EQ(back->next, c.next);
+  for (const std::string& bad : {std::string("{"), std::string(R"({"records":[]})"),
+                                 std::string(R"({"records":{},"next":null})"),
+                                 std::string(R"({"records":[{"id":1}],"next":null})"),
+                                 std::string(R"({"records":[],"next":{"origin":"x"}})"),
+                                 std::string(R"({"records":[],"next":null,"extra":1})")}) {
+    auto parsed = ParseChunk(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.status().message().find("malformed chunk"), std::string::npos);
+  }
+}
+
+TEST(AuthTest, TokensAndHashes) {
+  const std::string t1 = NewToken(), t2 = NewToken();
+  EXPECT_NE(t1, t2);
+  EXPECT_EQ(t1.rfind("braid_", 0), 0u);
+  EXPECT_EQ(TokenHash(t1).size(), 32u);
+  EXPECT_EQ(TokenHash(t1), TokenHash(t1));
+  EXPECT_NE(TokenHash(t1), TokenHash(t2));
+  EXPECT_EQ(BearerToken("Bearer abc"), "abc");
+  EXPECT_EQ(BearerToken("bearer  abc "), "abc");
+  EXPECT_EQ(BearerToken("Basic abc"), "");
+  EXPECT_EQ(BearerToken("Bearer"), "");
+}
+
+}  // namespace
+}  // namespace braid::repl

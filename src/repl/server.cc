@@ -1,0 +1,304 @@
+#include "repl/server.h"
+
+#include <fmt/ranges.h>
+
+#include <future>
+#include <optional>
+
+#include "base/compress.h"
+#include "base/encoding.h"
+#include "base/failpoint.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "http/errors.h"
+#include "repl/auth.h"
+#include "repl/protocol.h"
+#include "repl/stream.h"
+
+namespace braid::repl {
+namespace {
+
+struct Encoded {
+  std::string body;  // compressed chunk JSON
+  std::optional<Position> next;
+  size_t records = 0;
+};
+
+struct SyncMetrics {
+  Counter* sessions = Metrics::Global().GetCounter("braid_sync_sessions_total",
+                                                   "Replication sessions opened by peers.");
+  Counter* chunks_sent =
+      Metrics::Global().GetCounter("braid_sync_chunks_sent_total", "Pull chunks sent to peers.");
+  Counter* records_sent = Metrics::Global().GetCounter("braid_sync_records_sent_total",
+                                                       "Records sent to peers in pull chunks.");
+  Counter* bytes_sent = Metrics::Global().GetCounter("braid_sync_bytes_sent_total",
+                                                     "Bytes of pull chunks sent, as on the wire.");
+  Counter* chunks_received =
+      Metrics::Global().GetCounter("braid_sync_chunks_received_total", "Push chunks applied.");
+  Counter* records_received = Metrics::Global().GetCounter("braid_sync_records_received_total",
+                                                           "Records received in push chunks.");
+  Counter* conflicts = Metrics::Global().GetCounter(
+      "braid_sync_conflicts_total", "Concurrent versions met while applying pushes.");
+  Counter* refused = Metrics::Global().GetCounter(
+      "braid_sync_refused_total", "Replication requests refused (authentication or bad input).");
+};
+
+SyncMetrics& M() {
+  static SyncMetrics* const m = new SyncMetrics();
+  return *m;
+}
+
+Result<Encoded> Encode(const StreamSender& sender, const std::optional<Position>& after,
+                       size_t chunk_size, Codec codec) {
+  BRAID_ASSIGN_OR_RETURN(const Chunk chunk, sender.Next(after, chunk_size));
+  Encoded e;
+  e.next = chunk.next;
+  e.records = chunk.records.size();
+  const std::string json = ChunkJson(chunk);
+  BRAID_RETURN_IF_ERROR(Compress(codec, json, &e.body));
+  return e;
+}
+
+http::Response Error(const Status& s) {
+  if (s.code() == Code::kUnauthorized || s.code() == Code::kInvalidArgument ||
+      s.code() == Code::kPayloadTooLarge) {
+    M().refused->Add();
+  }
+  return http::ErrorResponse(s);
+}
+
+}  // namespace
+
+struct SyncServer::Session {
+  std::string id;
+  std::string peer;  // for logs and errors: "instance <hex> (token <name>)"
+  Direction direction = Direction::kBoth;
+  size_t chunk_size = 500;
+  Codec codec = Codec::kIdentity;
+  std::optional<StreamSender> sender;      // pulls
+  std::optional<StreamReceiver> receiver;  // pushes
+  Mutex mu;                                // one request at a time
+  std::chrono::steady_clock::time_point last_used;
+  // The chunk being prepared for the next pull, and the position it follows.
+  std::optional<Position> prefetch_after;
+  std::shared_future<Result<Encoded>> prefetch;
+  bool has_prefetch = false;
+};
+
+SyncServer::SyncServer(Store& store, http::Executor* executor, SyncServerOptions options)
+    : store_(store), executor_(executor), options_(options) {
+  (void)M();
+}
+
+// Prefetches hold their session by shared_ptr; the executor that runs them
+// stops before the store goes, so nothing here needs waiting for.
+SyncServer::~SyncServer() = default;
+
+std::shared_ptr<SyncServer::Session> SyncServer::Find(const std::string& id) {
+  MutexLock lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (now - it->second->last_used > options_.idle_timeout) {
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return nullptr;
+  it->second->last_used = now;
+  return it->second;
+}
+
+void SyncServer::Drop(const std::string& id) {
+  MutexLock lock(mu_);
+  sessions_.erase(id);
+}
+
+http::Response SyncServer::Handle(const http::Request& request,
+                                  const std::vector<std::string>& segments) {
+  const std::string_view token = BearerToken(request.Header("Authorization"));
+  if (token.empty()) {
+    return Error(Status::Unauthorized(
+        "replication needs a token: send \"Authorization: Bearer <token>\" with a token made by "
+        "`braid token create NAME` on this server"));
+  }
+  auto name = store_.FindToken(TokenHash(token));
+  if (!name.ok()) return Error(name.status());
+  if (!name->has_value()) {
+    return Error(Status::Unauthorized(
+        "this server does not accept that token (revoked, or made by another instance)"));
+  }
+  if (segments.size() == 1 && segments[0] == "sessions") {
+    if (request.method != "POST") return Error(Status::MethodNotAllowed("use POST"));
+    return Open(request, **name);
+  }
+  if ((segments.size() == 2 || segments.size() == 3) && segments[0] == "sessions") {
+    auto session = Find(segments[1]);
+    if (session == nullptr) {
+      return Error(Status::NotFound("no session \"" + segments[1] +
+                                    "\" (it ended, expired or was aborted); start a new one"));
+    }
+    if (segments.size() == 2) {
+      if (request.method != "DELETE") return Error(Status::MethodNotAllowed("use DELETE"));
+      Drop(segments[1]);
+      return http::JsonResponse(200, "{}");
+    }
+    if (request.method != "POST") return Error(Status::MethodNotAllowed("use POST"));
+    MutexLock lock(session->mu);
+    if (segments[2] == "pull") return Pull(session, request);
+    if (segments[2] == "push") return Push(*session, request);
+  }
+  return Error(Status::NotFound("no replication route " + request.path));
+}
+
+http::Response SyncServer::Open(const http::Request& request, const std::string& token_name) {
+  auto req = ParseHandshakeRequest(request.body);
+  if (!req.ok()) return Error(req.status());
+  if (req->protocol != kProtocol) {
+    return Error(Status::InvalidArgument("this server speaks replication protocol " +
+                                         std::to_string(kProtocol) + "; the client asked for " +
+                                         std::to_string(req->protocol)));
+  }
+  if (req->instance_id == store_.instance_id()) {
+    return Error(Status::InvalidArgument("an instance cannot sync with itself"));
+  }
+  auto session = std::make_shared<Session>();
+  std::string raw(16, '\0');
+  RandomBytes(raw.data(), raw.size());
+  session->id = HexEncode(raw);
+  session->peer = "instance " + req->instance_id.Hex() + " (token " + token_name + ")";
+  session->direction = req->direction;
+  session->chunk_size = req->chunk_size;
+  std::string offered;
+  for (const auto& c : req->compression) offered += c + ",";
+  session->codec = Negotiate({Codec::kZstd, Codec::kGzip}, offered);
+
+  auto own = store_.Fsic(req->filter);
+  if (!own.ok()) return Error(own.status());
+  HandshakeResponse resp;
+  resp.session = session->id;
+  resp.instance_id = store_.instance_id();
+  resp.fsic = *own;
+  resp.compression = std::string(CodecName(session->codec));
+  resp.chunk_size = session->chunk_size;
+  if (req->direction != Direction::kPush) {
+    auto sender = StreamSender::Create(store_, req->filter, req->fsic, *own);
+    if (!sender.ok()) return Error(sender.status());
+    auto pending = sender->Pending();
+    if (!pending.ok()) return Error(pending.status());
+    resp.pull_pending = *pending;
+    session->sender.emplace(std::move(*sender));
+  }
+  if (req->direction != Direction::kPull) {
+    auto receiver = StreamReceiver::Create(store_, req->filter, req->fsic,
+                                           req->direction == Direction::kBoth, session->peer);
+    if (!receiver.ok()) return Error(receiver.status());
+    session->receiver.emplace(std::move(*receiver));
+  }
+  session->last_used = std::chrono::steady_clock::now();
+  {
+    MutexLock lock(mu_);
+    while (sessions_.size() >= options_.max_sessions) {
+      auto oldest = sessions_.begin();
+      for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+        if (it->second->last_used < oldest->second->last_used) oldest = it;
+      }
+      sessions_.erase(oldest);
+    }
+    sessions_.emplace(session->id, session);
+  }
+  M().sessions->Add();
+  spdlog::info("sync session {} opened by {}: {} of [{}], {} pending, {}", session->id,
+               session->peer, DirectionName(req->direction), fmt::join(req->filter, ", "),
+               resp.pull_pending, resp.compression);
+  return http::JsonResponse(201, HandshakeResponseJson(resp));
+}
+
+http::Response SyncServer::Pull(const std::shared_ptr<Session>& session,
+                                const http::Request& request) {
+  Session& s = *session;
+  if (!s.sender) {
+    return Error(Status::InvalidArgument("this session was opened for pushes only"));
+  }
+  auto after = ParsePullRequest(request.body);
+  if (!after.ok()) return Error(after.status());
+  Result<Encoded> encoded = Status::Internal("no chunk");
+  if (s.has_prefetch && s.prefetch_after == *after) {
+    try {
+      encoded = s.prefetch.get();
+    } catch (const std::future_error&) {
+      // The prefetch was dropped unrun (the server is stopping): build it here.
+      encoded = Encode(*s.sender, *after, s.chunk_size, s.codec);
+    }
+  } else {
+    encoded = Encode(*s.sender, *after, s.chunk_size, s.codec);
+  }
+  s.has_prefetch = false;
+  if (!encoded.ok()) {
+    Drop(s.id);
+    return Error(encoded.status());
+  }
+  // Prepare the next chunk while the client applies this one. It is sent
+  // only when asked for, so a client that dies loses at most this chunk.
+  if (encoded->next && executor_ != nullptr) {
+    auto promise = std::make_shared<std::promise<Result<Encoded>>>();
+    s.prefetch = promise->get_future().share();
+    s.prefetch_after = encoded->next;
+    s.has_prefetch = true;
+    executor_->Post([promise, session, next = *encoded->next] {
+      promise->set_value(Encode(*session->sender, next, session->chunk_size, session->codec));
+    });
+  }
+  (void)Failpoint("pull-send");
+  M().chunks_sent->Add();
+  M().records_sent->Add(encoded->records);
+  M().bytes_sent->Add(encoded->body.size());
+  spdlog::debug("sync session {}: sent pull chunk of {} records ({} bytes){}", s.id,
+                encoded->records, encoded->body.size(), encoded->next ? "" : ", stream done");
+  http::Response r;
+  r.status = 200;
+  r.body = std::move(encoded->body);
+  if (s.codec != Codec::kIdentity) r.headers.emplace_back("Content-Encoding", CodecName(s.codec));
+  return r;
+}
+
+http::Response SyncServer::Push(Session& s, const http::Request& request) {
+  if (!s.receiver) {
+    return Error(Status::InvalidArgument("this session was opened for pulls only"));
+  }
+  auto abort = [&](const Status& status) {
+    spdlog::warn("sync session {} from {} aborted: {}", s.id, s.peer, status.ToString());
+    Drop(s.id);
+    return Error(status);
+  };
+  Codec codec = Codec::kIdentity;
+  if (const std::string_view enc = request.Header("Content-Encoding"); !enc.empty()) {
+    auto c = ParseCodec(enc);
+    if (!c.ok()) return abort(c.status());
+    codec = *c;
+  }
+  std::string json;
+  if (Status d = Decompress(codec, request.body, &json, options_.max_chunk_bytes); !d.ok()) {
+    return abort(d.WithContext("push chunk"));
+  }
+  auto chunk = ParseChunk(json);
+  if (!chunk.ok()) return abort(chunk.status());
+  (void)Failpoint("push-apply");
+  auto counts = s.receiver->Apply(*chunk);
+  if (!counts.ok()) return abort(counts.status());
+  M().chunks_received->Add();
+  M().records_received->Add(counts->received);
+  M().conflicts->Add(counts->conflicts);
+  PushResult r;
+  r.applied = counts->applied;
+  r.merged = counts->merged;
+  r.kept = counts->kept;
+  r.ignored = counts->ignored;
+  r.held = counts->held;
+  r.conflicts = counts->conflicts;
+  return http::JsonResponse(200, PushResultJson(r));
+}
+
+}  // namespace braid::repl

@@ -1,0 +1,94 @@
+// The two ends of one direction of a replication session: the sender
+// builds chunks from its store's version streams, the receiver applies them
+// (docs/protocol.md, "Replication").
+
+#ifndef BRAID_REPL_STREAM_H_
+#define BRAID_REPL_STREAM_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "braid/store.h"
+#include "repl/protocol.h"
+
+namespace braid::repl {
+
+// Builds chunks for one receiver. Thread-safe: Next() may run on any thread,
+// also concurrently (prefetching), since it only reads the store.
+class StreamSender {
+ public:
+  // `receiver_fsic` says where each origin's stream starts; `sender_fsic`
+  // (this store's FSIC for the filter, read at session start) caps what a
+  // chunk may claim complete.
+  static Result<StreamSender> Create(Store& store, std::vector<std::string> filter,
+                                     VersionVector receiver_fsic, VersionVector sender_fsic);
+
+  // The chunk after `after` (nullopt: the start of the stream): at most
+  // `chunk_size` records, scanning at most a bounded number of entries.
+  // Errors: InvalidArgument for a position this stream never produced.
+  Result<Chunk> Next(const std::optional<Position>& after, size_t chunk_size) const;
+
+  // Entries the whole stream would scan: the pending count peers show.
+  Result<uint64_t> Pending() const;
+
+ private:
+  StreamSender(Store& store, std::vector<std::string> filter, VersionVector receiver_fsic,
+               VersionVector sender_fsic, std::vector<InstanceId> origins)
+      : store_(&store),
+        filter_(std::move(filter)),
+        receiver_fsic_(std::move(receiver_fsic)),
+        sender_fsic_(std::move(sender_fsic)),
+        origins_(std::move(origins)) {}
+
+  Store* store_;
+  std::vector<std::string> filter_;
+  VersionVector receiver_fsic_;
+  VersionVector sender_fsic_;
+  std::vector<InstanceId> origins_;  // the stream order: instance-id order
+};
+
+struct ApplyCounts {
+  uint64_t received = 0, applied = 0, merged = 0, kept = 0, ignored = 0, held = 0, conflicts = 0;
+  void Add(const ApplyCounts& o);
+};
+
+// Applies chunks from one sender. Not thread-safe.
+class StreamReceiver {
+ public:
+  // Loads the collection policies. `two_way`: refuse when any collection
+  // has a one-way policy. Errors: Conflict (one-way policy on a two-way
+  // session), store errors.
+  static Result<StreamReceiver> Create(Store& store, std::vector<std::string> filter,
+                                       VersionVector sender_fsic, bool two_way,
+                                       std::string peer_name);
+
+  // Validates every record of `chunk`, applies them and the FSIC advance in
+  // one transaction: all of the chunk or nothing. Errors: InvalidArgument
+  // (record outside the filter, malformed record, completeness claimed
+  // beyond the sender's FSIC), PayloadTooLarge, storage errors.
+  Result<ApplyCounts> Apply(const Chunk& chunk);
+
+ private:
+  StreamReceiver(Store& store, std::vector<std::string> filter, VersionVector sender_fsic,
+                 std::map<std::string, ConflictPolicy> policies, std::string peer_name)
+      : store_(&store),
+        filter_(std::move(filter)),
+        sender_fsic_(std::move(sender_fsic)),
+        policies_(std::move(policies)),
+        peer_name_(std::move(peer_name)) {}
+
+  Store* store_;
+  std::vector<std::string> filter_;
+  VersionVector sender_fsic_;
+  std::map<std::string, ConflictPolicy> policies_;
+  std::string peer_name_;
+};
+
+// True when `partition` is inside `filter` (empty: everything).
+bool InFilter(const std::vector<std::string>& filter, std::string_view partition);
+
+}  // namespace braid::repl
+
+#endif  // BRAID_REPL_STREAM_H_

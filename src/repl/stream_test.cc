@@ -1,0 +1,169 @@
+// Sender and receiver of one session direction, on two real stores in one
+// process (the integration tests run them across real processes).
+
+#include "repl/stream.h"
+
+#include <gtest/gtest.h>
+
+#include "braid/hlc.h"
+#include "tests/support/temp_dir.h"
+
+namespace braid::repl {
+namespace {
+
+InstanceId Id(char c) { return *InstanceId::FromHex(std::string(32, c)); }
+
+std::unique_ptr<Store> OpenStore(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  o.create_if_missing = true;
+  o.durability = Durability::kNormal;
+  return std::move(*Store::OpenSqlite(o));
+}
+
+class StreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = OpenStore(dir_.File("a.db"));
+    b_ = OpenStore(dir_.File("b.db"));
+  }
+  void Put(Store& s, const std::string& id, const std::string& partition = "") {
+    auto txn = std::move(*s.BeginWrite());
+    PutRequest r;
+    r.collection = "notes";
+    r.id = id;
+    const std::string body = R"({"id":")" + id + R"("})";
+    r.body = body;
+    if (!partition.empty()) r.partition = partition;
+    ASSERT_TRUE(txn->Put(r).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  // Runs a session from a_ to b_ with `filter`; stops after `max_chunks`
+  // chunks (a crash). Returns the chunks applied.
+  int Transfer(const std::vector<std::string>& filter, size_t chunk_size,
+               int max_chunks = 1 << 30) {
+    auto sender = StreamSender::Create(*a_, filter, *b_->Fsic(filter), *a_->Fsic(filter));
+    auto receiver = StreamReceiver::Create(*b_, filter, *a_->Fsic(filter), false, "a");
+    EXPECT_TRUE(sender.ok() && receiver.ok());
+    std::optional<Position> after;
+    int chunks = 0;
+    while (chunks < max_chunks) {
+      auto chunk = sender->Next(after, chunk_size);
+      EXPECT_TRUE(chunk.ok()) << chunk.status().ToString();
+      if (!chunk.ok()) break;
+      if (chunk->records.empty() && !chunk->next) break;
+      auto applied = receiver->Apply(*chunk);
+      EXPECT_TRUE(applied.ok()) << applied.status().ToString();
+      ++chunks;
+      if (!chunk->next) break;
+      after = chunk->next;
+    }
+    return chunks;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> a_, b_;
+};
+
+TEST_F(StreamTest, AFullTransferCopiesEverythingAndCompletesTheFsic) {
+  for (int i = 0; i < 250; ++i) Put(*a_, "n" + std::to_string(i));
+  EXPECT_EQ(Transfer({}, 100), 3);
+  EXPECT_EQ(b_->Stats()->live, 250u);
+  const Record ra = **a_->Get("notes", "n7"), rb = **b_->Get("notes", "n7");
+  EXPECT_EQ(rb.version, ra.version);
+  EXPECT_EQ(rb.vv, ra.vv);
+  EXPECT_EQ(rb.body, ra.body);
+  EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 250u);
+  // Nothing is pending the second time, and nothing is sent.
+  auto sender = StreamSender::Create(*a_, {}, *b_->Fsic({}), *a_->Fsic({}));
+  EXPECT_EQ(*sender->Pending(), 0u);
+  EXPECT_EQ(Transfer({}, 100), 0);
+}
+
+TEST_F(StreamTest, AnInterruptedTransferResumesAfterItsLastAppliedChunk) {
+  for (int i = 0; i < 1000; ++i) Put(*a_, "n" + std::to_string(i));
+  EXPECT_EQ(Transfer({}, 100, 3), 3);  // then "killed"
+  EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 300u);
+  EXPECT_EQ(Transfer({}, 100), 7);  // the remaining 700: no chunk sent twice
+  EXPECT_EQ(b_->Stats()->live, 1000u);
+}
+
+TEST_F(StreamTest, AFilterSendsOnlyItsPartitions) {
+  Put(*a_, "in1", "lab_a");
+  Put(*a_, "in2", "lab_a:room1");
+  Put(*a_, "out1", "lab_ab");
+  Put(*a_, "out2", "other");
+  Transfer({"lab_a"}, 10);
+  EXPECT_TRUE(b_->Get("notes", "in1")->has_value());
+  EXPECT_TRUE(b_->Get("notes", "in2")->has_value());
+  EXPECT_FALSE(b_->Get("notes", "out1")->has_value());
+  EXPECT_FALSE(b_->Get("notes", "out2")->has_value());
+  EXPECT_EQ(b_->Fsic({"lab_a"})->Get(a_->instance_id()), 4u);
+  EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 0u);  // not complete for everything
+}
+
+TEST_F(StreamTest, RecordsOfSeveralWritersAreSentOnce) {
+  // A record X wrote and a_ merged: its vv has both; it must reach b_ once.
+  Record r;
+  r.collection = "notes";
+  r.id = "shared";
+  r.partition = "notes";
+  r.version = {Id('1'), 1};
+  r.vv.Set(Id('1'), 1);
+  r.hlc = hlc::Make(1'700'000'000'000, 0);
+  r.body = R"({"x":1})";
+  {
+    auto txn = std::move(*a_->BeginWrite());
+    ASSERT_TRUE(txn->Apply(r, ConflictPolicy::kMerge).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  {
+    auto txn = std::move(*a_->BeginWrite());
+    PutRequest put;
+    put.collection = "notes";
+    put.id = "shared";
+    put.body = R"({"x":2})";
+    ASSERT_TRUE(txn->Put(put).ok());  // vv {0:1, a:1}
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto sender = StreamSender::Create(*a_, {}, VersionVector(), *a_->Fsic({}));
+  ASSERT_TRUE(sender.ok());
+  size_t sent = 0;
+  std::optional<Position> after;
+  for (;;) {
+    auto chunk = sender->Next(after, 10);
+    ASSERT_TRUE(chunk.ok());
+    sent += chunk->records.size();
+    if (!chunk->next) break;
+    after = chunk->next;
+  }
+  EXPECT_EQ(sent, 1u);
+}
+
+TEST_F(StreamTest, TheReceiverRefusesWhatTheSessionDoesNotAllow) {
+  Put(*a_, "n1", "other");
+  auto chunk =
+      StreamSender::Create(*a_, {}, VersionVector(), *a_->Fsic({}))->Next(std::nullopt, 10);
+  ASSERT_TRUE(chunk.ok());
+  ASSERT_EQ(chunk->records.size(), 1u);
+  // A record outside the filter.
+  auto filtered = StreamReceiver::Create(*b_, {"lab_a"}, *a_->Fsic({}), false, "a");
+  auto r = filtered->Apply(*chunk);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("outside this session's filter"), std::string::npos);
+  // Completeness beyond what the sender announced.
+  auto receiver = StreamReceiver::Create(*b_, {}, VersionVector(), false, "a");
+  r = receiver->Apply(*chunk);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(b_->Stats()->live, 0u);
+  // A one-way policy on a two-way session.
+  auto txn = std::move(*b_->BeginWrite());
+  ASSERT_TRUE(txn->SetPolicy("notes", ConflictPolicy::kRemoteWins).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(StreamReceiver::Create(*b_, {}, VersionVector(), true, "a").status().code(),
+            Code::kConflict);
+  EXPECT_TRUE(StreamReceiver::Create(*b_, {}, VersionVector(), false, "a").ok());
+}
+
+}  // namespace
+}  // namespace braid::repl
