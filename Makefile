@@ -39,6 +39,7 @@ check-long: build
 bench: build
 	@$(BUILD)/bench/bulk_write_bench
 	@$(BUILD)/bench/delta_bench --braid $(BUILD)/braid
+	@$(BUILD)/bench/sync_bench --braid $(BUILD)/braid
 	@$(BUILD)/bench/micro_bench --benchmark_format=console
 
 asan: deps

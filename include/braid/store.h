@@ -201,13 +201,18 @@ struct StoreStats {
 
 // One entry of an origin's version stream (replication, docs/protocol.md):
 // a record whose version vector includes `origin`'s write `position`.
+// Entries are never moved when a record's vector grows (that would cost a
+// random write per update): the old entry stays, marked stale, until
+// compaction purges it. Senders skip stale entries.
 struct StreamedVersion {
   uint64_t position = 0;
+  bool stale = false;  // the record's vector has a later write of the origin now
   Record record;
 };
 
 struct CompactResult {
   uint64_t events_removed = 0;
+  uint64_t stale_versions_removed = 0;
   uint64_t horizon = 0;  // after compaction
 };
 
@@ -226,7 +231,16 @@ class Store {
 
   // Starts the write transaction, waiting for other writers up to the busy
   // timeout. Errors: Busy, IoError.
-  virtual Result<std::unique_ptr<WriteTransaction>> BeginWrite() = 0;
+  Result<std::unique_ptr<WriteTransaction>> BeginWrite() {
+    return BeginWrite(options_durability());
+  }
+  // With the durability of its commit chosen: replication applies chunks
+  // with kNormal, since a chunk lost to a power cut is fetched again (its
+  // FSIC advance is lost with it), while every local write keeps the
+  // store's setting.
+  virtual Result<std::unique_ptr<WriteTransaction>> BeginWrite(Durability durability) = 0;
+  // The durability braid.toml asked for.
+  virtual Durability options_durability() const = 0;
 
   // The record, tombstones included; nullopt when it never existed.
   virtual Result<std::optional<Record>> Get(std::string_view collection, std::string_view id) = 0;
@@ -237,8 +251,9 @@ class Store {
   // Compacts change-log events logged before `before_ms`: for each item,
   // drops the events up to its last old delete (create/delete pairs of items
   // that no longer exist) and all but the newest old update; raises the
-  // horizon to the highest seq dropped. Works in bounded batches so other
-  // writers are not locked out for long.
+  // horizon to the highest seq dropped. Also purges stale entries of the
+  // version streams. Works in bounded batches so other writers are not
+  // locked out for long.
   virtual Result<CompactResult> Compact(int64_t before_ms) = 0;
 
   // Replication reads.
@@ -248,11 +263,12 @@ class Store {
   virtual Result<VersionVector> Fsic(const std::vector<std::string>& prefixes) = 0;
   // Every instance this store has heard of, in id order.
   virtual Result<std::vector<InstanceId>> KnownInstances() = 0;
-  // Records whose version vector includes a write of `origin` after
-  // `after`, ordered by that write's counter: a range scan.
+  // Entries of `origin`'s stream after `after`, ordered by counter (a range
+  // scan), stale ones included and flagged.
   virtual Result<std::vector<StreamedVersion>> StreamVersions(const InstanceId& origin,
                                                               uint64_t after, size_t limit) = 0;
-  // How many entries StreamVersions(origin, after, ...) would return in all.
+  // How many entries StreamVersions(origin, after, ...) would return in all
+  // (stale ones included: an upper bound of the records to send).
   virtual Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) = 0;
 
   // Settings and conflicts.

@@ -139,6 +139,9 @@ void Api::Shutdown() {
 }
 
 void Api::Handle(http::Request request, http::Responder respond) {
+  static Counter* const requests =
+      Metrics::Global().GetCounter("braid_http_requests_total", "HTTP requests received.");
+  requests->Add();
   if (spdlog::should_log(spdlog::level::debug)) {
     // Access log for --debug: one line per answer, with its duration.
     respond = [inner = std::move(respond), method = request.method, target = request.target,

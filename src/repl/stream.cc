@@ -72,7 +72,7 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
     for (auto& v : batch) {
       ++scanned;
       last = v.position;
-      if (!InFilter(filter_, v.record.partition)) continue;
+      if (v.stale || !InFilter(filter_, v.record.partition)) continue;
       // A record that another origin's stream, earlier in this session,
       // already sent: that stream covered it (its entry was above the
       // receiver's FSIC too).
@@ -88,17 +88,22 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
       if (!sent) chunk.records.push_back(std::move(v.record));
     }
     const uint64_t cap = sender_fsic_.Get(origin);
+    // Exhausted: the receiver now has everything this store had of `origin`
+    // at the session start. Otherwise: entries at or below the sender's FSIC
+    // never move during a session, so completeness up to there is sound.
+    const uint64_t complete = exhausted ? cap : std::min(last, cap);
+    if (complete > 0) {
+      // Skipped entries can take the loop round the same origin again.
+      if (!chunk.complete_to.empty() && chunk.complete_to.back().first == origin) {
+        chunk.complete_to.back().second = std::max(chunk.complete_to.back().second, complete);
+      } else {
+        chunk.complete_to.emplace_back(origin, complete);
+      }
+    }
     if (exhausted) {
-      // Exhausted: the receiver now has everything this store had of
-      // `origin` at the session start.
-      if (cap > 0) chunk.complete_to.emplace_back(origin, cap);
       ++i;
       position = 0;
     } else {
-      // Entries at or below the sender's FSIC never move during a session,
-      // so completeness up to there is sound; above it, not yet.
-      const uint64_t complete = std::min(last, cap);
-      if (complete > 0) chunk.complete_to.emplace_back(origin, complete);
       position = last;
     }
   }
@@ -151,7 +156,7 @@ Result<ApplyCounts> StreamReceiver::Apply(const Chunk& chunk) {
     }
   }
   ApplyCounts counts;
-  BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+  BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
   for (const auto& r : chunk.records) {
     auto it = policies_.find(r.collection);
     const ConflictPolicy policy = it != policies_.end() ? it->second : ConflictPolicy::kMerge;

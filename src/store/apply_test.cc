@@ -59,7 +59,9 @@ class ApplyTest : public ::testing::Test {
     auto stream = store_->StreamVersions(origin, 0, 100);
     EXPECT_TRUE(stream.ok());
     if (!stream.ok()) return positions;
-    for (const auto& v : *stream) positions.push_back(v.position);
+    for (const auto& v : *stream) {
+      if (!v.stale) positions.push_back(v.position);
+    }
     return positions;
   }
 
@@ -140,6 +142,24 @@ TEST_F(ApplyTest, LocalUpdatesMoveTheirVersionEntry) {
   EXPECT_EQ(Stream(self_), (std::vector<uint64_t>{2, 3}));
   EXPECT_EQ(*store_->CountVersions(self_, 2), 1u);
   EXPECT_EQ(*store_->CountVersions(Id('e'), 0), 0u);
+}
+
+TEST_F(ApplyTest, SupersededEntriesAreStaleUntilCompactionPurgesThem) {
+  ASSERT_TRUE(Put("n1", R"({"x":1})").ok());
+  ASSERT_TRUE(Put("n1", R"({"x":2})").ok());
+  ASSERT_TRUE(Put("n1", R"({"x":3})").ok());
+  auto all = store_->StreamVersions(self_, 0, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_TRUE((*all)[0].stale);
+  EXPECT_TRUE((*all)[1].stale);
+  EXPECT_FALSE((*all)[2].stale);
+  auto r = store_->Compact(0);  // nothing old in the log; stale entries go anyway
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->stale_versions_removed, 2u);
+  all = store_->StreamVersions(self_, 0, 10);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].position, 3u);
 }
 
 TEST_F(ApplyTest, FsicIsPerPrefixAndTheFilterTakesTheMinimum) {

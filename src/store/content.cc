@@ -230,6 +230,93 @@ Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
   return next;
 }
 
+namespace {
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    result |= uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::string> ClocksToLocal(std::string_view clocks_json, const NumForId& num_for) {
+  BRAID_ASSIGN_OR_RETURN(auto entries, ParseClocks(clocks_json));
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<FieldWrite> writes;
+  std::vector<size_t> index;
+  index.reserve(entries.size());
+  for (const auto& [name, fw] : entries) {
+    auto it = std::find(writes.begin(), writes.end(), fw);
+    index.push_back(static_cast<size_t>(it - writes.begin()));
+    if (it == writes.end()) writes.push_back(fw);
+  }
+  std::string out;
+  PutVarint(&out, writes.size());
+  for (const auto& fw : writes) {
+    BRAID_ASSIGN_OR_RETURN(const uint32_t num, num_for(fw.origin));
+    PutVarint(&out, fw.hlc);
+    PutVarint(&out, num);
+    PutVarint(&out, fw.counter);
+  }
+  PutVarint(&out, entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    PutVarint(&out, entries[i].first.size());
+    out += entries[i].first;
+    PutVarint(&out, index[i]);
+  }
+  return out;
+}
+
+Result<std::string> ClocksFromLocal(std::string_view blob, const IdForNum& id_for) {
+  const Status bad = Status::Corruption("malformed field clocks in the store");
+  uint64_t n_writes = 0;
+  if (!GetVarint(&blob, &n_writes) || n_writes > blob.size()) return bad;
+  std::vector<FieldWrite> writes(n_writes);
+  for (auto& fw : writes) {
+    uint64_t num = 0;
+    if (!GetVarint(&blob, &fw.hlc) || !GetVarint(&blob, &num) || !GetVarint(&blob, &fw.counter) ||
+        num > UINT32_MAX) {
+      return bad;
+    }
+    BRAID_ASSIGN_OR_RETURN(fw.origin, id_for(static_cast<uint32_t>(num)));
+  }
+  uint64_t n_fields = 0;
+  if (!GetVarint(&blob, &n_fields) || n_fields > blob.size()) return bad;
+  std::string json;
+  json::Writer w(&json);
+  w.BeginObject();
+  for (uint64_t i = 0; i < n_fields; ++i) {
+    uint64_t len = 0, at = 0;
+    if (!GetVarint(&blob, &len) || len > blob.size()) return bad;
+    const std::string_view name = blob.substr(0, len);
+    blob.remove_prefix(len);
+    if (!GetVarint(&blob, &at) || at >= writes.size()) return bad;
+    w.Key(name);
+    WriteWrite(w, writes[at]);
+  }
+  w.EndObject();
+  if (!blob.empty()) return bad;
+  return n_fields == 0 ? std::string() : json;
+}
+
 Status ValidateFieldClocks(std::string_view clocks) {
   if (clocks.empty()) return Status::OK();
   BRAID_RETURN_IF_ERROR(json::Validate(clocks, nullptr).WithContext("field clocks"));

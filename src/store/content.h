@@ -27,6 +27,7 @@
 #define BRAID_STORE_CONTENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +104,20 @@ Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
 // Errors: InvalidArgument naming what is wrong.
 Status ValidateFieldClocks(std::string_view clocks);
 Status ValidateConflicts(std::string_view conflicts);
+
+// The compact form stores keep field clocks in (docs/storage.md): the
+// distinct writes once, with local instance numbers, then each field with
+// the index of its write, all as unsigned LEB128 varints:
+//   n_writes, n_writes x (hlc, origin_num, counter),
+//   n_fields, n_fields x (name_length, name bytes, write_index)
+// Fields are in name order. A record updated once keeps, for five unchanged
+// fields, ~55 bytes instead of ~300 of wire JSON: small enough to stay in
+// its page, where the JSON made the first update of a packed page split it.
+using NumForId = std::function<Result<uint32_t>(const InstanceId&)>;
+using IdForNum = std::function<Result<InstanceId>(uint32_t)>;
+Result<std::string> ClocksToLocal(std::string_view clocks_json, const NumForId& num_for);
+// Errors: Corruption for a malformed blob.
+Result<std::string> ClocksFromLocal(std::string_view blob, const IdForNum& id_for);
 
 // Canonical conflict entries.
 std::string FieldConflict(const FieldState& loser);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace braid {
 namespace {
 
@@ -84,6 +86,25 @@ TEST(ContentTest, ARecreatedRecordForgetsItsEarlierLife) {
   ASSERT_TRUE(c.ok());
   ASSERT_EQ(c->fields.size(), 1u);
   EXPECT_EQ(ClocksFor(*c, w), "");
+}
+
+TEST(ContentTest, LocalClocksRoundTripAndStaySmall) {
+  const std::string json = R"({"a":)" + W(10, 'b', 4) + R"(,"b":)" + W(10, 'b', 4) + R"(,"c":)" +
+                           W(20, 'c', 5) + R"(,"d\"x":)" + W(10, 'b', 4) + "}";
+  std::map<InstanceId, uint32_t> nums = {{Id('b'), 2}, {Id('c'), 3}};
+  auto local =
+      ClocksToLocal(json, [&](const InstanceId& id) -> Result<uint32_t> { return nums.at(id); });
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  EXPECT_LT(local->size(), 30u);  // two distinct writes, four short names
+  auto back = ClocksFromLocal(
+      *local, [&](uint32_t num) -> Result<InstanceId> { return num == 2 ? Id('b') : Id('c'); });
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, json);
+  for (const std::string& bad : {std::string("\x05"), std::string("\x01\x01\x02"), *local + "x",
+                                 local->substr(0, local->size() - 1)}) {
+    auto r = ClocksFromLocal(bad, [](uint32_t) -> Result<InstanceId> { return Id('b'); });
+    EXPECT_EQ(r.status().code(), Code::kCorruption);
+  }
 }
 
 TEST(ContentTest, PeerClocksAndConflictsAreValidated) {

@@ -185,6 +185,34 @@ TEST_F(ApiTest, BatchIsAllOrNothing) {
   EXPECT_EQ(Json(Send("GET", "/api/v1/collections/batch/records/b1"))["deleted"], false);
 }
 
+TEST_F(ApiTest, CollectionPoliciesConflictsAndMetrics) {
+  auto got = Send("GET", "/api/v1/collections/pol");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(Json(got)["conflicts"], "merge");
+  auto set = Send("PUT", "/api/v1/collections/pol", R"({"conflicts":"lww"})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(Json(Send("GET", "/api/v1/collections/pol"))["conflicts"], "lww");
+  for (const std::string bad :
+       {R"({"conflicts":"newest"})", R"({"policy":"lww"})", "{}", "[]", R"({"conflicts":1})"}) {
+    ExpectError(Send("PUT", "/api/v1/collections/pol", bad), 400, "invalidArgument");
+  }
+  ExpectError(Send("PUT", "/api/v1/collections/Pol", R"({"conflicts":"lww"})"), 400,
+              "invalidArgument");
+  EXPECT_EQ(Json(Send("GET", "/api/v1/collections/pol"))["conflicts"], "lww");
+
+  auto conflicts = Send("GET", "/api/v1/conflicts?limit=10");
+  ASSERT_EQ(conflicts.status, 200);
+  EXPECT_TRUE(Json(conflicts)["records"].is_array());
+  ExpectError(Send("GET", "/api/v1/conflicts?limit=0"), 400, "invalidArgument");
+
+  auto metrics = Send("GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("# TYPE braid_http_requests_total counter"), std::string::npos);
+  EXPECT_NE(metrics.Header("Content-Type").find("text/plain"), std::string::npos);
+  const json info = Json(Send("GET", "/api/v1/info"));
+  EXPECT_EQ(info["capabilities"]["auth"][0], "token");
+}
+
 // Each bad request gets a 4xx {"code","message"} and writes nothing.
 TEST_F(ApiTest, BadInputIsRefusedAndWritesNothing) {
   ASSERT_EQ(

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,10 +109,12 @@ Result<int> Process::Wait(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     int status;
-    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    struct rusage usage {};
+    const pid_t r = wait4(pid_, &status, WNOHANG, &usage);
     if (r == pid_) {
       exited_ = true;
       exit_code_ = ExitCode(status);
+      max_rss_kib_ = usage.ru_maxrss;
       return exit_code_;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -175,8 +178,10 @@ RunResult Run(const std::vector<std::string>& argv, const std::string& input) {
   }
   feeder.join();
   int status;
-  waitpid(pid, &status, 0);
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
   result.exit_code = ExitCode(status);
+  result.max_rss_kib = usage.ru_maxrss;
   return result;
 }
 

@@ -35,6 +35,8 @@ class Process {
   // The exit code, or 128 + signal number when a signal ended it.
   // Errors: Unavailable on timeout.
   Result<int> Wait(std::chrono::milliseconds timeout);
+  // Peak resident memory of the exited process, in KiB (0 before Wait()).
+  long max_rss_kib() const { return max_rss_kib_; }
 
  private:
   Process() = default;
@@ -43,12 +45,14 @@ class Process {
   std::string buffer_;
   bool exited_ = false;
   int exit_code_ = 0;
+  long max_rss_kib_ = 0;
 };
 
 struct RunResult {
   int exit_code = -1;
   std::string out;
   std::string err;
+  long max_rss_kib = 0;  // peak resident memory of the command
 };
 
 // Runs a command to completion with `input` on stdin; captures everything.

@@ -26,10 +26,12 @@ Result<std::unique_ptr<BraidServer>> BraidServer::Start(const std::string& data_
   return s;
 }
 
-Status BraidServer::Launch() {
-  BRAID_ASSIGN_OR_RETURN(process_, Process::Start({BraidBin(), "--data", data_dir_, "serve",
-                                                   "--listen", "127.0.0.1:0"},
-                                                  data_dir_ + "/serve.log"));
+Status BraidServer::Launch(const std::string& env) {
+  // A restart keeps the port, so remotes pointing here stay valid.
+  const std::string listen = "127.0.0.1:" + (url_.empty() ? "0" : url_.substr(url_.rfind(':') + 1));
+  std::vector<std::string> argv = {BraidBin(), "--data", data_dir_, "serve", "--listen", listen};
+  if (!env.empty()) argv.insert(argv.begin(), {"/usr/bin/env", env});
+  BRAID_ASSIGN_OR_RETURN(process_, Process::Start(argv, data_dir_ + "/serve.log"));
   auto line = process_->ReadLine(std::chrono::seconds(20));
   if (!line.ok()) return Status::Internal("braid serve did not start: " + LogTail());
   // "braid serving http://127.0.0.1:PORT (data ..., instance ...)"
@@ -50,9 +52,9 @@ void BraidServer::Kill() {
   (void)process_->Wait(std::chrono::seconds(30));
 }
 
-Status BraidServer::Restart() {
+Status BraidServer::Restart(const std::string& env) {
   if (process_) (void)Stop();
-  return Launch();
+  return Launch(env);
 }
 
 std::string BraidServer::LogTail(size_t max_bytes) const {

@@ -26,13 +26,14 @@ class BraidServer {
   Result<int> Stop();
   // SIGKILL at once, then reaps.
   void Kill();
-  // Starts `braid serve` again on the same data directory (a new port).
-  Status Restart();
+  // Starts `braid serve` again on the same data directory and port;
+  // `env` ("NAME=value") is set for that server process only.
+  Status Restart(const std::string& env = "");
   // The last `max_bytes` of serve.log, for failure messages.
   std::string LogTail(size_t max_bytes = 4000) const;
 
  private:
-  Status Launch();
+  Status Launch(const std::string& env = "");
   std::string data_dir_;
   std::string url_;
   std::unique_ptr<Process> process_;

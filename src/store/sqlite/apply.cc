@@ -56,15 +56,18 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
   hlc_.Observe(in.hlc);
   ApplyResult result;
 
-  BRAID_ASSIGN_OR_RETURN(auto prev, Load(in.collection, in.id));
-  if (!prev) {
-    // Tombstones are stored too: a peer with an older live version must not
-    // bring the record back.
-    BRAID_ASSIGN_OR_RETURN(const LocalVector vv, ToLocal(incoming.vv));
-    BRAID_RETURN_IF_ERROR(Poison(StoreVersion(std::nullopt, incoming, vv).status()));
+  // New to this store (the whole of an initial pull): one insert, no lookup.
+  // Tombstones are stored too: a peer with an older live version must not
+  // bring the record back.
+  BRAID_ASSIGN_OR_RETURN(const LocalVector incoming_vv, ToLocal(incoming.vv));
+  BRAID_ASSIGN_OR_RETURN(const int64_t inserted,
+                         StoreVersion(std::nullopt, incoming, incoming_vv, /*if_absent=*/true));
+  if (inserted != 0) {
     result.kind = ApplyResult::Kind::kApplied;
     return result;
   }
+  BRAID_ASSIGN_OR_RETURN(auto prev, Load(in.collection, in.id));
+  if (!prev) return Poison(Status::Internal("record vanished inside a write transaction"));
   const Record& local = prev->record;
   if (local.partition != in.partition) {
     return Status::InvalidArgument(Name(in) + ": the peer has it in partition \"" + in.partition +

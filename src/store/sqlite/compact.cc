@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "store/codec.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace braid::sqlite {
@@ -89,8 +90,64 @@ bool Droppable(const ItemHistory& h, uint64_t seq, ChangeOp op) {
 
 }  // namespace
 
+// Deletes versions-table entries whose record's vector moved past them
+// (left behind by updates, see StreamedVersion). One pass over the table in
+// keyset batches; deletes commit kDeleteBatch at a time.
+Result<uint64_t> SqliteStore::PurgeStaleVersions() NO_THREAD_SAFETY_ANALYSIS {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& rdb = reader.db();
+  uint64_t removed = 0;
+  int64_t after_origin = -1, after_counter = -1;
+  for (;;) {
+    std::vector<std::pair<int64_t, int64_t>> stale;
+    size_t n = 0;
+    {
+      BRAID_ASSIGN_OR_RETURN(Stmt s,
+                             rdb.Prepare("SELECT v.origin, v.counter, r.origin, r.counter, r.vv "
+                                         "FROM versions v JOIN records r ON r.rid = v.rid "
+                                         "WHERE (v.origin, v.counter) > (?, ?) "
+                                         "ORDER BY v.origin, v.counter LIMIT ?"));
+      s.Bind(1, after_origin).Bind(2, after_counter).Bind(3, static_cast<int64_t>(kScanBatch));
+      for (;;) {
+        BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+        if (!row) break;
+        ++n;
+        after_origin = s.Int(0);
+        after_counter = s.Int(1);
+        LocalVector vv;
+        if (s.IsNull(4)) {
+          vv = ImpliedVector(static_cast<uint32_t>(s.Int(2)), static_cast<uint64_t>(s.Int(3)));
+        } else {
+          BRAID_ASSIGN_OR_RETURN(vv, DecodeLocalVector(s.Blob(4)));
+        }
+        if (vv.Get(static_cast<uint32_t>(after_origin)) != static_cast<uint64_t>(after_counter)) {
+          stale.emplace_back(after_origin, after_counter);
+        }
+      }
+    }
+    for (size_t i = 0; i < stale.size(); i += kDeleteBatch) {
+      MutexLock lock(write_mu_);
+      Db& wdb = *writer_;
+      BRAID_RETURN_IF_ERROR(wdb.Exec("BEGIN IMMEDIATE"));
+      Status s;
+      for (size_t j = i; j < std::min(stale.size(), i + kDeleteBatch) && s.ok(); ++j) {
+        auto del = wdb.Prepare("DELETE FROM versions WHERE origin = ? AND counter = ?");
+        s = del.ok() ? del->Bind(1, stale[j].first).Bind(2, stale[j].second).Run() : del.status();
+        if (s.ok()) removed += static_cast<uint64_t>(wdb.Changes());
+      }
+      if (s.ok()) s = wdb.Exec("COMMIT");
+      if (!s.ok()) {
+        (void)wdb.Exec("ROLLBACK");
+        return s.WithContext("purging stale version entries");
+      }
+    }
+    if (n < kScanBatch) return removed;
+  }
+}
+
 Result<CompactResult> SqliteStore::Compact(int64_t before_ms) NO_THREAD_SAFETY_ANALYSIS {
   CompactResult result;
+  BRAID_ASSIGN_OR_RETURN(result.stale_versions_removed, PurgeStaleVersions());
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   Db& rdb = reader.db();
   BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(rdb));
@@ -167,8 +224,10 @@ Result<CompactResult> SqliteStore::Compact(int64_t before_ms) NO_THREAD_SAFETY_A
     BRAID_RETURN_IF_ERROR(flushed);
     BRAID_RETURN_IF_ERROR(flush());
   }
-  spdlog::info("compacted the change log: {} events removed up to seq {}, horizon {}",
-               result.events_removed, cutoff, result.horizon);
+  spdlog::info(
+      "compacted the change log: {} events removed up to seq {}, horizon {}; {} stale "
+      "version entries removed",
+      result.events_removed, cutoff, result.horizon, result.stale_versions_removed);
   return result;
 }
 

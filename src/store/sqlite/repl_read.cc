@@ -105,6 +105,7 @@ Result<std::vector<StreamedVersion>> SqliteStore::StreamVersions(const InstanceI
     StreamedVersion& v = out.emplace_back();
     v.position = static_cast<uint64_t>(s.Int(0));
     BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 1, &v.record));
+    v.stale = v.record.vv.Get(origin) != v.position;
   }
   return out;
 }

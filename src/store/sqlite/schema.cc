@@ -35,7 +35,7 @@ CREATE TABLE records(
   counter    INTEGER NOT NULL,
   vv         BLOB,              -- local version vector (codec.h); NULL: {origin: counter}
   hlc        INTEGER NOT NULL,
-  clocks     TEXT,              -- field writes JSON (content.h); NULL when none
+  clocks     BLOB,              -- field writes, compact form (content.h); NULL when none
   body       TEXT NOT NULL,
   conflicts  TEXT,              -- conflict entries JSON array; NULL when none
   UNIQUE (collection, id)

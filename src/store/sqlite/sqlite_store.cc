@@ -10,6 +10,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "store/codec.h"
+#include "store/content.h"
 #include "store/sqlite/schema.h"
 
 namespace braid {
@@ -62,7 +63,9 @@ Result<StateRow> ReadState(Db& db) {
 }
 
 SqliteStore::SqliteStore(const StoreOptions& options)
-    : options_(options), clock_(options.clock != nullptr ? options.clock : &Clock::Real()) {}
+    : writer_durability_(options.durability),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock : &Clock::Real()) {}
 
 SqliteStore::~SqliteStore() {
   {
@@ -272,7 +275,12 @@ Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out) 
   }
   BRAID_ASSIGN_OR_RETURN(out->vv, ToVersionVector(db, local));
   out->hlc = static_cast<uint64_t>(row.Int(col + 8));
-  out->field_clocks.assign(row.IsNull(col + 9) ? std::string_view() : row.Text(col + 9));
+  out->field_clocks.clear();
+  if (!row.IsNull(col + 9)) {
+    BRAID_ASSIGN_OR_RETURN(out->field_clocks,
+                           ClocksFromLocal(row.Blob(col + 9),
+                                           [&](uint32_t num) { return InstanceFor(db, num); }));
+  }
   out->body.assign(row.Text(col + 10));
   out->conflicts.assign(row.IsNull(col + 11) ? std::string_view() : row.Text(col + 11));
   return Status::OK();
@@ -299,8 +307,9 @@ Result<SqliteStore::Reader> SqliteStore::AcquireReader() {
   return Reader(this, std::move(db));
 }
 
-Result<std::unique_ptr<WriteTransaction>> SqliteStore::BeginWrite() NO_THREAD_SAFETY_ANALYSIS {
-  return NewWriteTransaction(this, writer_.get(), &write_mu_);
+Result<std::unique_ptr<WriteTransaction>> SqliteStore::BeginWrite(Durability durability)
+    NO_THREAD_SAFETY_ANALYSIS {
+  return NewWriteTransaction(this, writer_.get(), &write_mu_, durability);
 }
 
 Result<std::optional<Record>> SqliteStore::Get(std::string_view collection, std::string_view id) {

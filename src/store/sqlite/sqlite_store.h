@@ -48,7 +48,9 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   InstanceId instance_id() const override { return self_id_; }
-  Result<std::unique_ptr<WriteTransaction>> BeginWrite() override;
+  using Store::BeginWrite;
+  Result<std::unique_ptr<WriteTransaction>> BeginWrite(Durability durability) override;
+  Durability options_durability() const override { return options_.durability; }
   Result<std::optional<Record>> Get(std::string_view collection, std::string_view id) override;
   Result<std::vector<Record>> List(const ListQuery& query) override;
   Result<ChangePage> ReadChanges(const ChangeQuery& query) override;
@@ -99,6 +101,8 @@ class SqliteStore final : public Store {
   // The thread holding the write lock, so that a nested BeginWrite() fails
   // instead of deadlocking.
   std::atomic<std::thread::id> writer_thread_{};
+  // The writer connection's current synchronous setting (under write_mu_).
+  Durability writer_durability_;
 
  private:
   // A reader connection borrowed from the pool; returned when destroyed.
@@ -119,6 +123,7 @@ class SqliteStore final : public Store {
   Result<std::unique_ptr<Db>> OpenConnection(bool create);
   Result<Reader> AcquireReader();
   Status CheckIdentity(Db& db);
+  Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
 
   StoreOptions options_;
@@ -148,9 +153,11 @@ class SqliteStore final : public Store {
 Result<StateRow> ReadState(Db& db);
 
 // Begins the write transaction on `writer`: locks `write_mu` (released when
-// the transaction is destroyed), then BEGIN IMMEDIATE. Defined in write_txn.cc.
+// the transaction is destroyed), sets the commit durability, then BEGIN
+// IMMEDIATE. Defined in write_txn.cc.
 Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store, Db* writer,
-                                                              Mutex* write_mu);
+                                                              Mutex* write_mu,
+                                                              Durability durability);
 
 }  // namespace braid::sqlite
 

@@ -144,26 +144,19 @@ Status SqliteWriteTransaction::FlushChanges() {
 }
 
 Status SqliteWriteTransaction::AddVersion(uint32_t origin, uint64_t counter, int64_t rid) {
-  pending_versions_.push_back({true, origin, counter, rid});
+  pending_versions_.push_back({origin, counter, rid});
   return pending_versions_.size() == kBatch ? FlushVersions() : Status::OK();
 }
 
-Status SqliteWriteTransaction::RemoveVersion(uint32_t origin, uint64_t counter) {
-  pending_versions_.push_back({false, origin, counter, 0});
-  return pending_versions_.size() == kBatch ? FlushVersions() : Status::OK();
-}
-
-// Applies the buffered versions-table changes in order; a full buffer of
-// inserts (a bulk load) goes in one statement.
+// Inserts the buffered versions-table entries; a full buffer goes in one
+// statement.
 Status SqliteWriteTransaction::FlushVersions() {
   static const std::string batch_sql = [] {
     std::string sql = "INSERT INTO versions(origin, counter, rid) VALUES ";
     for (size_t i = 0; i < kBatch; ++i) sql += i == 0 ? "(?,?,?)" : ",(?,?,?)";
     return sql;
   }();
-  bool all_adds = pending_versions_.size() == kBatch;
-  for (const auto& v : pending_versions_) all_adds = all_adds && v.add;
-  if (all_adds) {
+  if (pending_versions_.size() == kBatch) {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(batch_sql.c_str()));
     for (size_t i = 0; i < kBatch; ++i) {
       const auto& v = pending_versions_[i];
@@ -176,11 +169,10 @@ Status SqliteWriteTransaction::FlushVersions() {
   } else {
     for (const auto& v : pending_versions_) {
       BRAID_ASSIGN_OR_RETURN(
-          Stmt s, v.add
-                      ? db_->Prepare("INSERT INTO versions(origin, counter, rid) VALUES (?, ?, ?)")
-                      : db_->Prepare("DELETE FROM versions WHERE origin = ? AND counter = ?"));
-      s.Bind(1, static_cast<int64_t>(v.origin)).Bind(2, static_cast<int64_t>(v.counter));
-      if (v.add) s.Bind(3, v.rid);
+          Stmt s, db_->Prepare("INSERT INTO versions(origin, counter, rid) VALUES (?, ?, ?)"));
+      s.Bind(1, static_cast<int64_t>(v.origin))
+          .Bind(2, static_cast<int64_t>(v.counter))
+          .Bind(3, v.rid);
       BRAID_RETURN_IF_ERROR(Poison(s.Run()));
     }
   }
@@ -189,11 +181,17 @@ Status SqliteWriteTransaction::FlushVersions() {
 }
 
 Result<int64_t> SqliteWriteTransaction::StoreVersion(const std::optional<Row>& prev,
-                                                     const Record& next,
-                                                     const LocalVector& next_vv) {
+                                                     const Record& next, const LocalVector& next_vv,
+                                                     bool if_absent) {
   BRAID_ASSIGN_OR_RETURN(const uint32_t origin, NumFor(next.version.origin));
   const bool implied = IsImpliedVector(next_vv, origin, next.version.counter);
   if (!implied) vv_blob_ = EncodeLocalVector(next_vv);
+  std::string clocks_blob;
+  if (!next.field_clocks.empty()) {
+    BRAID_ASSIGN_OR_RETURN(clocks_blob,
+                           ClocksToLocal(next.field_clocks,
+                                         [this](const InstanceId& id) { return NumFor(id); }));
+  }
   int64_t rid;
   if (prev) {
     rid = prev->rid;
@@ -208,14 +206,18 @@ Result<int64_t> SqliteWriteTransaction::StoreVersion(const std::optional<Row>& p
         .Bind(8, next.body)
         .Bind(10, rid);
     if (!implied) s.BindBlob(5, vv_blob_);
-    if (!next.field_clocks.empty()) s.Bind(7, next.field_clocks);
+    if (!next.field_clocks.empty()) s.BindBlob(7, clocks_blob);
     if (!next.conflicts.empty()) s.Bind(9, next.conflicts);
     BRAID_RETURN_IF_ERROR(Poison(s.Run()));
   } else {
     BRAID_ASSIGN_OR_RETURN(
-        Stmt s, db_->Prepare("INSERT INTO records(collection, id, partition, parent, deleted, "
-                             "origin, counter, vv, hlc, clocks, body, conflicts) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        Stmt s, if_absent
+                    ? db_->Prepare("INSERT OR IGNORE INTO records(collection, id, partition, "
+                                   "parent, deleted, origin, counter, vv, hlc, clocks, body, "
+                                   "conflicts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                    : db_->Prepare("INSERT INTO records(collection, id, partition, parent, "
+                                   "deleted, origin, counter, vv, hlc, clocks, body, conflicts) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     s.Bind(1, next.collection).Bind(2, next.id);
     if (next.partition != next.collection) s.Bind(3, next.partition);
     if (next.parent) s.Bind(4, std::string_view(*next.parent));
@@ -225,18 +227,18 @@ Result<int64_t> SqliteWriteTransaction::StoreVersion(const std::optional<Row>& p
         .Bind(9, static_cast<int64_t>(next.hlc))
         .Bind(11, next.body);
     if (!implied) s.BindBlob(8, vv_blob_);
-    if (!next.field_clocks.empty()) s.Bind(10, next.field_clocks);
+    if (!next.field_clocks.empty()) s.BindBlob(10, clocks_blob);
     if (!next.conflicts.empty()) s.Bind(12, next.conflicts);
     BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+    if (if_absent && db_->Changes() == 0) return int64_t{0};
     rid = db_->LastInsertRowid();
   }
 
-  // Versions table: one row per version-vector entry.
+  // Versions table: an entry per new version-vector entry. Entries the new
+  // vector supersedes stay, stale (StreamedVersion), for compaction to
+  // purge: deleting them now would cost a random page write per update.
   static const LocalVector kNone;
   const LocalVector& old_vv = prev ? prev->vv : kNone;
-  for (const auto& [num, counter] : old_vv.entries()) {
-    if (next_vv.Get(num) != counter) BRAID_RETURN_IF_ERROR(RemoveVersion(num, counter));
-  }
   for (const auto& [num, counter] : next_vv.entries()) {
     if (old_vv.Get(num) != counter) BRAID_RETURN_IF_ERROR(AddVersion(num, counter, rid));
   }
@@ -421,7 +423,8 @@ Status SqliteWriteTransaction::Commit() {
 }
 
 Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store, Db* writer,
-                                                              Mutex* write_mu) {
+                                                              Mutex* write_mu,
+                                                              Durability durability) {
   if (store->writer_thread_.load() == std::this_thread::get_id()) {
     // Waiting would deadlock: this thread holds the lock it would wait for.
     return Status::Internal(
@@ -429,7 +432,13 @@ Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store
   }
   write_mu->Lock();
   store->writer_thread_.store(std::this_thread::get_id());
-  Status s = writer->Exec("BEGIN IMMEDIATE");
+  Status s;
+  if (store->writer_durability_ != durability) {
+    s = writer->Exec(durability == Durability::kFull ? "PRAGMA synchronous=FULL"
+                                                     : "PRAGMA synchronous=NORMAL");
+    if (s.ok()) store->writer_durability_ = durability;
+  }
+  if (s.ok()) s = writer->Exec("BEGIN IMMEDIATE");
   if (!s.ok()) {
     store->writer_thread_.store(std::thread::id());
     write_mu->Unlock();

@@ -75,9 +75,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
   // Stores `next` (every field of it: version, vv, hlc, clocks, conflicts,
   // body, deleted, parent) over `prev` (nullopt: a new row), keeps the
   // versions table and change log in step. `next_vv` is next.vv in local
-  // form. Returns the new row id.
+  // form. Returns the row id; with `if_absent` (and no `prev`), 0 when a
+  // record of that name exists already (then nothing was written).
   Result<int64_t> StoreVersion(const std::optional<Row>& prev, const Record& next,
-                               const LocalVector& next_vv);
+                               const LocalVector& next_vv, bool if_absent = false);
   // A new local version of `prev` with `content` (body as given, or built
   // from the content when `body` is empty): takes the next counter and HLC.
   Result<WriteResult> WriteLocal(const Row& prev, Record next, LocalVector vv);
@@ -89,9 +90,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status LogChange(int64_t rid, ChangeOp op, std::string_view collection,
                    const std::optional<std::string>& parent, uint64_t hlc);
   Status FlushChanges();
-  // Buffers versions-table changes (FlushVersions applies them in order).
+  // Buffers a versions-table entry (FlushVersions inserts them).
   Status AddVersion(uint32_t origin, uint64_t counter, int64_t rid);
-  Status RemoveVersion(uint32_t origin, uint64_t counter);
   Status FlushVersions();
 
   WriteResult MakeResult(WriteOp op, uint64_t seq, Record record) const;
@@ -117,7 +117,6 @@ class SqliteWriteTransaction final : public WriteTransaction {
   };
   std::vector<PendingChange> pending_changes_;
   struct PendingVersion {
-    bool add;
     uint32_t origin;
     uint64_t counter;
     int64_t rid;
