@@ -1,7 +1,7 @@
 # braid: the two commands of the README, and a few more.
 #   make run         install what is missing, build, serve ./braid-data on 127.0.0.1:8470
 #   make test        install what is missing, build, run every test
-#   make check-long  long crash runs (behind the normal suite's time budget)
+#   make check-long  long runs: 4,000 replication model seeds, 200 crash rounds
 #   make bench       end-to-end benchmarks (JSON on stdout)
 #   make asan        the test suite under AddressSanitizer + UBSan
 
@@ -34,7 +34,8 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
 check-long: build
-	@cd $(BUILD) && BRAID_CRASH_ROUNDS=200 ctest --output-on-failure -R 'Crash' --timeout 3600
+	@cd $(BUILD) && BRAID_CRASH_ROUNDS=200 BRAID_MODEL_SEEDS=0:4000 \
+	  ctest --output-on-failure -j$(JOBS) -R 'Crash|ModelTest' --timeout 7200
 
 bench: build
 	@$(BUILD)/bench/bulk_write_bench
