@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/json.h"
+#include "base/varint.h"
 
 namespace braid {
 namespace {
@@ -229,32 +230,6 @@ Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
   next.conflicts = before.conflicts;
   return next;
 }
-
-namespace {
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<unsigned char>(in->front());
-    in->remove_prefix(1);
-    result |= uint64_t{byte & 0x7fu} << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
 
 Result<std::string> ClocksToLocal(std::string_view clocks_json, const NumForId& num_for) {
   BRAID_ASSIGN_OR_RETURN(auto entries, ParseClocks(clocks_json));
