@@ -74,12 +74,14 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
       last = v.position;
       if (v.stale || !InFilter(filter_, v.record.partition)) continue;
       // A record that another origin's stream, earlier in this session,
-      // already sent: that stream covered it (its entry was above the
-      // receiver's FSIC too).
+      // already sent. Sound only when that entry existed at the session
+      // start (at or below the sender's FSIC for o): then the version that
+      // stream sent already had this origin's entry too (entries at or
+      // below the sender's FSIC were in place at the start). An entry above
+      // it may have appeared after o's stream went by.
       bool sent = false;
       for (const auto& [o, c] : v.record.vv.entries()) {
-        // (An origin learned after the session started is in no stream.)
-        if (o < origin && c > receiver_fsic_.Get(o) &&
+        if (o < origin && c > receiver_fsic_.Get(o) && c <= sender_fsic_.Get(o) &&
             std::binary_search(origins_.begin(), origins_.begin() + static_cast<long>(i), o)) {
           sent = true;
           break;

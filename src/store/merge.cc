@@ -19,6 +19,38 @@ bool SameValues(const Content& a, const Content& b) {
   return present(a) == present(b);
 }
 
+// The order whole-version choices use (the lww winner, and the parent under
+// merge): HLC, then the content (deletion, field values, parent), then the
+// version name. A version a merge made carries the greater HLC of the two it
+// merged (see Merge's caller) and, under lww, the winner's content, so it
+// sorts just where the winner does: taking the greater is a join, whatever
+// the order of merges. (Its name differs, but names only break ties between
+// versions whose HLC and content are the same.)
+bool LaterVersion(const Record& a, const Content& ca, const Record& b, const Content& cb) {
+  if (a.hlc != b.hlc) return a.hlc > b.hlc;
+  if (ca.deleted != cb.deleted) return ca.deleted;
+  auto values = [](const Content& c) {
+    std::vector<std::pair<std::string_view, std::string_view>> v;
+    for (const auto& f : c.fields) {
+      if (f.value) v.emplace_back(f.name, *f.value);
+    }
+    return v;
+  };
+  if (auto va = values(ca), vb = values(cb); va != vb) return va > vb;
+  if (ca.parent != cb.parent) return ca.parent > cb.parent;
+  return std::make_pair(a.version.origin, a.version.counter) >
+         std::make_pair(b.version.origin, b.version.counter);
+}
+
+// Of two states of a field written by the same write (only a faulty peer
+// sends that with different values): the same choice on every replica.
+const FieldState& SameWriteWinner(const FieldState& a, const FieldState& b) {
+  return std::make_pair(a.value.has_value(), a.value) >=
+                 std::make_pair(b.value.has_value(), b.value)
+             ? a
+             : b;
+}
+
 void AddConflict(std::vector<std::string>* conflicts, std::string entry) {
   auto it = std::lower_bound(conflicts->begin(), conflicts->end(), entry);
   if (it == conflicts->end() || *it != entry) conflicts->insert(it, std::move(entry));
@@ -41,7 +73,7 @@ Content MergeFields(const Content& l, const Content& i, const VersionVector& lvv
       ++ii;
     } else {
       if (li->write == ii->write) {
-        m.fields.push_back(*li);
+        m.fields.push_back(SameWriteWinner(*li, *ii));
       } else {
         const bool incoming_wins = li->write < ii->write;
         const FieldState& winner = incoming_wins ? *ii : *li;
@@ -83,7 +115,7 @@ Result<MergeDecision> Merge(const Record& local, const Record& incoming, Conflic
   BRAID_ASSIGN_OR_RETURN(const Content l, ParseContent(local));
   BRAID_ASSIGN_OR_RETURN(const Content i, ParseContent(incoming));
   Content m;
-  const bool incoming_later = VersionWrite(local) < VersionWrite(incoming);
+  const bool incoming_later = LaterVersion(incoming, i, local, l);
   if (policy == ConflictPolicy::kMerge && l.deleted == i.deleted) {
     if (l.deleted) {
       m.deleted = true;

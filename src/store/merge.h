@@ -36,7 +36,8 @@ struct MergeDecision {
     kIgnore,        // incoming adds nothing: local stays as it is
     kTakeIncoming,  // store incoming's version and content, with `vv`
     kKeepLocal,     // keep local's version and content, with `vv`
-    kNewVersion,    // store `content` as a new local write with `vv` (+ self)
+    kNewVersion,    // store `content` as a new local version with `vv` (+ self),
+                    // whose HLC is the greater of the two merged
     kHold,          // skip policy: keep incoming aside, local untouched
   };
   Kind kind = Kind::kIgnore;

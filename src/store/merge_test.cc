@@ -228,6 +228,67 @@ Outcome Apply(const Record& local, const Record& incoming, ConflictPolicy p) {
   return o;
 }
 
+// What a replica stores after merging `incoming` into `local` (as Apply
+// does: a new version of its own carries the greater HLC of the two).
+Record Stored(const Record& local, const Record& incoming, ConflictPolicy p, char replica) {
+  const MergeDecision d = M(local, incoming, p);
+  Record r = d.kind == K::kTakeIncoming ? incoming : local;
+  if (d.kind == K::kIgnore) return r;
+  r.vv = d.vv;
+  if (d.kind == K::kNewVersion) {
+    r.version = {Id(replica), 1};
+    r.vv.Set(r.version.origin, 1);
+    r.hlc = std::max(local.hlc, incoming.hlc);
+    StoreContent(d.content, &r);
+  }
+  return r;
+}
+
+// Three concurrent versions, merged in every order: the same content. Under
+// lww the latest write wins however the others were merged first; under
+// merge the parent comes from the latest version the same way.
+TEST(MergeTest, WholeVersionChoicesAreJoins) {
+  for (const ConflictPolicy p : {ConflictPolicy::kLww, ConflictPolicy::kMerge}) {
+    Writer a('a', 100), b('b', 200), c('c', 300);
+    const Record base = a.Put(Empty(), R"({"x":0,"y":0,"z":0})");
+    Record va = a.Put(base, R"({"x":1,"y":0,"z":0})");
+    Record vb = b.Put(base, R"({"x":0,"y":2,"z":0})");
+    Record vc = c.Put(base, R"({"x":0,"y":0,"z":3})");
+    va.parent = "pa";
+    vb.parent = "pb";
+    vc.parent = "pc";
+    const Record ab_c = Stored(Stored(va, vb, p, 'd'), vc, p, 'e');
+    const Record a_bc = Stored(va, Stored(vb, vc, p, 'd'), p, 'e');
+    const Record ac_b = Stored(Stored(va, vc, p, 'd'), vb, p, 'e');
+    const Content x = *ParseContent(ab_c), y = *ParseContent(a_bc), z = *ParseContent(ac_b);
+    auto values = [](Content c) {
+      c.conflicts.clear();
+      for (auto& f : c.fields) f.write = {};
+      return c;
+    };
+    EXPECT_EQ(values(x), values(y)) << PolicyName(p) << ": " << ab_c.body << " vs " << a_bc.body;
+    EXPECT_EQ(values(x), values(z)) << PolicyName(p) << ": " << ab_c.body << " vs " << ac_b.body;
+    EXPECT_EQ(x.parent, "pc") << PolicyName(p);
+    if (p == ConflictPolicy::kLww) {
+      EXPECT_EQ(ab_c.body, R"({"x":0,"y":0,"z":3})");
+    }
+  }
+}
+
+// A faulty peer may send one write with two values; every replica still
+// keeps the same one.
+TEST(MergeTest, OneWriteWithTwoValuesIsDecidedTheSameEverywhere) {
+  Writer a('a', 100), b('b', 200);
+  const Record base = a.Put(Empty(), R"({"x":1})");
+  const Record l = b.Put(base, R"({"x":1,"y":1})");
+  const Record i = a.Put(base, R"({"x":1,"z":1})");  // x keeps the write a:1
+  Record forged = i;
+  forged.body = R"({"x":9,"z":1})";  // x claims a's first write, with another value
+  const Outcome one = Apply(l, forged, ConflictPolicy::kMerge);
+  const Outcome two = Apply(forged, l, ConflictPolicy::kMerge);
+  EXPECT_EQ(one.content, two.content);
+}
+
 // Random concurrent histories: whichever replica merges, and in whichever
 // order it receives the versions, it ends with the same content.
 TEST(MergeTest, RandomConcurrentEditsConvergeInAnyOrder) {

@@ -1,6 +1,7 @@
 #include "store/wire.h"
 
 #include <charconv>
+#include <cstdint>
 
 namespace braid {
 
@@ -47,8 +48,9 @@ Result<Version> ParseVersion(std::string_view text) {
   const std::string_view digits = text.substr(colon + 1);
   uint64_t counter = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), counter);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || counter == 0) {
-    return Status::InvalidArgument("version counter must be a positive integer");
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || counter == 0 ||
+      counter > static_cast<uint64_t>(INT64_MAX)) {
+    return Status::InvalidArgument("version counter must be an integer from 1 to 2^63-1");
   }
   return Version{origin, counter};
 }

@@ -84,8 +84,11 @@ class Model {
       } else {
         std::string other = r;
         while (other == r) other = names_[rng_() % names_.size()];
-        if (std::string e = SyncOnce(r, other, rng_() % 4 == 0); !e.empty()) return e;
+        const bool interrupt = rng_() % 4 == 0;
+        Trace("sync " + r + " with " + other + (interrupt ? " (interrupted)" : ""));
+        if (std::string e = SyncOnce(r, other, interrupt); !e.empty()) return e;
       }
+      TraceState();
     }
     if (std::string e = Quiesce(); !e.empty()) return e;
     return Check();
@@ -131,6 +134,11 @@ class Model {
       }
       resp = clients_[r]->Put(url, json{{"body", body}}.dump());
     }
+    Trace("on " + r + ": " + (w.deleted ? "delete " + id : "put " + id + " " + [&] {
+            std::string c;
+            for (const auto& [k, v] : w.changed) c += k + "=" + v.value_or("<removed>") + " ";
+            return c;
+          }()));
     if (!resp.ok() || resp->status / 100 != 2) {
       return "write refused on " + r + ": " + (resp.ok() ? resp->body : resp.status().ToString());
     }
@@ -218,20 +226,38 @@ class Model {
         return "write " + w.version.ToString() + " of " + w.id + " vanished: vv " +
                VersionVectorToJson(r.vv);
       }
-      // Still current: no later acknowledged write of the record had seen it.
-      bool superseded = false;
-      for (const auto& later : writes_) {
-        superseded = superseded || (later.id == w.id && !(later.version == w.version) &&
-                                    later.known.Get(w.version.origin) >= w.version.counter);
-      }
-      if (superseded) continue;
+      if (Superseded(w)) continue;
       if (std::string e = CheckKept(w, r); !e.empty()) return e;
     }
     return {};
   }
 
+  // No longer current: a later acknowledged write of the record had seen it.
+  bool Superseded(const Write& w) const {
+    for (const auto& later : writes_) {
+      if (later.id == w.id && !(later.version == w.version) &&
+          later.known.Get(w.version.origin) >= w.version.counter) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Two concurrent writes of the same value to a field are one value (the
+  // field keeps one of the writes, see docs/protocol.md, Merging): once a
+  // later write has seen the other, this one's value is covered too.
+  bool CoveredBySameValue(const Write& w, const std::string& field,
+                          const std::optional<std::string>& value) const {
+    for (const auto& other : writes_) {
+      if (other.id != w.id || other.version == w.version || other.deleted) continue;
+      auto it = other.changed.find(field);
+      if (it != other.changed.end() && it->second == value && Superseded(other)) return true;
+    }
+    return false;
+  }
+
   // A current write's changes are in the record, or listed as conflicts.
-  static std::string CheckKept(const Write& w, const Record& r) {
+  std::string CheckKept(const Write& w, const Record& r) const {
     const json conflicts = r.conflicts.empty() ? json::array() : json::parse(r.conflicts);
     if (w.deleted) {
       if (r.deleted) return {};
@@ -246,6 +272,7 @@ class Model {
         return value ? (b.contains(field) && b[field].dump() == *value) : !b.contains(field);
       };
       if (!r.deleted && have(body)) continue;
+      if (CoveredBySameValue(w, field, value)) continue;
       bool listed = false;
       for (const auto& c : conflicts) {
         if (c.contains("field") && c["field"] == field) {
@@ -262,6 +289,25 @@ class Model {
       }
     }
     return {};
+  }
+
+  // BRAID_MODEL_TRACE=1 prints every step and the records after it.
+  static bool Tracing() {
+    static const bool on = std::getenv("BRAID_MODEL_TRACE") != nullptr;
+    return on;
+  }
+  void Trace(const std::string& line) const {
+    if (Tracing()) std::fprintf(stderr, "seed %d: %s\n", seed_, line.c_str());
+  }
+  void TraceState() {
+    if (!Tracing()) return;
+    for (const auto& name : names_) {
+      for (const auto& [key, s] : cluster_.Read(name)) {
+        std::fprintf(stderr, "    %s %s %s vv=%s %s%s %s\n", name.c_str(), key.c_str(),
+                     s.version.substr(0, 6).c_str(), s.vv.c_str(), s.deleted ? "deleted " : "",
+                     s.body.c_str(), s.conflicts.c_str());
+      }
+    }
   }
 
   int seed_;

@@ -4,6 +4,7 @@
 #ifndef BRAID_TESTS_SUPPORT_TEMP_DIR_H_
 #define BRAID_TESTS_SUPPORT_TEMP_DIR_H_
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -19,7 +20,12 @@ class TempDir {
     if (::mkdtemp(pattern.data()) == nullptr) std::abort();
     path_ = pattern;
   }
+  // BRAID_KEEP_TEMP=1 keeps the directory (data, serve.log) to look at.
   ~TempDir() {
+    if (std::getenv("BRAID_KEEP_TEMP") != nullptr) {
+      std::fprintf(stderr, "kept %s\n", path_.c_str());
+      return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
