@@ -109,7 +109,8 @@ class WriteTransaction {
   virtual Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy) = 0;
 
   // Raises this store's FSIC for each partition prefix ("" = everything) to at
-  // least the given counters.
+  // least the given counters, but never over a write of a held version the
+  // stored record lacks (peers trust the FSIC to say what this store has).
   virtual Status AdvanceFsic(const std::vector<std::string>& prefixes,
                              const std::vector<std::pair<InstanceId, uint64_t>>& counters) = 0;
 
@@ -216,6 +217,11 @@ struct CompactResult {
   uint64_t horizon = 0;  // after compaction
 };
 
+// The error for a peer that knows more writes of this store's instance id
+// (`seen`) than the store ever issued (`counter`): the store was restored
+// in place from an older copy, and must not reuse its old version names.
+std::string IdentityReusedMessage(const InstanceId& self, uint64_t seen, uint64_t counter);
+
 class Store {
  public:
   // Opens (or with create_if_missing, creates) a SQLite store. Detects a
@@ -228,6 +234,14 @@ class Store {
   virtual ~Store() = default;
 
   virtual InstanceId instance_id() const = 0;
+
+  // Gives this store a fresh instance id (and change-log epoch), for a store
+  // restored in place from an older copy: its counter may be behind writes
+  // its old identity already replicated, and reusing their names would lose
+  // them. The old identity's writes become a peer's. Other processes on the
+  // same store refuse to write until restarted; no other thread of this
+  // process may use the store meanwhile. Returns the new id.
+  virtual Result<InstanceId> RenewIdentity() = 0;
 
   // Starts the write transaction, waiting for other writers up to the busy
   // timeout. Errors: Busy, IoError.

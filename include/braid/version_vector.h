@@ -36,6 +36,15 @@ class BasicVersionVector {
 
   BasicVersionVector() = default;
 
+  // From entries sorted by key, unique, with no zero counters (the caller
+  // checks): linear, where Set() per entry would be quadratic for input in
+  // descending order.
+  static BasicVersionVector FromSortedEntries(std::vector<Entry> entries) {
+    BasicVersionVector vv;
+    vv.entries_ = std::move(entries);
+    return vv;
+  }
+
   uint64_t Get(const Key& key) const {
     auto it = Find(key);
     return it != entries_.end() && it->first == key ? it->second : 0;
@@ -112,10 +121,16 @@ class BasicVersionVector {
 
 using VersionVector = BasicVersionVector<InstanceId>;
 
+// The most entries a version vector from outside may have: far more
+// instances than any deployment syncs, few enough to bound the work a
+// malformed one can cause.
+inline constexpr size_t kMaxVersionVectorEntries = 65536;
+
 // {"<instance hex>": counter, ...} in key order.
 std::string VersionVectorToJson(const VersionVector& vv);
 // Parses the text form. Errors: InvalidArgument for anything that is not an
-// object of 32-hex-digit keys to positive integer counters, or has duplicates.
+// object of 32-hex-digit keys (not all zero) to counters from 1 to 2^63-1,
+// has duplicates, or more than kMaxVersionVectorEntries entries.
 Result<VersionVector> VersionVectorFromJson(std::string_view text);
 
 }  // namespace braid

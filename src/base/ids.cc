@@ -81,6 +81,7 @@ Result<InstanceId> InstanceId::FromHex(std::string_view hex) {
     if (hi < 0 || lo < 0) return Status::InvalidArgument("instance id must be 32 hex digits");
     id.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
+  if (id.IsZero()) return Status::InvalidArgument("the all-zero instance id is not a valid id");
   return id;
 }
 

@@ -17,10 +17,14 @@ Result<VersionVector> VersionVectorFromJson(std::string_view text) {
   BRAID_RETURN_IF_ERROR(json::Validate(text, nullptr).WithContext("version vector"));
   const json::Value v(text);
   if (!v.IsObject()) return Status::InvalidArgument("version vector must be a JSON object");
-  VersionVector vv;
+  std::vector<VersionVector::Entry> entries;
   Status status;
-  size_t entries = 0;
   v.ForEachMember([&](std::string_view key, json::Value counter) {
+    if (entries.size() == kMaxVersionVectorEntries) {
+      status = Status::InvalidArgument("version vector has more than " +
+                                       std::to_string(kMaxVersionVectorEntries) + " entries");
+      return false;
+    }
     auto id = InstanceId::FromHex(key);
     if (!id.ok()) {
       status = id.status().WithContext("version vector key");
@@ -31,15 +35,18 @@ Result<VersionVector> VersionVectorFromJson(std::string_view text) {
       status = Status::InvalidArgument("version vector counters must be positive integers");
       return false;
     }
-    vv.Set(*id, static_cast<uint64_t>(*c));
-    ++entries;
+    entries.emplace_back(*id, static_cast<uint64_t>(*c));
     return true;
   });
   if (!status.ok()) return status;
-  if (vv.entries().size() != entries) {
-    return Status::InvalidArgument("version vector has a duplicate instance");
+  std::sort(entries.begin(), entries.end());
+  for (size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].first == entries[i - 1].first) {
+      return Status::InvalidArgument("version vector has a duplicate instance " +
+                                     entries[i].first.Hex());
+    }
   }
-  return vv;
+  return VersionVector::FromSortedEntries(std::move(entries));
 }
 
 }  // namespace braid

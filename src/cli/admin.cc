@@ -1,4 +1,4 @@
-// Instance commands: init, serve, status, compact.
+// Instance commands: init, serve, status, compact, identity renew.
 
 #include <charconv>
 #include <cstdio>
@@ -40,6 +40,8 @@ struct ServeArgs {
 Status RunServe(const Globals& g, const ServeArgs& a) {
   InitLogging(g.debug ? spdlog::level::debug : spdlog::level::info);
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const auto lock,
+                         inst->LockDirectory("braid serve is already running on " + g.data));
   BRAID_ASSIGN_OR_RETURN(const ListenAddress addr,
                          ParseListen(a.listen.empty() ? inst->config().listen : a.listen));
   if (!IsLoopback(addr.host) && !a.insecure) {
@@ -138,6 +140,30 @@ Status RunCompact(const Globals& g, const std::string& older_than) {
   return Status::OK();
 }
 
+Status RunIdentityRenew(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(const auto lock, inst->LockDirectory("braid serve is running on " +
+                                                              g.data + "; stop it first"));
+  const InstanceId old_id = inst->store().instance_id();
+  BRAID_ASSIGN_OR_RETURN(const InstanceId id, inst->store().RenewIdentity());
+  if (g.json) {
+    std::string out;
+    json::Writer(&out)
+        .BeginObject()
+        .Key("old_instance_id")
+        .String(old_id.Hex())
+        .Key("instance_id")
+        .String(id.Hex())
+        .EndObject();
+    Print(out);
+  } else {
+    Print("instance " + old_id.Hex() + " is now " + id.Hex() +
+          "; sync with the peers to get back writes the old copy lost. Delta cursors issued "
+          "before get resyncRequired");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 void AddAdminCommands(CLI::App& app, Globals& g, Action& action) {
@@ -166,6 +192,14 @@ void AddAdminCommands(CLI::App& app, Globals& g, Action& action) {
   compact->add_option("--older-than", *older, "Age in days, e.g. 180 or 180d")->required();
   compact->callback(
       [&g, &action, older] { action = [&g, older] { return RunCompact(g, *older); }; });
+
+  CLI::App* identity = app.add_subcommand("identity", "Manage this instance's identity");
+  identity->require_subcommand(1);
+  CLI::App* renew = identity->add_subcommand(
+      "renew",
+      "Give the store a new instance id, after it was restored in place from an older copy "
+      "(a sync refuses with a message saying so). Stop braid serve first");
+  renew->callback([&g, &action] { action = [&g] { return RunIdentityRenew(g); }; });
 }
 
 }  // namespace braid::cli

@@ -1,5 +1,11 @@
 #include "instance/instance.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -72,6 +78,23 @@ Result<std::unique_ptr<Instance>> Instance::Open(const std::string& dir) {
   BRAID_ASSIGN_OR_RETURN(inst->store_,
                          Store::OpenSqlite(StoreOptionsFor(dir, inst->config_, false)));
   return inst;
+}
+
+Instance::DirLock::~DirLock() { ::close(fd_); }
+
+Result<std::unique_ptr<Instance::DirLock>> Instance::LockDirectory(std::string_view holder_hint) {
+  const std::string path = dir_ + "/braid.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Busy("another process holds " + path + ": " + std::string(holder_hint));
+    }
+    return Status::IoError("cannot lock " + path + ": " + std::strerror(err));
+  }
+  return std::make_unique<DirLock>(fd);
 }
 
 }  // namespace braid

@@ -59,6 +59,22 @@ class Instance {
   const Config& config() const { return config_; }
   Store& store() { return *store_; }
 
+  // Takes the directory's exclusive lock (DIR/braid.lock, flock), held by
+  // braid serve for its lifetime and by commands that must not run beside
+  // it; released by the destructor or when the process dies. `holder_hint`
+  // ends the error message. Errors: Busy when another process holds it.
+  class DirLock {
+   public:
+    explicit DirLock(int fd) : fd_(fd) {}
+    ~DirLock();
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+
+   private:
+    int fd_;
+  };
+  Result<std::unique_ptr<DirLock>> LockDirectory(std::string_view holder_hint);
+
  private:
   Instance() = default;
   std::string dir_;

@@ -71,6 +71,12 @@ class Session {
       return Status::InvalidArgument("remote \"" + remote_.name +
                                      "\" is this same instance; a store cannot sync with itself");
     }
+    if (const uint64_t seen = hello_.fsic.Get(store_.instance_id()),
+        counter = own_fsic_.Get(store_.instance_id());
+        seen > counter) {
+      return Status::Conflict("remote \"" + remote_.name +
+                              "\": " + IdentityReusedMessage(store_.instance_id(), seen, counter));
+    }
     BRAID_ASSIGN_OR_RETURN(codec_, ParseCodec(hello_.compression));
     return Status::OK();
   }
@@ -81,6 +87,7 @@ class Session {
     BRAID_ASSIGN_OR_RETURN(StreamReceiver receiver,
                            StreamReceiver::Create(store_, filter_, hello_.fsic, two_way_,
                                                   "remote \"" + remote_.name + "\""));
+    receiver.LimitRecords(hello_.chunk_size);
     const auto start = Clock::now();
     SyncProgress p;
     p.phase = Direction::kPull;

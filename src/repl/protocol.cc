@@ -224,6 +224,10 @@ Result<HandshakeResponse> ParseHandshakeResponse(std::string_view body) {
           r.compression = std::move(*s);
         } else if (key == "chunk_size") {
           BRAID_ASSIGN_OR_RETURN(r.chunk_size, ParseCount(v, "chunk_size"));
+          if (r.chunk_size < 1 || r.chunk_size > kMaxChunkSize) {
+            return Status::InvalidArgument("chunk_size must be between 1 and " +
+                                           std::to_string(kMaxChunkSize));
+          }
         } else if (key == "pull_pending") {
           BRAID_ASSIGN_OR_RETURN(r.pull_pending, ParseCount(v, "pull_pending"));
         } else {

@@ -177,6 +177,15 @@ http::Response SyncServer::Open(const http::Request& request, const std::string&
 
   auto own = store_.Fsic(req->filter);
   if (!own.ok()) return Error(own.status());
+  if (const uint64_t seen = req->fsic.Get(store_.instance_id()),
+      counter = own->Get(store_.instance_id());
+      seen > counter) {
+    spdlog::error("sync session refused: {}",
+                  IdentityReusedMessage(store_.instance_id(), seen, counter));
+    return Error(Status::Conflict(
+        "the server's store was restored from an older copy and must renew its identity "
+        "before it syncs again (its log says how)"));
+  }
   HandshakeResponse resp;
   resp.session = session->id;
   resp.instance_id = store_.instance_id();
@@ -195,6 +204,7 @@ http::Response SyncServer::Open(const http::Request& request, const std::string&
     auto receiver = StreamReceiver::Create(store_, req->filter, req->fsic,
                                            req->direction == Direction::kBoth, session->peer);
     if (!receiver.ok()) return Error(receiver.status());
+    receiver->LimitRecords(session->chunk_size);
     session->receiver.emplace(std::move(*receiver));
   }
   session->last_used = std::chrono::steady_clock::now();

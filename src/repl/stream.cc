@@ -143,6 +143,11 @@ Result<StreamReceiver> StreamReceiver::Create(Store& store, std::vector<std::str
 
 Result<ApplyCounts> StreamReceiver::Apply(const Chunk& chunk) {
   // Check what can be checked before taking the write lock.
+  if (chunk.records.size() > max_records_) {
+    return Status::InvalidArgument(
+        peer_name_ + " sent a chunk of " + std::to_string(chunk.records.size()) +
+        " records; the session's chunk size is " + std::to_string(max_records_));
+  }
   for (const auto& r : chunk.records) {
     if (!InFilter(filter_, r.partition)) {
       return Status::InvalidArgument(peer_name_ + " sent record " + r.collection + "/" + r.id +

@@ -70,6 +70,9 @@ class StreamReceiver {
   // beyond the sender's FSIC), PayloadTooLarge, storage errors.
   Result<ApplyCounts> Apply(const Chunk& chunk);
 
+  // Refuse chunks of more than `n` records (the session's chunk size).
+  void LimitRecords(size_t n) { max_records_ = n; }
+
  private:
   StreamReceiver(Store& store, std::vector<std::string> filter, VersionVector sender_fsic,
                  std::map<std::string, ConflictPolicy> policies, std::string peer_name)
@@ -84,6 +87,7 @@ class StreamReceiver {
   VersionVector sender_fsic_;
   std::map<std::string, ConflictPolicy> policies_;
   std::string peer_name_;
+  size_t max_records_ = kMaxChunkSize;
 };
 
 // True when `partition` is inside `filter` (empty: everything).

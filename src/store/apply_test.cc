@@ -247,9 +247,13 @@ TEST_F(ApplyTest, BadPeerVersionsAreRefusedAndWriteNothing) {
   r = Peer('a', 4, R"({"x":1})");
   r.deleted = true;
   cases.emplace_back("tombstone with a body", r);
-  r = Peer('a', 4, R"({"x":1})", "kept");
-  r.partition = "elsewhere";
-  cases.emplace_back("partition change", r);
+  r = Peer('a', 4, "{}");
+  r.deleted = true;
+  r.field_clocks = R"({"x":[1,")" + std::string(32, 'a') + R"(",4]})";
+  cases.emplace_back("clocks on a tombstone", r);
+  r = Peer('a', 4, R"({"x":1})");
+  r.field_clocks = R"({"x":[1,")" + std::string(32, 'b') + R"(",1]})";
+  cases.emplace_back("a field write outside the version vector", r);
   r = Peer('a', 4, "[1]");
   cases.emplace_back("body not an object", r);
   r = Peer('a', 4, "{}");
@@ -266,6 +270,41 @@ TEST_F(ApplyTest, BadPeerVersionsAreRefusedAndWriteNothing) {
   }
   EXPECT_EQ(store_->Stats()->last_seq, seq);
   EXPECT_FALSE(store_->Get("notes", "n1")->has_value());
+}
+
+// Two stores created one id in different partitions: held aside, so the
+// rest of the sync goes on, and the FSIC does not claim the held write.
+TEST_F(ApplyTest, APartitionClashIsHeldNotFatal) {
+  ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})", "kept")).ok());
+  Record r = Peer('a', 4, R"({"x":2})", "kept");
+  r.partition = "elsewhere";
+  auto res = Apply(r);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->kind, ApplyResult::Kind::kHeld);
+  EXPECT_TRUE(res->conflict);
+  EXPECT_EQ(Get("kept").body, R"({"x":1})");
+  EXPECT_EQ(Get("kept").partition, "notes");
+  EXPECT_EQ(store_->HeldVersions("notes", "kept")->size(), 1u);
+  EXPECT_EQ(Apply(r)->kind, ApplyResult::Kind::kIgnored);  // sent again: held once
+  {
+    auto txn = std::move(*store_->BeginWrite());
+    ASSERT_TRUE(txn->AdvanceFsic({""}, {{Id('a'), 9}}).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(store_->Fsic({})->Get(Id('a')), 3u);  // below the held a:4
+}
+
+// A peer that knows more writes of this store's id than it issued: the
+// store was restored in place; reusing those names would lose writes.
+TEST_F(ApplyTest, WritesOfOurOwnIdBeyondOurCounterAreRefused) {
+  ASSERT_TRUE(Put("mine", R"({"x":1})").ok());
+  Record r = Peer('a', 1, R"({"x":2})", "mine");
+  r.vv.Set(self_, 5);
+  const uint64_t seq = store_->Stats()->last_seq;
+  auto res = Apply(r);
+  EXPECT_EQ(res.status().code(), Code::kConflict);
+  EXPECT_NE(res.status().message().find("braid identity renew"), std::string::npos);
+  EXPECT_EQ(store_->Stats()->last_seq, seq);
 }
 
 TEST_F(ApplyTest, ARolledBackTransactionForgetsTheInstancesItAdded) {

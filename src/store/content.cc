@@ -4,6 +4,7 @@
 
 #include "base/json.h"
 #include "base/varint.h"
+#include "braid/hlc.h"
 
 namespace braid {
 namespace {
@@ -218,15 +219,20 @@ Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
     const FieldState* prev = FindField(before.fields, f.name);
     f.write = prev != nullptr && prev->value == f.value ? prev->write : write;
   }
+  // Collected apart: FindField needs next.fields sorted while it runs.
+  std::vector<FieldState> removed;
   for (const auto& prev : before.fields) {
     if (FindField(next.fields, prev.name) != nullptr) continue;
-    FieldState removed;
-    removed.name = prev.name;
-    removed.write = prev.value ? write : prev.write;  // removed now, or earlier
-    next.fields.push_back(std::move(removed));
+    FieldState& r = removed.emplace_back();
+    r.name = prev.name;
+    r.write = prev.value ? write : prev.write;  // removed now, or earlier
   }
-  std::sort(next.fields.begin(), next.fields.end(),
-            [](const FieldState& a, const FieldState& b) { return a.name < b.name; });
+  if (!removed.empty()) {
+    next.fields.insert(next.fields.end(), std::make_move_iterator(removed.begin()),
+                       std::make_move_iterator(removed.end()));
+    std::sort(next.fields.begin(), next.fields.end(),
+              [](const FieldState& a, const FieldState& b) { return a.name < b.name; });
+  }
   next.conflicts = before.conflicts;
   return next;
 }
@@ -292,10 +298,31 @@ Result<std::string> ClocksFromLocal(std::string_view blob, const IdForNum& id_fo
   return n_fields == 0 ? std::string() : json;
 }
 
-Status ValidateFieldClocks(std::string_view clocks) {
+Status ValidateFieldClocks(std::string_view clocks, bool deleted, const VersionVector& vv,
+                           int64_t max_millis) {
   if (clocks.empty()) return Status::OK();
+  if (deleted) return Status::InvalidArgument("a tombstone has no field clocks");
   BRAID_RETURN_IF_ERROR(json::Validate(clocks, nullptr).WithContext("field clocks"));
-  return ParseClocks(clocks).status();
+  BRAID_ASSIGN_OR_RETURN(auto parsed, ParseClocks(clocks));
+  for (const auto& [name, write] : parsed) {
+    if (!write.KnownBy(vv)) {
+      return Status::InvalidArgument("field clock of \"" + name + "\" names write " +
+                                     write.origin.Hex() + ":" + std::to_string(write.counter) +
+                                     ", which the version vector does not include");
+    }
+    if (hlc::Millis(write.hlc) > max_millis) {
+      return Status::InvalidArgument("field clock of \"" + name +
+                                     "\" is too far ahead of this instance's clock");
+    }
+  }
+  std::sort(parsed.begin(), parsed.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 1; i < parsed.size(); ++i) {
+    if (parsed[i].first == parsed[i - 1].first) {
+      return Status::InvalidArgument("field clocks name \"" + parsed[i].first + "\" twice");
+    }
+  }
+  return Status::OK();
 }
 
 Status ValidateConflicts(std::string_view conflicts) {

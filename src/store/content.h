@@ -100,9 +100,12 @@ void StoreContent(const Content& content, Record* record);
 Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
                                 const FieldWrite& write);
 
-// Validates peer-supplied clocks and conflicts texts (minified JSON).
-// Errors: InvalidArgument naming what is wrong.
-Status ValidateFieldClocks(std::string_view clocks);
+// Validates peer-supplied clocks and conflicts texts (minified JSON). The
+// clocks of a version with vector `vv`: each field once, each write one the
+// vector includes, with an HLC no later than `max_millis` (ms); none on a
+// tombstone. Errors: InvalidArgument naming what is wrong.
+Status ValidateFieldClocks(std::string_view clocks, bool deleted, const VersionVector& vv,
+                           int64_t max_millis);
 Status ValidateConflicts(std::string_view conflicts);
 
 // The compact form stores keep field clocks in (docs/storage.md): the

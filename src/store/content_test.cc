@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "braid/hlc.h"
+
 namespace braid {
 namespace {
 
@@ -78,6 +80,23 @@ TEST(ContentTest, APutKeepsTheWritesOfUnchangedFields) {
   EXPECT_EQ(ClocksFor(*c, w), R"({"a":)" + W(100, 'a', 3) + R"(,"c":)" + W(200, 'a', 4) + "}");
 }
 
+// Removing fields that sort before kept ones: each field appears once (the
+// model test found a put of {"q":0} over {"p":2,"q":0} listing q twice).
+TEST(ContentTest, RemovingEarlierFieldsKeepsEachFieldOnce) {
+  const Record old = Rec('a', 3, 100, R"({"n":1,"p":2,"q":0})");
+  const FieldWrite w{200, Id('a'), 4};
+  auto c = ContentAfterPut(old, R"({"q":0})", w);
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->fields.size(), 3u);
+  EXPECT_EQ(c->fields[0].name, "n");
+  EXPECT_FALSE(c->fields[0].value.has_value());
+  EXPECT_EQ(c->fields[1].name, "p");
+  EXPECT_FALSE(c->fields[1].value.has_value());
+  EXPECT_EQ(c->fields[2].name, "q");
+  EXPECT_EQ(c->fields[2].value, "0");
+  EXPECT_EQ(c->fields[2].write, VersionWrite(old));
+}
+
 TEST(ContentTest, ARecreatedRecordForgetsItsEarlierLife) {
   Record old = Rec('a', 3, 100, "{}");
   old.deleted = true;
@@ -108,13 +127,28 @@ TEST(ContentTest, LocalClocksRoundTripAndStaySmall) {
 }
 
 TEST(ContentTest, PeerClocksAndConflictsAreValidated) {
-  EXPECT_TRUE(ValidateFieldClocks("").ok());
-  EXPECT_TRUE(ValidateFieldClocks(R"({"a":)" + W(1, 'a', 1) + "}").ok());
-  for (const std::string& bad :
-       std::vector<std::string>{"[]", R"({"a":1})", R"({"a":[1,"zz",1]})", R"({"a":[1,"x"]})",
-                                R"({"a":[0,")" + std::string(32, 'a') + R"(",1]})", "{"}) {
-    EXPECT_EQ(ValidateFieldClocks(bad).code(), Code::kInvalidArgument) << bad;
+  VersionVector vv;
+  vv.Set(Id('a'), 3);
+  const int64_t max_ms = 1000;
+  auto check = [&](const std::string& clocks, bool deleted = false) {
+    return ValidateFieldClocks(clocks, deleted, vv, max_ms);
+  };
+  EXPECT_TRUE(check("").ok());
+  EXPECT_TRUE(check("", /*deleted=*/true).ok());
+  EXPECT_TRUE(check(R"({"a":)" + W(1, 'a', 1) + "}").ok());
+  const uint64_t late = uint64_t{1001} << hlc::kLogicalBits;
+  for (const std::string& bad : std::vector<std::string>{
+           "[]", R"({"a":1})", R"({"a":[1,"zz",1]})", R"({"a":[1,"x"]})",
+           R"({"a":[0,")" + std::string(32, 'a') + R"(",1]})", "{",
+           R"({"a":[1,")" + std::string(32, '0') + R"(",1]})",           // the zero id
+           R"({"a":)" + W(1, 'a', 1) + R"(,"a":)" + W(1, 'a', 2) + "}",  // a field twice
+           R"({"a":)" + W(1, 'a', 4) + "}",                              // beyond the vector
+           R"({"a":)" + W(1, 'b', 1) + "}",                              // not in the vector
+           R"({"a":)" + W(late, 'a', 1) + "}"}) {                        // ahead of the clock
+    EXPECT_EQ(check(bad).code(), Code::kInvalidArgument) << bad;
   }
+  EXPECT_EQ(check(R"({"a":)" + W(1, 'a', 1) + "}", /*deleted=*/true).code(),
+            Code::kInvalidArgument);
   const std::string e1 = R"({"field":"a","value":1,"write":)" + W(1, 'a', 1) + "}";
   const std::string e2 =
       R"({"version":")" + std::string(32, 'b') + R"(:2","hlc":5,"deleted":true,"body":null})";

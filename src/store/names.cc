@@ -79,4 +79,12 @@ Result<Direction> ParseDirection(std::string_view name) {
                                  "\"; use pull, push or both");
 }
 
+std::string IdentityReusedMessage(const InstanceId& self, uint64_t seen, uint64_t counter) {
+  return "the peer has writes of this instance (" + self.Hex() + ") up to " + std::to_string(seen) +
+         ", but this store has issued only " + std::to_string(counter) +
+         ": it was restored from an older copy. Stop braid serve and run `braid identity renew` "
+         "so that new writes do not reuse those names; the writes it lost then come back from "
+         "its peers";
+}
+
 }  // namespace braid

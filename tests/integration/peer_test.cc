@@ -57,12 +57,12 @@ class BadPushTest : public ::testing::Test {
     return r.ok() ? *r : http::ClientResponse{};
   }
   // Opens a push session filtered to lab_a; returns its id.
-  std::string Open() {
-    const auto r =
-        Post("/api/v1/sync/sessions",
-             R"({"protocol":1,"instance_id":")" + peer_ +
-                 R"(","direction":"push","filter":["lab_a"],"fsic":{")" + peer_ + R"(":5}})",
-             token_);
+  std::string Open(int chunk_size = 500) {
+    const auto r = Post("/api/v1/sync/sessions",
+                        R"({"protocol":1,"instance_id":")" + peer_ +
+                            R"(","direction":"push","filter":["lab_a"],"fsic":{")" + peer_ +
+                            R"(":5},"chunk_size":)" + std::to_string(chunk_size) + "}",
+                        token_);
     EXPECT_EQ(r.status, 201) << r.body;
     return json::parse(r.body, nullptr, false).value("session", "");
   }
@@ -86,12 +86,19 @@ class BadPushTest : public ::testing::Test {
 
 TEST_F(BadPushTest, EachBadChunkIsRefusedAndNothingIsWritten) {
   const uint64_t before = LastSeq(c_, "a");
+  const std::string self = json::parse(c_.Cli("a", {"--json", "status"}).out)["instance_id"];
   const std::string good = WireRecord("ok", "lab_a", R"({"x":1})", peer_, 1);
+  // `good` with `extra` members added.
+  auto with = [&](const std::string& extra, const std::string& id = "ok2") {
+    std::string r = WireRecord(id, "lab_a", R"({"x":1})", peer_, 2);
+    return r.substr(0, r.size() - 1) + "," + extra + "}";
+  };
   struct Case {
     std::string name, body;
     int status;
     std::string code, words;
     bool zstd = false;
+    int chunk_size = 500;
   };
   const std::vector<Case> cases = {
       {"outside the filter",
@@ -111,10 +118,29 @@ TEST_F(BadPushTest, EachBadChunkIsRefusedAndNothingIsWritten) {
        R"({"records":[],"complete_to":{")" + peer_ + R"(":99},"next":null})", 400,
        "invalidArgument", "beyond"},
       {"corrupt compression", "not zstd at all", 400, "invalidArgument", "corrupt zstd", true},
+      {"more records than the chunk size",
+       R"({"records":[)" + good + "," + with("\"vv\":{\"" + peer_ + "\":2}") + R"(],"next":null})",
+       400, "invalidArgument", "chunk size is 1", false, 1},
+      {"the zero instance id",
+       R"({"records":[)" + WireRecord("z", "lab_a", "{}", std::string(32, '0'), 1) +
+           R"(],"next":null})",
+       400, "invalidArgument", "all-zero"},
+      {"a duplicate version vector entry",
+       R"({"records":[)" + with("\"vv\":{\"" + peer_ + "\":2,\"" + peer_ + "\":3}") +
+           R"(],"next":null})",
+       400, "invalidArgument", "duplicate"},
+      {"a field write outside the version vector",
+       R"({"records":[)" + with(R"("clocks":{"x":[5,")" + std::string(32, 'd') + R"(",1]})") +
+           R"(],"next":null})",
+       400, "invalidArgument", "does not include"},
+      {"writes of this instance it never issued",
+       R"({"records":[)" + with("\"vv\":{\"" + peer_ + "\":2,\"" + self + "\":7}") +
+           R"(],"next":null})",
+       409, "conflict", "braid identity renew"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    const std::string session = Open();
+    const std::string session = Open(c.chunk_size);
     http::Headers headers;
     if (c.zstd) headers.emplace_back("Content-Encoding", "zstd");
     ExpectRefusedAndAborted(
@@ -146,7 +172,8 @@ TEST_F(BadPushTest, WrongTokensAreRefused) {
 // A server that answers the handshake, then sends one crafted pull chunk.
 class FakeServer : public http::Handler {
  public:
-  explicit FakeServer(std::string chunk) : chunk_(std::move(chunk)) {
+  explicit FakeServer(std::string chunk, int chunk_size = 500)
+      : chunk_(std::move(chunk)), chunk_size_(chunk_size) {
     http::ServerOptions o;
     o.port = 0;
     o.handle_signals = false;
@@ -164,7 +191,8 @@ class FakeServer : public http::Handler {
       r.status = 201;
       r.body = R"({"session":"s1","protocol":1,"instance_id":")" + std::string(32, 'f') +
                R"(","fsic":{")" + std::string(32, 'f') +
-               R"(":3},"compression":"identity","chunk_size":500,"pull_pending":1})";
+               R"(":3},"compression":"identity","chunk_size":)" + std::to_string(chunk_size_) +
+               R"(,"pull_pending":1})";
     } else if (req.path == "/api/v1/sync/sessions/s1/pull") {
       r.body = chunk_;
     } else {
@@ -175,6 +203,7 @@ class FakeServer : public http::Handler {
 
  private:
   std::string chunk_;
+  int chunk_size_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
 };
@@ -184,6 +213,7 @@ TEST(BadPullTest, ASyncFromAMisbehavingServerFailsCleanly) {
   const std::string good = WireRecord("ok", "lab_a", R"({"x":1})", origin, 1);
   struct Case {
     std::string name, chunk, words;
+    int chunk_size = 500;
   };
   const std::vector<Case> cases = {
       {"outside the filter",
@@ -195,13 +225,18 @@ TEST(BadPullTest, ASyncFromAMisbehavingServerFailsCleanly) {
        R"({"records":[)" +
            WireRecord("big", "lab_a", R"({"x":")" + std::string(5 << 20, 'x') + "\"}", origin, 2) +
            R"(],"next":null})",
-       "limit"},
+       "store.max_record_bytes"},
+      {"more records than the chunk size",
+       R"({"records":[)" + good + "," + WireRecord("ok2", "lab_a", "{}", origin, 2) +
+           R"(],"next":null})",
+       "chunk size is 1", 1},
+      {"a chunk size out of range", R"({"records":[],"next":null})", "chunk_size must be", 0},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     Cluster cluster;
     cluster.Add("b", /*serve=*/false);
-    FakeServer fake(c.chunk);
+    FakeServer fake(c.chunk, c.chunk_size);
     const RunResult add = cluster.Cli("b", {"remote", "add", "fake", fake.url(), "--token", "t",
                                             "--filter", "lab_a", "--direction", "pull"});
     ASSERT_EQ(add.exit_code, 0) << add.err;

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/support/cluster.h"
 
@@ -229,6 +232,106 @@ TEST(ReplTest, RemoteWinsAndLocalWinsNeedAOneWayRemote) {
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_NE(r.err.find("one-way"), std::string::npos) << r.err;
   EXPECT_EQ(c.Read("m").count("notes/other"), 0u);
+}
+
+// A held version is not in a's streams, so a's FSIC must not claim it: c,
+// which trusts a's FSIC, would otherwise never get b's write from anyone.
+TEST(ReplTest, AHeldVersionIsNotClaimedByTheFsic) {
+  Cluster c;
+  c.Add("a");
+  c.Add("b");
+  c.Add("c");
+  ASSERT_EQ(c.Cli("a", {"collection", "set", "notes", "--conflicts", "skip"}).exit_code, 0);
+  ASSERT_EQ(c.Link("a", "b", {"--direction", "pull"}).exit_code, 0);
+  ASSERT_EQ(c.Link("c", "a", {"--direction", "pull"}).exit_code, 0);
+  ASSERT_EQ(c.Link("c", "b", {"--direction", "pull"}).exit_code, 0);
+  Put(c, "a", "n", R"({"x":"a"})");
+  Put(c, "b", "n", R"({"x":"b"})");  // concurrent: a holds it
+  Put(c, "b", "later", R"({"y":1})");
+  EXPECT_EQ(Ok(c.Sync("a", {"b"}))["held"], 1);
+  EXPECT_EQ(Body(c, "a", "later"), R"({"y":1})");  // the rest moved on
+  Ok(c.Sync("c", {"a"}));
+  EXPECT_EQ(Body(c, "c", "n"), R"({"x":"a"})");
+  // b's write reaches c from b itself: merged as a conflict there.
+  Ok(c.Sync("c", {"b"}));
+  const auto n = c.Read("c").at("notes/n");
+  EXPECT_NE(n.vv.find(c.Read("b").at("notes/n").version.substr(0, 32)), std::string::npos) << n.vv;
+  EXPECT_FALSE(n.conflicts.empty());
+  // Once a person resolves it on a, a's FSIC moves on.
+  ASSERT_EQ(c.Cli("a", {"conflicts", "resolve", "notes", "n", "--keep", "local"}).exit_code, 0);
+  EXPECT_EQ(Ok(c.Sync("a", {"b"}))["held"], 0);
+}
+
+// A store restored in place from an older copy (same file, so the copy
+// check at open does not fire) has a counter behind writes its identity
+// already replicated. Syncs refuse until `braid identity renew`; then the
+// writes the copy lost come back and new ones go out under the new id.
+TEST(ReplTest, AStoreRestoredInPlaceMustRenewItsIdentity) {
+  Cluster c;
+  c.Add("a");
+  c.Add("b");
+  ASSERT_EQ(c.Link("a", "b").exit_code, 0);
+  ASSERT_EQ(c.Link("b", "a").exit_code, 0);
+  for (int i = 1; i <= 3; ++i) Put(c, "a", "n" + std::to_string(i), R"({"v":1})");
+  Ok(c.Sync("a", {"b"}));
+  const std::string db = c["a"].dir + "/store.db";
+  auto read_all = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  ASSERT_TRUE(c["a"].server->Stop().ok());  // closing checkpoints the WAL
+  const std::string backup = read_all(db);
+  ASSERT_TRUE(c["a"].server->Restart().ok());
+  Put(c, "a", "n4", R"({"v":1})");
+  Put(c, "a", "n5", R"({"v":1})");
+  Ok(c.Sync("a", {"b"}));
+  const std::string old_id = Ok(c.Cli("a", {"--json", "status"}))["instance_id"];
+
+  ASSERT_TRUE(c["a"].server->Stop().ok());
+  {
+    std::ofstream out(db, std::ios::binary | std::ios::trunc);  // same inode
+    out << backup;
+  }
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+  ASSERT_TRUE(c["a"].server->Restart().ok());
+  EXPECT_EQ(c.Read("a").count("notes/n4"), 0u);  // lost with the restore
+
+  // Both directions refuse, and say what to do.
+  RunResult r = c.Sync("a", {"b"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("braid identity renew"), std::string::npos) << r.err;
+  r = c.Sync("b", {"a"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("restored from an older copy"), std::string::npos) << r.err;
+
+  // Not beside a running server.
+  r = c.Cli("a", {"identity", "renew"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_NE(r.err.find("stop it first"), std::string::npos) << r.err;
+  ASSERT_TRUE(c["a"].server->Stop().ok());
+  json renewed = Ok(c.Cli("a", {"--json", "identity", "renew"}));
+  EXPECT_EQ(renewed["old_instance_id"], old_id);
+  EXPECT_NE(renewed["instance_id"], old_id);
+  ASSERT_TRUE(c["a"].server->Restart().ok());
+
+  json s = Ok(c.Sync("a", {"b"}));
+  EXPECT_EQ(s["received"], 2) << s;  // n4 and n5, and nothing a already had
+  Put(c, "a", "n6", R"({"v":1})");
+  Ok(c.Sync("a", {"b"}));
+  const auto a = c.Read("a");
+  EXPECT_EQ(a.size(), 6u);
+  EXPECT_EQ(a, c.Read("b")) << Describe(a) << "---\n" << Describe(c.Read("b"));
+}
+
+TEST(ReplTest, OneServerPerDataDirectory) {
+  Cluster c;
+  c.Add("a");
+  const RunResult r = c.Cli("a", {"serve", "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_NE(r.err.find("already running"), std::string::npos) << r.err;
 }
 
 }  // namespace

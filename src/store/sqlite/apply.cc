@@ -33,13 +33,22 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
     }
     body_ = "{}";
   } else {
-    BRAID_RETURN_IF_ERROR(
-        NormalizeBody(in.body, store_->options().max_body_bytes, &body_).WithContext(Name(in)));
+    Status s = NormalizeBody(in.body, store_->options().max_body_bytes, &body_);
+    if (s.code() == Code::kPayloadTooLarge) {
+      s = Status::PayloadTooLarge(
+          s.message() +
+          " (store.max_record_bytes in braid.toml); a peer with a higher limit wrote it: raise "
+          "this instance's limit to the peers' to accept it, or the sync stops here each time");
+    }
+    BRAID_RETURN_IF_ERROR(s.WithContext(Name(in)));
   }
   if (in.version.counter == 0 || in.version.origin.IsZero() ||
       in.vv.Get(in.version.origin) < in.version.counter) {
     return Status::InvalidArgument(Name(in) + ": version " + in.version.ToString() +
                                    " is not in its version vector");
+  }
+  if (const uint64_t own = in.vv.Get(store_->instance_id()); own > state_.counter) {
+    return Status::Conflict(IdentityReusedMessage(store_->instance_id(), own, state_.counter));
   }
   if (in.hlc == 0) return Status::InvalidArgument(Name(in) + ": missing HLC");
   const int64_t ahead = hlc::Millis(in.hlc) - store_->clock().NowMillis();
@@ -48,7 +57,9 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
                                    std::to_string(ahead / 60'000) +
                                    " minutes ahead of this one; fix its clock and sync again");
   }
-  BRAID_RETURN_IF_ERROR(ValidateFieldClocks(in.field_clocks).WithContext(Name(in)));
+  BRAID_RETURN_IF_ERROR(ValidateFieldClocks(in.field_clocks, in.deleted, in.vv,
+                                            store_->clock().NowMillis() + kMaxClockDriftMs)
+                            .WithContext(Name(in)));
   BRAID_RETURN_IF_ERROR(ValidateConflicts(in.conflicts).WithContext(Name(in)));
 
   Record incoming = in;
@@ -69,12 +80,28 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
   BRAID_ASSIGN_OR_RETURN(auto prev, Load(in.collection, in.id));
   if (!prev) return Poison(Status::Internal("record vanished inside a write transaction"));
   const Record& local = prev->record;
+  MergeDecision d;
   if (local.partition != in.partition) {
-    return Status::InvalidArgument(Name(in) + ": the peer has it in partition \"" + in.partition +
-                                   "\", this store in \"" + local.partition +
-                                   "\"; a record's partition never changes");
+    // Two stores created the same id in different partitions: two records,
+    // not versions of one (a partition never changes, or filtered peers
+    // would miss writes). Held aside for a person, so the sync goes on.
+    spdlog::warn(
+        "{}: a peer has it in partition \"{}\", this store in \"{}\"; held aside "
+        "(braid conflicts): write one of them under another id",
+        Name(in), in.partition, local.partition);
+    BRAID_ASSIGN_OR_RETURN(const auto held, store_->HeldVersionsOn(*db_, in.collection, in.id));
+    bool known = false;
+    for (const auto& h : held) known = known || in.vv.IsIncludedIn(h.vv);
+    if (known) {
+      result.kind = ApplyResult::Kind::kIgnored;
+      return result;
+    }
+    BRAID_RETURN_IF_ERROR(DropDominatedHeld(in.collection, in.id, in.vv));
+    d.kind = MergeDecision::Kind::kHold;
+    d.conflict = true;
+  } else {
+    BRAID_ASSIGN_OR_RETURN(d, Merge(local, incoming, policy));
   }
-  BRAID_ASSIGN_OR_RETURN(const MergeDecision d, Merge(local, incoming, policy));
   result.conflict = d.conflict;
   if (d.kind != MergeDecision::Kind::kIgnore && d.kind != MergeDecision::Kind::kHold) {
     // Held versions the stored version now includes were decided elsewhere.
@@ -104,7 +131,8 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
       Record next = local;
       const uint64_t counter = state_.counter + 1;
       next.version = {store_->instance_id(), counter};
-      next.hlc = hlc_.Now();
+      // Not a new write: it sorts where the versions it merged do (merge.cc).
+      next.hlc = std::max(local.hlc, in.hlc);
       StoreContent(d.content, &next);
       next.vv = d.vv;
       next.vv.Set(store_->instance_id(), counter);
@@ -150,15 +178,44 @@ Status SqliteWriteTransaction::DropDominatedHeld(std::string_view collection, st
   return Status::OK();
 }
 
+// A held version is not in this store's records or version streams, so
+// the FSIC must not claim its writes: peers that trust this store's FSIC
+// would never get them from anyone. Per instance, the cap is one below the
+// lowest write a held version has and the stored record lacks. Held
+// versions await a person, so there are few; until they are resolved, the
+// origins they cap are streamed again from the cap (and ignored).
+Result<std::map<InstanceId, uint64_t>> SqliteWriteTransaction::HeldCaps() {
+  std::map<InstanceId, uint64_t> caps;
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT DISTINCT collection, id FROM held"));
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    const std::string collection(s.Text(0)), id(s.Text(1));
+    BRAID_ASSIGN_OR_RETURN(const auto held, store_->HeldVersionsOn(*db_, collection, id));
+    BRAID_ASSIGN_OR_RETURN(const auto local, Load(collection, id));
+    for (const Record& h : held) {
+      for (const auto& [origin, counter] : h.vv.entries()) {
+        if (local && local->record.vv.Get(origin) >= counter) continue;
+        auto [it, added] = caps.emplace(origin, counter - 1);
+        if (!added) it->second = std::min(it->second, counter - 1);
+      }
+    }
+  }
+  return caps;
+}
+
 Status SqliteWriteTransaction::AdvanceFsic(
     const std::vector<std::string>& prefixes,
-    const std::vector<std::pair<InstanceId, uint64_t>>& counters) {
+    const std::vector<std::pair<InstanceId, uint64_t>>& claimed) {
   BRAID_RETURN_IF_ERROR(Usable());
   for (const auto& p : prefixes) {
     if (!p.empty()) BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("filter"));
   }
-  for (const auto& [id, counter] : counters) {
+  BRAID_ASSIGN_OR_RETURN(const auto caps, HeldCaps());
+  for (auto [id, counter] : claimed) {
     if (id == store_->instance_id()) continue;  // own writes are always complete
+    if (auto cap = caps.find(id); cap != caps.end()) counter = std::min(counter, cap->second);
+    if (counter == 0) continue;
     BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(id));
     for (const auto& p : prefixes) {
       BRAID_ASSIGN_OR_RETURN(

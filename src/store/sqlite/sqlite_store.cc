@@ -163,6 +163,30 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
   return Status::OK();
 }
 
+// Inside a write transaction: this store writes from now on as a fresh
+// instance, with a fresh change-log epoch (delta cursors issued before get
+// resyncRequired). Every write of the old identity stays as it is, now a
+// peer's; the FSIC keeps saying the store holds all of them up to the old
+// counter, and peers send back any later ones it lost.
+Result<InstanceId> SqliteStore::Rekey(Db& db) {
+  BRAID_ASSIGN_OR_RETURN(const StateRow old, ReadState(db));
+  const InstanceId id = InstanceId::Random();
+  BRAID_ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO instances(id) VALUES (?)"));
+  BRAID_RETURN_IF_ERROR(ins.BindBlob(1, id.AsBytes()).Run());
+  const int64_t num = db.LastInsertRowid();
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt up, db.Prepare("UPDATE state SET self = ?, epoch = ?, counter = 0 WHERE k = 1"));
+  BRAID_RETURN_IF_ERROR(up.Bind(1, num).Bind(2, static_cast<int64_t>(RandomU64() >> 1)).Run());
+  BRAID_ASSIGN_OR_RETURN(Stmt fsic,
+                         db.Prepare("INSERT INTO fsic(prefix, origin, counter) VALUES ('', ?, ?) "
+                                    "ON CONFLICT (prefix, origin) DO UPDATE "
+                                    "SET counter = max(counter, excluded.counter)"));
+  BRAID_RETURN_IF_ERROR(fsic.Bind(1, static_cast<int64_t>(old.self))
+                            .Bind(2, static_cast<int64_t>(old.counter))
+                            .Run());
+  return id;
+}
+
 // A copied (or restored) database file has a new inode. Its counters may be
 // behind versions its original already issued and replicated, so it must
 // not write under the original's instance id: it gets a fresh id and epoch.
@@ -182,12 +206,7 @@ Status SqliteStore::CheckIdentity(Db& db) {
     if (stored == file_id) return Status::OK();  // another process did it
     BRAID_ASSIGN_OR_RETURN(const StateRow old, ReadState(db));
     BRAID_ASSIGN_OR_RETURN(const InstanceId old_id, InstanceFor(db, old.self));
-    const InstanceId id = InstanceId::Random();
-    BRAID_ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO instances(id) VALUES (?)"));
-    BRAID_RETURN_IF_ERROR(ins.BindBlob(1, id.AsBytes()).Run());
-    const int64_t num = db.LastInsertRowid();
-    BRAID_ASSIGN_OR_RETURN(Stmt up, db.Prepare("UPDATE state SET self = ?, epoch = ? WHERE k = 1"));
-    BRAID_RETURN_IF_ERROR(up.Bind(1, num).Bind(2, static_cast<int64_t>(RandomU64() >> 1)).Run());
+    BRAID_ASSIGN_OR_RETURN(const InstanceId id, Rekey(db));
     BRAID_ASSIGN_OR_RETURN(Stmt meta, db.Prepare("INSERT OR REPLACE INTO meta(key, value) "
                                                  "VALUES ('file_id', ?), ('path', ?)"));
     BRAID_RETURN_IF_ERROR(meta.Bind(1, file_id).Bind(2, options_.path).Run());
@@ -203,7 +222,29 @@ Status SqliteStore::CheckIdentity(Db& db) {
   return s;
 }
 
-Result<InstanceId> SqliteStore::InstanceFor(Db& db, uint32_t num) {
+Result<InstanceId> SqliteStore::RenewIdentity() NO_THREAD_SAFETY_ANALYSIS {
+  MutexLock lock(write_mu_);
+  Db& db = *writer_;
+  BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE").WithContext("renewing the identity"));
+  Result<InstanceId> id = Rekey(db);
+  Status s = id.status();
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (!s.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return s.WithContext("renewing the identity");
+  }
+  BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
+  CacheInstance(st.self, *id);
+  self_id_ = *id;
+  self_num_ = st.self;
+  return *id;
+}
+
+Result<InstanceId> SqliteStore::InstanceFor(Db& db, uint32_t num, const PendingInstances* pending) {
+  if (pending != nullptr) {
+    auto it = pending->find(num);
+    if (it != pending->end()) return it->second;
+  }
   {
     MutexLock lock(dict_mu_);
     auto it = instances_.find(num);
@@ -231,17 +272,8 @@ void SqliteStore::CacheInstance(uint32_t num, const InstanceId& id) {
   instance_nums_.emplace(id, num);
 }
 
-void SqliteStore::ForgetInstances(const std::vector<uint32_t>& nums) {
-  MutexLock lock(dict_mu_);
-  for (uint32_t num : nums) {
-    auto it = instances_.find(num);
-    if (it == instances_.end()) continue;
-    instance_nums_.erase(it->second);
-    instances_.erase(it);
-  }
-}
-
-Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& local) {
+Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& local,
+                                                   const PendingInstances* pending) {
   VersionVector vv;
   // Fast path for records only this instance wrote: no dictionary lookup.
   if (local.entries().size() == 1 && local.entries()[0].first == self_num_) {
@@ -249,13 +281,14 @@ Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& lo
     return vv;
   }
   for (const auto& [num, counter] : local.entries()) {
-    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceFor(db, num));
+    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceFor(db, num, pending));
     vv.Set(id, counter);
   }
   return vv;
 }
 
-Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out) {
+Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out,
+                                 const PendingInstances* pending) {
   out->collection.assign(row.Text(col));
   out->id.assign(row.Text(col + 1));
   // NULL stands for the default partition, the collection (saves a copy of
@@ -264,7 +297,7 @@ Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out) 
   out->parent = row.OptionalText(col + 3);
   out->deleted = row.Int(col + 4) != 0;
   BRAID_ASSIGN_OR_RETURN(out->version.origin,
-                         InstanceFor(db, static_cast<uint32_t>(row.Int(col + 5))));
+                         InstanceFor(db, static_cast<uint32_t>(row.Int(col + 5)), pending));
   out->version.counter = static_cast<uint64_t>(row.Int(col + 6));
   const auto origin = static_cast<uint32_t>(row.Int(col + 5));
   LocalVector local;
@@ -273,13 +306,13 @@ Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out) 
   } else {
     BRAID_ASSIGN_OR_RETURN(local, DecodeLocalVector(row.Blob(col + 7)));
   }
-  BRAID_ASSIGN_OR_RETURN(out->vv, ToVersionVector(db, local));
+  BRAID_ASSIGN_OR_RETURN(out->vv, ToVersionVector(db, local, pending));
   out->hlc = static_cast<uint64_t>(row.Int(col + 8));
   out->field_clocks.clear();
   if (!row.IsNull(col + 9)) {
-    BRAID_ASSIGN_OR_RETURN(out->field_clocks,
-                           ClocksFromLocal(row.Blob(col + 9),
-                                           [&](uint32_t num) { return InstanceFor(db, num); }));
+    BRAID_ASSIGN_OR_RETURN(out->field_clocks, ClocksFromLocal(row.Blob(col + 9), [&](uint32_t num) {
+                             return InstanceFor(db, num, pending);
+                           }));
   }
   out->body.assign(row.Text(col + 10));
   out->conflicts.assign(row.IsNull(col + 11) ? std::string_view() : row.Text(col + 11));

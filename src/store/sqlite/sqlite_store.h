@@ -48,6 +48,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   InstanceId instance_id() const override { return self_id_; }
+  Result<InstanceId> RenewIdentity() override;
   using Store::BeginWrite;
   Result<std::unique_ptr<WriteTransaction>> BeginWrite(Durability durability) override;
   Durability options_durability() const override { return options_.durability; }
@@ -84,19 +85,23 @@ class SqliteStore final : public Store {
   // For SqliteWriteTransaction.
   const StoreOptions& options() const { return options_; }
   const Clock& clock() const { return *clock_; }
+  // Instances a write transaction added and has not committed yet: only
+  // that transaction may resolve them (a rollback frees their numbers).
+  using PendingInstances = std::unordered_map<uint32_t, InstanceId>;
   // Decodes the BRAID_RECORD_COLUMNS of `row` starting at column `col`.
-  Status DecodeRecord(Db& db, const Stmt& row, int col, Record* out);
-  // The instance id behind a local instance number (cached dictionary).
-  Result<InstanceId> InstanceFor(Db& db, uint32_t num);
+  Status DecodeRecord(Db& db, const Stmt& row, int col, Record* out,
+                      const PendingInstances* pending = nullptr);
+  // The instance id behind a local instance number: `pending` first, then
+  // the shared cache of committed entries, then `db`.
+  Result<InstanceId> InstanceFor(Db& db, uint32_t num, const PendingInstances* pending = nullptr);
   // The cached number of an instance id, if any.
   std::optional<uint32_t> CachedNum(const InstanceId& id);
+  // Caches a committed dictionary entry.
   void CacheInstance(uint32_t num, const InstanceId& id);
-  // Drops dictionary entries a rolled-back transaction added: their numbers
-  // may be reused for other instances.
-  void ForgetInstances(const std::vector<uint32_t>& nums);
   uint32_t self_num() const { return self_num_; }
   // Converts a local version vector to instance ids.
-  Result<VersionVector> ToVersionVector(Db& db, const LocalVector& local);
+  Result<VersionVector> ToVersionVector(Db& db, const LocalVector& local,
+                                        const PendingInstances* pending = nullptr);
   void NotifyListeners();
   // The thread holding the write lock, so that a nested BeginWrite() fails
   // instead of deadlocking.
@@ -123,6 +128,7 @@ class SqliteStore final : public Store {
   Result<std::unique_ptr<Db>> OpenConnection(bool create);
   Result<Reader> AcquireReader();
   Status CheckIdentity(Db& db);
+  Result<InstanceId> Rekey(Db& db);
   Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
 

@@ -18,12 +18,7 @@ SqliteWriteTransaction::SqliteWriteTransaction(SqliteStore* store, Db* db, Mutex
       hlc_(store->clock(), state.hlc) {}
 
 SqliteWriteTransaction::~SqliteWriteTransaction() {
-  if (!done_) {
-    (void)db_->Exec("ROLLBACK");
-    std::vector<uint32_t> nums;
-    for (const auto& [num, id] : new_instances_) nums.push_back(num);
-    store_->ForgetInstances(nums);
-  }
+  if (!done_) (void)db_->Exec("ROLLBACK");
   Release();
 }
 
@@ -58,34 +53,35 @@ Result<std::optional<SqliteWriteTransaction::Row>> SqliteWriteTransaction::Load(
   } else {
     BRAID_ASSIGN_OR_RETURN(row.vv, DecodeLocalVector(s.Blob(8)));
   }
-  BRAID_RETURN_IF_ERROR(store_->DecodeRecord(*db_, s, 1, &row.record));
+  BRAID_RETURN_IF_ERROR(store_->DecodeRecord(*db_, s, 1, &row.record, &new_instances_));
   return std::optional<Row>(std::move(row));
 }
 
 Result<uint32_t> SqliteWriteTransaction::NumFor(const InstanceId& id) {
   if (id == store_->instance_id()) return state_.self;
   if (auto num = store_->CachedNum(id)) return *num;
+  for (const auto& [num, pending] : new_instances_) {
+    if (pending == id) return num;
+  }
   {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT num FROM instances WHERE id = ?"));
     s.BindBlob(1, id.AsBytes());
     BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
     if (found) {
       const auto num = static_cast<uint32_t>(s.Int(0));
-      store_->CacheInstance(num, id);
+      store_->CacheInstance(num, id);  // committed: not one of new_instances_
       return num;
     }
   }
   BRAID_ASSIGN_OR_RETURN(Stmt ins, db_->Prepare("INSERT INTO instances(id) VALUES (?)"));
   BRAID_RETURN_IF_ERROR(Poison(ins.BindBlob(1, id.AsBytes()).Run()));
   const auto num = static_cast<uint32_t>(db_->LastInsertRowid());
-  // Cached at once; a rollback forgets it again (the number may be reused).
-  new_instances_.emplace(num, id);
-  store_->CacheInstance(num, id);
+  new_instances_.emplace(num, id);  // cached once committed
   return num;
 }
 
 Result<InstanceId> SqliteWriteTransaction::IdFor(uint32_t num) {
-  return store_->InstanceFor(*db_, num);
+  return store_->InstanceFor(*db_, num, &new_instances_);
 }
 
 Result<LocalVector> SqliteWriteTransaction::ToLocal(const VersionVector& vv) {
@@ -98,11 +94,13 @@ Result<LocalVector> SqliteWriteTransaction::ToLocal(const VersionVector& vv) {
 }
 
 Status SqliteWriteTransaction::LogChange(int64_t rid, ChangeOp op, std::string_view collection,
-                                         const std::optional<std::string>& parent, uint64_t hlc) {
+                                         const std::optional<std::string>& parent) {
   const uint64_t seq = state_.seq + 1;
-  // HLC time never decreases, so `at` is ordered like seq and compaction can
-  // find its horizon by binary search.
-  pending_changes_.push_back({seq, rid, op, std::string(collection), parent, hlc::Millis(hlc)});
+  // This store's HLC, never the record's (a peer's version carries the
+  // peer's time): it never decreases, so `at` is ordered like seq and
+  // compaction can find its horizon by binary search.
+  pending_changes_.push_back(
+      {seq, rid, op, std::string(collection), parent, hlc::Millis(hlc_.last())});
   state_.seq = seq;
   return pending_changes_.size() == kBatch ? FlushChanges() : Status::OK();
 }
@@ -188,9 +186,9 @@ Result<int64_t> SqliteWriteTransaction::StoreVersion(const std::optional<Row>& p
   if (!implied) vv_blob_ = EncodeLocalVector(next_vv);
   std::string clocks_blob;
   if (!next.field_clocks.empty()) {
-    BRAID_ASSIGN_OR_RETURN(clocks_blob,
-                           ClocksToLocal(next.field_clocks,
-                                         [this](const InstanceId& id) { return NumFor(id); }));
+    BRAID_ASSIGN_OR_RETURN(
+        clocks_blob,
+        ClocksToLocal(next.field_clocks, [this](const InstanceId& id) { return NumFor(id); }));
   }
   int64_t rid;
   if (prev) {
@@ -246,23 +244,19 @@ Result<int64_t> SqliteWriteTransaction::StoreVersion(const std::optional<Row>& p
   // Change log: what a delta client sees change.
   const bool was_live = prev && !prev->record.deleted;
   if (!next.deleted && !was_live) {
-    BRAID_RETURN_IF_ERROR(
-        LogChange(rid, ChangeOp::kCreate, next.collection, next.parent, next.hlc));
+    BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kCreate, next.collection, next.parent));
   } else if (next.deleted && was_live) {
-    BRAID_RETURN_IF_ERROR(
-        LogChange(rid, ChangeOp::kDelete, next.collection, prev->record.parent, next.hlc));
+    BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kDelete, next.collection, prev->record.parent));
   } else if (!next.deleted && was_live) {
     const Record& p = prev->record;
     if (p.parent != next.parent) {
       // Moving to another parent: the old parent's feed sees the item leave,
       // the new parent's feed sees it arrive.
-      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kDelete, next.collection, p.parent, next.hlc));
-      BRAID_RETURN_IF_ERROR(
-          LogChange(rid, ChangeOp::kCreate, next.collection, next.parent, next.hlc));
+      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kDelete, next.collection, p.parent));
+      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kCreate, next.collection, next.parent));
     } else if (p.body != next.body || p.conflicts != next.conflicts ||
                !(p.version == next.version)) {
-      BRAID_RETURN_IF_ERROR(
-          LogChange(rid, ChangeOp::kUpdate, next.collection, next.parent, next.hlc));
+      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kUpdate, next.collection, next.parent));
     }
   }
   return rid;
@@ -282,7 +276,7 @@ Result<WriteResult> SqliteWriteTransaction::WriteLocal(const Row& prev, Record n
   next.version = {store_->instance_id(), counter};
   next.hlc = hlc_.Now();
   vv.Set(state_.self, counter);
-  BRAID_ASSIGN_OR_RETURN(next.vv, store_->ToVersionVector(*db_, vv));
+  BRAID_ASSIGN_OR_RETURN(next.vv, store_->ToVersionVector(*db_, vv, &new_instances_));
   BRAID_RETURN_IF_ERROR(Poison(StoreVersion(prev, next, vv).status()));
   state_.counter = counter;
   const WriteOp op = next.deleted          ? WriteOp::kDeleted
@@ -328,7 +322,7 @@ Result<WriteResult> SqliteWriteTransaction::Put(const PutRequest& req) {
       const int64_t rid = db_->LastInsertRowid();
       state_.counter = counter;
       BRAID_RETURN_IF_ERROR(AddVersion(state_.self, counter, rid));
-      BRAID_RETURN_IF_ERROR(Poison(LogChange(rid, ChangeOp::kCreate, req.collection, parent, hlc)));
+      BRAID_RETURN_IF_ERROR(Poison(LogChange(rid, ChangeOp::kCreate, req.collection, parent)));
       Record rec;
       rec.collection.assign(req.collection);
       rec.id.assign(req.id);
@@ -409,11 +403,10 @@ Status SqliteWriteTransaction::Commit() {
                 : up.status();
   }
   if (s.ok()) s = db_->Exec("COMMIT");
-  if (!s.ok()) {
+  if (s.ok()) {
+    for (const auto& [num, id] : new_instances_) store_->CacheInstance(num, id);
+  } else {
     (void)db_->Exec("ROLLBACK");
-    std::vector<uint32_t> nums;
-    for (const auto& [num, id] : new_instances_) nums.push_back(num);
-    store_->ForgetInstances(nums);
   }
   done_ = true;
   Release();
@@ -445,6 +438,11 @@ Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store
     return s.WithContext("starting a write transaction");
   }
   auto state = ReadState(*writer);
+  if (state.ok() && state->self != store->self_num()) {
+    state = Status::Conflict(
+        "this store was given a new instance id by another process (braid identity renew); "
+        "restart this process before writing");
+  }
   if (!state.ok()) {
     (void)writer->Exec("ROLLBACK");
     store->writer_thread_.store(std::thread::id());

@@ -17,6 +17,7 @@
 #ifndef BRAID_STORE_SQLITE_WRITE_TXN_H_
 #define BRAID_STORE_SQLITE_WRITE_TXN_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,13 +83,16 @@ class SqliteWriteTransaction final : public WriteTransaction {
   // A new local version of `prev` with `content` (body as given, or built
   // from the content when `body` is empty): takes the next counter and HLC.
   Result<WriteResult> WriteLocal(const Row& prev, Record next, LocalVector vv);
+  // Per instance, the highest counter the FSIC may claim with the held
+  // versions there are (apply.cc explains).
+  Result<std::map<InstanceId, uint64_t>> HeldCaps();
   // Deletes held versions of a record that `vv` includes.
   Status DropDominatedHeld(std::string_view collection, std::string_view id,
                            const VersionVector& vv);
 
   // Buffers a change-log event (FlushChanges inserts them).
   Status LogChange(int64_t rid, ChangeOp op, std::string_view collection,
-                   const std::optional<std::string>& parent, uint64_t hlc);
+                   const std::optional<std::string>& parent);
   Status FlushChanges();
   // Buffers a versions-table entry (FlushVersions inserts them).
   Status AddVersion(uint32_t origin, uint64_t counter, int64_t rid);
