@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <atomic>
 #include <future>
 #include <optional>
 
@@ -68,6 +69,17 @@ http::Response Error(const Status& s) {
   return http::ErrorResponse(s);
 }
 
+// A chunk built ahead on the executor. Whoever claims it first builds it:
+// the posted task, or the pull that asks for it before the task has started.
+// A pull never waits for a task that has not started, so pulls that occupy
+// every executor thread cannot wait on tasks queued behind them.
+struct Prefetch {
+  Position after;
+  std::atomic<bool> claimed{false};
+  std::promise<Result<Encoded>> promise;
+  std::shared_future<Result<Encoded>> result = promise.get_future().share();
+};
+
 }  // namespace
 
 struct SyncServer::Session {
@@ -80,10 +92,8 @@ struct SyncServer::Session {
   std::optional<StreamReceiver> receiver;  // pushes
   Mutex mu;                                // one request at a time
   std::chrono::steady_clock::time_point last_used;
-  // The chunk being prepared for the next pull, and the position it follows.
-  std::optional<Position> prefetch_after;
-  std::shared_future<Result<Encoded>> prefetch;
-  bool has_prefetch = false;
+  // The chunk being prepared for the next pull; null when none.
+  std::shared_ptr<Prefetch> prefetch;
 };
 
 SyncServer::SyncServer(Store& store, http::Executor* executor, SyncServerOptions options)
@@ -235,17 +245,15 @@ http::Response SyncServer::Pull(const std::shared_ptr<Session>& session,
   auto after = ParsePullRequest(request.body);
   if (!after.ok()) return Error(after.status());
   Result<Encoded> encoded = Status::Internal("no chunk");
-  if (s.has_prefetch && s.prefetch_after == *after) {
-    try {
-      encoded = s.prefetch.get();
-    } catch (const std::future_error&) {
-      // The prefetch was dropped unrun (the server is stopping): build it here.
-      encoded = Encode(*s.sender, *after, s.chunk_size, s.codec);
-    }
-  } else {
+  std::shared_ptr<Prefetch> prefetch = std::move(s.prefetch);
+  if (prefetch != nullptr && prefetch->claimed.exchange(true)) {
+    // The task has started (it runs on another thread): wait for it.
+    Result<Encoded> built = prefetch->result.get();
+    if (prefetch->after == *after) encoded = std::move(built);
+  }
+  if (prefetch == nullptr || prefetch->after != *after || !encoded.ok()) {
     encoded = Encode(*s.sender, *after, s.chunk_size, s.codec);
   }
-  s.has_prefetch = false;
   if (!encoded.ok()) {
     Drop(s.id);
     return Error(encoded.status());
@@ -253,12 +261,13 @@ http::Response SyncServer::Pull(const std::shared_ptr<Session>& session,
   // Prepare the next chunk while the client applies this one. It is sent
   // only when asked for, so a client that dies loses at most this chunk.
   if (encoded->next && executor_ != nullptr) {
-    auto promise = std::make_shared<std::promise<Result<Encoded>>>();
-    s.prefetch = promise->get_future().share();
-    s.prefetch_after = encoded->next;
-    s.has_prefetch = true;
-    executor_->Post([promise, session, next = *encoded->next] {
-      promise->set_value(Encode(*session->sender, next, session->chunk_size, session->codec));
+    auto next = std::make_shared<Prefetch>();
+    next->after = *encoded->next;
+    s.prefetch = next;
+    executor_->Post([next, session] {
+      if (next->claimed.exchange(true)) return;  // the pull built it itself
+      next->promise.set_value(
+          Encode(*session->sender, next->after, session->chunk_size, session->codec));
     });
   }
   (void)Failpoint("pull-send");
