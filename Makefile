@@ -2,7 +2,8 @@
 #   make run         install what is missing, build, serve ./braid-data on 127.0.0.1:8470
 #   make test        install what is missing, build, run every test
 #   make check-long  long runs: 4,000 replication model seeds, 200 crash rounds
-#   make bench       end-to-end benchmarks (JSON on stdout)
+#   make bench       end-to-end benchmarks (JSON on stdout), then bench/compare
+#                    (braid beside PouchDB and raw SQLite; installs the npm peers)
 #   make asan        the test suite under AddressSanitizer + UBSan
 
 MAKEFLAGS += --no-print-directory
@@ -42,6 +43,7 @@ bench: build
 	@$(BUILD)/bench/delta_bench --braid $(BUILD)/braid
 	@$(BUILD)/bench/sync_bench --braid $(BUILD)/braid
 	@$(BUILD)/bench/micro_bench --benchmark_format=console
+	@BUILD=$(BUILD) bench/compare
 
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBRAID_SANITIZE=ON -DBRAID_BUILD_BENCH=OFF >/dev/null

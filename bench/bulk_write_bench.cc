@@ -11,8 +11,6 @@
 //                         [--only braid|raw]
 // Prints one JSON object on stdout.
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_data.h"
 #include "braid/store.h"
 #include "store/sqlite/db.h"
 #include "tests/support/temp_dir.h"
@@ -29,82 +28,8 @@
 namespace braid {
 namespace {
 
-struct Row {
-  std::string id;
-  std::string body;
-};
-
-// Deterministic rows: ids in hash order (not insertion order), bodies of
-// about 200 bytes.
-std::vector<Row> MakeRows(size_t n) {
-  std::vector<Row> rows(n);
-  uint64_t x = 0x9E3779B97F4A7C15ULL;
-  char buf[320];
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::snprintf(buf, sizeof buf, "%016llx-%07zu", static_cast<unsigned long long>(x), i);
-    rows[i].id = buf;
-    std::snprintf(
-        buf, sizeof buf,
-        R"({"title":"Record number %zu","author":"user%llu","n":%zu,"tags":["a","b%llu"],)"
-        R"("done":%s,"text":"lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do %016llx"})",
-        i, static_cast<unsigned long long>(x % 1000), i, static_cast<unsigned long long>(x % 7),
-        (x & 1) ? "true" : "false", static_cast<unsigned long long>(x));
-    rows[i].body = buf;
-  }
-  return rows;
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-double Seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-void Check(int rc, sqlite3* db, const char* what) {
-  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    std::fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
-    std::exit(1);
-  }
-}
-
-double RunRaw(const std::vector<Row>& rows, const std::string& path, size_t txn) {
-  sqlite3* db;
-  Check(sqlite3_open(path.c_str(), &db), db, "open");
-  Check(sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
-                     "CREATE TABLE records(collection TEXT NOT NULL, id TEXT NOT NULL, "
-                     "body TEXT NOT NULL, PRIMARY KEY (collection, id));",
-                     nullptr, nullptr, nullptr),
-        db, "schema");
-  sqlite3_stmt* ins;
-  Check(sqlite3_prepare_v2(db, "INSERT INTO records(collection, id, body) VALUES ('bench', ?, ?)",
-                           -1, &ins, nullptr),
-        db, "prepare");
-  const auto start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (i % txn == 0) Check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db, "begin");
-    sqlite3_bind_text(ins, 1, rows[i].id.data(), static_cast<int>(rows[i].id.size()),
-                      SQLITE_STATIC);
-    sqlite3_bind_text(ins, 2, rows[i].body.data(), static_cast<int>(rows[i].body.size()),
-                      SQLITE_STATIC);
-    Check(sqlite3_step(ins), db, "insert");
-    sqlite3_reset(ins);
-    if (i % txn == txn - 1 || i + 1 == rows.size()) {
-      Check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit");
-    }
-  }
-  const double s = Seconds(start);
-  sqlite3_finalize(ins);
-  sqlite3_close(db);
-  return s;
-}
+using bench::Median;
+using bench::Row;
 
 double RunBraid(const std::vector<Row>& rows, const std::string& path, size_t txn_size) {
   StoreOptions o;
@@ -137,7 +62,7 @@ double RunBraid(const std::vector<Row>& rows, const std::string& path, size_t tx
       txn.reset();
     }
   }
-  return Seconds(start);
+  return bench::SecondsSince(start);
 }
 
 int Main(int argc, char** argv) {
@@ -158,7 +83,7 @@ int Main(int argc, char** argv) {
   testing::TempDir tmp;
   if (dir.empty()) dir = tmp.path();
   std::filesystem::create_directories(dir);
-  const auto rows = MakeRows(n);
+  const auto rows = bench::MakeRows(n);
   size_t body_bytes = 0;
   for (const auto& r : rows) body_bytes += r.body.size();
 
@@ -169,7 +94,7 @@ int Main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     const std::string raw_path = dir + "/raw" + std::to_string(round) + ".db";
     const std::string braid_path = dir + "/braid" + std::to_string(round) + ".db";
-    if (only != "braid") raw_s.push_back(RunRaw(rows, raw_path, txn));
+    if (only != "braid") raw_s.push_back(bench::RawSqliteInsert(rows, raw_path, txn));
     if (only != "raw") braid_s.push_back(RunBraid(rows, braid_path, txn));
     for (const std::string& p : {raw_path, braid_path}) {
       for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(p + ext);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_data.h"
 #include "http/client.h"
 #include "instance/instance.h"
 #include "tests/support/server.h"
@@ -31,26 +32,14 @@
 namespace braid {
 namespace {
 
+using bench::Median;
+using bench::PeakRssKib;
 using testing::BraidServer;
 using testing::RunResult;
 
 void Die(const std::string& what) {
   std::fprintf(stderr, "sync_bench: %s\n", what.c_str());
   std::exit(1);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-long PeakRssKib(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
 }
 
 uint64_t Metric(const std::string& url, const std::string& name) {
