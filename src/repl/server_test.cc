@@ -49,9 +49,10 @@ class SyncServerTest : public ::testing::Test {
     auto txn = std::move(*store_->BeginWrite());
     ASSERT_TRUE(txn->CreateToken("t", TokenHash(token_)).ok());
     for (int i = 0; i < 10; ++i) {
+      const std::string id = "n" + std::to_string(i);  // PutRequest holds views
       PutRequest r;
       r.collection = "notes";
-      r.id = "n" + std::to_string(i);
+      r.id = id;
       r.body = R"({"i":1})";
       ASSERT_TRUE(txn->Put(r).ok());
     }
