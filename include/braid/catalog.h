@@ -40,9 +40,9 @@ struct Remote {
   Direction direction = Direction::kBoth;
   std::vector<std::string> filter;  // partition prefixes; empty: everything
   size_t chunk_size = 500;
-  std::string token;          // bearer token the remote's server accepts
-  int64_t last_sync_ms = 0;   // 0: never
-  std::string last_result;    // JSON summary of the last sync, or {"error":...}
+  std::string token;         // bearer token the remote's server accepts
+  int64_t last_sync_ms = 0;  // 0: never
+  std::string last_result;   // JSON summary of the last sync, or {"error":...}
 };
 
 inline constexpr size_t kMaxChunkSize = 5000;

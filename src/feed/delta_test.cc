@@ -4,6 +4,7 @@
 
 #include "base/encoding.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace braid {
 namespace {
@@ -93,15 +94,7 @@ TEST(CursorTest, RoundTripsAndRejectsAnythingElse) {
 
 class ReadDeltaTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    StoreOptions o;
-    o.path = dir_.File("store.db");
-    o.create_if_missing = true;
-    o.durability = Durability::kNormal;
-    auto s = Store::OpenSqlite(o);
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(*s);
-  }
+  void SetUp() override { store_ = testing::OpenTestStore(dir_.File("store.db")); }
   void Put(std::string_view collection, std::string_view id, std::string_view body) {
     auto txn = store_->BeginWrite();
     ASSERT_TRUE(txn.ok());

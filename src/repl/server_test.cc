@@ -11,6 +11,7 @@
 #include "repl/auth.h"
 #include "repl/protocol.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace braid::repl {
 namespace {
@@ -40,11 +41,7 @@ class QueueExecutor : public http::Executor {
 class SyncServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    StoreOptions o;
-    o.path = dir_.File("a.db");
-    o.create_if_missing = true;
-    o.durability = Durability::kNormal;
-    store_ = std::move(*Store::OpenSqlite(o));
+    store_ = testing::OpenTestStore(dir_.File("a.db"));
     token_ = NewToken();
     auto txn = std::move(*store_->BeginWrite());
     ASSERT_TRUE(txn->CreateToken("t", TokenHash(token_)).ok());

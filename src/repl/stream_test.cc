@@ -7,25 +7,18 @@
 
 #include "braid/hlc.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace braid::repl {
 namespace {
 
 InstanceId Id(char c) { return *InstanceId::FromHex(std::string(32, c)); }
 
-std::unique_ptr<Store> OpenStore(const std::string& path) {
-  StoreOptions o;
-  o.path = path;
-  o.create_if_missing = true;
-  o.durability = Durability::kNormal;
-  return std::move(*Store::OpenSqlite(o));
-}
-
 class StreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    a_ = OpenStore(dir_.File("a.db"));
-    b_ = OpenStore(dir_.File("b.db"));
+    a_ = testing::OpenTestStore(dir_.File("a.db"));
+    b_ = testing::OpenTestStore(dir_.File("b.db"));
   }
   void Put(Store& s, const std::string& id, const std::string& partition = "") {
     auto txn = std::move(*s.BeginWrite());

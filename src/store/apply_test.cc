@@ -7,6 +7,7 @@
 #include "braid/store.h"
 #include "store/wire.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace braid {
 namespace {
@@ -16,12 +17,7 @@ InstanceId Id(char c) { return *InstanceId::FromHex(std::string(32, c)); }
 class ApplyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    StoreOptions o;
-    o.path = dir_.File("store.db");
-    o.create_if_missing = true;
-    o.durability = Durability::kNormal;
-    o.clock = &clock_;
-    store_ = std::move(*Store::OpenSqlite(o));
+    store_ = testing::OpenTestStore(dir_.File("store.db"), &clock_);
     self_ = store_->instance_id();
   }
 

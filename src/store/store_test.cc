@@ -12,6 +12,7 @@
 
 #include "braid/hlc.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_store.h"
 
 namespace braid {
 namespace {
@@ -41,11 +42,7 @@ void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
 std::vector<Backend> Backends() {
   return {{"sqlite", [](const std::string& dir, const Clock* clock) {
-             StoreOptions o;
-             o.path = dir + "/store.db";
-             o.create_if_missing = true;
-             o.clock = clock;
-             o.durability = Durability::kNormal;
+             StoreOptions o = testing::TestStoreOptions(dir + "/store.db", clock);
              o.max_body_bytes = 1024;
              return Store::OpenSqlite(o);
            }}};
