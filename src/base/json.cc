@@ -129,13 +129,24 @@ int32_t Hex4(std::string_view s, size_t i) {
 // (1 = object) instead of recursion, so depth costs no stack frames.
 class Validator {
  public:
-  Validator(std::string_view text, std::string* out, uint64_t* kinds, size_t max_depth,
-            std::vector<std::string_view>* top_keys)
-      : s_(text), out_(out), kinds_(kinds), max_depth_(max_depth), top_keys_(top_keys) {}
+  // Validates from text[start]. With `prefix`, one value and the
+  // whitespace after it are consumed and anything may follow; otherwise
+  // the value must reach the end of the text.
+  Validator(std::string_view text, size_t start, bool prefix, std::string* out, uint64_t* kinds,
+            size_t max_depth, std::vector<std::string_view>* top_keys)
+      : s_(text),
+        out_(out),
+        kinds_(kinds),
+        max_depth_(max_depth),
+        top_keys_(top_keys),
+        prefix_(prefix),
+        pos_(start),
+        run_(start) {}
 
   // True when the text is one valid value; otherwise error() says why.
   bool Run();
   Status& error() { return error_; }
+  size_t pos() const { return pos_; }
 
  private:
   bool Fail(size_t pos, std::string_view what) {
@@ -177,8 +188,9 @@ class Validator {
   uint64_t* kinds_;
   size_t max_depth_;
   std::vector<std::string_view>* top_keys_;
-  size_t pos_ = 0;
-  size_t run_ = 0;
+  bool prefix_;
+  size_t pos_;
+  size_t run_;
   size_t depth_ = 0;
   Status error_;
 };
@@ -333,7 +345,7 @@ bool Validator::Run() {
     for (;;) {
       SkipSpace();
       if (depth_ == 0) {
-        if (pos_ != n) return Fail(pos_, "expected end of input after the value");
+        if (!prefix_ && pos_ != n) return Fail(pos_, "expected end of input after the value");
         if (out_ != nullptr) out_->append(s_.data() + run_, pos_ - run_);
         return true;
       }
@@ -470,8 +482,12 @@ Status Validate(std::string_view text, std::string* minified, size_t max_depth) 
   return Validate(text, minified, max_depth, nullptr);
 }
 
-Status Validate(std::string_view text, std::string* minified, size_t max_depth,
-                std::vector<std::string_view>* top_level_keys) {
+namespace {
+
+// Validates one value from text[start]; see Validator. On success *end is
+// where the validator stopped.
+Status ValidateAt(std::string_view text, size_t start, bool prefix, std::string* minified,
+                  size_t max_depth, std::vector<std::string_view>* top_level_keys, size_t* end) {
   // One bit per nesting level; the inline words cover any depth up to 512,
   // so only callers who allow deeper nesting pay for an allocation.
   constexpr size_t kInlineDepth = 512;
@@ -483,11 +499,23 @@ Status Validate(std::string_view text, std::string* minified, size_t max_depth,
     kinds = heap_kinds.data();
   }
   const size_t old_size = minified != nullptr ? minified->size() : 0;
-  if (minified != nullptr) minified->reserve(old_size + text.size());
-  Validator validator(text, minified, kinds, max_depth, top_level_keys);
-  if (validator.Run()) return Status::OK();
+  // A prefix value's length is not known before it is read.
+  if (minified != nullptr && !prefix) minified->reserve(old_size + text.size() - start);
+  Validator validator(text, start, prefix, minified, kinds, max_depth, top_level_keys);
+  if (validator.Run()) {
+    *end = validator.pos();
+    return Status::OK();
+  }
   if (minified != nullptr) minified->resize(old_size);
   return std::move(validator.error());
+}
+
+}  // namespace
+
+Status Validate(std::string_view text, std::string* minified, size_t max_depth,
+                std::vector<std::string_view>* top_level_keys) {
+  size_t end;
+  return ValidateAt(text, 0, false, minified, max_depth, top_level_keys, &end);
 }
 
 Value::Value(std::string_view raw) {
@@ -728,6 +756,90 @@ Writer& Writer::Raw(std::string_view json) {
 
 Writer& Writer::OptionalString(const std::optional<std::string>& s) {
   return s.has_value() ? String(*s) : Null();
+}
+
+Status Reader::Expect(char c, std::string_view what) {
+  SkipSpace();
+  if (pos_ >= s_.size() || s_[pos_] != c) {
+    return Status::InvalidArgument("invalid JSON at byte " + std::to_string(pos_) + ": expected " +
+                                   std::string(what));
+  }
+  ++pos_;
+  return Status::OK();
+}
+
+void Reader::SkipSpace() {
+  while (pos_ < s_.size() && IsSpace(s_[pos_])) ++pos_;
+}
+
+Status Reader::EnterObject() {
+  BRAID_RETURN_IF_ERROR(Expect('{', "an object"));
+  has_item_.push_back(false);
+  return Status::OK();
+}
+
+Status Reader::EnterArray() {
+  BRAID_RETURN_IF_ERROR(Expect('[', "an array"));
+  has_item_.push_back(false);
+  return Status::OK();
+}
+
+Result<bool> Reader::NextItem(char close) {
+  if (has_item_.empty()) return Status::Internal("json::Reader: no container is open");
+  SkipSpace();
+  if (pos_ < s_.size() && s_[pos_] == close) {
+    ++pos_;
+    has_item_.pop_back();
+    return false;
+  }
+  if (has_item_.back()) {
+    BRAID_RETURN_IF_ERROR(
+        Expect(',', close == '}' ? "',' or '}' in object" : "',' or ']' in array"));
+  }
+  has_item_.back() = true;
+  return true;
+}
+
+Result<bool> Reader::NextMember(std::string_view* key) {
+  BRAID_ASSIGN_OR_RETURN(const bool more, NextItem('}'));
+  if (!more) return false;
+  SkipSpace();
+  if (pos_ >= s_.size() || s_[pos_] != '"') {
+    return Status::InvalidArgument("invalid JSON at byte " + std::to_string(pos_) +
+                                   ": expected '\"' to begin an object key");
+  }
+  const size_t start = pos_;
+  BRAID_RETURN_IF_ERROR(ValidateAt(s_, start, true, nullptr, 1, nullptr, &pos_));
+  // [start, pos_) is the literal and the spaces the validator skipped after it.
+  std::string_view body = s_.substr(start + 1, pos_ - start - 1);
+  body = body.substr(0, body.rfind('"'));
+  if (body.find('\\') == std::string_view::npos) {
+    *key = body;
+  } else {
+    key_scratch_.clear();
+    Unescape(body, &key_scratch_);
+    *key = key_scratch_;
+  }
+  BRAID_RETURN_IF_ERROR(Expect(':', "':' after object key"));
+  return true;
+}
+
+Result<bool> Reader::NextElement() { return NextItem(']'); }
+
+Result<Value> Reader::ReadValue(std::string* minified,
+                                std::vector<std::string_view>* top_level_keys, size_t max_depth) {
+  const size_t start = pos_;
+  BRAID_RETURN_IF_ERROR(ValidateAt(s_, start, true, minified, max_depth, top_level_keys, &pos_));
+  return Value(s_.substr(start, pos_ - start));
+}
+
+Status Reader::Finish() {
+  SkipSpace();
+  if (!has_item_.empty() || pos_ != s_.size()) {
+    return Status::InvalidArgument("invalid JSON at byte " + std::to_string(pos_) +
+                                   ": expected end of input");
+  }
+  return Status::OK();
 }
 
 std::string Pretty(std::string_view validated) {

@@ -120,6 +120,60 @@ void Value::ForEachElement(Fn&& fn) const {
   }
 }
 
+// Reads untrusted JSON text front to back, validating what it consumes: the
+// caller walks the message's shape (objects, arrays, member names) and
+// ReadValue() validates each value as it passes. Validate() then Value would
+// scan a value once to validate it and again for each level Value walks
+// through; a Reader scans every byte once, and a value can be minified in
+// the same pass (replication chunks: each record body is validated,
+// minified and its field names collected as it is read).
+//
+// Errors are InvalidArgument with the byte offset from the start of the
+// text. After an error the Reader must not be used further.
+class Reader {
+ public:
+  explicit Reader(std::string_view text) : s_(text) {}
+
+  // Consumes '{' (or '['), which opens a container the Next calls walk.
+  Status EnterObject();
+  Status EnterArray();
+
+  // Inside an object: consumes the next member's name and the ':' after
+  // it, sets *key to the name unescaped (valid until the next call) and
+  // returns true; the member's value must be read next. Returns false when
+  // '}' ends the object (consumed).
+  Result<bool> NextMember(std::string_view* key);
+
+  // Inside an array: true when an element follows (to be read next), false
+  // when ']' ends the array (consumed).
+  Result<bool> NextElement();
+
+  // Consumes and validates one value (any type), as Validate() does; a
+  // view of it stays valid as long as the text. `minified` and
+  // `top_level_keys` are as for Validate().
+  Result<Value> ReadValue(std::string* minified = nullptr,
+                          std::vector<std::string_view>* top_level_keys = nullptr,
+                          size_t max_depth = kDefaultMaxDepth);
+
+  // Checks that only whitespace is left after the outermost value.
+  Status Finish();
+
+  size_t offset() const { return pos_; }
+
+ private:
+  Status Expect(char c, std::string_view what);
+  // Before an item of the innermost container: consumes the ',' that
+  // separates it from the previous one, or finds the closing bracket.
+  Result<bool> NextItem(char close);
+  void SkipSpace();
+
+  std::string_view s_;
+  size_t pos_ = 0;
+  // Per open container: whether an item has been read (a ',' comes next).
+  std::vector<bool> has_item_;
+  std::string key_scratch_;
+};
+
 // Appends `s` as a JSON string literal (with quotes). Control characters,
 // '"' and '\\' are escaped; other bytes are copied. Bytes that are not valid
 // UTF-8 are replaced by U+FFFD so the output is always valid JSON.

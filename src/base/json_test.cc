@@ -683,5 +683,151 @@ TEST(JsonTest, RandomRoundTrip) {
   }
 }
 
+// Reads `text` with a Reader as a whole value inside an array, so both the
+// structural walk and ReadValue() are exercised.
+Status ReadWrapped(const std::string& text, std::string* minified) {
+  const std::string wrapped = "[ " + text + " ]";
+  Reader r(wrapped);
+  BRAID_RETURN_IF_ERROR(r.EnterArray());
+  BRAID_ASSIGN_OR_RETURN(const bool more, r.NextElement());
+  if (!more) return Status::InvalidArgument("no element");
+  BRAID_RETURN_IF_ERROR(r.ReadValue(minified).status());
+  BRAID_ASSIGN_OR_RETURN(const bool again, r.NextElement());
+  if (again) return Status::InvalidArgument("a second element");
+  return r.Finish();
+}
+
+TEST(JsonReaderTest, AgreesWithValidateOnEveryCase) {
+  for (const auto& c : ValidCases()) {
+    SCOPED_TRACE(c.text);
+    std::string out;
+    const Status s = ReadWrapped(c.text, &out);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(out, c.minified);
+  }
+  for (const auto& c : InvalidCases()) {
+    SCOPED_TRACE(c.text);
+    std::string out;
+    EXPECT_EQ(ReadWrapped(c.text, &out).code(), Code::kInvalidArgument);
+  }
+  // A value that fails leaves the minified output as it was.
+  Reader r(R"([{"a":tru}])");
+  ASSERT_TRUE(r.EnterArray().ok());
+  ASSERT_TRUE(*r.NextElement());
+  std::string out = "keep";
+  EXPECT_EQ(r.ReadValue(&out).status().message(), "invalid JSON at byte 6: expected 'true'");
+  EXPECT_EQ(out, "keep");
+}
+
+TEST(JsonReaderTest, WalksMembersAndElements) {
+  const std::string text =
+      R"( { "a" : 1 , "b\u0063" : [ {"x" : true}, "s" ] , "body" : { "k" : 1, "l" : [ 2 ] } } )";
+  Reader r(text);
+  ASSERT_TRUE(r.EnterObject().ok());
+  std::string_view key;
+  ASSERT_TRUE(*r.NextMember(&key));
+  EXPECT_EQ(key, "a");
+  EXPECT_EQ(r.ReadValue()->AsInt64(), 1);
+  ASSERT_TRUE(*r.NextMember(&key));
+  EXPECT_EQ(key, "bc");  // unescaped
+  ASSERT_TRUE(r.EnterArray().ok());
+  ASSERT_TRUE(*r.NextElement());
+  EXPECT_EQ(r.ReadValue()->raw(), R"({"x" : true})");
+  ASSERT_TRUE(*r.NextElement());
+  EXPECT_EQ(r.ReadValue()->AsString(), "s");
+  EXPECT_FALSE(*r.NextElement());
+  ASSERT_TRUE(*r.NextMember(&key));
+  EXPECT_EQ(key, "body");
+  std::string minified;
+  std::vector<std::string_view> keys;
+  const auto body = r.ReadValue(&minified, &keys);
+  ASSERT_TRUE(body.ok());
+  EXPECT_TRUE(body->IsObject());
+  EXPECT_EQ(minified, R"({"k":1,"l":[2]})");
+  EXPECT_EQ(keys, (std::vector<std::string_view>{"k", "l"}));
+  EXPECT_FALSE(*r.NextMember(&key));
+  EXPECT_TRUE(r.Finish().ok());
+}
+
+TEST(JsonReaderTest, EmptyContainers) {
+  Reader r(R"({"a":[],"b":{}})");
+  ASSERT_TRUE(r.EnterObject().ok());
+  std::string_view key;
+  ASSERT_TRUE(*r.NextMember(&key));
+  ASSERT_TRUE(r.EnterArray().ok());
+  EXPECT_FALSE(*r.NextElement());
+  ASSERT_TRUE(*r.NextMember(&key));
+  ASSERT_TRUE(r.EnterObject().ok());
+  EXPECT_FALSE(*r.NextMember(&key));
+  EXPECT_FALSE(*r.NextMember(&key));
+  EXPECT_TRUE(r.Finish().ok());
+}
+
+// Walks `text` as an object of arrays of values, the shape of a chunk.
+Status WalkObjectOfArrays(std::string_view text) {
+  Reader r(text);
+  BRAID_RETURN_IF_ERROR(r.EnterObject());
+  std::string_view key;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool member, r.NextMember(&key));
+    if (!member) break;
+    BRAID_RETURN_IF_ERROR(r.EnterArray());
+    for (;;) {
+      BRAID_ASSIGN_OR_RETURN(const bool element, r.NextElement());
+      if (!element) break;
+      BRAID_RETURN_IF_ERROR(r.ReadValue().status());
+    }
+  }
+  return r.Finish();
+}
+
+TEST(JsonReaderTest, RejectsBadStructureWithPosition) {
+  EXPECT_TRUE(WalkObjectOfArrays(R"({"a":[1,2],"b":[]})").ok());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "invalid JSON at byte 0: expected an object"},
+      {"[]", "invalid JSON at byte 0: expected an object"},
+      {"{", "invalid JSON at byte 1: expected '\"' to begin an object key"},
+      {"{a:[]}", "invalid JSON at byte 1: expected '\"' to begin an object key"},
+      {R"({"a" []})", "invalid JSON at byte 5: expected ':' after object key"},
+      {R"({"a":1})", "invalid JSON at byte 5: expected an array"},
+      {R"({"a":[1 2]})", "invalid JSON at byte 8: expected ',' or ']' in array"},
+      {R"({"a":[1,]})", "invalid JSON at byte 8: expected a value"},
+      {R"({"a":[],})", "invalid JSON at byte 8: expected '\"' to begin an object key"},
+      {R"({"a":[] "b":[]})", "invalid JSON at byte 8: expected ',' or '}' in object"},
+      {R"({"a":[]} x)", "invalid JSON at byte 9: expected end of input"},
+      {R"({"a":[])", "invalid JSON at byte 7: expected ',' or '}' in object"},
+      {R"({"a\x":[]})", "invalid JSON at byte 4: expected one of \"\\/bfnrtu after '\\'"},
+      {"{\"a\":[\"\xff\"]}", "invalid JSON at byte 7: invalid UTF-8 in string"},
+  };
+  for (const auto& [text, message] : cases) {
+    SCOPED_TRACE(text);
+    const Status s = WalkObjectOfArrays(text);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument);
+    EXPECT_EQ(s.message(), message);
+  }
+}
+
+TEST(JsonReaderTest, FinishRefusesOpenContainers) {
+  Reader r("[1]");
+  ASSERT_TRUE(r.EnterArray().ok());
+  ASSERT_TRUE(*r.NextElement());
+  ASSERT_TRUE(r.ReadValue().ok());
+  EXPECT_EQ(r.Finish().code(), Code::kInvalidArgument);
+}
+
+TEST(JsonReaderTest, RandomDocumentsReadAsValidated) {
+  RandomJson gen(20261122);
+  for (int iter = 0; iter < 500; ++iter) {
+    const auto node = gen.Make(0);
+    std::string text;
+    Writer w(&text);
+    Write(*node, w);
+    SCOPED_TRACE(text);
+    std::string minified;
+    ASSERT_TRUE(ReadWrapped(Pretty(text), &minified).ok());
+    EXPECT_EQ(minified, text);
+  }
+}
+
 }  // namespace
 }  // namespace braid::json

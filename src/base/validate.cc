@@ -142,7 +142,11 @@ Status NormalizeBody(std::string_view text, size_t max_bytes, std::string* minif
   if (!json::Value(*minified).IsObject()) {
     return Status::InvalidArgument("record body must be a JSON object");
   }
-  if (const auto dup = DuplicateKey(keys)) {
+  return CheckBodyFields(keys);
+}
+
+Status CheckBodyFields(std::vector<std::string_view>& names) {
+  if (const auto dup = DuplicateKey(names)) {
     return Status::InvalidArgument("record body has the field " + Shown(*dup) + " twice");
   }
   return Status::OK();

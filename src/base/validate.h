@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "braid/status.h"
 
@@ -39,6 +40,11 @@ bool PartitionCovers(std::string_view prefix, std::string_view partition);
 // Errors: InvalidArgument (not JSON, not an object, duplicate key),
 // PayloadTooLarge (over max_bytes).
 Status NormalizeBody(std::string_view text, size_t max_bytes, std::string* minified);
+
+// Checks a body's top-level field names, as Validate() collects them: each
+// name at most once (escaped names compare decoded). May reorder `names`.
+// Errors: InvalidArgument naming the repeated field.
+Status CheckBodyFields(std::vector<std::string_view>& names);
 
 // True when `s` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool IsValidUtf8(std::string_view s);
