@@ -34,18 +34,24 @@ enum class Direction { kPull, kPush, kBoth };
 std::string_view DirectionName(Direction d);  // "pull", "push", "both"
 Result<Direction> ParseDirection(std::string_view name);
 
+// Records per replication chunk. A chunk is applied in one transaction, so
+// its size sets how often a receiver commits; with new ids spread over the
+// records index, each commit rewrites much of the index, and 5,000 records
+// per commit pull about twice as fast as 500 (bench/compare). A killed sync
+// re-sends at most one chunk; chunks also stop at 8 MiB of records.
+inline constexpr size_t kDefaultChunkSize = 5000;
+inline constexpr size_t kMaxChunkSize = 5000;
+
 struct Remote {
   std::string name;  // [a-z][a-z0-9_.-]{0,63}, like a collection
   std::string url;   // http://host:port (https later)
   Direction direction = Direction::kBoth;
   std::vector<std::string> filter;  // partition prefixes; empty: everything
-  size_t chunk_size = 500;
+  size_t chunk_size = kDefaultChunkSize;
   std::string token;         // bearer token the remote's server accepts
   int64_t last_sync_ms = 0;  // 0: never
   std::string last_result;   // JSON summary of the last sync, or {"error":...}
 };
-
-inline constexpr size_t kMaxChunkSize = 5000;
 
 struct TokenInfo {
   std::string name;

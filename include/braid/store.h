@@ -87,6 +87,13 @@ struct ApplyResult {
   bool conflict = false;  // concurrent versions: something lost is listed, or held
 };
 
+// What WriteTransaction::Apply may assume of a record's body.
+enum class BodyForm {
+  kUnchecked,   // any text: validated, minified and checked in full
+  kNormalized,  // already as NormalizeBody() makes it (ReadWireRecord read it
+                // so); only the store's size limit is checked
+};
+
 class WriteTransaction {
  public:
   // Aborts unless Commit() succeeded.
@@ -106,7 +113,11 @@ class WriteTransaction {
   // records are stored as received; existing ones are merged under `policy`
   // (src/store/merge.h). The record is validated first (names, body, clocks,
   // conflicts). Errors: InvalidArgument, PayloadTooLarge, storage errors.
-  virtual Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy) = 0;
+  virtual Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy,
+                                    BodyForm body_form) = 0;
+  Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy) {
+    return Apply(incoming, policy, BodyForm::kUnchecked);
+  }
 
   // Raises this store's FSIC for each partition prefix ("" = everything) to at
   // least the given counters, but never over a write of a held version the
@@ -205,6 +216,10 @@ struct StoreStats {
 // Entries are never moved when a record's vector grows (that would cost a
 // random write per update): the old entry stays, marked stale, until
 // compaction purges it. Senders skip stale entries.
+// The bytes a record takes in memory and on the wire, roughly: its text
+// members (the body first of all). Replication bounds chunks with it.
+size_t RecordBytes(const Record& r);
+
 struct StreamedVersion {
   uint64_t position = 0;
   bool stale = false;  // the record's vector has a later write of the origin now
@@ -278,9 +293,12 @@ class Store {
   // Every instance this store has heard of, in id order.
   virtual Result<std::vector<InstanceId>> KnownInstances() = 0;
   // Entries of `origin`'s stream after `after`, ordered by counter (a range
-  // scan), stale ones included and flagged.
+  // scan), stale ones included and flagged: at most `limit`, and no more
+  // once their records add up to `max_bytes` (RecordBytes; the entry that
+  // reaches it is included, so at least one is returned when any exists).
   virtual Result<std::vector<StreamedVersion>> StreamVersions(const InstanceId& origin,
-                                                              uint64_t after, size_t limit) = 0;
+                                                              uint64_t after, size_t limit,
+                                                              size_t max_bytes) = 0;
   // How many entries StreamVersions(origin, after, ...) would return in all
   // (stale ones included: an upper bound of the records to send).
   virtual Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) = 0;

@@ -18,7 +18,7 @@ namespace {
 struct RemoteArgs {
   std::string name, url, direction = "both", token_file, token;
   std::vector<std::string> filter;
-  size_t chunk_size = 500;
+  size_t chunk_size = kDefaultChunkSize;
 };
 
 Result<std::string> ReadToken(const std::string& path) {

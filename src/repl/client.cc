@@ -105,9 +105,9 @@ class Session {
       }
       BRAID_RETURN_IF_ERROR(Decompress(codec, r.body, &json, kMaxChunkBytes)
                                 .WithContext("pull chunk from remote \"" + remote_.name + "\""));
-      BRAID_ASSIGN_OR_RETURN(Chunk chunk, ParseChunk(json));
       BRAID_RETURN_IF_ERROR(Failpoint("pull-apply"));
-      BRAID_ASSIGN_OR_RETURN(const ApplyCounts counts, receiver.Apply(chunk));
+      BRAID_ASSIGN_OR_RETURN(const StreamReceiver::Applied chunk, receiver.ApplyText(json));
+      const ApplyCounts& counts = chunk.counts;
       Count(counts);
       ++summary_.chunks_received;
       summary_.received += counts.received;

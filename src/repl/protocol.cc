@@ -278,44 +278,100 @@ std::string ChunkJson(const Chunk& c) {
   return out;
 }
 
-Result<Chunk> ParseChunk(std::string_view body) {
-  Chunk c;
-  bool has_records = false, has_next = false;
-  Status s = ForEachMember(body, "chunk", [&](std::string_view key, json::Value v) -> Status {
-    if (key == "records") {
-      if (!v.IsArray()) return Status::InvalidArgument("records must be an array");
-      c.records.reserve(v.Size());
-      Status inner;
-      v.ForEachElement([&](json::Value e) {
-        auto r = ParseWireRecord(e);
-        inner = r.status().WithContext("records[" + std::to_string(c.records.size()) + "]");
-        if (r.ok()) c.records.push_back(std::move(*r));
-        return inner.ok();
-      });
-      has_records = true;
-      return inner;
+namespace {
+
+Status Malformed(const Status& s) {
+  return s.ok() ? s : Status(s.code(), "malformed chunk: " + s.message());
+}
+
+}  // namespace
+
+// The envelope is walked with a json::Reader and each record is validated
+// as it is read, its body minified on the way. Validating the chunk first
+// and walking it again after, as Value would, cost a fifth of a pull.
+Status ChunkReader::Member(std::string_view key) {
+  const std::string name(key);  // `key` lasts only until the next read
+  BRAID_ASSIGN_OR_RETURN(const json::Value v, in_.ReadValue());
+  if (name == "complete_to") {
+    BRAID_ASSIGN_OR_RETURN(const VersionVector vv, VersionVectorFromJson(v.raw()));
+    envelope_.complete_to.assign(vv.entries().begin(), vv.entries().end());
+  } else if (name == "next") {
+    has_next_ = true;
+    envelope_.next.reset();
+    if (!v.IsNull()) {
+      BRAID_ASSIGN_OR_RETURN(envelope_.next, ParsePosition(v));
     }
-    if (key == "complete_to") {
-      BRAID_ASSIGN_OR_RETURN(const VersionVector vv, VersionVectorFromJson(v.raw()));
-      c.complete_to.assign(vv.entries().begin(), vv.entries().end());
-      return Status::OK();
-    }
-    if (key == "next") {
-      has_next = true;
-      if (v.IsNull()) return Status::OK();
-      BRAID_ASSIGN_OR_RETURN(c.next, ParsePosition(v));
-      return Status::OK();
-    }
-    if (key == "pending") {
-      BRAID_ASSIGN_OR_RETURN(c.pending, ParseCount(v, "pending"));
-      return Status::OK();
-    }
-    return Unknown(key);
-  });
-  if (s.ok() && (!has_records || !has_next)) {
-    s = Status::InvalidArgument("chunk needs records and next");
+  } else if (name == "pending") {
+    BRAID_ASSIGN_OR_RETURN(envelope_.pending, ParseCount(v, "pending"));
+  } else {
+    return Unknown(name);
   }
-  if (!s.ok()) return Status(s.code(), "malformed chunk: " + s.message());
+  return Status::OK();
+}
+
+Status ChunkReader::ToRecords() {
+  if (state_ == State::kStart) BRAID_RETURN_IF_ERROR(in_.EnterObject());
+  std::string_view key;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool more, in_.NextMember(&key));
+    if (!more) {
+      state_ = State::kAfterRecords;
+      return in_.Finish();
+    }
+    if (key != "records") {
+      BRAID_RETURN_IF_ERROR(Member(key));
+      continue;
+    }
+    if (has_records_) return Status::InvalidArgument("records appears twice");
+    BRAID_RETURN_IF_ERROR(in_.EnterArray().WithContext("records"));
+    has_records_ = true;
+    state_ = State::kRecords;
+    return Status::OK();
+  }
+}
+
+Result<bool> ChunkReader::Next(size_t n, std::vector<Record>* out) {
+  if (state_ == State::kStart) BRAID_RETURN_IF_ERROR(Malformed(ToRecords()));
+  if (state_ != State::kRecords) return false;
+  for (size_t i = 0; i < n; ++i) {
+    auto more = in_.NextElement();
+    if (!more.ok()) return Malformed(more.status());
+    if (!*more) {
+      state_ = State::kAfterRecords;
+      BRAID_RETURN_IF_ERROR(Malformed(ToRecords()));
+      return false;
+    }
+    auto r = ReadWireRecord(in_);
+    if (!r.ok()) {
+      return Malformed(r.status().WithContext("records[" + std::to_string(count_) + "]"));
+    }
+    out->push_back(std::move(*r));
+    ++count_;
+  }
+  return true;
+}
+
+Result<Chunk> ChunkReader::Finish() {
+  if (state_ == State::kStart) BRAID_RETURN_IF_ERROR(Malformed(ToRecords()));
+  if (state_ == State::kRecords) {
+    return Status::Internal("ChunkReader::Finish called before the records were all read");
+  }
+  if (!has_records_ || !has_next_) {
+    return Malformed(Status::InvalidArgument("chunk needs records and next"));
+  }
+  envelope_.bodies_normalized = true;
+  return std::move(envelope_);
+}
+
+Result<Chunk> ParseChunk(std::string_view body) {
+  ChunkReader reader(body);
+  std::vector<Record> records;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool more, reader.Next(SIZE_MAX, &records));
+    if (!more) break;
+  }
+  BRAID_ASSIGN_OR_RETURN(Chunk c, reader.Finish());
+  c.records = std::move(records);
   return c;
 }
 

@@ -60,6 +60,9 @@ struct Chunk {
   std::vector<std::pair<InstanceId, uint64_t>> complete_to;
   std::optional<Position> next;  // absent: the stream is done
   uint64_t pending = 0;          // entries left after this chunk (estimate)
+  // Set by ParseChunk: every body is already minified and checked
+  // (ReadWireRecord), so applying it need not check it again.
+  bool bodies_normalized = false;
 };
 
 struct PushResult {
@@ -79,8 +82,38 @@ std::string PositionJson(const std::optional<Position>& p);  // {"after":...}
 Result<std::optional<Position>> ParsePullRequest(std::string_view body);
 
 std::string ChunkJson(const Chunk& c);
-// Parses a chunk received from a peer. Only the shape is checked; records
-// are checked when applied. Errors: InvalidArgument ("malformed chunk: ...").
+
+// Reads a chunk received from a peer front to back, in one pass, handing
+// its records over in batches so a receiver can apply some while it reads
+// the next (StreamReceiver::ApplyText). Each record is checked for shape
+// and its body is validated and minified as it is read (ReadWireRecord);
+// the rest is checked when applied. The text must outlive the reader.
+// Errors: InvalidArgument ("malformed chunk: ..."); after one, stop.
+class ChunkReader {
+ public:
+  explicit ChunkReader(std::string_view body) : in_(body) {}
+
+  // Appends up to `n` more records to *out. Returns true while more may
+  // follow, false once the records are all read.
+  Result<bool> Next(size_t n, std::vector<Record>* out);
+
+  // Reads what follows the records and returns the chunk without them
+  // (bodies_normalized set). Call after Next returned false.
+  Result<Chunk> Finish();
+
+ private:
+  // Reads members until the records array opens or the chunk ends.
+  Status ToRecords();
+  Status Member(std::string_view key);
+
+  json::Reader in_;
+  Chunk envelope_;
+  enum class State { kStart, kRecords, kAfterRecords } state_ = State::kStart;
+  bool has_records_ = false, has_next_ = false;
+  size_t count_ = 0;
+};
+
+// Reads a whole chunk with a ChunkReader.
 Result<Chunk> ParseChunk(std::string_view body);
 
 std::string PushResultJson(const PushResult& r);

@@ -94,6 +94,44 @@ TEST(ProtocolTest, ChunksRoundTripAndMalformedOnesAreRefused) {
   }
 }
 
+// Chunks are read in one pass; the bodies come out as NormalizeBody makes
+// them, and what NormalizeBody would refuse is refused while reading.
+TEST(ProtocolTest, ChunkBodiesAreCheckedAndMinifiedWhileRead) {
+  const std::string record_head =
+      R"({"collection":"notes","id":"n1","partition":"notes","deleted":false,)"
+      R"("version":")" +
+      std::string(32, 'a') + R"(:1","hlc":5,"body":)";
+  auto chunk = [&](const std::string& body) {
+    return R"( { "records" : [ )" + record_head + body + R"( } ] , "next" : null } )";
+  };
+  auto ok = ParseChunk(chunk(R"( { "b" : [ 1 , 2 ] , "a" : "x" } )"));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->bodies_normalized);
+  ASSERT_EQ(ok->records.size(), 1u);
+  EXPECT_EQ(ok->records[0].body, R"({"b":[1,2],"a":"x"})");
+  EXPECT_EQ(ok->records[0].vv.Get(Id('a')), 1u);
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"a":1,"a":2})", "records[0]: record body has the field \"a\" twice"},
+      {R"({"a":1,"\u0061":2})", "records[0]: record body has the field \"a\" twice"},
+      {"[1]", "records[0]: record member \"body\" must be a JSON object"},
+      {R"({"a":tru})", "records[0]: invalid JSON at byte"},
+      {R"({"a":"\xff"})", "records[0]: invalid JSON at byte"},
+  };
+  for (const auto& [body, message] : bad) {
+    SCOPED_TRACE(body);
+    auto parsed = ParseChunk(chunk(body));
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find("malformed chunk: " + message), std::string::npos)
+        << parsed.status().message();
+  }
+  // Nested objects may repeat a name at another level; only fields count.
+  EXPECT_TRUE(ParseChunk(chunk(R"({"a":{"x":1},"b":{"x":2}})")).ok());
+  // Trailing bytes after the chunk are refused.
+  EXPECT_FALSE(ParseChunk(chunk("{}") + "x").ok());
+}
+
 TEST(AuthTest, TokensAndHashes) {
   const std::string t1 = NewToken(), t2 = NewToken();
   EXPECT_NE(t1, t2);

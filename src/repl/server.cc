@@ -302,11 +302,10 @@ http::Response SyncServer::Push(Session& s, const http::Request& request) {
   if (Status d = Decompress(codec, request.body, &json, options_.max_chunk_bytes); !d.ok()) {
     return abort(d.WithContext("push chunk"));
   }
-  auto chunk = ParseChunk(json);
-  if (!chunk.ok()) return abort(chunk.status());
   (void)Failpoint("push-apply");
-  auto counts = s.receiver->Apply(*chunk);
-  if (!counts.ok()) return abort(counts.status());
+  auto applied = s.receiver->ApplyText(json);
+  if (!applied.ok()) return abort(applied.status());
+  const ApplyCounts* counts = &applied->counts;
   M().chunks_received->Add();
   M().records_received->Add(counts->received);
   M().conflicts->Add(counts->conflicts);

@@ -1,7 +1,10 @@
 #include "repl/stream.h"
 
 #include <algorithm>
+#include <deque>
+#include <thread>
 
+#include "base/mutex.h"
 #include "base/validate.h"
 
 namespace braid::repl {
@@ -10,6 +13,12 @@ namespace {
 // Entries one chunk may scan, as a multiple of its size: bounds the work of
 // a request when most entries are filtered out or sent in another stream.
 constexpr size_t kScanFactor = 20;
+
+// Record bytes (RecordBytes) after which a chunk stops, whatever its record
+// count: with the default chunk size of 5,000 and bodies of up to
+// store.max_record_bytes, counts alone would let one chunk reach gigabytes
+// in memory on both sides. A chunk ends after the record that crosses it.
+constexpr size_t kChunkBytes = 8 * 1024 * 1024;
 
 std::string FilterText(const std::vector<std::string>& filter) {
   std::string s = "[";
@@ -58,16 +67,23 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
   Chunk chunk;
   const size_t budget = std::max<size_t>(chunk_size * kScanFactor, 1000);
   size_t scanned = 0;
-  while (i < origins_.size() && chunk.records.size() < chunk_size && scanned < budget) {
+  size_t bytes = 0;  // of the records read, sent or not
+  while (i < origins_.size() && chunk.records.size() < chunk_size && scanned < budget &&
+         bytes < kChunkBytes) {
     const InstanceId& origin = origins_[i];
     const uint64_t start = std::max(receiver_fsic_.Get(origin), position);
     const size_t want = std::min(chunk_size - chunk.records.size(), budget - scanned);
     // One entry more than wanted says whether the origin is exhausted, so a
-    // stream that ends on a chunk boundary needs no empty last chunk.
+    // stream that ends on a chunk boundary needs no empty last chunk. A
+    // batch cut short by the byte budget says nothing about the rest.
     BRAID_ASSIGN_OR_RETURN(std::vector<StreamedVersion> batch,
-                           store_->StreamVersions(origin, start, want + 1));
-    const bool exhausted = batch.size() <= want;
-    if (!exhausted) batch.pop_back();
+                           store_->StreamVersions(origin, start, want + 1, kChunkBytes - bytes));
+    size_t batch_bytes = 0;
+    for (const auto& v : batch) batch_bytes += RecordBytes(v.record);
+    const bool cut = bytes + batch_bytes >= kChunkBytes;
+    const bool exhausted = batch.size() <= want && !cut;
+    if (batch.size() > want) batch.pop_back();
+    bytes += batch_bytes;
     uint64_t last = start;
     for (auto& v : batch) {
       ++scanned;
@@ -141,63 +157,173 @@ Result<StreamReceiver> StreamReceiver::Create(Store& store, std::vector<std::str
                         std::move(peer_name));
 }
 
-Result<ApplyCounts> StreamReceiver::Apply(const Chunk& chunk) {
-  // Check what can be checked before taking the write lock.
-  if (chunk.records.size() > max_records_) {
+Status StreamReceiver::CheckRecord(const Record& r, size_t index) const {
+  if (index >= max_records_) {
     return Status::InvalidArgument(
-        peer_name_ + " sent a chunk of " + std::to_string(chunk.records.size()) +
+        peer_name_ + " sent a chunk of more than " + std::to_string(max_records_) +
         " records; the session's chunk size is " + std::to_string(max_records_));
   }
-  for (const auto& r : chunk.records) {
-    if (!InFilter(filter_, r.partition)) {
-      return Status::InvalidArgument(peer_name_ + " sent record " + r.collection + "/" + r.id +
-                                     " of partition \"" + r.partition +
-                                     "\", outside this session's filter " + FilterText(filter_));
-    }
+  if (!InFilter(filter_, r.partition)) {
+    return Status::InvalidArgument(peer_name_ + " sent record " + r.collection + "/" + r.id +
+                                   " of partition \"" + r.partition +
+                                   "\", outside this session's filter " + FilterText(filter_));
   }
-  for (const auto& [origin, counter] : chunk.complete_to) {
+  return Status::OK();
+}
+
+Status StreamReceiver::CheckClaims(
+    const std::vector<std::pair<InstanceId, uint64_t>>& complete_to) const {
+  for (const auto& [origin, counter] : complete_to) {
     if (counter > sender_fsic_.Get(origin)) {
       return Status::InvalidArgument(peer_name_ + " claimed writes of " + origin.Hex() + " up to " +
                                      std::to_string(counter) +
                                      " beyond what it announced for this session");
     }
   }
+  return Status::OK();
+}
+
+Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, BodyForm form,
+                                   ApplyCounts* counts) {
+  auto it = policies_.find(r.collection);
+  const ConflictPolicy policy = it != policies_.end() ? it->second : ConflictPolicy::kMerge;
+  auto result = txn.Apply(r, policy, form);
+  if (!result.ok()) {
+    return result.status().WithContext("record " + r.collection + "/" + r.id + " from " +
+                                       peer_name_);
+  }
+  ++counts->received;
+  switch (result->kind) {
+    case ApplyResult::Kind::kIgnored:
+      ++counts->ignored;
+      break;
+    case ApplyResult::Kind::kApplied:
+      ++counts->applied;
+      break;
+    case ApplyResult::Kind::kMerged:
+      ++counts->merged;
+      break;
+    case ApplyResult::Kind::kKept:
+      ++counts->kept;
+      break;
+    case ApplyResult::Kind::kHeld:
+      ++counts->held;
+      break;
+  }
+  if (result->conflict) ++counts->conflicts;
+  return Status::OK();
+}
+
+Status StreamReceiver::AdvanceAndCommit(
+    WriteTransaction& txn, const std::vector<std::pair<InstanceId, uint64_t>>& complete_to) {
+  if (!complete_to.empty()) {
+    BRAID_RETURN_IF_ERROR(
+        txn.AdvanceFsic(filter_.empty() ? std::vector<std::string>{""} : filter_, complete_to));
+  }
+  return txn.Commit();
+}
+
+Result<ApplyCounts> StreamReceiver::Apply(const Chunk& chunk) {
+  // Check what can be checked before taking the write lock.
+  for (size_t i = 0; i < chunk.records.size(); ++i) {
+    BRAID_RETURN_IF_ERROR(CheckRecord(chunk.records[i], i));
+  }
+  BRAID_RETURN_IF_ERROR(CheckClaims(chunk.complete_to));
+  const BodyForm form = chunk.bodies_normalized ? BodyForm::kNormalized : BodyForm::kUnchecked;
   ApplyCounts counts;
   BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
-  for (const auto& r : chunk.records) {
-    auto it = policies_.find(r.collection);
-    const ConflictPolicy policy = it != policies_.end() ? it->second : ConflictPolicy::kMerge;
-    auto result = txn->Apply(r, policy);
-    if (!result.ok()) {
-      return result.status().WithContext("record " + r.collection + "/" + r.id + " from " +
-                                         peer_name_);
-    }
-    ++counts.received;
-    switch (result->kind) {
-      case ApplyResult::Kind::kIgnored:
-        ++counts.ignored;
-        break;
-      case ApplyResult::Kind::kApplied:
-        ++counts.applied;
-        break;
-      case ApplyResult::Kind::kMerged:
-        ++counts.merged;
-        break;
-      case ApplyResult::Kind::kKept:
-        ++counts.kept;
-        break;
-      case ApplyResult::Kind::kHeld:
-        ++counts.held;
-        break;
-    }
-    if (result->conflict) ++counts.conflicts;
-  }
-  if (!chunk.complete_to.empty()) {
-    BRAID_RETURN_IF_ERROR(txn->AdvanceFsic(filter_.empty() ? std::vector<std::string>{""} : filter_,
-                                           chunk.complete_to));
-  }
-  BRAID_RETURN_IF_ERROR(txn->Commit());
+  for (const auto& r : chunk.records) BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, form, &counts));
+  BRAID_RETURN_IF_ERROR(AdvanceAndCommit(*txn, chunk.complete_to));
   return counts;
+}
+
+namespace {
+
+// Records per hand-over from the reading thread: small enough that
+// applying starts soon, large enough that the lock is rarely taken.
+constexpr size_t kReadBatch = 256;
+
+// Batches of records from the reading thread to the applying one.
+class RecordPipe {
+ public:
+  // Reader side. Returns false when the applier has given up.
+  bool Put(std::vector<Record> batch) EXCLUDES(mu_) {
+    MutexLock l(mu_);
+    ready_.push_back(std::move(batch));
+    cv_.notify_one();
+    return !cancelled_;
+  }
+  void Close(Result<Chunk> envelope) EXCLUDES(mu_) {
+    MutexLock l(mu_);
+    envelope_ = std::move(envelope);
+    closed_ = true;
+    cv_.notify_one();
+  }
+  // Applier side: the next batch, or nullopt once the reader closed the
+  // pipe and every batch was taken.
+  std::optional<std::vector<Record>> Take() EXCLUDES(mu_) {
+    MutexLock l(mu_);
+    while (ready_.empty() && !closed_) cv_.wait(mu_);
+    if (ready_.empty()) return std::nullopt;
+    std::vector<Record> batch = std::move(ready_.front());
+    ready_.pop_front();
+    return batch;
+  }
+  Result<Chunk> TakeEnvelope() EXCLUDES(mu_) {
+    MutexLock l(mu_);
+    return std::move(envelope_);
+  }
+  void Cancel() EXCLUDES(mu_) {
+    MutexLock l(mu_);
+    cancelled_ = true;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::vector<Record>> ready_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool cancelled_ GUARDED_BY(mu_) = false;
+  Result<Chunk> envelope_ GUARDED_BY(mu_) = Status::Internal("chunk reader did not finish");
+};
+
+}  // namespace
+
+Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view json) {
+  RecordPipe pipe;
+  // Declared after the pipe, so it is joined before the pipe goes.
+  std::jthread reader([&pipe, json] {
+    ChunkReader in(json);
+    for (;;) {
+      std::vector<Record> batch;
+      batch.reserve(kReadBatch);
+      auto more = in.Next(kReadBatch, &batch);
+      if (!more.ok()) return pipe.Close(more.status());
+      // After a failed Put nobody reads the envelope: the applier stopped.
+      if (!batch.empty() && !pipe.Put(std::move(batch))) return pipe.Close(Chunk());
+      if (!*more) return pipe.Close(in.Finish());
+    }
+  });
+  auto apply = [&]() -> Result<Applied> {
+    Applied out;
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
+    size_t index = 0;
+    while (auto batch = pipe.Take()) {
+      for (const Record& r : *batch) {
+        BRAID_RETURN_IF_ERROR(CheckRecord(r, index++));
+        BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, BodyForm::kNormalized, &out.counts));
+      }
+    }
+    BRAID_ASSIGN_OR_RETURN(const Chunk envelope, pipe.TakeEnvelope());
+    BRAID_RETURN_IF_ERROR(CheckClaims(envelope.complete_to));
+    BRAID_RETURN_IF_ERROR(AdvanceAndCommit(*txn, envelope.complete_to));
+    out.next = envelope.next;
+    out.pending = envelope.pending;
+    return out;
+  };
+  auto result = apply();
+  if (!result.ok()) pipe.Cancel();  // the reader stops at its next batch
+  return result;
 }
 
 }  // namespace braid::repl

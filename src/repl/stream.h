@@ -70,6 +70,19 @@ class StreamReceiver {
   // beyond the sender's FSIC), PayloadTooLarge, storage errors.
   Result<ApplyCounts> Apply(const Chunk& chunk);
 
+  // What ApplyText did, and where the stream goes on.
+  struct Applied {
+    ApplyCounts counts;
+    std::optional<Position> next;
+    uint64_t pending = 0;
+  };
+
+  // Apply() for a chunk's text as received: a second thread reads records
+  // (ChunkReader) while this one applies those already read, so reading
+  // costs a receiver almost no time. The checks, the errors and the
+  // all-or-nothing transaction are Apply()'s, plus "malformed chunk".
+  Result<Applied> ApplyText(std::string_view json);
+
   // Refuse chunks of more than `n` records (the session's chunk size).
   void LimitRecords(size_t n) { max_records_ = n; }
 
@@ -81,6 +94,14 @@ class StreamReceiver {
         sender_fsic_(std::move(sender_fsic)),
         policies_(std::move(policies)),
         peer_name_(std::move(peer_name)) {}
+
+  // The checks Apply makes of each record and of a chunk's claims.
+  Status CheckRecord(const Record& r, size_t index) const;
+  Status CheckClaims(const std::vector<std::pair<InstanceId, uint64_t>>& complete_to) const;
+  // Applies one record inside `txn`, counting what happened.
+  Status ApplyRecord(WriteTransaction& txn, const Record& r, BodyForm form, ApplyCounts* counts);
+  Status AdvanceAndCommit(WriteTransaction& txn,
+                          const std::vector<std::pair<InstanceId, uint64_t>>& complete_to);
 
   Store* store_;
   std::vector<std::string> filter_;

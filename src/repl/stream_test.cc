@@ -73,6 +73,36 @@ TEST_F(StreamTest, AFullTransferCopiesEverythingAndCompletesTheFsic) {
   EXPECT_EQ(Transfer({}, 100), 0);
 }
 
+// Large records end a chunk before its record count does: a chunk of 5,000
+// 1 MiB records would need gigabytes on both sides.
+TEST_F(StreamTest, ChunksStopAtTheirByteBudget) {
+  const std::string big(1024 * 1024, 'x');
+  for (int i = 0; i < 20; ++i) {
+    auto txn = std::move(*a_->BeginWrite());
+    PutRequest r;
+    r.collection = "notes";
+    const std::string id = "big" + std::to_string(i);  // PutRequest views it
+    r.id = id;
+    const std::string body = R"({"x":")" + big + R"("})";
+    r.body = body;
+    ASSERT_TRUE(txn->Put(r).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto sender = StreamSender::Create(*a_, {}, *b_->Fsic({}), *a_->Fsic({}));
+  ASSERT_TRUE(sender.ok());
+  auto first = sender->Next(std::nullopt, kMaxChunkSize);
+  ASSERT_TRUE(first.ok());
+  // 8 MiB of records: the eighth crosses it (each is a little over 1 MiB).
+  EXPECT_EQ(first->records.size(), 8u);
+  ASSERT_TRUE(first->next.has_value());
+  // The completeness claim stops where the chunk does.
+  ASSERT_EQ(first->complete_to.size(), 1u);
+  EXPECT_EQ(first->complete_to[0].second, 8u);
+  EXPECT_EQ(Transfer({}, kMaxChunkSize), 3);  // 8 + 8 + 4
+  EXPECT_EQ(b_->Stats()->live, 20u);
+  EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 20u);
+}
+
 TEST_F(StreamTest, AnInterruptedTransferResumesAfterItsLastAppliedChunk) {
   for (int i = 0; i < 1000; ++i) Put(*a_, "n" + std::to_string(i));
   EXPECT_EQ(Transfer({}, 100, 3), 3);  // then "killed"
@@ -159,6 +189,54 @@ TEST_F(StreamTest, TheReceiverRefusesWhatTheSessionDoesNotAllow) {
   EXPECT_EQ(StreamReceiver::Create(*b_, {}, VersionVector(), true, "a").status().code(),
             Code::kConflict);
   EXPECT_TRUE(StreamReceiver::Create(*b_, {}, VersionVector(), false, "a").ok());
+}
+
+// ApplyText reads records on a second thread while it applies earlier
+// ones; a fault anywhere in the chunk, even batches after the first, still
+// leaves the store as it was.
+TEST_F(StreamTest, ApplyTextIsAllOrNothingAcrossReadBatches) {
+  for (int i = 0; i < 1000; ++i) Put(*a_, "n" + std::to_string(i), i == 900 ? "other" : "");
+  auto chunk =
+      StreamSender::Create(*a_, {}, VersionVector(), *a_->Fsic({}))->Next(std::nullopt, 1000);
+  ASSERT_TRUE(chunk.ok());
+  ASSERT_EQ(chunk->records.size(), 1000u);
+  const std::string text = ChunkJson(*chunk);
+  struct Case {
+    std::string name, text, words;
+    std::vector<std::string> filter;
+    size_t limit = kMaxChunkSize;
+  };
+  std::string broken = text;
+  // Record 700's body, truncated: a malformed record well past the first batch.
+  const size_t at = broken.find(R"({"id":"n700"})");
+  ASSERT_NE(at, std::string::npos);
+  broken.replace(at, 13, R"({"id":"n700")");
+  const std::vector<Case> cases = {
+      {"malformed record", broken, "malformed chunk: records[700]", {}},
+      {"record outside the filter", text, "outside this session's filter", {"notes"}},
+      {"more records than the chunk size", text, "the session's chunk size is 999", {}, 999},
+      {"trailing bytes", text + "x", "malformed chunk", {}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto receiver = StreamReceiver::Create(*b_, c.filter, *a_->Fsic(c.filter), false, "a");
+    ASSERT_TRUE(receiver.ok());
+    receiver->LimitRecords(c.limit);
+    auto r = receiver->ApplyText(c.text);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.words), std::string::npos) << r.status().message();
+    EXPECT_EQ(b_->Stats()->live, 0u);
+    EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 0u);
+  }
+  auto receiver = StreamReceiver::Create(*b_, {}, *a_->Fsic({}), false, "a");
+  auto r = receiver->ApplyText(text);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->counts.applied, 1000u);
+  EXPECT_FALSE(r->next.has_value());
+  EXPECT_EQ(b_->Stats()->live, 1000u);
+  EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 1000u);
+  EXPECT_EQ((*b_->Get("notes", "n700"))->body, R"({"id":"n700"})");
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ class ApplyTest : public ::testing::Test {
   Record Get(std::string_view id) { return **store_->Get("notes", id); }
   std::vector<uint64_t> Stream(const InstanceId& origin) {
     std::vector<uint64_t> positions;
-    auto stream = store_->StreamVersions(origin, 0, 100);
+    auto stream = store_->StreamVersions(origin, 0, 100, SIZE_MAX);
     EXPECT_TRUE(stream.ok());
     if (!stream.ok()) return positions;
     for (const auto& v : *stream) {
@@ -144,7 +144,7 @@ TEST_F(ApplyTest, SupersededEntriesAreStaleUntilCompactionPurgesThem) {
   ASSERT_TRUE(Put("n1", R"({"x":1})").ok());
   ASSERT_TRUE(Put("n1", R"({"x":2})").ok());
   ASSERT_TRUE(Put("n1", R"({"x":3})").ok());
-  auto all = store_->StreamVersions(self_, 0, 10);
+  auto all = store_->StreamVersions(self_, 0, 10, SIZE_MAX);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 3u);
   EXPECT_TRUE((*all)[0].stale);
@@ -153,7 +153,7 @@ TEST_F(ApplyTest, SupersededEntriesAreStaleUntilCompactionPurgesThem) {
   auto r = store_->Compact(0);  // nothing old in the log; stale entries go anyway
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->stale_versions_removed, 2u);
-  all = store_->StreamVersions(self_, 0, 10);
+  all = store_->StreamVersions(self_, 0, 10, SIZE_MAX);
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].position, 3u);
 }
@@ -266,6 +266,27 @@ TEST_F(ApplyTest, BadPeerVersionsAreRefusedAndWriteNothing) {
   }
   EXPECT_EQ(store_->Stats()->last_seq, seq);
   EXPECT_FALSE(store_->Get("notes", "n1")->has_value());
+}
+
+// A body ReadWireRecord already normalized skips the second check, but not
+// the store's size limit, which only the store knows.
+TEST_F(ApplyTest, NormalizedBodiesStillMeetTheSizeLimit) {
+  const Record big = Peer('a', 1, R"({"x":")" + std::string(5 * 1024 * 1024, 'y') + "\"}");
+  for (const BodyForm form : {BodyForm::kUnchecked, BodyForm::kNormalized}) {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    auto res = (*txn)->Apply(big, ConflictPolicy::kMerge, form);
+    EXPECT_EQ(res.status().code(), Code::kPayloadTooLarge);
+    EXPECT_NE(res.status().message().find("store.max_record_bytes"), std::string::npos)
+        << res.status().message();
+  }
+  auto txn = store_->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE((*txn)
+                  ->Apply(Peer('a', 1, R"({"x":1})"), ConflictPolicy::kMerge, BodyForm::kNormalized)
+                  .ok());
+  ASSERT_TRUE((*txn)->Commit().ok());
+  EXPECT_EQ(Get("n1").body, R"({"x":1})");
 }
 
 // Two stores created one id in different partitions: held aside, so the

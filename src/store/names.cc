@@ -4,6 +4,12 @@
 
 namespace braid {
 
+size_t RecordBytes(const Record& r) {
+  return r.collection.size() + r.id.size() + r.partition.size() +
+         (r.parent ? r.parent->size() : 0) + r.field_clocks.size() + r.body.size() +
+         r.conflicts.size();
+}
+
 std::string_view WriteOpName(WriteOp op) {
   switch (op) {
     case WriteOp::kCreated:

@@ -2,6 +2,9 @@
 
 #include <charconv>
 #include <cstdint>
+#include <vector>
+
+#include "base/validate.h"
 
 namespace braid {
 
@@ -55,74 +58,130 @@ Result<Version> ParseVersion(std::string_view text) {
   return Version{origin, counter};
 }
 
-Result<Record> ParseWireRecord(json::Value v) {
-  if (!v.IsObject()) return Status::InvalidArgument("a record must be a JSON object");
-  Record r;
-  bool has_vv = false;
-  unsigned seen = 0;  // bit per required member
-  Status status;
-  auto fail = [&](std::string_view member, std::string_view what) {
-    status = Status::InvalidArgument("record member \"" + std::string(member) + "\" " +
-                                     std::string(what));
-    return false;
-  };
-  v.ForEachMember([&](std::string_view key, json::Value value) {
-    if (key == "collection" || key == "id" || key == "partition") {
+namespace {
+
+// A record being read member by member; ParseWireRecord and ReadWireRecord
+// share it so both accept exactly the same members.
+class WireRecordParser {
+ public:
+  Status Member(std::string_view key, const json::Value& value);
+  // The body, read by the caller (raw or normalized).
+  std::string* body() {
+    seen_ |= kBody;
+    return &r_.body;
+  }
+  Result<Record> Finish();
+
+ private:
+  static constexpr unsigned kBody = 64u;
+  static Status Fail(std::string_view member, std::string_view what) {
+    return Status::InvalidArgument("record member \"" + std::string(member) + "\" " +
+                                   std::string(what));
+  }
+
+  Record r_;
+  bool has_vv_ = false;
+  unsigned seen_ = 0;  // bit per required member
+};
+
+Status WireRecordParser::Member(std::string_view key, const json::Value& value) {
+  if (key == "collection" || key == "id" || key == "partition") {
+    auto s = value.AsString();
+    if (!s) return Fail(key, "must be a string");
+    (key == "collection" ? r_.collection : key == "id" ? r_.id : r_.partition) = std::move(*s);
+    seen_ |= key == "collection" ? 1u : key == "id" ? 2u : 4u;
+  } else if (key == "parent") {
+    if (!value.IsNull()) {
       auto s = value.AsString();
-      if (!s) return fail(key, "must be a string");
-      (key == "collection" ? r.collection : key == "id" ? r.id : r.partition) = std::move(*s);
-      seen |= key == "collection" ? 1u : key == "id" ? 2u : 4u;
-    } else if (key == "parent") {
-      if (!value.IsNull()) {
-        auto s = value.AsString();
-        if (!s) return fail(key, "must be a string or null");
-        r.parent = std::move(*s);
-      }
-    } else if (key == "deleted") {
-      const auto b = value.AsBool();
-      if (!b) return fail(key, "must be true or false");
-      r.deleted = *b;
-      seen |= 8u;
-    } else if (key == "version") {
-      const auto s = value.AsString();
-      auto ver = s ? ParseVersion(*s) : Result<Version>(Status::InvalidArgument("not a string"));
-      if (!ver.ok()) return fail(key, ver.status().message());
-      r.version = *ver;
-      seen |= 16u;
-    } else if (key == "hlc") {
-      const auto h = value.AsInt64();
-      if (!h || *h <= 0) return fail(key, "must be a positive integer");
-      r.hlc = static_cast<uint64_t>(*h);
-      seen |= 32u;
-    } else if (key == "vv") {
-      auto vv = VersionVectorFromJson(value.raw());
-      if (!vv.ok()) return fail(key, vv.status().message());
-      r.vv = std::move(*vv);
-      has_vv = true;
-    } else if (key == "clocks") {
-      if (!value.IsObject()) return fail(key, "must be an object");
-      r.field_clocks.assign(value.raw());
-    } else if (key == "conflicts") {
-      if (!value.IsArray()) return fail(key, "must be an array");
-      r.conflicts.assign(value.raw());
-    } else if (key == "body") {
-      if (!value.IsObject()) return fail(key, "must be a JSON object");
-      r.body.assign(value.raw());
-      seen |= 64u;
-    } else {
-      return fail(key, "is not a record member");
+      if (!s) return Fail(key, "must be a string or null");
+      r_.parent = std::move(*s);
     }
-    return true;
-  });
-  BRAID_RETURN_IF_ERROR(status);
-  if (seen != 127u) {
+  } else if (key == "deleted") {
+    const auto b = value.AsBool();
+    if (!b) return Fail(key, "must be true or false");
+    r_.deleted = *b;
+    seen_ |= 8u;
+  } else if (key == "version") {
+    const auto s = value.AsString();
+    auto ver = s ? ParseVersion(*s) : Result<Version>(Status::InvalidArgument("not a string"));
+    if (!ver.ok()) return Fail(key, ver.status().message());
+    r_.version = *ver;
+    seen_ |= 16u;
+  } else if (key == "hlc") {
+    const auto h = value.AsInt64();
+    if (!h || *h <= 0) return Fail(key, "must be a positive integer");
+    r_.hlc = static_cast<uint64_t>(*h);
+    seen_ |= 32u;
+  } else if (key == "vv") {
+    auto vv = VersionVectorFromJson(value.raw());
+    if (!vv.ok()) return Fail(key, vv.status().message());
+    r_.vv = std::move(*vv);
+    has_vv_ = true;
+  } else if (key == "clocks") {
+    if (!value.IsObject()) return Fail(key, "must be an object");
+    r_.field_clocks.assign(value.raw());
+  } else if (key == "conflicts") {
+    if (!value.IsArray()) return Fail(key, "must be an array");
+    r_.conflicts.assign(value.raw());
+  } else if (key == "body") {
+    if (!value.IsObject()) return Fail(key, "must be a JSON object");
+    body()->assign(value.raw());
+  } else {
+    return Fail(key, "is not a record member");
+  }
+  return Status::OK();
+}
+
+Result<Record> WireRecordParser::Finish() {
+  if (seen_ != 127u) {
     return Status::InvalidArgument(
         "a record needs collection, id, partition, deleted, version, hlc and body");
   }
-  if (!has_vv) r.vv.Set(r.version.origin, r.version.counter);
-  if (r.field_clocks == "{}") r.field_clocks.clear();
-  if (r.conflicts == "[]") r.conflicts.clear();
-  return r;
+  if (!has_vv_) r_.vv.Set(r_.version.origin, r_.version.counter);
+  if (r_.field_clocks == "{}") r_.field_clocks.clear();
+  if (r_.conflicts == "[]") r_.conflicts.clear();
+  return std::move(r_);
+}
+
+}  // namespace
+
+Result<Record> ParseWireRecord(json::Value v) {
+  if (!v.IsObject()) return Status::InvalidArgument("a record must be a JSON object");
+  WireRecordParser p;
+  Status status;
+  v.ForEachMember([&](std::string_view key, json::Value value) {
+    status = p.Member(key, value);
+    return status.ok();
+  });
+  BRAID_RETURN_IF_ERROR(status);
+  return p.Finish();
+}
+
+Result<Record> ReadWireRecord(json::Reader& in) {
+  BRAID_RETURN_IF_ERROR(in.EnterObject());
+  WireRecordParser p;
+  // Field names of the body, collected as it is validated; the vector
+  // keeps its capacity from one record to the next on this thread.
+  thread_local std::vector<std::string_view> fields;
+  std::string_view key;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool more, in.NextMember(&key));
+    if (!more) break;
+    if (key != "body") {
+      BRAID_ASSIGN_OR_RETURN(const json::Value value, in.ReadValue());
+      BRAID_RETURN_IF_ERROR(p.Member(key, value));
+      continue;
+    }
+    std::string* body = p.body();
+    body->clear();
+    fields.clear();
+    BRAID_ASSIGN_OR_RETURN(const json::Value value, in.ReadValue(body, &fields));
+    if (!value.IsObject()) {
+      return Status::InvalidArgument("record member \"body\" must be a JSON object");
+    }
+    BRAID_RETURN_IF_ERROR(CheckBodyFields(fields));
+  }
+  return p.Finish();
 }
 
 }  // namespace braid

@@ -29,6 +29,13 @@ std::string WireRecordJson(const Record& r);
 // Errors: InvalidArgument naming the member.
 Result<Record> ParseWireRecord(json::Value v);
 
+// Reads one record from untrusted text, validating it in the same pass (no
+// Validate() first). The body comes out as NormalizeBody() makes it
+// (minified, an object, each field name once), except for the size limit,
+// which is the store's to check (WriteTransaction::Apply with
+// BodyForm::kNormalized). Errors: InvalidArgument.
+Result<Record> ReadWireRecord(json::Reader& in);
+
 // Parses "<32 hex>:<counter>". Errors: InvalidArgument.
 Result<Version> ParseVersion(std::string_view text);
 

@@ -274,7 +274,9 @@ TEST(ResumeTest, AKilledPullResendsAtMostOneChunk) {
     auto r = client->Post(c["a"].server->url() + "/api/v1/batch", batch);
     ASSERT_TRUE(r.ok() && r->status == 200);
   }
-  ASSERT_EQ(c.Link("b", "a", {"--direction", "pull"}).exit_code, 0);
+  ASSERT_EQ(
+      c.Link("b", "a", {"--direction", "pull", "--chunk-size", std::to_string(kChunk)}).exit_code,
+      0);
   // Killed (SIGKILL) as it is about to apply its 40th chunk.
   const RunResult killed = c.Sync("b", {"a"}, "BRAID_FAILPOINTS=pull-apply=40");
   EXPECT_EQ(killed.exit_code, 128 + 9) << killed.err;

@@ -85,7 +85,8 @@ Result<std::vector<InstanceId>> SqliteStore::KnownInstances() {
 }
 
 Result<std::vector<StreamedVersion>> SqliteStore::StreamVersions(const InstanceId& origin,
-                                                                 uint64_t after, size_t limit) {
+                                                                 uint64_t after, size_t limit,
+                                                                 size_t max_bytes) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   Db& db = reader.db();
   std::vector<StreamedVersion> out;
@@ -99,13 +100,15 @@ Result<std::vector<StreamedVersion>> SqliteStore::StreamVersions(const InstanceI
       .Bind(2, static_cast<int64_t>(after))
       .Bind(3, static_cast<int64_t>(limit));
   out.reserve(std::min<size_t>(limit, 4096));
-  for (;;) {
+  size_t bytes = 0;
+  while (bytes < max_bytes) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
     if (!row) break;
     StreamedVersion& v = out.emplace_back();
     v.position = static_cast<uint64_t>(s.Int(0));
     BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 1, &v.record));
     v.stale = v.record.vv.Get(origin) != v.position;
+    bytes += RecordBytes(v.record);
   }
   return out;
 }

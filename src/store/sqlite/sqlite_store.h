@@ -64,7 +64,7 @@ class SqliteStore final : public Store {
   Result<VersionVector> Fsic(const std::vector<std::string>& prefixes) override;
   Result<std::vector<InstanceId>> KnownInstances() override;
   Result<std::vector<StreamedVersion>> StreamVersions(const InstanceId& origin, uint64_t after,
-                                                      size_t limit) override;
+                                                      size_t limit, size_t max_bytes) override;
   Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) override;
 
   // Settings and conflicts (catalog.cc).

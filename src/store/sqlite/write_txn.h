@@ -37,7 +37,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Result<WriteResult> Put(const PutRequest& req) override;
   Result<WriteResult> Delete(std::string_view collection, std::string_view id) override;
-  Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy) override;
+  using WriteTransaction::Apply;
+  Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy,
+                            BodyForm body_form) override;
   Status AdvanceFsic(const std::vector<std::string>& prefixes,
                      const std::vector<std::pair<InstanceId, uint64_t>>& counters) override;
   Result<WriteResult> Resolve(std::string_view collection, std::string_view id,
