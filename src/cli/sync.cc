@@ -275,7 +275,9 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
     add->add_option("--filter", a->filter,
                     "Only these partition prefixes (segment-aware: lab_a covers lab_a:x, not "
                     "lab_ab); repeat for several");
-    add->add_option("--chunk-size", a->chunk_size, "Records per chunk (1 to 5000)")
+    add->add_option("--chunk-size", a->chunk_size,
+                    "Records per chunk (1 to " + std::to_string(kMaxChunkSize) +
+                        "), the receiver's unit of commit")
         ->capture_default_str();
     add->add_option("--token-file", a->token_file,
                     "File with a token from `braid token create` on the remote");

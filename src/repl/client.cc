@@ -98,15 +98,13 @@ class Session {
                              Send("POST", "/api/v1/sync/sessions/" + hello_.session + "/pull",
                                   PositionJson(after), {}));
       if (r.status != 200) return AnswerError(remote_, r, "a pull");
-      std::string json;
       Codec codec = Codec::kIdentity;
       if (const std::string_view enc = r.Header("Content-Encoding"); !enc.empty()) {
         BRAID_ASSIGN_OR_RETURN(codec, ParseCodec(enc));
       }
-      BRAID_RETURN_IF_ERROR(Decompress(codec, r.body, &json, kMaxChunkBytes)
-                                .WithContext("pull chunk from remote \"" + remote_.name + "\""));
       BRAID_RETURN_IF_ERROR(Failpoint("pull-apply"));
-      BRAID_ASSIGN_OR_RETURN(const StreamReceiver::Applied chunk, receiver.ApplyText(json));
+      BRAID_ASSIGN_OR_RETURN(const StreamReceiver::Applied chunk,
+                             receiver.ApplyText(r.body, codec, kMaxChunkBytes));
       const ApplyCounts& counts = chunk.counts;
       Count(counts);
       ++summary_.chunks_received;

@@ -48,7 +48,7 @@ TEST(ProtocolTest, BadHandshakesAreRefused) {
            R"({"protocol":1,"instance_id":"zz","fsic":{}})",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"filter":["a::b"]})",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":0})",
-           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":100000})",
+           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":10001})",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"direction":"sideways"})",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"colour":1})",
        }) {

@@ -298,12 +298,8 @@ http::Response SyncServer::Push(Session& s, const http::Request& request) {
     if (!c.ok()) return abort(c.status());
     codec = *c;
   }
-  std::string json;
-  if (Status d = Decompress(codec, request.body, &json, options_.max_chunk_bytes); !d.ok()) {
-    return abort(d.WithContext("push chunk"));
-  }
   (void)Failpoint("push-apply");
-  auto applied = s.receiver->ApplyText(json);
+  auto applied = s.receiver->ApplyText(request.body, codec, options_.max_chunk_bytes);
   if (!applied.ok()) return abort(applied.status());
   const ApplyCounts* counts = &applied->counts;
   M().chunks_received->Add();

@@ -289,11 +289,16 @@ class RecordPipe {
 
 }  // namespace
 
-Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view json) {
+Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body, Codec codec,
+                                                          size_t max_text_bytes) {
   RecordPipe pipe;
-  // Declared after the pipe, so it is joined before the pipe goes.
-  std::jthread reader([&pipe, json] {
-    ChunkReader in(json);
+  std::string text;  // the decompressed chunk, which the records view
+  // Declared after the pipe and the text, so it is joined before they go.
+  std::jthread reader([&pipe, &text, body, codec, max_text_bytes] {
+    if (Status s = Decompress(codec, body, &text, max_text_bytes); !s.ok()) {
+      return pipe.Close(s.WithContext("chunk"));
+    }
+    ChunkReader in(text);
     for (;;) {
       std::vector<Record> batch;
       batch.reserve(kReadBatch);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/compress.h"
 #include "braid/store.h"
 #include "repl/protocol.h"
 
@@ -77,11 +78,13 @@ class StreamReceiver {
     uint64_t pending = 0;
   };
 
-  // Apply() for a chunk's text as received: a second thread reads records
-  // (ChunkReader) while this one applies those already read, so reading
-  // costs a receiver almost no time. The checks, the errors and the
-  // all-or-nothing transaction are Apply()'s, plus "malformed chunk".
-  Result<Applied> ApplyText(std::string_view json);
+  // Apply() for a chunk as received: `body`, compressed with `codec`, at
+  // most `max_text_bytes` once decompressed. A second thread decompresses
+  // it and reads its records (ChunkReader) while this one applies those
+  // already read, so neither costs a receiver much time. The checks, the
+  // errors and the all-or-nothing transaction are Apply()'s, plus
+  // "malformed chunk" and decompression errors.
+  Result<Applied> ApplyText(std::string_view body, Codec codec, size_t max_text_bytes);
 
   // Refuse chunks of more than `n` records (the session's chunk size).
   void LimitRecords(size_t n) { max_records_ = n; }

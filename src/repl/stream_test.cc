@@ -222,7 +222,7 @@ TEST_F(StreamTest, ApplyTextIsAllOrNothingAcrossReadBatches) {
     auto receiver = StreamReceiver::Create(*b_, c.filter, *a_->Fsic(c.filter), false, "a");
     ASSERT_TRUE(receiver.ok());
     receiver->LimitRecords(c.limit);
-    auto r = receiver->ApplyText(c.text);
+    auto r = receiver->ApplyText(c.text, Codec::kIdentity, 1 << 30);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
     EXPECT_NE(r.status().message().find(c.words), std::string::npos) << r.status().message();
@@ -230,7 +230,15 @@ TEST_F(StreamTest, ApplyTextIsAllOrNothingAcrossReadBatches) {
     EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 0u);
   }
   auto receiver = StreamReceiver::Create(*b_, {}, *a_->Fsic({}), false, "a");
-  auto r = receiver->ApplyText(text);
+  // Decompression is the reading thread's too, and bounded.
+  EXPECT_EQ(receiver->ApplyText("not zstd", Codec::kZstd, 1 << 30).status().code(),
+            Code::kInvalidArgument);
+  std::string zstd;
+  ASSERT_TRUE(Compress(Codec::kZstd, text, &zstd).ok());
+  EXPECT_EQ(receiver->ApplyText(zstd, Codec::kZstd, text.size() - 1).status().code(),
+            Code::kPayloadTooLarge);
+  EXPECT_EQ(b_->Stats()->live, 0u);
+  auto r = receiver->ApplyText(zstd, Codec::kZstd, text.size());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->counts.applied, 1000u);
   EXPECT_FALSE(r->next.has_value());

@@ -69,21 +69,28 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
       named(ValidateFieldClocks(in.field_clocks, in.deleted, in.vv, now_ms + kMaxClockDriftMs)));
   BRAID_RETURN_IF_ERROR(named(ValidateConflicts(in.conflicts)));
 
-  Record incoming = in;
-  if (!in.deleted && body_form == BodyForm::kUnchecked) incoming.body.swap(body_);
+  // The record as it is stored: `in` itself unless its body was normalized
+  // here (no copy of every record on the path of an initial pull).
+  std::optional<Record> normalized;
+  if (!in.deleted && body_form == BodyForm::kUnchecked) {
+    normalized.emplace(in);
+    normalized->body.swap(body_);
+  }
+  const Record& stored = normalized ? *normalized : in;
   hlc_.Observe(in.hlc);
   ApplyResult result;
 
   // New to this store (the whole of an initial pull): one insert, no lookup.
   // Tombstones are stored too: a peer with an older live version must not
   // bring the record back.
-  BRAID_ASSIGN_OR_RETURN(const LocalVector incoming_vv, ToLocal(incoming.vv));
+  BRAID_ASSIGN_OR_RETURN(const LocalVector incoming_vv, ToLocal(stored.vv));
   BRAID_ASSIGN_OR_RETURN(const int64_t inserted,
-                         StoreVersion(std::nullopt, incoming, incoming_vv, /*if_absent=*/true));
+                         StoreVersion(std::nullopt, stored, incoming_vv, /*if_absent=*/true));
   if (inserted != 0) {
     result.kind = ApplyResult::Kind::kApplied;
     return result;
   }
+  Record incoming = normalized ? std::move(*normalized) : in;  // `stored` is not used below
   BRAID_ASSIGN_OR_RETURN(auto prev, Load(in.collection, in.id));
   if (!prev) return Poison(Status::Internal("record vanished inside a write transaction"));
   const Record& local = prev->record;
