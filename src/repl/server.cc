@@ -74,7 +74,7 @@ http::Response Error(const Status& s) {
 // A pull never waits for a task that has not started, so pulls that occupy
 // every executor thread cannot wait on tasks queued behind them.
 struct Prefetch {
-  Position after;
+  std::optional<Position> after;  // nullopt: the first chunk
   std::atomic<bool> claimed{false};
   std::promise<Result<Encoded>> promise;
   std::shared_future<Result<Encoded>> result = promise.get_future().share();
@@ -209,6 +209,9 @@ http::Response SyncServer::Open(const http::Request& request, const std::string&
     if (!pending.ok()) return Error(pending.status());
     resp.pull_pending = *pending;
     session->sender.emplace(std::move(*sender));
+    // The first pull follows this answer: its chunk is built meanwhile (the
+    // session is not shared yet, so no lock is needed).
+    if (resp.pull_pending > 0) StartPrefetch(session, std::nullopt);
   }
   if (req->direction != Direction::kPull) {
     auto receiver = StreamReceiver::Create(store_, req->filter, req->fsic,
@@ -236,6 +239,19 @@ http::Response SyncServer::Open(const http::Request& request, const std::string&
   return http::JsonResponse(201, HandshakeResponseJson(resp));
 }
 
+void SyncServer::StartPrefetch(const std::shared_ptr<Session>& session,
+                               std::optional<Position> after) {
+  if (executor_ == nullptr) return;
+  auto next = std::make_shared<Prefetch>();
+  next->after = after;
+  session->prefetch = next;
+  executor_->Post([next, session] {
+    if (next->claimed.exchange(true)) return;  // the pull built it itself
+    next->promise.set_value(
+        Encode(*session->sender, next->after, session->chunk_size, session->codec));
+  });
+}
+
 http::Response SyncServer::Pull(const std::shared_ptr<Session>& session,
                                 const http::Request& request) {
   Session& s = *session;
@@ -260,16 +276,7 @@ http::Response SyncServer::Pull(const std::shared_ptr<Session>& session,
   }
   // Prepare the next chunk while the client applies this one. It is sent
   // only when asked for, so a client that dies loses at most this chunk.
-  if (encoded->next && executor_ != nullptr) {
-    auto next = std::make_shared<Prefetch>();
-    next->after = *encoded->next;
-    s.prefetch = next;
-    executor_->Post([next, session] {
-      if (next->claimed.exchange(true)) return;  // the pull built it itself
-      next->promise.set_value(
-          Encode(*session->sender, next->after, session->chunk_size, session->codec));
-    });
-  }
+  if (encoded->next) StartPrefetch(session, encoded->next);
   (void)Failpoint("pull-send");
   M().chunks_sent->Add();
   M().records_sent->Add(encoded->records);

@@ -20,12 +20,14 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/mutex.h"
 #include "braid/store.h"
 #include "http/server.h"
+#include "repl/protocol.h"
 
 namespace braid::repl {
 
@@ -49,6 +51,8 @@ class SyncServer {
   struct Session;
   http::Response Open(const http::Request& request, const std::string& token_name);
   http::Response Pull(const std::shared_ptr<Session>& session, const http::Request& request);
+  // Builds the chunk after `after` on the executor, for the next pull.
+  void StartPrefetch(const std::shared_ptr<Session>& session, std::optional<Position> after);
   http::Response Push(Session& session, const http::Request& request);
   std::shared_ptr<Session> Find(const std::string& id);
   void Drop(const std::string& id);
