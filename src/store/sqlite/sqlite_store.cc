@@ -25,14 +25,6 @@ namespace {
 
 constexpr size_t kMaxIdleReaders = 16;
 
-// Page size of new stores. A replication chunk of new ids with random names
-// dirties pages all over the records' (collection, id) index, and each
-// commit writes every dirty page to the WAL, two system calls a page:
-// larger pages mean a fraction of the calls for the same bytes. A
-// 100k-record pull (bench/compare, medians of 8 runs): 0.99 s at 4 KiB,
-// 0.77 s at 16 KiB.
-constexpr int64_t kPageSize = 16384;
-
 // The WAL is copied into the database (a checkpoint: read, write, fsync)
 // once it holds this much. SQLite's default, 1,000 pages, checkpointed after
 // nearly every replication chunk, writing most of the records index to the
@@ -123,8 +115,6 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
     if (tables != 0) return Status::Corruption(options_.path + " is not a braid store");
     // WAL: readers never wait for the writer, and other processes can read
     // while braid serve writes. The mode is stored in the file.
-    // Set before the first write; stores made by earlier versions keep 4 KiB.
-    BRAID_RETURN_IF_ERROR(db.Exec(("PRAGMA page_size=" + std::to_string(kPageSize)).c_str()));
     BRAID_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
     BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
     // Another process may have created the store while we waited.
