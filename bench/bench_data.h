@@ -33,9 +33,6 @@ inline double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Peak resident memory of a running process, from /proc/PID/status, in KiB.
-long PeakRssKib(int pid);
-
 }  // namespace braid::bench
 
 #endif  // BRAID_BENCH_BENCH_DATA_H_

@@ -33,8 +33,8 @@ namespace braid {
 namespace {
 
 using bench::Median;
-using bench::PeakRssKib;
 using testing::BraidServer;
+using testing::PeakRssKib;
 using testing::RunResult;
 
 void Die(const std::string& what) {

@@ -4,14 +4,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <thread>
 
 extern char** environ;
@@ -108,13 +110,12 @@ Result<int> Process::Wait(std::chrono::milliseconds timeout) {
   if (exited_) return exit_code_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
+    max_rss_kib_ = std::max(max_rss_kib_, PeakRssKib(pid_));  // see RunResult
     int status;
-    struct rusage usage {};
-    const pid_t r = wait4(pid_, &status, WNOHANG, &usage);
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exited_ = true;
       exit_code_ = ExitCode(status);
-      max_rss_kib_ = usage.ru_maxrss;
       return exit_code_;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -122,6 +123,15 @@ Result<int> Process::Wait(std::chrono::milliseconds timeout) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+long PeakRssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
 }
 
 RunResult Run(const std::vector<std::string>& argv, const std::string& input) {
@@ -161,8 +171,10 @@ RunResult Run(const std::vector<std::string>& argv, const std::string& input) {
   });
   pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
   int open_fds = 2;
+  long peak_kib = 0;
   while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
+    peak_kib = std::max(peak_kib, PeakRssKib(pid));
+    if (poll(fds, 2, 5) < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
       char buf[65536];
@@ -178,10 +190,9 @@ RunResult Run(const std::vector<std::string>& argv, const std::string& input) {
   }
   feeder.join();
   int status;
-  struct rusage usage {};
-  wait4(pid, &status, 0, &usage);
+  waitpid(pid, &status, 0);
   result.exit_code = ExitCode(status);
-  result.max_rss_kib = usage.ru_maxrss;
+  result.max_rss_kib = peak_kib;
   return result;
 }
 

@@ -18,6 +18,9 @@ namespace braid::testing {
 // The braid binary under test: $BRAID_BIN, set by CTest.
 std::string BraidBin();
 
+// Peak resident memory (VmHWM) of a live process, in KiB; 0 once it is gone.
+long PeakRssKib(pid_t pid);
+
 class Process {
  public:
   // Starts argv[0] (a path) with the arguments. Its stdout is a pipe read
@@ -35,7 +38,8 @@ class Process {
   // The exit code, or 128 + signal number when a signal ended it.
   // Errors: Unavailable on timeout.
   Result<int> Wait(std::chrono::milliseconds timeout);
-  // Peak resident memory of the exited process, in KiB (0 before Wait()).
+  // Peak resident memory, in KiB, as sampled while Wait() waited (see
+  // RunResult::max_rss_kib).
   long max_rss_kib() const { return max_rss_kib_; }
 
  private:
@@ -52,7 +56,13 @@ struct RunResult {
   int exit_code = -1;
   std::string out;
   std::string err;
-  long max_rss_kib = 0;  // peak resident memory of the command
+  // Peak resident memory of the command, sampled from /proc while it runs
+  // (a peak reached in its last milliseconds can be missed). Not rusage:
+  // a spawned child's ru_maxrss counts the spawning process's memory, which
+  // it shares until exec (Linux keeps the old address space's high-water
+  // mark at exec), so a benchmark holding its dataset made every command
+  // it ran look as big as itself.
+  long max_rss_kib = 0;
 };
 
 // Runs a command to completion with `input` on stdin; captures everything.
