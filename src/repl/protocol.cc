@@ -359,7 +359,6 @@ Result<Chunk> ChunkReader::Finish() {
   if (!has_records_ || !has_next_) {
     return Malformed(Status::InvalidArgument("chunk needs records and next"));
   }
-  envelope_.bodies_normalized = true;
   return std::move(envelope_);
 }
 

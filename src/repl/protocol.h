@@ -60,9 +60,6 @@ struct Chunk {
   std::vector<std::pair<InstanceId, uint64_t>> complete_to;
   std::optional<Position> next;  // absent: the stream is done
   uint64_t pending = 0;          // entries left after this chunk (estimate)
-  // Set by ParseChunk: every body is already minified and checked
-  // (ReadWireRecord), so applying it need not check it again.
-  bool bodies_normalized = false;
 };
 
 struct PushResult {
@@ -98,7 +95,7 @@ class ChunkReader {
   Result<bool> Next(size_t n, std::vector<Record>* out);
 
   // Reads what follows the records and returns the chunk without them
-  // (bodies_normalized set). Call after Next returned false.
+  // Call after Next returned false.
   Result<Chunk> Finish();
 
  private:

@@ -183,11 +183,10 @@ Status StreamReceiver::CheckClaims(
   return Status::OK();
 }
 
-Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, BodyForm form,
-                                   ApplyCounts* counts) {
+Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, ApplyCounts* counts) {
   auto it = policies_.find(r.collection);
   const ConflictPolicy policy = it != policies_.end() ? it->second : ConflictPolicy::kMerge;
-  auto result = txn.Apply(r, policy, form);
+  auto result = txn.Apply(r, policy, BodyForm::kNormalized);
   if (!result.ok()) {
     return result.status().WithContext("record " + r.collection + "/" + r.id + " from " +
                                        peer_name_);
@@ -221,20 +220,6 @@ Status StreamReceiver::AdvanceAndCommit(
         txn.AdvanceFsic(filter_.empty() ? std::vector<std::string>{""} : filter_, complete_to));
   }
   return txn.Commit();
-}
-
-Result<ApplyCounts> StreamReceiver::Apply(const Chunk& chunk) {
-  // Check what can be checked before taking the write lock.
-  for (size_t i = 0; i < chunk.records.size(); ++i) {
-    BRAID_RETURN_IF_ERROR(CheckRecord(chunk.records[i], i));
-  }
-  BRAID_RETURN_IF_ERROR(CheckClaims(chunk.complete_to));
-  const BodyForm form = chunk.bodies_normalized ? BodyForm::kNormalized : BodyForm::kUnchecked;
-  ApplyCounts counts;
-  BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
-  for (const auto& r : chunk.records) BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, form, &counts));
-  BRAID_RETURN_IF_ERROR(AdvanceAndCommit(*txn, chunk.complete_to));
-  return counts;
 }
 
 namespace {
@@ -316,7 +301,7 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
     while (auto batch = pipe.Take()) {
       for (const Record& r : *batch) {
         BRAID_RETURN_IF_ERROR(CheckRecord(r, index++));
-        BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, BodyForm::kNormalized, &out.counts));
+        BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, &out.counts));
       }
     }
     BRAID_ASSIGN_OR_RETURN(const Chunk envelope, pipe.TakeEnvelope());

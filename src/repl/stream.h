@@ -65,12 +65,6 @@ class StreamReceiver {
                                        VersionVector sender_fsic, bool two_way,
                                        std::string peer_name);
 
-  // Validates every record of `chunk`, applies them and the FSIC advance in
-  // one transaction: all of the chunk or nothing. Errors: InvalidArgument
-  // (record outside the filter, malformed record, completeness claimed
-  // beyond the sender's FSIC), PayloadTooLarge, storage errors.
-  Result<ApplyCounts> Apply(const Chunk& chunk);
-
   // What ApplyText did, and where the stream goes on.
   struct Applied {
     ApplyCounts counts;
@@ -78,12 +72,15 @@ class StreamReceiver {
     uint64_t pending = 0;
   };
 
-  // Apply() for a chunk as received: `body`, compressed with `codec`, at
-  // most `max_text_bytes` once decompressed. A second thread decompresses
-  // it and reads its records (ChunkReader) while this one applies those
-  // already read, so neither costs a receiver much time. The checks, the
-  // errors and the all-or-nothing transaction are Apply()'s, plus
-  // "malformed chunk" and decompression errors.
+  // Applies a chunk as received: `body`, compressed with `codec`, at most
+  // `max_text_bytes` once decompressed. Validates every record and applies
+  // them and the FSIC advance in one transaction: all of the chunk or
+  // nothing. A second thread decompresses the chunk and reads its records
+  // (ChunkReader) while this one applies those already read, so neither
+  // costs the receiver much time. Errors: InvalidArgument (malformed chunk
+  // or record, record outside the filter, more records than the session's
+  // chunk size, completeness claimed beyond the sender's FSIC, bad
+  // compression), PayloadTooLarge, storage errors.
   Result<Applied> ApplyText(std::string_view body, Codec codec, size_t max_text_bytes);
 
   // Refuse chunks of more than `n` records (the session's chunk size).
@@ -98,11 +95,12 @@ class StreamReceiver {
         policies_(std::move(policies)),
         peer_name_(std::move(peer_name)) {}
 
-  // The checks Apply makes of each record and of a chunk's claims.
+  // The checks made of each record and of a chunk's claims.
   Status CheckRecord(const Record& r, size_t index) const;
   Status CheckClaims(const std::vector<std::pair<InstanceId, uint64_t>>& complete_to) const;
-  // Applies one record inside `txn`, counting what happened.
-  Status ApplyRecord(WriteTransaction& txn, const Record& r, BodyForm form, ApplyCounts* counts);
+  // Applies one record, read by ReadWireRecord, inside `txn`, counting
+  // what happened.
+  Status ApplyRecord(WriteTransaction& txn, const Record& r, ApplyCounts* counts);
   Status AdvanceAndCommit(WriteTransaction& txn,
                           const std::vector<std::pair<InstanceId, uint64_t>>& complete_to);
 
