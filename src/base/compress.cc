@@ -93,8 +93,9 @@ Status ZstdCorrupt(std::string_view what) {
   return Status::InvalidArgument("corrupt zstd data: " + std::string(what));
 }
 
-// Accepts exactly one frame. The frame's declared content size is ignored:
-// output is produced in bounded steps and checked against max_out as it grows.
+// Accepts exactly one frame. Output is checked against max_out as it grows;
+// the frame's declared content size only sizes the first step (a frame may
+// lie about it: it never lets output pass max_out).
 Status ZstdDecompress(std::string_view in, std::string* out, size_t max_out) {
   if (in.empty()) return ZstdCorrupt("empty input");
   ZSTD_DCtx* dctx = ThreadZstdDCtx();
@@ -104,8 +105,15 @@ Status ZstdDecompress(std::string_view in, std::string* out, size_t max_out) {
   const size_t start = out->size();
   size_t produced = 0;
   ZSTD_inBuffer input{in.data(), in.size(), 0};
-  for (;;) {
-    const size_t want = NextChunk(produced, max_out);
+  // Room for the size the frame declares (within max_out) lets zstd decode
+  // it in one pass, straight into *out; a byte more shows a frame longer
+  // than declared. Without a declared size, output grows in steps.
+  size_t want = NextChunk(0, max_out);
+  if (const unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
+      declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR) {
+    want = static_cast<size_t>(std::min<unsigned long long>(declared, max_out)) + 1;
+  }
+  for (;; want = NextChunk(produced, max_out)) {
     out->resize(start + produced + want);
     ZSTD_outBuffer output{out->data() + start + produced, want, 0};
     const size_t in_before = input.pos;
