@@ -25,12 +25,16 @@ namespace {
 
 constexpr size_t kMaxIdleReaders = 16;
 
-// The WAL is copied into the database (a checkpoint: read, write, fsync)
-// once it holds this much. SQLite's default, 1,000 pages, checkpointed after
-// nearly every replication chunk, writing most of the records index to the
-// database file again each time: a 100k-record pull took ~1.1 s with it and
-// ~0.9 s with 64 MiB (4 KiB pages). The file is truncated back to this size
-// after a checkpoint.
+// The WAL is copied into the database (a checkpoint: fsync the WAL, write
+// its pages to the database, fsync that) on a thread of its own once a
+// commit leaves it holding this much, so commits do not wait for it and the
+// WAL is reused from its start instead of growing. Small enough that the
+// end of a bulk transfer finds little left to copy.
+constexpr int64_t kBackgroundCheckpointBytes = 4 * 1024 * 1024;
+// Should the background thread fall behind, the committing connection
+// checkpoints itself once the WAL holds this much (SQLite's default, 1,000
+// pages, was far too often for replication chunks). The file is truncated
+// back to this size after a checkpoint.
 constexpr int64_t kWalCheckpointBytes = 64 * 1024 * 1024;
 constexpr auto kWatchInterval = std::chrono::milliseconds(20);
 
@@ -82,6 +86,12 @@ SqliteStore::~SqliteStore() {
   }
   listen_cv_.notify_all();
   if (watcher_.joinable()) watcher_.join();
+  {
+    MutexLock lock(checkpoint_mu_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
 }
 
 Result<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options) {
@@ -163,12 +173,13 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
     return row ? std::string(s.Text(0)) : std::string();
   }());
   if (mode != "wal") BRAID_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
-  // Only this connection writes, so only its commits checkpoint.
+  // Only this connection writes, so only its commits start checkpoints.
   BRAID_ASSIGN_OR_RETURN(const int64_t page_size, db.QueryInt("PRAGMA page_size"));
+  background_checkpoint_frames_ = static_cast<int>(kBackgroundCheckpointBytes / page_size);
+  foreground_checkpoint_frames_ = static_cast<int>(kWalCheckpointBytes / page_size);
   BRAID_RETURN_IF_ERROR(
-      db.Exec(("PRAGMA wal_autocheckpoint=" + std::to_string(kWalCheckpointBytes / page_size) +
-               "; PRAGMA journal_size_limit=" + std::to_string(kWalCheckpointBytes))
-                  .c_str()));
+      db.Exec(("PRAGMA journal_size_limit=" + std::to_string(kWalCheckpointBytes)).c_str()));
+  sqlite3_wal_hook(db.handle(), &SqliteStore::AfterCommit, this);
 
   BRAID_RETURN_IF_ERROR(CheckIdentity(db));
   BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
@@ -520,6 +531,54 @@ void SqliteStore::NotifyListeners() {
     for (const auto& [id, fn] : listeners_) fns.push_back(fn);
   }
   for (const auto& fn : fns) fn();
+}
+
+// Runs on the writer's thread after each commit, the write lock released,
+// with the number of frames in the WAL. (It replaces SQLite's own
+// wal_autocheckpoint hook.)
+int SqliteStore::AfterCommit(void* arg, sqlite3* db, const char* schema, int frames) {
+  auto* store = static_cast<SqliteStore*>(arg);
+  if (frames >= store->foreground_checkpoint_frames_) {
+    // PASSIVE: copies what it can without waiting; SQLITE_BUSY while the
+    // background thread is at it, which is as good.
+    (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (frames >= store->background_checkpoint_frames_) {
+    store->RequestCheckpoint();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::RequestCheckpoint() {
+  MutexLock lock(checkpoint_mu_);
+  if (checkpoint_stopping_) return;
+  checkpoint_requested_ = true;
+  if (!checkpointer_.joinable()) {
+    checkpointer_ = std::thread([this] { CheckpointLoop(); });
+  } else {
+    checkpoint_cv_.notify_one();
+  }
+}
+
+void SqliteStore::CheckpointLoop() {
+  auto db = OpenConnection(false);
+  if (!db.ok()) {
+    // Commits still checkpoint themselves past kWalCheckpointBytes.
+    spdlog::warn("background checkpoints are off: {}", db.status().ToString());
+    return;
+  }
+  for (;;) {
+    {
+      MutexLock lock(checkpoint_mu_);
+      while (!checkpoint_requested_ && !checkpoint_stopping_) checkpoint_cv_.wait(checkpoint_mu_);
+      if (checkpoint_stopping_) return;
+      checkpoint_requested_ = false;
+    }
+    const int rc = sqlite3_wal_checkpoint_v2((*db)->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("background checkpoint of {} failed: {}", options_.path, sqlite3_errstr(rc));
+    }
+  }
 }
 
 // PRAGMA data_version changes when another connection (of this process or

@@ -131,6 +131,9 @@ class SqliteStore final : public Store {
   Result<InstanceId> Rekey(Db& db);
   Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
+  static int AfterCommit(void* arg, sqlite3* db, const char* schema, int frames);
+  void RequestCheckpoint() EXCLUDES(checkpoint_mu_);
+  void CheckpointLoop() EXCLUDES(checkpoint_mu_);
 
   StoreOptions options_;
   const Clock* clock_;
@@ -153,6 +156,16 @@ class SqliteStore final : public Store {
   uint64_t next_listener_ GUARDED_BY(listen_mu_) = 1;
   bool stopping_ GUARDED_BY(listen_mu_) = false;
   std::thread watcher_;
+
+  // WAL sizes, in frames, at which a commit asks the checkpointer thread to
+  // run, or checkpoints itself.
+  int background_checkpoint_frames_ = 0;
+  int foreground_checkpoint_frames_ = 0;
+  Mutex checkpoint_mu_;
+  CondVar checkpoint_cv_;
+  bool checkpoint_requested_ GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_stopping_ GUARDED_BY(checkpoint_mu_) = false;
+  std::thread checkpointer_;  // started by the first request, under checkpoint_mu_
 };
 
 // Reads the state row. Defined in sqlite_store.cc.
