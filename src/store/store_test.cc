@@ -468,6 +468,33 @@ TEST_P(StoreTest, ConcurrentWritersAreSerialized) {
   EXPECT_EQ(store_->Stats()->counter, uint64_t{kThreads * kPerThread});
 }
 
+// A commit that leaves megabytes in the WAL has them copied into the
+// database by the checkpointer thread, while the store stays open (without
+// it, they would wait for 64 MiB of WAL or for the store to close).
+TEST_P(StoreTest, ALargeCommitIsCheckpointedInTheBackground) {
+  const std::string db = dir_.File("store.db");
+  const auto before = std::filesystem::file_size(db);
+  {
+    auto txn = std::move(*store_->BeginWrite());
+    const std::string body = R"({"text":")" + std::string(900, 'x') + R"("})";
+    for (int i = 0; i < 8000; ++i) {
+      ASSERT_TRUE(txn->Put(Req("notes", "n" + std::to_string(i), body)).ok());
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(db) < before + 6'000'000 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(std::filesystem::file_size(db), before + 6'000'000);
+  EXPECT_EQ(store_->Stats()->live, 8000u);
+  ASSERT_TRUE(Put("notes", "after", "{}").ok());  // commits go on while it runs
+  store_.reset();
+  store_ = Open();
+  EXPECT_EQ(store_->Stats()->live, 8001u);
+}
+
 TEST_P(StoreTest, OpeningAMissingStoreWithoutCreateFails) {
   StoreOptions o;
   o.path = dir_.File("nothing.db");
