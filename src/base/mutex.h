@@ -22,6 +22,7 @@
 #define RELEASE(...) BRAID_TSA(release_capability(__VA_ARGS__))
 #define REQUIRES(...) BRAID_TSA(requires_capability(__VA_ARGS__))
 #define EXCLUDES(...) BRAID_TSA(locks_excluded(__VA_ARGS__))
+#define ACQUIRED_BEFORE(...) BRAID_TSA(acquired_before(__VA_ARGS__))
 #define NO_THREAD_SAFETY_ANALYSIS BRAID_TSA(no_thread_safety_analysis)
 
 namespace braid {

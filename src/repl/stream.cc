@@ -1,6 +1,8 @@
 #include "repl/stream.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <deque>
 #include <thread>
 
@@ -24,6 +26,50 @@ std::string FilterText(const std::vector<std::string>& filter) {
   std::string s = "[";
   for (size_t i = 0; i < filter.size(); ++i) s += (i ? ", " : "") + filter[i];
   return s + "]";
+}
+
+// Puts records in name order, so the receiver's inserts walk its
+// (collection, id) index in order instead of landing all over it. Stable: a
+// record sent twice keeps its versions in stream order. Sorts small keys
+// (the name's first bytes, inline) and moves each record once: comparing
+// the records themselves chases a pointer per id and cost more than the
+// rest of building a chunk.
+void SortByName(std::vector<Record>* records) {
+  struct Key {
+    uint64_t hi, lo;  // collection, NUL, id: the first 16 bytes, big-endian, zero-padded
+    uint32_t index;
+  };
+  auto big_endian = [](const unsigned char* p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
+    return v;
+  };
+  std::vector<Key> keys(records->size());
+  for (uint32_t i = 0; i < keys.size(); ++i) {
+    const Record& r = (*records)[i];
+    unsigned char prefix[16] = {};
+    const size_t c = std::min(r.collection.size(), sizeof prefix);
+    std::memcpy(prefix, r.collection.data(), c);
+    if (c + 1 < sizeof prefix) {
+      std::memcpy(prefix + c + 1, r.id.data(), std::min(r.id.size(), sizeof prefix - c - 1));
+    }
+    keys[i] = {big_endian(prefix), big_endian(prefix + 8), i};
+  }
+  const std::vector<Record>& r = *records;
+  std::sort(keys.begin(), keys.end(), [&r](const Key& a, const Key& b) {
+    if (a.hi != b.hi) return a.hi < b.hi;
+    if (a.lo != b.lo) return a.lo < b.lo;
+    // Names that share the prefix (or a prefix cut inside the collection).
+    const Record& x = r[a.index];
+    const Record& y = r[b.index];
+    if (const int c = x.collection.compare(y.collection); c != 0) return c < 0;
+    if (const int c = x.id.compare(y.id); c != 0) return c < 0;
+    return a.index < b.index;
+  });
+  std::vector<Record> sorted;
+  sorted.reserve(records->size());
+  for (const Key& k : keys) sorted.push_back(std::move((*records)[k.index]));
+  records->swap(sorted);
 }
 
 }  // namespace
@@ -126,6 +172,7 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
     }
   }
   if (i < origins_.size()) chunk.next = Position{origins_[i], position};
+  SortByName(&chunk.records);
   return chunk;
 }
 
@@ -224,87 +271,112 @@ Status StreamReceiver::AdvanceAndCommit(
 
 namespace {
 
-// Records per hand-over from the reading thread: small enough that
-// applying starts soon, large enough that the lock is rarely taken.
+// Records per batch: small enough that applying starts soon, large enough
+// that the locks are rarely taken.
 constexpr size_t kReadBatch = 256;
 
-// Batches of records from the reading thread to the applying one.
-class RecordPipe {
+// The records of one chunk, read in batches by two threads in turn: a
+// reading thread runs ahead of the applier, and the applier reads the next
+// batch itself when none is ready rather than wait for that thread, which
+// on a busy machine may not get a core for milliseconds. Batches come out
+// in chunk order: a batch is read and queued under read_mu_, so when the
+// applier holds read_mu_ and finds the queue empty, no batch is in flight
+// and the next one is its to read.
+class BatchReader {
  public:
-  // Reader side. Returns false when the applier has given up.
-  bool Put(std::vector<Record> batch) EXCLUDES(mu_) {
-    MutexLock l(mu_);
-    ready_.push_back(std::move(batch));
-    cv_.notify_one();
-    return !cancelled_;
+  explicit BatchReader(std::string_view text) : in_(text) {}
+
+  // The reading thread's work: reads ahead until the records end, one is
+  // malformed, or the applier gives up.
+  void ReadAhead() EXCLUDES(read_mu_, mu_) {
+    while (!cancelled_.load(std::memory_order_relaxed)) {
+      MutexLock r(read_mu_);
+      std::vector<Record> batch;
+      if (!ReadBatch(&batch)) return;
+      MutexLock l(mu_);
+      ready_.push_back(std::move(batch));
+    }
   }
-  void Close(Result<Chunk> envelope) EXCLUDES(mu_) {
-    MutexLock l(mu_);
-    envelope_ = std::move(envelope);
-    closed_ = true;
-    cv_.notify_one();
+
+  // The applier's: the next batch; empty once every record is read.
+  Result<std::vector<Record>> Take() EXCLUDES(read_mu_, mu_) {
+    if (auto batch = Pop()) return std::move(*batch);
+    MutexLock r(read_mu_);
+    if (auto batch = Pop()) return std::move(*batch);
+    std::vector<Record> batch;
+    if (!ReadBatch(&batch)) BRAID_RETURN_IF_ERROR(status_);
+    return batch;
   }
-  // Applier side: the next batch, or nullopt once the reader closed the
-  // pipe and every batch was taken.
-  std::optional<std::vector<Record>> Take() EXCLUDES(mu_) {
+
+  // What follows the records. Call after Take returned an empty batch.
+  Result<Chunk> Finish() EXCLUDES(read_mu_) {
+    MutexLock r(read_mu_);
+    return in_.Finish();
+  }
+
+  void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+
+ private:
+  // Reads the next batch into *out. False when there is none: the records
+  // have ended (status_ ok) or one is malformed (status_ says which).
+  bool ReadBatch(std::vector<Record>* out) REQUIRES(read_mu_) {
+    if (done_) return false;
+    out->reserve(kReadBatch);
+    auto more = in_.Next(kReadBatch, out);
+    if (!more.ok()) status_ = more.status();
+    done_ = !more.ok() || !*more;
+    return more.ok() && !out->empty();
+  }
+
+  std::optional<std::vector<Record>> Pop() EXCLUDES(mu_) {
     MutexLock l(mu_);
-    while (ready_.empty() && !closed_) cv_.wait(mu_);
     if (ready_.empty()) return std::nullopt;
     std::vector<Record> batch = std::move(ready_.front());
     ready_.pop_front();
     return batch;
   }
-  Result<Chunk> TakeEnvelope() EXCLUDES(mu_) {
-    MutexLock l(mu_);
-    return std::move(envelope_);
-  }
-  void Cancel() EXCLUDES(mu_) {
-    MutexLock l(mu_);
-    cancelled_ = true;
-  }
 
- private:
+  Mutex read_mu_ ACQUIRED_BEFORE(mu_);
+  ChunkReader in_ GUARDED_BY(read_mu_);
+  bool done_ GUARDED_BY(read_mu_) = false;
+  Status status_ GUARDED_BY(read_mu_);
   Mutex mu_;
-  CondVar cv_;
   std::deque<std::vector<Record>> ready_ GUARDED_BY(mu_);
-  bool closed_ GUARDED_BY(mu_) = false;
-  bool cancelled_ GUARDED_BY(mu_) = false;
-  Result<Chunk> envelope_ GUARDED_BY(mu_) = Status::Internal("chunk reader did not finish");
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace
 
 Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body, Codec codec,
                                                           size_t max_text_bytes) {
-  RecordPipe pipe;
-  std::string text;  // the decompressed chunk, which the records view
-  // Declared after the pipe and the text, so it is joined before they go.
-  std::jthread reader([&pipe, &text, body, codec, max_text_bytes] {
-    if (Status s = Decompress(codec, body, &text, max_text_bytes); !s.ok()) {
-      return pipe.Close(s.WithContext("chunk"));
-    }
-    ChunkReader in(text);
-    for (;;) {
-      std::vector<Record> batch;
-      batch.reserve(kReadBatch);
-      auto more = in.Next(kReadBatch, &batch);
-      if (!more.ok()) return pipe.Close(more.status());
-      // After a failed Put nobody reads the envelope: the applier stopped.
-      if (!batch.empty() && !pipe.Put(std::move(batch))) return pipe.Close(Chunk());
-      if (!*more) return pipe.Close(in.Finish());
-    }
-  });
+  // Decompressed here rather than on the reading thread: the first batch
+  // cannot be read before it, and this thread has a core. Into the last
+  // chunk's memory, which saves faulting in fresh pages each time, unless
+  // that was unusually large.
+  constexpr size_t kKeepTextBytes = 32 * 1024 * 1024;
+  if (text_.capacity() > kKeepTextBytes) std::string().swap(text_);
+  text_.clear();
+  std::string_view text = body;
+  if (codec != Codec::kIdentity || body.size() > max_text_bytes) {
+    BRAID_RETURN_IF_ERROR(Decompress(codec, body, &text_, max_text_bytes).WithContext("chunk"));
+    text = text_;
+  }
+  BatchReader batches(text);
+  // Declared after the batches, so it is joined before they go.
+  std::jthread reader([&batches] { batches.ReadAhead(); });
   auto apply = [&]() -> Result<Applied> {
     Applied out;
     BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
     size_t index = 0;
-    while (auto batch = pipe.Take()) {
-      for (const Record& r : *batch) {
+    for (;;) {
+      BRAID_ASSIGN_OR_RETURN(const std::vector<Record> batch, batches.Take());
+      if (batch.empty()) break;
+      for (const Record& r : batch) {
         BRAID_RETURN_IF_ERROR(CheckRecord(r, index++));
         BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, &out.counts));
       }
     }
-    BRAID_ASSIGN_OR_RETURN(const Chunk envelope, pipe.TakeEnvelope());
+    BRAID_ASSIGN_OR_RETURN(const Chunk envelope, batches.Finish());
     BRAID_RETURN_IF_ERROR(CheckClaims(envelope.complete_to));
     BRAID_RETURN_IF_ERROR(AdvanceAndCommit(*txn, envelope.complete_to));
     out.next = envelope.next;
@@ -312,7 +384,7 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
     return out;
   };
   auto result = apply();
-  if (!result.ok()) pipe.Cancel();  // the reader stops at its next batch
+  if (!result.ok()) batches.Cancel();  // the reader stops after its batch
   return result;
 }
 

@@ -75,9 +75,9 @@ class StreamReceiver {
   // Applies a chunk as received: `body`, compressed with `codec`, at most
   // `max_text_bytes` once decompressed. Validates every record and applies
   // them and the FSIC advance in one transaction: all of the chunk or
-  // nothing. A second thread decompresses the chunk and reads its records
-  // (ChunkReader) while this one applies those already read, so neither
-  // costs the receiver much time. Errors: InvalidArgument (malformed chunk
+  // nothing. A second thread reads the records (ChunkReader) while this
+  // one applies those already read, and this one reads the next batch
+  // itself when that thread has not. Errors: InvalidArgument (malformed chunk
   // or record, record outside the filter, more records than the session's
   // chunk size, completeness claimed beyond the sender's FSIC, bad
   // compression), PayloadTooLarge, storage errors.
@@ -110,6 +110,8 @@ class StreamReceiver {
   std::map<std::string, ConflictPolicy> policies_;
   std::string peer_name_;
   size_t max_records_ = kMaxChunkSize;
+  // The last chunk decompressed: its memory is reused by the next one.
+  std::string text_;
 };
 
 // True when `partition` is inside `filter` (empty: everything).

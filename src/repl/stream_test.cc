@@ -4,6 +4,7 @@
 #include "repl/stream.h"
 
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include "braid/hlc.h"
 #include "tests/support/temp_dir.h"
@@ -196,15 +197,53 @@ TEST_F(StreamTest, TheReceiverRefusesWhatTheSessionDoesNotAllow) {
   EXPECT_TRUE(StreamReceiver::Create(*b_, {}, VersionVector(), false, "a").ok());
 }
 
+// A chunk's records come in (collection, id) byte order, whatever order
+// they were written in: collections that prefix each other, collection
+// names longer than the sort's inline key, ids that share long prefixes.
+TEST_F(StreamTest, AChunkIsInNameOrder) {
+  const std::vector<std::string> collections = {
+      "b", "ab", "a", "abcdefghijklmnopqr", "abcdefghijklmnopq", "abcdefghijklmno"};
+  const std::vector<std::string> ids = {"x", "shared-prefix-0002",  "shared-prefix-0001",
+                                        "w", "shared-prefix-00010", "X"};
+  {
+    auto txn = std::move(*a_->BeginWrite());
+    for (const auto& c : collections) {
+      for (const auto& id : ids) {
+        PutRequest r;
+        r.collection = c;
+        r.id = id;
+        r.body = "{}";
+        ASSERT_TRUE(txn->Put(r).ok());
+      }
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto chunk =
+      StreamSender::Create(*a_, {}, VersionVector(), *a_->Fsic({}))->Next(std::nullopt, 1000);
+  ASSERT_TRUE(chunk.ok());
+  ASSERT_EQ(chunk->records.size(), collections.size() * ids.size());
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const Record& r : chunk->records) names.emplace_back(r.collection, r.id);
+  auto sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(names, sorted);
+}
+
 // ApplyText reads records on a second thread while it applies earlier
 // ones; a fault anywhere in the chunk, even batches after the first, still
-// leaves the store as it was.
+// leaves the store as it was. The chunk also comes in name order.
 TEST_F(StreamTest, ApplyTextIsAllOrNothingAcrossReadBatches) {
   for (int i = 0; i < 1000; ++i) Put(*a_, "n" + std::to_string(i), i == 900 ? "other" : "");
   auto chunk =
       StreamSender::Create(*a_, {}, VersionVector(), *a_->Fsic({}))->Next(std::nullopt, 1000);
   ASSERT_TRUE(chunk.ok());
   ASSERT_EQ(chunk->records.size(), 1000u);
+  // Written n0, n1, ..., n999; sent n0, n1, n10, n100, n101, ...
+  std::vector<std::string> ids;
+  for (const Record& r : chunk->records) ids.push_back(r.id);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  const size_t n700 = static_cast<size_t>(std::find(ids.begin(), ids.end(), "n700") - ids.begin());
+  ASSERT_GT(n700, 256u);  // past the first read batch
   const std::string text = ChunkJson(*chunk);
   struct Case {
     std::string name, text, words;
@@ -212,12 +251,12 @@ TEST_F(StreamTest, ApplyTextIsAllOrNothingAcrossReadBatches) {
     size_t limit = kMaxChunkSize;
   };
   std::string broken = text;
-  // Record 700's body, truncated: a malformed record well past the first batch.
+  // Record n700's body, truncated: a malformed record well past the first batch.
   const size_t at = broken.find(R"({"id":"n700"})");
   ASSERT_NE(at, std::string::npos);
   broken.replace(at, 13, R"({"id":"n700")");
   const std::vector<Case> cases = {
-      {"malformed record", broken, "malformed chunk: records[700]", {}},
+      {"malformed record", broken, "malformed chunk: records[" + std::to_string(n700) + "]", {}},
       {"record outside the filter", text, "outside this session's filter", {"notes"}},
       {"more records than the chunk size", text, "the session's chunk size is 999", {}, 999},
       {"trailing bytes", text + "x", "malformed chunk", {}},
@@ -235,7 +274,7 @@ TEST_F(StreamTest, ApplyTextIsAllOrNothingAcrossReadBatches) {
     EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 0u);
   }
   auto receiver = StreamReceiver::Create(*b_, {}, *a_->Fsic({}), false, "a");
-  // Decompression is the reading thread's too, and bounded.
+  // Decompression is bounded.
   EXPECT_EQ(receiver->ApplyText("not zstd", Codec::kZstd, 1 << 30).status().code(),
             Code::kInvalidArgument);
   std::string zstd;

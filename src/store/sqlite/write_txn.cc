@@ -3,6 +3,8 @@
 
 #include "store/sqlite/write_txn.h"
 
+#include <algorithm>
+
 #include "base/validate.h"
 #include "store/content.h"
 
@@ -143,36 +145,42 @@ Status SqliteWriteTransaction::FlushChanges() {
 
 Status SqliteWriteTransaction::AddVersion(uint32_t origin, uint64_t counter, int64_t rid) {
   pending_versions_.push_back({origin, counter, rid});
-  return pending_versions_.size() == kBatch ? FlushVersions() : Status::OK();
+  return pending_versions_.size() == kVersionBuffer ? FlushVersions() : Status::OK();
 }
 
-// Inserts the buffered versions-table entries; a full buffer goes in one
-// statement.
+// Inserts the buffered versions-table entries in key order (appends to the
+// (origin, counter) index rather than inserts all over its end), kBatch
+// per statement.
 Status SqliteWriteTransaction::FlushVersions() {
   static const std::string batch_sql = [] {
     std::string sql = "INSERT INTO versions(origin, counter, rid) VALUES ";
     for (size_t i = 0; i < kBatch; ++i) sql += i == 0 ? "(?,?,?)" : ",(?,?,?)";
     return sql;
   }();
-  if (pending_versions_.size() == kBatch) {
+  std::sort(pending_versions_.begin(), pending_versions_.end(),
+            [](const PendingVersion& a, const PendingVersion& b) {
+              return a.origin != b.origin ? a.origin < b.origin : a.counter < b.counter;
+            });
+  size_t done = 0;
+  for (; pending_versions_.size() - done >= kBatch; done += kBatch) {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(batch_sql.c_str()));
     for (size_t i = 0; i < kBatch; ++i) {
-      const auto& v = pending_versions_[i];
+      const auto& v = pending_versions_[done + i];
       const int first = static_cast<int>(3 * i + 1);
       s.Bind(first, static_cast<int64_t>(v.origin))
           .Bind(first + 1, static_cast<int64_t>(v.counter))
           .Bind(first + 2, v.rid);
     }
     BRAID_RETURN_IF_ERROR(Poison(s.Run()));
-  } else {
-    for (const auto& v : pending_versions_) {
-      BRAID_ASSIGN_OR_RETURN(
-          Stmt s, db_->Prepare("INSERT INTO versions(origin, counter, rid) VALUES (?, ?, ?)"));
-      s.Bind(1, static_cast<int64_t>(v.origin))
-          .Bind(2, static_cast<int64_t>(v.counter))
-          .Bind(3, v.rid);
-      BRAID_RETURN_IF_ERROR(Poison(s.Run()));
-    }
+  }
+  for (; done < pending_versions_.size(); ++done) {
+    const auto& v = pending_versions_[done];
+    BRAID_ASSIGN_OR_RETURN(
+        Stmt s, db_->Prepare("INSERT INTO versions(origin, counter, rid) VALUES (?, ?, ?)"));
+    s.Bind(1, static_cast<int64_t>(v.origin))
+        .Bind(2, static_cast<int64_t>(v.counter))
+        .Bind(3, v.rid);
+    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
   }
   pending_versions_.clear();
   return Status::OK();

@@ -96,7 +96,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status LogChange(int64_t rid, ChangeOp op, std::string_view collection,
                    const std::optional<std::string>& parent);
   Status FlushChanges();
-  // Buffers a versions-table entry (FlushVersions inserts them).
+  // Buffers a versions-table entry (FlushVersions inserts them, sorted).
   Status AddVersion(uint32_t origin, uint64_t counter, int64_t rid);
   Status FlushVersions();
 
@@ -113,6 +113,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
   bool released_ = false;
 
   static constexpr size_t kBatch = 64;
+  // Versions-table entries buffered before they are inserted, in key order.
+  // A replication chunk arrives in name order, so its entries' counters
+  // are shuffled; sorted, a whole chunk's go in as appends.
+  static constexpr size_t kVersionBuffer = 16384;
   struct PendingChange {
     uint64_t seq;
     int64_t rid;
