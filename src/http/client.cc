@@ -145,6 +145,9 @@ Result<ClientResponse> CurlClient::Send(std::string_view method, const std::stri
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
   if (!options_.ca_cert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_cert.c_str());
   curl_easy_setopt(c, CURLOPT_VERBOSE, options_.verbose ? 1L : 0L);
+  // Replication chunks are hundreds of KiB: read them in few calls (the
+  // default buffer is 16 KiB).
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);

@@ -8,6 +8,35 @@
 
 namespace braid {
 
+namespace {
+
+// An instance id's 32 hex digits, and ":<counter>" after them for a
+// version, written into a buffer rather than a fresh string: a chunk
+// writes several per record.
+class IdText {
+ public:
+  explicit IdText(const InstanceId& id) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (size_t i = 0; i < id.bytes.size(); ++i) {
+      buf_[2 * i] = kHex[id.bytes[i] >> 4];
+      buf_[2 * i + 1] = kHex[id.bytes[i] & 0xF];
+    }
+    size_ = 32;
+  }
+  IdText(const InstanceId& id, uint64_t counter) : IdText(id) {
+    buf_[size_++] = ':';
+    size_ =
+        static_cast<size_t>(std::to_chars(buf_ + size_, buf_ + sizeof buf_, counter).ptr - buf_);
+  }
+  std::string_view view() const { return {buf_, size_}; }
+
+ private:
+  char buf_[64];
+  size_t size_;
+};
+
+}  // namespace
+
 void WriteWireRecord(json::Writer& w, const Record& r) {
   w.BeginObject()
       .Key("collection")
@@ -21,13 +50,13 @@ void WriteWireRecord(json::Writer& w, const Record& r) {
       .Key("deleted")
       .Bool(r.deleted)
       .Key("version")
-      .String(r.version.ToString())
+      .String(IdText(r.version.origin, r.version.counter).view())
       .Key("hlc")
       .Uint(r.hlc);
   if (!(r.vv.entries().size() == 1 && r.vv.entries()[0].first == r.version.origin &&
         r.vv.entries()[0].second == r.version.counter)) {
     w.Key("vv").BeginObject();
-    for (const auto& [id, counter] : r.vv.entries()) w.Key(id.Hex()).Uint(counter);
+    for (const auto& [id, counter] : r.vv.entries()) w.Key(IdText(id).view()).Uint(counter);
     w.EndObject();
   }
   if (!r.field_clocks.empty()) w.Key("clocks").Raw(r.field_clocks);

@@ -99,7 +99,9 @@ Result<std::vector<StreamedVersion>> SqliteStore::StreamVersions(const InstanceI
   s.Bind(1, static_cast<int64_t>(*num))
       .Bind(2, static_cast<int64_t>(after))
       .Bind(3, static_cast<int64_t>(limit));
-  out.reserve(std::min<size_t>(limit, 4096));
+  // Room for every row asked for (a chunk's worth): regrowing moves every
+  // record read so far.
+  out.reserve(std::min<size_t>(limit, 65536));
   size_t bytes = 0;
   while (bytes < max_bytes) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
