@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/mutex.h"
+#include "base/thread_priority.h"
 #include "base/validate.h"
 
 namespace braid::repl {
@@ -363,7 +364,12 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
   }
   BatchReader batches(text);
   // Declared after the batches, so it is joined before they go.
-  std::jthread reader([&batches] { batches.ReadAhead(); });
+  // A helper: at a lower priority it uses only spare CPU, and when it gets
+  // none this thread reads the batches itself.
+  std::jthread reader([&batches] {
+    LowerThisThreadPriority();
+    batches.ReadAhead();
+  });
   auto apply = [&]() -> Result<Applied> {
     Applied out;
     BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));

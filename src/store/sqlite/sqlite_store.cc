@@ -9,6 +9,7 @@
 
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/thread_priority.h"
 #include "store/codec.h"
 #include "store/content.h"
 #include "store/sqlite/schema.h"
@@ -560,6 +561,7 @@ void SqliteStore::RequestCheckpoint() {
 }
 
 void SqliteStore::CheckpointLoop() {
+  LowerThisThreadPriority();  // background work: commits never wait for it
   auto db = OpenConnection(false);
   if (!db.ok()) {
     // Commits still checkpoint themselves past kWalCheckpointBytes.
