@@ -194,7 +194,7 @@ TEST_P(CompressorTest, ZipBombStopsAtTheLimit) {
   EXPECT_EQ(s.code(), Code::kPayloadTooLarge) << s.ToString();
   EXPECT_EQ(s.message(), "decompressed body is larger than 1048576 bytes");
   EXPECT_EQ(out.size(), 0u);
-  // Growth is geometric from the limit, never from the frame's claimed size.
+  // The frame's claimed size (100 MiB) sizes nothing beyond the limit.
   EXPECT_LE(out.capacity(), 4 * kMiB);
   if (measure_rss) {
     // Decoding all of it would touch 100 MiB; bounded decoding a few MiB.
@@ -285,6 +285,41 @@ INSTANTIATE_TEST_SUITE_P(Compress, CompressorTest, testing::Values(Codec::kZstd,
                          [](const testing::TestParamInfo<Codec>& info) {
                            return std::string(CodecName(info.param));
                          });
+
+// A zstd frame's header declares its content size, which sizes the first
+// decoding step. A frame whose header lies (more or fewer bytes than it
+// holds) is refused, leaves the output as it was, and a huge claim
+// allocates no more than the limit.
+TEST(CompressTest, AZstdFrameThatLiesAboutItsSizeIsRefused) {
+  const std::string text = JsonLike(100'000);
+  const std::string frame = MustCompress(Codec::kZstd, text);
+  // Magic number, then the frame header descriptor: a single-segment frame
+  // (bit 5) whose content size is a 4-byte field (flag 2) right after it.
+  ASSERT_GT(frame.size(), 9u);
+  const auto descriptor = static_cast<unsigned char>(frame[4]);
+  ASSERT_EQ(descriptor >> 6, 2) << "expected a 4-byte content size field";
+  ASSERT_TRUE(descriptor & 0x20) << "expected a single-segment frame";
+  auto claiming = [&frame](uint32_t size) {
+    std::string f = frame;
+    for (int i = 0; i < 4; ++i) f[5 + i] = static_cast<char>(size >> (8 * i));
+    return f;
+  };
+  std::string out;
+  ASSERT_TRUE(Inflate(Codec::kZstd, claiming(static_cast<uint32_t>(text.size())), &out).ok());
+  EXPECT_EQ(out, text);
+  for (const uint32_t claim :
+       {static_cast<uint32_t>(text.size() / 2), static_cast<uint32_t>(text.size() + 1),
+        static_cast<uint32_t>(0xFFFFFFFF)}) {
+    SCOPED_TRACE("claims " + std::to_string(claim) + " bytes");
+    out = "kept";
+    const Status s = Decompress(Codec::kZstd, claiming(claim), &out, 1 * kMiB);
+    EXPECT_FALSE(s.ok());
+    EXPECT_TRUE(s.code() == Code::kInvalidArgument || s.code() == Code::kPayloadTooLarge)
+        << s.ToString();
+    EXPECT_EQ(out, "kept");
+    EXPECT_LE(out.capacity(), 4 * kMiB);
+  }
+}
 
 TEST(CompressTest, IdentityCopiesAndHonorsTheLimit) {
   std::string out = "a";

@@ -358,6 +358,7 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
   if (text_.capacity() > kKeepTextBytes) std::string().swap(text_);
   text_.clear();
   std::string_view text = body;
+  // Uncompressed and within the limit: read in place, no copy.
   if (codec != Codec::kIdentity || body.size() > max_text_bytes) {
     BRAID_RETURN_IF_ERROR(Decompress(codec, body, &text_, max_text_bytes).WithContext("chunk"));
     text = text_;
