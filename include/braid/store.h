@@ -226,6 +226,28 @@ struct StreamedVersion {
   Record record;
 };
 
+// Entries of a version stream in their wire form (docs/protocol.md), for a
+// sender that forwards records as they are: no Record is built per entry.
+// `text` holds each entry's record as WriteWireRecord writes it, and its
+// name; an entry gives offsets into it.
+struct WireVersions {
+  struct Span {
+    size_t at = 0, size = 0;
+  };
+  struct Entry {
+    uint64_t position = 0;
+    bool stale = false;  // as in StreamedVersion
+    Span json, collection, id, partition;
+    // The record's version vector when it has more than its own version;
+    // empty when it is just {version}.
+    VersionVector vv;
+  };
+  std::string text;
+  std::vector<Entry> entries;
+
+  std::string_view View(Span s) const { return std::string_view(text).substr(s.at, s.size); }
+};
+
 struct CompactResult {
   uint64_t events_removed = 0;
   uint64_t stale_versions_removed = 0;
@@ -299,6 +321,10 @@ class Store {
   virtual Result<std::vector<StreamedVersion>> StreamVersions(const InstanceId& origin,
                                                               uint64_t after, size_t limit,
                                                               size_t max_bytes) = 0;
+  // StreamVersions' entries in their wire form; `max_bytes` counts the
+  // records' wire bytes.
+  virtual Result<WireVersions> StreamWireVersions(const InstanceId& origin, uint64_t after,
+                                                  size_t limit, size_t max_bytes) = 0;
   // How many entries StreamVersions(origin, after, ...) would return in all
   // (stale ones included: an upper bound of the records to send).
   virtual Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) = 0;

@@ -132,16 +132,16 @@ class Session {
     p.pending = pending;
     const size_t size = hello_.chunk_size;
     auto build = [&sender, size](std::optional<Position> after) {
-      return sender.Next(after, size);
+      return sender.NextJson(after, size);
     };
     // Chunk N+1 is read from the store while the remote applies chunk N.
-    std::future<Result<Chunk>> next = std::async(std::launch::async, build, std::nullopt);
+    std::future<Result<EncodedChunk>> next = std::async(std::launch::async, build, std::nullopt);
     for (;;) {
-      BRAID_ASSIGN_OR_RETURN(const Chunk chunk, next.get());
+      BRAID_ASSIGN_OR_RETURN(const EncodedChunk chunk, next.get());
       if (chunk.next) next = std::async(std::launch::async, build, chunk.next);
-      if (!chunk.records.empty() || !chunk.complete_to.empty()) {
+      if (chunk.records > 0 || chunk.claims) {
         std::string body;
-        BRAID_RETURN_IF_ERROR(Compress(codec_, ChunkJson(chunk), &body));
+        BRAID_RETURN_IF_ERROR(Compress(codec_, chunk.json, &body));
         http::Headers headers;
         if (codec_ != Codec::kIdentity) headers.emplace_back("Content-Encoding", CodecName(codec_));
         BRAID_ASSIGN_OR_RETURN(
@@ -153,10 +153,10 @@ class Session {
         }
         BRAID_ASSIGN_OR_RETURN(const PushResult result, ParsePushResult(r.body));
         ++summary_.chunks_sent;
-        summary_.sent += chunk.records.size();
+        summary_.sent += chunk.records;
         summary_.bytes_sent += body.size();
         summary_.conflicts += result.conflicts;
-        p.records += chunk.records.size();
+        p.records += chunk.records;
         p.bytes += body.size();
         BRAID_RETURN_IF_ERROR(Failpoint("push-sent"));
       }

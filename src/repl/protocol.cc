@@ -262,6 +262,19 @@ Result<std::optional<Position>> ParsePullRequest(std::string_view body) {
   return after;
 }
 
+namespace {
+
+void WriteChunkTail(json::Writer& w, const std::vector<std::pair<InstanceId, uint64_t>>& complete_to,
+                    const std::optional<Position>& next, uint64_t pending) {
+  w.EndArray().Key("complete_to").BeginObject();
+  for (const auto& [id, counter] : complete_to) w.Key(id.Hex()).Uint(counter);
+  w.EndObject().Key("next");
+  WritePosition(w, next);
+  w.Key("pending").Uint(pending).EndObject();
+}
+
+}  // namespace
+
 std::string ChunkJson(const Chunk& c) {
   std::string out;
   size_t size = 128;
@@ -270,11 +283,21 @@ std::string ChunkJson(const Chunk& c) {
   json::Writer w(&out);
   w.BeginObject().Key("records").BeginArray();
   for (const auto& r : c.records) WriteWireRecord(w, r);
-  w.EndArray().Key("complete_to").BeginObject();
-  for (const auto& [id, counter] : c.complete_to) w.Key(id.Hex()).Uint(counter);
-  w.EndObject().Key("next");
-  WritePosition(w, c.next);
-  w.Key("pending").Uint(c.pending).EndObject();
+  WriteChunkTail(w, c.complete_to, c.next, c.pending);
+  return out;
+}
+
+std::string ChunkJson(const std::vector<std::string_view>& wire_records,
+                      const std::vector<std::pair<InstanceId, uint64_t>>& complete_to,
+                      const std::optional<Position>& next, uint64_t pending) {
+  std::string out;
+  size_t size = 128 + 128 * complete_to.size();
+  for (const std::string_view r : wire_records) size += r.size() + 1;
+  out.reserve(size);
+  json::Writer w(&out);
+  w.BeginObject().Key("records").BeginArray();
+  for (const std::string_view r : wire_records) w.Raw(r);
+  WriteChunkTail(w, complete_to, next, pending);
   return out;
 }
 

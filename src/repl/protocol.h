@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,10 @@ std::string PositionJson(const std::optional<Position>& p);  // {"after":...}
 Result<std::optional<Position>> ParsePullRequest(std::string_view body);
 
 std::string ChunkJson(const Chunk& c);
+// The same text for records already in their wire form (WireRecordJson).
+std::string ChunkJson(const std::vector<std::string_view>& wire_records,
+                      const std::vector<std::pair<InstanceId, uint64_t>>& complete_to,
+                      const std::optional<Position>& next, uint64_t pending);
 
 // Reads a chunk received from a peer front to back, in one pass, handing
 // its records over in batches so a receiver can apply some while it reads

@@ -52,12 +52,15 @@ SyncMetrics& M() {
 
 Result<Encoded> Encode(const StreamSender& sender, const std::optional<Position>& after,
                        size_t chunk_size, Codec codec) {
-  BRAID_ASSIGN_OR_RETURN(const Chunk chunk, sender.Next(after, chunk_size));
+  BRAID_ASSIGN_OR_RETURN(EncodedChunk chunk, sender.NextJson(after, chunk_size));
   Encoded e;
   e.next = chunk.next;
-  e.records = chunk.records.size();
-  const std::string json = ChunkJson(chunk);
-  BRAID_RETURN_IF_ERROR(Compress(codec, json, &e.body));
+  e.records = chunk.records;
+  if (codec == Codec::kIdentity) {
+    e.body = std::move(chunk.json);
+  } else {
+    BRAID_RETURN_IF_ERROR(Compress(codec, chunk.json, &e.body));
+  }
   return e;
 }
 

@@ -17,8 +17,8 @@ namespace {
 // a request when most entries are filtered out or sent in another stream.
 constexpr size_t kScanFactor = 20;
 
-// Record bytes (RecordBytes) after which a chunk stops, whatever its record
-// count: with the default chunk size of 5,000 and bodies of up to
+// Wire bytes of records after which a chunk stops, whatever its record
+// count: with the default chunk size of 10,000 and bodies of up to
 // store.max_record_bytes, counts alone would let one chunk reach gigabytes
 // in memory on both sides. A chunk ends after the record that crosses it.
 constexpr size_t kChunkBytes = 8 * 1024 * 1024;
@@ -29,13 +29,17 @@ std::string FilterText(const std::vector<std::string>& filter) {
   return s + "]";
 }
 
+// One record picked for a chunk: its name and its wire text.
+struct Pick {
+  std::string_view collection, id, json;
+};
+
 // Puts records in name order, so the receiver's inserts walk its
 // (collection, id) index in order instead of landing all over it. Stable: a
 // record sent twice keeps its versions in stream order. Sorts small keys
-// (the name's first bytes, inline) and moves each record once: comparing
-// the records themselves chases a pointer per id and cost more than the
-// rest of building a chunk.
-void SortByName(std::vector<Record>* records) {
+// (the name's first bytes, inline): comparing the names themselves chases
+// a pointer per id and cost more than the rest of building a chunk.
+void SortByName(std::vector<Pick>* picks) {
   struct Key {
     uint64_t hi, lo;  // collection, NUL, id: the first 16 bytes, big-endian, zero-padded
     uint32_t index;
@@ -45,9 +49,9 @@ void SortByName(std::vector<Record>* records) {
     for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
     return v;
   };
-  std::vector<Key> keys(records->size());
+  std::vector<Key> keys(picks->size());
   for (uint32_t i = 0; i < keys.size(); ++i) {
-    const Record& r = (*records)[i];
+    const Pick& r = (*picks)[i];
     unsigned char prefix[16] = {};
     const size_t c = std::min(r.collection.size(), sizeof prefix);
     std::memcpy(prefix, r.collection.data(), c);
@@ -56,21 +60,21 @@ void SortByName(std::vector<Record>* records) {
     }
     keys[i] = {big_endian(prefix), big_endian(prefix + 8), i};
   }
-  const std::vector<Record>& r = *records;
+  const std::vector<Pick>& r = *picks;
   std::sort(keys.begin(), keys.end(), [&r](const Key& a, const Key& b) {
     if (a.hi != b.hi) return a.hi < b.hi;
     if (a.lo != b.lo) return a.lo < b.lo;
     // Names that share the prefix (or a prefix cut inside the collection).
-    const Record& x = r[a.index];
-    const Record& y = r[b.index];
+    const Pick& x = r[a.index];
+    const Pick& y = r[b.index];
     if (const int c = x.collection.compare(y.collection); c != 0) return c < 0;
     if (const int c = x.id.compare(y.id); c != 0) return c < 0;
     return a.index < b.index;
   });
-  std::vector<Record> sorted;
-  sorted.reserve(records->size());
-  for (const Key& k : keys) sorted.push_back(std::move((*records)[k.index]));
-  records->swap(sorted);
+  std::vector<Pick> sorted;
+  sorted.reserve(picks->size());
+  for (const Key& k : keys) sorted.push_back((*picks)[k.index]);
+  picks->swap(sorted);
 }
 
 }  // namespace
@@ -100,7 +104,8 @@ Result<uint64_t> StreamSender::Pending() const {
   return total;
 }
 
-Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t chunk_size) const {
+Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after,
+                                            size_t chunk_size) const {
   size_t i = 0;
   uint64_t position = 0;
   if (after) {
@@ -111,31 +116,38 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
     i = static_cast<size_t>(it - origins_.begin());
     position = after->counter;
   }
-  Chunk chunk;
+  // The batches read stay in place until the chunk is written: picks view
+  // their text.
+  std::deque<WireVersions> batches;
+  std::vector<Pick> picks;
+  std::vector<std::pair<InstanceId, uint64_t>> complete_to;
+  std::optional<Position> next;
   const size_t budget = std::max<size_t>(chunk_size * kScanFactor, 1000);
   size_t scanned = 0;
   size_t bytes = 0;  // of the records read, sent or not
-  while (i < origins_.size() && chunk.records.size() < chunk_size && scanned < budget &&
+  while (i < origins_.size() && picks.size() < chunk_size && scanned < budget &&
          bytes < kChunkBytes) {
     const InstanceId& origin = origins_[i];
     const uint64_t start = std::max(receiver_fsic_.Get(origin), position);
-    const size_t want = std::min(chunk_size - chunk.records.size(), budget - scanned);
+    const size_t want = std::min(chunk_size - picks.size(), budget - scanned);
     // One entry more than wanted says whether the origin is exhausted, so a
     // stream that ends on a chunk boundary needs no empty last chunk. A
     // batch cut short by the byte budget says nothing about the rest.
-    BRAID_ASSIGN_OR_RETURN(std::vector<StreamedVersion> batch,
-                           store_->StreamVersions(origin, start, want + 1, kChunkBytes - bytes));
+    BRAID_ASSIGN_OR_RETURN(WireVersions read, store_->StreamWireVersions(origin, start, want + 1,
+                                                                         kChunkBytes - bytes));
+    const WireVersions& batch = batches.emplace_back(std::move(read));
     size_t batch_bytes = 0;
-    for (const auto& v : batch) batch_bytes += RecordBytes(v.record);
+    for (const auto& v : batch.entries) batch_bytes += v.json.size;
     const bool cut = bytes + batch_bytes >= kChunkBytes;
-    const bool exhausted = batch.size() <= want && !cut;
-    if (batch.size() > want) batch.pop_back();
+    const bool exhausted = batch.entries.size() <= want && !cut;
+    const size_t use = std::min(batch.entries.size(), want);
     bytes += batch_bytes;
     uint64_t last = start;
-    for (auto& v : batch) {
+    for (size_t k = 0; k < use; ++k) {
+      const WireVersions::Entry& v = batch.entries[k];
       ++scanned;
       last = v.position;
-      if (v.stale || !InFilter(filter_, v.record.partition)) continue;
+      if (v.stale || !InFilter(filter_, batch.View(v.partition))) continue;
       // A record that another origin's stream, earlier in this session,
       // already sent. Sound only when that entry existed at the session
       // start (at or below the sender's FSIC for o): then the version that
@@ -143,14 +155,15 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
       // below the sender's FSIC were in place at the start). An entry above
       // it may have appeared after o's stream went by.
       bool sent = false;
-      for (const auto& [o, c] : v.record.vv.entries()) {
+      // (An empty vv is just the record's own version, which is `origin`'s.)
+      for (const auto& [o, c] : v.vv.entries()) {
         if (o < origin && c > receiver_fsic_.Get(o) && c <= sender_fsic_.Get(o) &&
             std::binary_search(origins_.begin(), origins_.begin() + static_cast<long>(i), o)) {
           sent = true;
           break;
         }
       }
-      if (!sent) chunk.records.push_back(std::move(v.record));
+      if (!sent) picks.push_back({batch.View(v.collection), batch.View(v.id), batch.View(v.json)});
     }
     const uint64_t cap = sender_fsic_.Get(origin);
     // Exhausted: the receiver now has everything this store had of `origin`
@@ -159,10 +172,10 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
     const uint64_t complete = exhausted ? cap : std::min(last, cap);
     if (complete > 0) {
       // Skipped entries can take the loop round the same origin again.
-      if (!chunk.complete_to.empty() && chunk.complete_to.back().first == origin) {
-        chunk.complete_to.back().second = std::max(chunk.complete_to.back().second, complete);
+      if (!complete_to.empty() && complete_to.back().first == origin) {
+        complete_to.back().second = std::max(complete_to.back().second, complete);
       } else {
-        chunk.complete_to.emplace_back(origin, complete);
+        complete_to.emplace_back(origin, complete);
       }
     }
     if (exhausted) {
@@ -172,9 +185,22 @@ Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t ch
       position = last;
     }
   }
-  if (i < origins_.size()) chunk.next = Position{origins_[i], position};
-  SortByName(&chunk.records);
-  return chunk;
+  if (i < origins_.size()) next = Position{origins_[i], position};
+  SortByName(&picks);
+  std::vector<std::string_view> records;
+  records.reserve(picks.size());
+  for (const Pick& p : picks) records.push_back(p.json);
+  EncodedChunk out;
+  out.json = ChunkJson(records, complete_to, next, 0);
+  out.records = picks.size();
+  out.claims = !complete_to.empty();
+  out.next = next;
+  return out;
+}
+
+Result<Chunk> StreamSender::Next(const std::optional<Position>& after, size_t chunk_size) const {
+  BRAID_ASSIGN_OR_RETURN(const EncodedChunk encoded, NextJson(after, chunk_size));
+  return ParseChunk(encoded.json);
 }
 
 void ApplyCounts::Add(const ApplyCounts& o) {

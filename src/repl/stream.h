@@ -16,6 +16,15 @@
 
 namespace braid::repl {
 
+// A chunk as it goes on the wire (ChunkJson's text), with what its sender
+// needs to know of it.
+struct EncodedChunk {
+  std::string json;
+  size_t records = 0;
+  bool claims = false;           // complete_to is not empty
+  std::optional<Position> next;  // absent: the stream is done
+};
+
 // Builds chunks for one receiver. Thread-safe: Next() may run on any thread,
 // also concurrently (prefetching), since it only reads the store.
 class StreamSender {
@@ -27,8 +36,12 @@ class StreamSender {
                                      VersionVector receiver_fsic, VersionVector sender_fsic);
 
   // The chunk after `after` (nullopt: the start of the stream): at most
-  // `chunk_size` records, scanning at most a bounded number of entries.
-  // Errors: InvalidArgument for a position this stream never produced.
+  // `chunk_size` records, scanning at most a bounded number of entries,
+  // written as it goes on the wire; records are copied from the store's
+  // rows into it, never built as Records. Errors: InvalidArgument for a
+  // position this stream never produced.
+  Result<EncodedChunk> NextJson(const std::optional<Position>& after, size_t chunk_size) const;
+  // The same chunk, read back (ParseChunk): for tests and tools.
   Result<Chunk> Next(const std::optional<Position>& after, size_t chunk_size) const;
 
   // Entries the whole stream would scan: the pending count peers show.

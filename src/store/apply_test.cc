@@ -354,6 +354,71 @@ TEST_F(ApplyTest, WireFormRoundTrips) {
   }
 }
 
+// StreamWireVersions writes rows straight into their wire form; it must say
+// exactly what StreamVersions' records say, for every kind of row: merged
+// vectors, field clocks, conflicts, tombstones, parents, partitions, and
+// stale entries.
+TEST_F(ApplyTest, WireStreamsSayWhatRecordStreamsSay) {
+  ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1,"y":1})")).ok());
+  ASSERT_TRUE(Put("n1", R"({"x":2,"y":1})").ok());
+  Record in = Peer('b', 1, R"({"x":1,"y":3})");
+  in.vv.Set(Id('a'), 1);
+  in.field_clocks = R"({"x":[)" + std::to_string(hlc::Make(clock_.NowMillis(), 1)) + R"(,")" +
+                    std::string(32, 'a') + R"(",1]})";
+  ASSERT_EQ(Apply(in)->kind, ApplyResult::Kind::kMerged);
+  // An update of n2 here, its delete at c: the delete is listed.
+  ASSERT_TRUE(Apply(Peer('a', 2, R"({"z":1})", "n2")).ok());
+  ASSERT_TRUE(Put("n2", R"({"z":2})").ok());
+  Record del = Peer('c', 1, "{}", "n2");
+  del.deleted = true;
+  del.vv.Set(Id('a'), 2);
+  ASSERT_TRUE(Apply(del).ok());
+  ASSERT_FALSE(Get("n2").conflicts.empty());
+  Record tomb = Peer('a', 3, "{}", "gone");
+  tomb.deleted = true;
+  ASSERT_TRUE(Apply(tomb).ok());
+  Record other = Peer('a', 4, R"({"q":"\u00e9\"x"})", "in-lab");
+  other.partition = "notes:lab";
+  other.parent = "folder";
+  ASSERT_TRUE(Apply(other).ok());
+  ASSERT_TRUE(Put("n3", "{}").ok());
+  ASSERT_TRUE(Put("n3", R"({"v":2})").ok());  // the first entry is stale now
+
+  std::string all;  // every wire text, to check each kind of row came by
+  size_t stale = 0;
+  for (const InstanceId& origin : {self_, Id('a'), Id('b'), Id('c'), Id('e')}) {
+    auto records = store_->StreamVersions(origin, 0, 100, SIZE_MAX);
+    auto wire = store_->StreamWireVersions(origin, 0, 100, SIZE_MAX);
+    ASSERT_TRUE(records.ok() && wire.ok());
+    ASSERT_EQ(wire->entries.size(), records->size());
+    for (size_t i = 0; i < records->size(); ++i) {
+      const StreamedVersion& v = (*records)[i];
+      const WireVersions::Entry& e = wire->entries[i];
+      SCOPED_TRACE(v.record.id);
+      EXPECT_EQ(e.position, v.position);
+      EXPECT_EQ(e.stale, v.stale);
+      EXPECT_EQ(wire->View(e.json), WireRecordJson(v.record));
+      EXPECT_EQ(wire->View(e.collection), v.record.collection);
+      EXPECT_EQ(wire->View(e.id), v.record.id);
+      EXPECT_EQ(wire->View(e.partition), v.record.partition);
+      const bool implied = v.record.vv.entries().size() == 1 &&
+                           v.record.vv.Get(v.record.version.origin) == v.record.version.counter;
+      EXPECT_EQ(e.vv, implied ? VersionVector() : v.record.vv);
+      all += wire->View(e.json);
+      stale += e.stale;
+    }
+  }
+  EXPECT_GT(stale, 0u);
+  for (const char* part : {"\"vv\":", "\"clocks\":", "\"conflicts\":", "\"deleted\":true",
+                           "\"parent\":\"folder\"", "\"partition\":\"notes:lab\""}) {
+    EXPECT_NE(all.find(part), std::string::npos) << part;
+  }
+  // The byte budget: the entry that reaches it is the last.
+  auto one = store_->StreamWireVersions(Id('a'), 0, 100, 1);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->entries.size(), 1u);
+}
+
 TEST_F(ApplyTest, SettingsRoundTrip) {
   auto txn = std::move(*store_->BeginWrite());
   ASSERT_TRUE(txn->SetPolicy("notes", ConflictPolicy::kLww).ok());

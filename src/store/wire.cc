@@ -37,31 +37,51 @@ class IdText {
 
 }  // namespace
 
-void WriteWireRecord(json::Writer& w, const Record& r) {
+void WriteWireRecord(json::Writer& w, const WireFields& f) {
   w.BeginObject()
       .Key("collection")
-      .String(r.collection)
+      .String(f.collection)
       .Key("id")
-      .String(r.id)
+      .String(f.id)
       .Key("partition")
-      .String(r.partition)
-      .Key("parent")
-      .OptionalString(r.parent)
-      .Key("deleted")
-      .Bool(r.deleted)
+      .String(f.partition);
+  if (f.parent) {
+    w.Key("parent").String(*f.parent);
+  } else {
+    w.Key("parent").Null();
+  }
+  w.Key("deleted")
+      .Bool(f.deleted)
       .Key("version")
-      .String(IdText(r.version.origin, r.version.counter).view())
+      .String(IdText(f.version.origin, f.version.counter).view())
       .Key("hlc")
-      .Uint(r.hlc);
-  if (!(r.vv.entries().size() == 1 && r.vv.entries()[0].first == r.version.origin &&
-        r.vv.entries()[0].second == r.version.counter)) {
+      .Uint(f.hlc);
+  if (f.vv != nullptr &&
+      !(f.vv->entries().size() == 1 && f.vv->entries()[0].first == f.version.origin &&
+        f.vv->entries()[0].second == f.version.counter)) {
     w.Key("vv").BeginObject();
-    for (const auto& [id, counter] : r.vv.entries()) w.Key(IdText(id).view()).Uint(counter);
+    for (const auto& [id, counter] : f.vv->entries()) w.Key(IdText(id).view()).Uint(counter);
     w.EndObject();
   }
-  if (!r.field_clocks.empty()) w.Key("clocks").Raw(r.field_clocks);
-  if (!r.conflicts.empty()) w.Key("conflicts").Raw(r.conflicts);
-  w.Key("body").Raw(r.body).EndObject();
+  if (!f.field_clocks.empty()) w.Key("clocks").Raw(f.field_clocks);
+  if (!f.conflicts.empty()) w.Key("conflicts").Raw(f.conflicts);
+  w.Key("body").Raw(f.body).EndObject();
+}
+
+void WriteWireRecord(json::Writer& w, const Record& r) {
+  WireFields f;
+  f.collection = r.collection;
+  f.id = r.id;
+  f.partition = r.partition;
+  if (r.parent) f.parent = *r.parent;
+  f.deleted = r.deleted;
+  f.version = r.version;
+  f.hlc = r.hlc;
+  f.vv = &r.vv;
+  f.field_clocks = r.field_clocks;
+  f.body = r.body;
+  f.conflicts = r.conflicts;
+  WriteWireRecord(w, f);
 }
 
 std::string WireRecordJson(const Record& r) {

@@ -12,7 +12,9 @@
 #ifndef BRAID_STORE_WIRE_H_
 #define BRAID_STORE_WIRE_H_
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/json.h"
 #include "braid/record.h"
@@ -21,6 +23,20 @@
 namespace braid {
 
 void WriteWireRecord(json::Writer& w, const Record& r);
+
+// A record's members as views, for writers that have no Record at hand (a
+// sender encoding rows as it reads them). `vv` null: just {version}.
+struct WireFields {
+  std::string_view collection, id, partition;
+  std::optional<std::string_view> parent;
+  bool deleted = false;
+  Version version;
+  uint64_t hlc = 0;
+  const VersionVector* vv = nullptr;
+  std::string_view field_clocks, body, conflicts;
+};
+// Writes exactly what WriteWireRecord(w, record) writes for the same record.
+void WriteWireRecord(json::Writer& w, const WireFields& f);
 std::string WireRecordJson(const Record& r);
 
 // Parses one record from validated JSON. Only the shape is checked here

@@ -65,6 +65,8 @@ class SqliteStore final : public Store {
   Result<std::vector<InstanceId>> KnownInstances() override;
   Result<std::vector<StreamedVersion>> StreamVersions(const InstanceId& origin, uint64_t after,
                                                       size_t limit, size_t max_bytes) override;
+  Result<WireVersions> StreamWireVersions(const InstanceId& origin, uint64_t after, size_t limit,
+                                          size_t max_bytes) override;
   Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) override;
 
   // Settings and conflicts (catalog.cc).
