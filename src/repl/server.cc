@@ -208,13 +208,15 @@ http::Response SyncServer::Open(const http::Request& request, const std::string&
   if (req->direction != Direction::kPush) {
     auto sender = StreamSender::Create(store_, req->filter, req->fsic, *own);
     if (!sender.ok()) return Error(sender.status());
-    auto pending = sender->Pending();
-    if (!pending.ok()) return Error(pending.status());
-    resp.pull_pending = *pending;
     session->sender.emplace(std::move(*sender));
     // The first pull follows this answer: its chunk is built meanwhile (the
-    // session is not shared yet, so no lock is needed).
-    if (resp.pull_pending > 0) StartPrefetch(session, std::nullopt);
+    // session is not shared yet, so no lock is needed), from now on rather
+    // than after the count below, which reads every pending entry's key.
+    // With nothing pending it is an empty chunk, found as fast as the count.
+    StartPrefetch(session, std::nullopt);
+    auto pending = session->sender->Pending();
+    if (!pending.ok()) return Error(pending.status());
+    resp.pull_pending = *pending;
   }
   if (req->direction != Direction::kPull) {
     auto receiver = StreamReceiver::Create(store_, req->filter, req->fsic,
