@@ -314,41 +314,15 @@ class BatchReader {
   explicit BatchReader(std::string_view text) : in_(text) {}
 
   // The reading thread's work: reads ahead until the records end, one is
-  // malformed, or the applier gives up; then frees the batches the applier
-  // gives back until it is done with them. The records were allocated on
-  // this thread: freed on the applying thread, each free went to this
-  // thread's malloc arena under its lock, a few percent of the applier's
-  // time.
+  // malformed, or the applier gives up.
   void ReadAhead() EXCLUDES(read_mu_, mu_) {
     while (!cancelled_.load(std::memory_order_relaxed)) {
-      FreeSpent(/*wait=*/false);
       MutexLock r(read_mu_);
       std::vector<Record> batch;
-      if (!ReadBatch(&batch)) break;
+      if (!ReadBatch(&batch)) return;
       MutexLock l(mu_);
       ready_.push_back(std::move(batch));
     }
-    while (FreeSpent(/*wait=*/true)) {
-    }
-  }
-
-  // The applier's, for a batch it has applied.
-  void GiveBack(std::vector<Record> batch) EXCLUDES(mu_) {
-    {
-      MutexLock l(mu_);
-      spent_.push_back(std::move(batch));
-    }
-    spent_cv_.notify_one();
-  }
-
-  // The applier's, once it takes no more batches: the reading thread frees
-  // what is left and ends.
-  void Done() EXCLUDES(mu_) {
-    {
-      MutexLock l(mu_);
-      applier_done_ = true;
-    }
-    spent_cv_.notify_one();
   }
 
   // The applier's: the next batch; empty once every record is read.
@@ -370,19 +344,6 @@ class BatchReader {
   void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
 
  private:
-  // Frees the batches given back (waiting for some first when `wait`).
-  // False once the applier is done and nothing is left.
-  bool FreeSpent(bool wait) EXCLUDES(mu_) {
-    std::vector<std::vector<Record>> spent;
-    {
-      MutexLock l(mu_);
-      while (wait && spent_.empty() && !applier_done_) spent_cv_.wait(mu_);
-      spent.swap(spent_);
-      if (spent.empty() && applier_done_) return false;
-    }
-    return true;  // `spent` is freed here, outside the lock
-  }
-
   // Reads the next batch into *out. False when there is none: the records
   // have ended (status_ ok) or one is malformed (status_ says which).
   bool ReadBatch(std::vector<Record>* out) REQUIRES(read_mu_) {
@@ -408,9 +369,6 @@ class BatchReader {
   Status status_ GUARDED_BY(read_mu_);
   Mutex mu_;
   std::deque<std::vector<Record>> ready_ GUARDED_BY(mu_);
-  std::vector<std::vector<Record>> spent_ GUARDED_BY(mu_);
-  bool applier_done_ GUARDED_BY(mu_) = false;
-  CondVar spent_cv_;
   std::atomic<bool> cancelled_{false};
 };
 
@@ -444,13 +402,12 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
     BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
     size_t index = 0;
     for (;;) {
-      BRAID_ASSIGN_OR_RETURN(std::vector<Record> batch, batches.Take());
+      BRAID_ASSIGN_OR_RETURN(const std::vector<Record> batch, batches.Take());
       if (batch.empty()) break;
       for (const Record& r : batch) {
         BRAID_RETURN_IF_ERROR(CheckRecord(r, index++));
         BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, &out.counts));
       }
-      batches.GiveBack(std::move(batch));
     }
     BRAID_ASSIGN_OR_RETURN(const Chunk envelope, batches.Finish());
     BRAID_RETURN_IF_ERROR(CheckClaims(envelope.complete_to));
@@ -461,7 +418,6 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
   };
   auto result = apply();
   if (!result.ok()) batches.Cancel();  // the reader stops after its batch
-  batches.Done();                      // before `reader` is joined
   return result;
 }
 

@@ -1,8 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <climits>
@@ -583,34 +581,19 @@ void SqliteStore::CheckpointLoop() {
     spdlog::warn("background checkpoints are off: {}", db.status().ToString());
     return;
   }
-  // Frames a checkpoint copied are hardly ever read again (only by readers
-  // whose snapshot is older than the copy), yet their pages stay in the
-  // page cache until the WAL is deleted, and freeing ~50 MB of them then
-  // took ~20 ms of the command that closed the store last (a 100k-record
-  // pull). They are dropped here, after each checkpoint, off the writer's
-  // path: the checkpoint synced them, so they are clean, and dropping
-  // clean pages is never wrong, only a cache miss at worst.
-  const int64_t page_size = (*db)->QueryInt("PRAGMA page_size").value_or(0);
-  const int wal_fd = ::open((options_.path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
   for (;;) {
     {
       MutexLock lock(checkpoint_mu_);
       while (!checkpoint_requested_ && !checkpoint_stopping_) checkpoint_cv_.wait(checkpoint_mu_);
-      if (checkpoint_stopping_) break;
+      if (checkpoint_stopping_) return;
       checkpoint_requested_ = false;
     }
-    int frames = 0, copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2((*db)->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                             &frames, &copied);
+                                             nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       spdlog::warn("background checkpoint of {} failed: {}", options_.path, sqlite3_errstr(rc));
-    } else if (rc == SQLITE_OK && copied > 0 && wal_fd >= 0 && page_size > 0) {
-      // The WAL: a 32-byte header, then frames of a 24-byte header and a page.
-      (void)::posix_fadvise(wal_fd, 0, 32 + static_cast<off_t>(copied) * (page_size + 24),
-                            POSIX_FADV_DONTNEED);
     }
   }
-  if (wal_fd >= 0) ::close(wal_fd);
 }
 
 // PRAGMA data_version changes when another connection (of this process or
