@@ -45,8 +45,7 @@ double RawSqliteInsert(const std::vector<Row>& rows, const std::string& path, si
   sqlite3* db;
   Check(sqlite3_open(path.c_str(), &db), db, "open");
   Check(sqlite3_exec(db,
-                     "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "PRAGMA cache_size=-65536;"
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
                      "CREATE TABLE records(collection TEXT NOT NULL, id TEXT NOT NULL, "
                      "body TEXT NOT NULL, PRIMARY KEY (collection, id));",
                      nullptr, nullptr, nullptr),

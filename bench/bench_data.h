@@ -22,8 +22,8 @@ std::vector<Row> MakeRows(size_t n);
 
 // Inserts (collection, id, body) with one prepared statement into a new
 // database at `path`, keyed by (collection, id), committing every `txn` rows:
-// 8 KiB pages, WAL, synchronous=FULL, a 64 MiB page cache, as braid
-// configures SQLite.
+// WAL, synchronous=FULL, a 64 MiB page cache and SQLite's default 4 KiB
+// pages, as braid configures SQLite.
 // The physical limit of storing these rows at all. Returns the seconds the
 // inserts and commits took. Exits on error.
 double RawSqliteInsert(const std::vector<Row>& rows, const std::string& path, size_t txn);

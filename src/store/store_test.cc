@@ -8,7 +8,6 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "braid/hlc.h"
@@ -494,15 +493,6 @@ TEST_P(StoreTest, ALargeCommitIsCheckpointedInTheBackground) {
   store_.reset();
   store_ = Open();
   EXPECT_EQ(store_->Stats()->live, 8001u);
-}
-
-TEST_P(StoreTest, ANewStoreHas8KiBPages) {
-  if (GetParam().name != std::string("sqlite")) GTEST_SKIP();
-  // The database header: the page size is the big-endian u16 at offset 16.
-  std::ifstream in(dir_.File("store.db"), std::ios::binary);
-  unsigned char header[18] = {};
-  ASSERT_TRUE(in.read(reinterpret_cast<char*>(header), sizeof header));
-  EXPECT_EQ(header[16] << 8 | header[17], 8192);
 }
 
 TEST_P(StoreTest, OpeningAMissingStoreWithoutCreateFails) {

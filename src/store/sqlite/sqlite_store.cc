@@ -26,13 +26,6 @@ namespace {
 
 constexpr size_t kMaxIdleReaders = 16;
 
-// Page size of new stores. Against 4 KiB: a 100k-record pull 5% faster
-// (half the pages per commit: fewer WAL frames, write calls, page headers
-// and tree levels), a sync of 1,000 scattered changes about as fast
-// (bench/sync_bench); 16 KiB pulled 8% faster but made each scattered
-// change write 16 KiB.
-constexpr int kPageSize = 8192;
-
 // The WAL is copied into the database (a checkpoint: fsync the WAL, write
 // its pages to the database, fsync that) on a thread of its own once a
 // commit leaves it holding this much, so commits do not wait for it. Small
@@ -134,11 +127,8 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
   if (app_id == 0 && version == 0) {
     BRAID_ASSIGN_OR_RETURN(const int64_t tables, db.QueryInt("SELECT count(*) FROM sqlite_schema"));
     if (tables != 0) return Status::Corruption(options_.path + " is not a braid store");
-    // 8 KiB pages (docs/storage.md): set before the file has any, kept by
-    // the file for good. WAL: readers never wait for the writer, and other
-    // processes can read while braid serve writes. The mode is stored in
-    // the file.
-    BRAID_RETURN_IF_ERROR(db.Exec(("PRAGMA page_size=" + std::to_string(kPageSize)).c_str()));
+    // WAL: readers never wait for the writer, and other processes can read
+    // while braid serve writes. The mode is stored in the file.
     BRAID_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
     BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
     // Another process may have created the store while we waited.
