@@ -264,7 +264,8 @@ Result<std::optional<Position>> ParsePullRequest(std::string_view body) {
 
 namespace {
 
-void WriteChunkTail(json::Writer& w, const std::vector<std::pair<InstanceId, uint64_t>>& complete_to,
+void WriteChunkTail(json::Writer& w,
+                    const std::vector<std::pair<InstanceId, uint64_t>>& complete_to,
                     const std::optional<Position>& next, uint64_t pending) {
   w.EndArray().Key("complete_to").BeginObject();
   for (const auto& [id, counter] : complete_to) w.Key(id.Hex()).Uint(counter);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <utility>
 
 #include "base/validate.h"
 #include "store/codec.h"
@@ -26,6 +28,24 @@ Result<std::optional<uint32_t>> LookupNum(SqliteStore& store, Db& db, const Inst
   const auto num = static_cast<uint32_t>(s.Int(0));
   store.CacheInstance(num, id);
   return std::optional<uint32_t>(num);
+}
+
+// The entries of `origin`'s stream after `after`, at most `limit`, in
+// counter order: the counter, then BRAID_RECORD_COLUMNS. Also the local
+// number of `origin`; nullopt when this store never heard of it.
+Result<std::optional<std::pair<uint32_t, Stmt>>> StreamQuery(SqliteStore& store, Db& db,
+                                                             const InstanceId& origin,
+                                                             uint64_t after, size_t limit) {
+  BRAID_ASSIGN_OR_RETURN(const auto num, LookupNum(store, db, origin));
+  if (!num) return std::optional<std::pair<uint32_t, Stmt>>();
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db.Prepare("SELECT v.counter, " BRAID_RECORD_COLUMNS
+                         " FROM versions v JOIN records r ON r.rid = v.rid "
+                         "WHERE v.origin = ? AND v.counter > ? ORDER BY v.counter LIMIT ?"));
+  s.Bind(1, static_cast<int64_t>(*num))
+      .Bind(2, static_cast<int64_t>(after))
+      .Bind(3, static_cast<int64_t>(limit));
+  return std::optional<std::pair<uint32_t, Stmt>>(std::in_place, *num, std::move(s));
 }
 
 }  // namespace
@@ -93,15 +113,9 @@ Result<std::vector<StreamedVersion>> SqliteStore::StreamVersions(const InstanceI
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   Db& db = reader.db();
   std::vector<StreamedVersion> out;
-  BRAID_ASSIGN_OR_RETURN(const auto num, LookupNum(*this, db, origin));
-  if (!num) return out;
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db.Prepare("SELECT v.counter, " BRAID_RECORD_COLUMNS
-                         " FROM versions v JOIN records r ON r.rid = v.rid "
-                         "WHERE v.origin = ? AND v.counter > ? ORDER BY v.counter LIMIT ?"));
-  s.Bind(1, static_cast<int64_t>(*num))
-      .Bind(2, static_cast<int64_t>(after))
-      .Bind(3, static_cast<int64_t>(limit));
+  BRAID_ASSIGN_OR_RETURN(auto query, StreamQuery(*this, db, origin, after, limit));
+  if (!query) return out;
+  Stmt& s = query->second;
   // Room for every row asked for (a chunk's worth): regrowing moves every
   // record read so far.
   out.reserve(std::min<size_t>(limit, 65536));
@@ -126,15 +140,9 @@ Result<WireVersions> SqliteStore::StreamWireVersions(const InstanceId& origin, u
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   Db& db = reader.db();
   WireVersions out;
-  BRAID_ASSIGN_OR_RETURN(const auto num, LookupNum(*this, db, origin));
-  if (!num) return out;
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db.Prepare("SELECT v.counter, " BRAID_RECORD_COLUMNS
-                         " FROM versions v JOIN records r ON r.rid = v.rid "
-                         "WHERE v.origin = ? AND v.counter > ? ORDER BY v.counter LIMIT ?"));
-  s.Bind(1, static_cast<int64_t>(*num))
-      .Bind(2, static_cast<int64_t>(after))
-      .Bind(3, static_cast<int64_t>(limit));
+  BRAID_ASSIGN_OR_RETURN(auto query, StreamQuery(*this, db, origin, after, limit));
+  if (!query) return out;
+  auto& [num, s] = *query;
   out.entries.reserve(std::min<size_t>(limit, 65536));
   // About what a ~200-byte record takes, so a chunk's text rarely moves.
   out.text.reserve(std::min(max_bytes, std::min<size_t>(limit, 65536) * 384));
@@ -168,7 +176,7 @@ Result<WireVersions> SqliteStore::StreamWireVersions(const InstanceId& origin, u
     f.version = {writer->second, static_cast<uint64_t>(s.Int(7))};
     if (s.IsNull(8)) {
       // Just {writer: counter}.
-      e.stale = !(writer_num == *num && f.version.counter == e.position);
+      e.stale = !(writer_num == num && f.version.counter == e.position);
     } else {
       BRAID_ASSIGN_OR_RETURN(const LocalVector local, DecodeLocalVector(s.Blob(8)));
       BRAID_ASSIGN_OR_RETURN(e.vv, ToVersionVector(db, local));
@@ -177,9 +185,8 @@ Result<WireVersions> SqliteStore::StreamWireVersions(const InstanceId& origin, u
     }
     f.hlc = static_cast<uint64_t>(s.Int(9));
     if (!s.IsNull(10)) {
-      BRAID_ASSIGN_OR_RETURN(clocks, ClocksFromLocal(s.Blob(10), [&](uint32_t n) {
-                               return InstanceFor(db, n);
-                             }));
+      BRAID_ASSIGN_OR_RETURN(
+          clocks, ClocksFromLocal(s.Blob(10), [&](uint32_t n) { return InstanceFor(db, n); }));
       f.field_clocks = clocks;
     }
     f.body = s.Text(11);
