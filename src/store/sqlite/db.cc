@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "store/sqlite/wal_vfs.h"
+
 namespace braid::sqlite {
 
 Status ErrorStatus(sqlite3* db, int rc, std::string_view what) {
@@ -69,7 +71,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create,
   sqlite3* handle = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) flags |= SQLITE_OPEN_CREATE;
-  const int rc = sqlite3_open_v2(path.c_str(), &handle, flags, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &handle, flags, BufferedWalVfs());
   if (rc != SQLITE_OK) {
     Status s = ErrorStatus(handle, rc, "opening " + path);
     sqlite3_close_v2(handle);

@@ -1,0 +1,172 @@
+// The buffered-WAL VFS: what a commit writes is in the WAL file before the
+// commit is published, for connections of this process and of others, with
+// transactions that spill, roll back, restart the log and die half-written.
+
+#include "store/sqlite/wal_vfs.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
+#include "store/sqlite/db.h"
+#include "tests/support/temp_dir.h"
+
+namespace braid::sqlite {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A connection through SQLite's default VFS, which reads the WAL file with
+// its own descriptor: it sees only what reached the file.
+struct PlainDb {
+  explicit PlainDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  }
+  ~PlainDb() { sqlite3_close(db); }
+  int64_t Int(const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    EXPECT_EQ(sqlite3_step(s), SQLITE_ROW) << sqlite3_errmsg(db);
+    const int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+  }
+  std::string Text(const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(s), SQLITE_ROW);
+    std::string v(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+    sqlite3_finalize(s);
+    return v;
+  }
+  sqlite3* db = nullptr;
+};
+
+std::unique_ptr<Db> OpenDb(const std::string& path) {
+  auto db = Db::Open(path, /*create=*/true, 5s);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_TRUE((*db)->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;").ok());
+  return std::move(*db);
+}
+
+Status Insert(Db& db, int from, int count, int body_bytes) {
+  const std::string body(body_bytes, 'x');
+  for (int i = from; i < from + count; ++i) {
+    BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("INSERT INTO t(k, v) VALUES (?, ?)"));
+    // Keys spread over the table (an odd multiplier is a bijection modulo
+    // 2^31), so a transaction dirties pages all over it.
+    s.Bind(1, static_cast<int64_t>((static_cast<uint64_t>(i) * 2654435761u) & 0x7fffffff))
+        .Bind(2, std::string_view(body));
+    BRAID_RETURN_IF_ERROR(s.Run());
+  }
+  return Status::OK();
+}
+
+TEST(BufferedWalTest, CommitsAreInTheFileBeforeOthersSeeThem) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto db = OpenDb(path);
+  // A page cache that holds every transaction (braid's is 64 MiB): frames
+  // are written once, at commit.
+  ASSERT_TRUE(
+      db->Exec("PRAGMA cache_size=-65536; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
+  PlainDb other(path);
+  const BufferedWalStats before = GetBufferedWalStats();
+  int rows = 0;
+  for (int txn = 0; txn < 40; ++txn) {
+    const int count = 1 + txn * 37;  // from one page to a few hundred
+    ASSERT_TRUE(db->Exec("BEGIN").ok());
+    ASSERT_TRUE(Insert(*db, rows, count, 300).ok());
+    ASSERT_TRUE(db->Exec("COMMIT").ok());
+    rows += count;
+    ASSERT_EQ(other.Int("SELECT count(*) FROM t"), rows) << "after transaction " << txn;
+  }
+  const BufferedWalStats after = GetBufferedWalStats();
+  // Two writes per frame from SQLite, a few large ones to the file.
+  EXPECT_GT(after.appends - before.appends, 10 * (after.writes - before.writes));
+  EXPECT_EQ(after.late_flushes, before.late_flushes) << "a commit frame went unrecognized";
+  EXPECT_EQ(other.Text("PRAGMA integrity_check"), "ok");
+}
+
+TEST(BufferedWalTest, SpilledAndRolledBackTransactions) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto db = OpenDb(path);
+  // A tiny page cache: transactions spill frames to the WAL before commit.
+  ASSERT_TRUE(db->Exec("PRAGMA cache_size=8; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
+  PlainDb other(path);
+  const BufferedWalStats before = GetBufferedWalStats();
+  int rows = 0;
+  for (int txn = 0; txn < 12; ++txn) {
+    ASSERT_TRUE(db->Exec("BEGIN").ok());
+    const Status inserted = Insert(*db, 100'000 * (txn + 1), 2000, 200);
+    ASSERT_TRUE(inserted.ok()) << inserted.ToString();
+    if (txn % 3 == 1) {
+      // Its spilled frames stay past the end of the log, to be overwritten.
+      ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+    } else {
+      ASSERT_TRUE(db->Exec("COMMIT").ok());
+      rows += 2000;
+    }
+    ASSERT_EQ(other.Int("SELECT count(*) FROM t"), rows) << "after transaction " << txn;
+    ASSERT_EQ(other.Text("PRAGMA quick_check"), "ok") << "after transaction " << txn;
+  }
+  EXPECT_EQ(GetBufferedWalStats().late_flushes, before.late_flushes);
+}
+
+TEST(BufferedWalTest, TheLogStartsOverAfterACheckpoint) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto db = OpenDb(path);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
+  PlainDb other(path);
+  int rows = 0;
+  for (int round = 0; round < 6; ++round) {
+    ASSERT_TRUE(db->Exec("BEGIN").ok());
+    ASSERT_TRUE(Insert(*db, rows, 500, 400).ok());
+    ASSERT_TRUE(db->Exec("COMMIT").ok());
+    rows += 500;
+    // Copied into the database: the next commit writes from the log's start.
+    ASSERT_TRUE(db->Exec("PRAGMA wal_checkpoint(RESTART)").ok());
+    ASSERT_EQ(other.Int("SELECT count(*) FROM t"), rows);
+  }
+  EXPECT_EQ(other.Text("PRAGMA integrity_check"), "ok");
+}
+
+TEST(BufferedWalTest, AProcessThatDiesLosesOnlyWhatItHadNotCommitted) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  {
+    auto db = OpenDb(path);
+    ASSERT_TRUE(db->Exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
+  }
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto db = Db::Open(path, false, 5s);
+    if (!db.ok() || !(*db)->Exec("PRAGMA synchronous=NORMAL").ok()) _exit(1);
+    for (int txn = 0; txn < 5; ++txn) {
+      if (!(*db)->Exec("BEGIN").ok() || !Insert(**db, txn * 1000, 1000, 300).ok() ||
+          !(*db)->Exec("COMMIT").ok()) {
+        _exit(1);
+      }
+    }
+    // Half of a sixth transaction is buffered or spilled when it dies.
+    (void)(*db)->Exec("PRAGMA cache_size=8");
+    if (!(*db)->Exec("BEGIN").ok() || !Insert(**db, 50'000, 3000, 300).ok()) _exit(1);
+    _exit(0);  // no close, no rollback
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  PlainDb after(path);
+  EXPECT_EQ(after.Int("SELECT count(*) FROM t"), 5000);
+  EXPECT_EQ(after.Text("PRAGMA integrity_check"), "ok");
+}
+
+}  // namespace
+}  // namespace braid::sqlite
