@@ -167,6 +167,8 @@ class SqliteStore final : public Store {
   CondVar checkpoint_cv_;
   bool checkpoint_requested_ GUARDED_BY(checkpoint_mu_) = false;
   bool checkpoint_stopping_ GUARDED_BY(checkpoint_mu_) = false;
+  // The checkpointer's connection while it is open, for sqlite3_interrupt.
+  sqlite3* checkpoint_db_ GUARDED_BY(checkpoint_mu_) = nullptr;
   std::thread checkpointer_;  // started by the first request, under checkpoint_mu_
 };
 
