@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 #include "base/mutex.h"
@@ -109,6 +110,10 @@ int Write(sqlite3_file* p, const void* data, int n, sqlite3_int64 offset) {
     if (const int rc = Flush(f); rc != SQLITE_OK) return rc;
   }
   if (f->len == 0) f->start = offset;
+  if (f->buffer == nullptr) {  // readers never need one
+    f->buffer = new (std::nothrow) char[kWalBufferBytes];
+    if (f->buffer == nullptr) return SQLITE_NOMEM;
+  }
   std::memcpy(f->buffer + f->len, data, size);
   f->len += size;
   f->end = offset + n;
@@ -252,7 +257,6 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* out, int flags, int* out_
   f->wal = wal;
   f->db_name = wal ? sqlite3_filename_database(name) : name;
   if (wal) {
-    f->buffer = new char[kWalBufferBytes];
     MutexLock lock(g_registry_mu);
     Registry()[f->db_name] = f;
   }
