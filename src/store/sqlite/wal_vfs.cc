@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <memory>
-#include <mutex>
 #include <new>
 #include <unordered_map>
 
@@ -136,6 +134,7 @@ int Write(sqlite3_file* p, const void* data, int n, sqlite3_int64 offset) {
 int Truncate(sqlite3_file* p, sqlite3_int64 size) {
   File* f = AsFile(p);
   if (const int rc = Flush(f); rc != SQLITE_OK) return rc;
+  f->end = std::min(f->end, size);  // what is cut off is no longer a rewrite
   return Real(f)->xTruncate(f->real, size);
 }
 

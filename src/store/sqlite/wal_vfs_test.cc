@@ -46,13 +46,6 @@ struct PlainDb {
   sqlite3* db = nullptr;
 };
 
-std::unique_ptr<Db> OpenDb(const std::string& path) {
-  auto db = Db::Open(path, /*create=*/true, 5s);
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  EXPECT_TRUE((*db)->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;").ok());
-  return std::move(*db);
-}
-
 Status Insert(Db& db, int from, int count, int body_bytes) {
   const std::string body(body_bytes, 'x');
   for (int i = from; i < from + count; ++i) {
@@ -66,15 +59,29 @@ Status Insert(Db& db, int from, int count, int body_bytes) {
   return Status::OK();
 }
 
-TEST(BufferedWalTest, CommitsAreInTheFileBeforeOthersSeeThem) {
-  testing::TempDir dir;
-  const std::string path = dir.path() + "/t.db";
-  auto db = OpenDb(path);
+// Each test's database, table t(k, v), opened through the buffered VFS.
+class BufferedWalTest : public ::testing::Test {
+ protected:
+  // `cache_size`: the PRAGMA's value (pages, or KiB when negative).
+  std::unique_ptr<Db> Open(const std::string& cache_size = "-2000") {
+    auto db = Db::Open(path_, /*create=*/true, 5s);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    const std::string setup =
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=" + cache_size +
+        "; CREATE TABLE IF NOT EXISTS t(k INTEGER PRIMARY KEY, v TEXT)";
+    EXPECT_TRUE((*db)->Exec(setup.c_str()).ok());
+    return std::move(*db);
+  }
+
+  testing::TempDir dir_;
+  const std::string path_ = dir_.path() + "/t.db";
+};
+
+TEST_F(BufferedWalTest, CommitsAreInTheFileBeforeOthersSeeThem) {
   // A page cache that holds every transaction (braid's is 64 MiB): frames
   // are written once, at commit.
-  ASSERT_TRUE(
-      db->Exec("PRAGMA cache_size=-65536; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
-  PlainDb other(path);
+  auto db = Open("-65536");
+  PlainDb other(path_);
   const BufferedWalStats before = GetBufferedWalStats();
   int rows = 0;
   for (int txn = 0; txn < 40; ++txn) {
@@ -92,13 +99,10 @@ TEST(BufferedWalTest, CommitsAreInTheFileBeforeOthersSeeThem) {
   EXPECT_EQ(other.Text("PRAGMA integrity_check"), "ok");
 }
 
-TEST(BufferedWalTest, SpilledAndRolledBackTransactions) {
-  testing::TempDir dir;
-  const std::string path = dir.path() + "/t.db";
-  auto db = OpenDb(path);
+TEST_F(BufferedWalTest, SpilledAndRolledBackTransactions) {
   // A tiny page cache: transactions spill frames to the WAL before commit.
-  ASSERT_TRUE(db->Exec("PRAGMA cache_size=8; CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
-  PlainDb other(path);
+  auto db = Open("8");
+  PlainDb other(path_);
   const BufferedWalStats before = GetBufferedWalStats();
   int rows = 0;
   for (int txn = 0; txn < 12; ++txn) {
@@ -118,12 +122,9 @@ TEST(BufferedWalTest, SpilledAndRolledBackTransactions) {
   EXPECT_EQ(GetBufferedWalStats().late_flushes, before.late_flushes);
 }
 
-TEST(BufferedWalTest, TheLogStartsOverAfterACheckpoint) {
-  testing::TempDir dir;
-  const std::string path = dir.path() + "/t.db";
-  auto db = OpenDb(path);
-  ASSERT_TRUE(db->Exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
-  PlainDb other(path);
+TEST_F(BufferedWalTest, TheLogStartsOverAfterACheckpoint) {
+  auto db = Open();
+  PlainDb other(path_);
   int rows = 0;
   for (int round = 0; round < 6; ++round) {
     ASSERT_TRUE(db->Exec("BEGIN").ok());
@@ -137,17 +138,12 @@ TEST(BufferedWalTest, TheLogStartsOverAfterACheckpoint) {
   EXPECT_EQ(other.Text("PRAGMA integrity_check"), "ok");
 }
 
-TEST(BufferedWalTest, AProcessThatDiesLosesOnlyWhatItHadNotCommitted) {
-  testing::TempDir dir;
-  const std::string path = dir.path() + "/t.db";
-  {
-    auto db = OpenDb(path);
-    ASSERT_TRUE(db->Exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").ok());
-  }
+TEST_F(BufferedWalTest, AProcessThatDiesLosesOnlyWhatItHadNotCommitted) {
+  Open().reset();  // creates the table
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    auto db = Db::Open(path, false, 5s);
+    auto db = Db::Open(path_, false, 5s);
     if (!db.ok() || !(*db)->Exec("PRAGMA synchronous=NORMAL").ok()) _exit(1);
     for (int txn = 0; txn < 5; ++txn) {
       if (!(*db)->Exec("BEGIN").ok() || !Insert(**db, txn * 1000, 1000, 300).ok() ||
@@ -163,7 +159,7 @@ TEST(BufferedWalTest, AProcessThatDiesLosesOnlyWhatItHadNotCommitted) {
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  PlainDb after(path);
+  PlainDb after(path_);
   EXPECT_EQ(after.Int("SELECT count(*) FROM t"), 5000);
   EXPECT_EQ(after.Text("PRAGMA integrity_check"), "ok");
 }
