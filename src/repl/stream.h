@@ -5,8 +5,11 @@
 #ifndef BRAID_REPL_STREAM_H_
 #define BRAID_REPL_STREAM_H_
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -99,7 +102,30 @@ class StreamReceiver {
   // Refuse chunks of more than `n` records (the session's chunk size).
   void LimitRecords(size_t n) { max_records_ = n; }
 
+  // Tests: `before_record` runs on the reading thread before each record
+  // it reads, with the record's index in its batch (to hold it off a core
+  // at chosen points); `before_takeover` on the applier when no batch is
+  // ready, before it reads one itself; `taken_over` after it started to.
+  struct ReadHooks {
+    std::function<void(size_t)> before_record;
+    std::function<void()> before_takeover;
+    std::function<void()> taken_over;
+  };
+  void SetReadHooksForTesting(ReadHooks hooks) { read_hooks_ = std::move(hooks); }
+
+  StreamReceiver(StreamReceiver&&) noexcept;
+  ~StreamReceiver();
+
  private:
+  class BatchReader;
+  // A chunk's reading thread and what it reads into (stream.cc). Joined
+  // when the next chunk comes, or with the receiver.
+  struct ReadingThread {
+    std::unique_ptr<BatchReader> batches;
+    std::jthread thread;  // declared last: joined before `batches` goes
+    ~ReadingThread();
+  };
+
   StreamReceiver(Store& store, std::vector<std::string> filter, VersionVector sender_fsic,
                  std::map<std::string, ConflictPolicy> policies, std::string peer_name)
       : store_(&store),
@@ -125,6 +151,8 @@ class StreamReceiver {
   size_t max_records_ = kMaxChunkSize;
   // The last chunk decompressed: its memory is reused by the next one.
   std::string text_;
+  std::unique_ptr<ReadingThread> reading_;
+  ReadHooks read_hooks_;
 };
 
 // True when `partition` is inside `filter` (empty: everything).

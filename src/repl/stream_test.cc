@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
 
+#include "base/mutex.h"
 #include "braid/hlc.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"
@@ -289,6 +294,88 @@ TEST_F(StreamTest, ApplyTextIsAllOrNothingAcrossReadBatches) {
   EXPECT_EQ(b_->Stats()->live, 1000u);
   EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 1000u);
   EXPECT_EQ((*b_->Get("notes", "n700"))->body, R"({"id":"n700"})");
+}
+
+// The applier never waits for the reading thread: when no batch is ready
+// it reads the next one itself, from where the last one ended. Held off a
+// core for the whole chunk, the reading thread delays nothing (it used to
+// hold the read position for a batch at a time, and the applier waited
+// for it), and every record is applied once.
+TEST_F(StreamTest, TheApplierNeverWaitsForTheReadingThread) {
+  for (int i = 0; i < 1000; ++i) Put(*a_, "n" + std::to_string(i));
+  auto chunk =
+      StreamSender::Create(*a_, {}, VersionVector(), *a_->Fsic({}))->Next(std::nullopt, 1000);
+  ASSERT_TRUE(chunk.ok());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  {
+    auto receiver = StreamReceiver::Create(*b_, {}, *a_->Fsic({}), false, "a");
+    ASSERT_TRUE(receiver.ok());
+    StreamReceiver::ReadHooks hooks;
+    hooks.before_record = [released](size_t) { released.wait(); };
+    receiver->SetReadHooksForTesting(hooks);
+    auto r = ApplyChunk(*receiver, *chunk);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->counts.received, 1000u);
+    EXPECT_EQ(r->counts.applied, 1000u);
+    EXPECT_EQ(b_->Stats()->live, 1000u);
+    release.set_value();  // the receiver joins its reading thread as it goes
+  }
+  EXPECT_EQ(b_->Fsic({})->Get(a_->instance_id()), 1000u);
+}
+
+// The reading thread, stopped in the middle of a batch until the applier
+// has taken the read position over, comes back to find its batch taken:
+// it throws the records it read away and goes on from where the applier
+// got to. Each record is applied once.
+TEST_F(StreamTest, ABatchTakenOverFromTheReadingThreadIsReadOnce) {
+  constexpr int kRecords = 3000, kChunk = 1000;
+  for (int i = 0; i < kRecords; ++i) Put(*a_, "n" + std::to_string(i));
+  auto receiver = StreamReceiver::Create(*b_, {}, *a_->Fsic({}), false, "a");
+  ASSERT_TRUE(receiver.ok());
+  Mutex mu;
+  CondVar cv;
+  enum class Stage { kBefore, kStalled, kTakenOver } stage = Stage::kBefore;
+  StreamReceiver::ReadHooks hooks;
+  // Once: the reading thread stops 100 records into a batch...
+  hooks.before_record = [&](size_t index) {
+    std::unique_lock<Mutex> l(mu);
+    if (index != 100 || stage != Stage::kBefore) return;
+    stage = Stage::kStalled;
+    cv.notify_all();
+    cv.wait_for(l, std::chrono::seconds(10), [&] { return stage == Stage::kTakenOver; });
+  };
+  // ... which the applier, however busy the machine, waits for before it
+  // first takes the position over, then takes that batch.
+  hooks.before_takeover = [&] {
+    std::unique_lock<Mutex> l(mu);
+    cv.wait_for(l, std::chrono::seconds(10), [&] { return stage != Stage::kBefore; });
+  };
+  hooks.taken_over = [&] {
+    MutexLock l(mu);
+    if (stage == Stage::kStalled) stage = Stage::kTakenOver;
+    cv.notify_all();
+  };
+  receiver->SetReadHooksForTesting(hooks);
+  auto sender = StreamSender::Create(*a_, {}, *b_->Fsic({}), *a_->Fsic({}));
+  ASSERT_TRUE(sender.ok());
+  std::optional<Position> after;
+  ApplyCounts total;
+  for (;;) {
+    auto chunk = sender->Next(after, kChunk);
+    ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+    auto r = ApplyChunk(*receiver, *chunk);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    total.Add(r->counts);
+    if (!r->next) break;
+    after = r->next;
+  }
+  EXPECT_EQ(total.received, static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(total.applied, static_cast<uint64_t>(kRecords));
+  EXPECT_EQ(total.ignored, 0u);
+  EXPECT_EQ(b_->Stats()->live, static_cast<uint64_t>(kRecords));
+  MutexLock l(mu);
+  EXPECT_EQ(stage, Stage::kTakenOver);
 }
 
 }  // namespace
