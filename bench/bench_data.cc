@@ -3,9 +3,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+
+#include "base/log.h"
 
 namespace braid::bench {
 namespace {
@@ -71,6 +74,88 @@ double RawSqliteInsert(const std::vector<Row>& rows, const std::string& path, si
   sqlite3_finalize(ins);
   sqlite3_close(db);
   return s;
+}
+
+Flags& Flags::Count(const char* name, size_t* out, const char* help, size_t min) {
+  const std::string flag = name;
+  std::string text = help;
+  if (text.find("(default") == std::string::npos) text += " (default " + std::to_string(*out) + ")";
+  flags_.push_back({flag, "N", text,
+                    [flag, out, min](const std::string& v) -> std::string {
+                      char* end = nullptr;
+                      errno = 0;
+                      const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+                      if (v.empty() || v[0] == '-' || *end != '\0' || errno == ERANGE || n < min) {
+                        return "--" + flag + " needs a whole number of at least " +
+                               std::to_string(min) + ", not \"" + v + "\"";
+                      }
+                      *out = static_cast<size_t>(n);
+                      return "";
+                    }});
+  return *this;
+}
+
+Flags& Flags::Text(const char* name, std::string* out, const char* help,
+                   const char* value, std::vector<std::string> allowed) {
+  const std::string flag = name;
+  std::string value_name = value;
+  if (!allowed.empty()) {
+    value_name.clear();
+    for (const auto& a : allowed) value_name += (value_name.empty() ? "" : "|") + a;
+  }
+  flags_.push_back({flag, value_name, help,
+                    [flag, out, allowed](const std::string& v) -> std::string {
+                      if (!allowed.empty() &&
+                          std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+                        return "--" + flag + " is not \"" + v + "\"";
+                      }
+                      if (v.empty()) return "--" + flag + " needs a value";
+                      *out = v;
+                      return "";
+                    }});
+  return *this;
+}
+
+Flags& Flags::Switch(const char* name, bool* out, const char* help) {
+  flags_.push_back({name, "", help, nullptr, out});
+  return *this;
+}
+
+void Flags::Parse(int argc, char** argv) {
+  InitLogging(spdlog::level::info);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") Usage(0, "");
+    auto f = std::find_if(flags_.begin(), flags_.end(),
+                          [&a](const Flag& f) { return a == "--" + f.name; });
+    if (f == flags_.end()) Usage(2, "unknown option " + a);
+    if (f->on) {
+      *f->on = true;
+      continue;
+    }
+    if (i + 1 >= argc) Usage(2, a + " needs a value");
+    if (const std::string problem = f->set(argv[++i]); !problem.empty()) Usage(2, problem);
+  }
+}
+
+void Flags::Usage(int code, const std::string& problem) const {
+  if (!problem.empty()) {
+    std::fprintf(stderr, "%s: %s (%s --help lists the options)\n", program_.c_str(),
+                 problem.c_str(), program_.c_str());
+    std::exit(code);
+  }
+  FILE* out = stdout;
+  std::fprintf(out, "usage: %s", program_.c_str());
+  for (const Flag& f : flags_) {
+    std::fprintf(out, " [--%s%s%s]", f.name.c_str(), f.value_name.empty() ? "" : " ",
+                 f.value_name.c_str());
+  }
+  std::fprintf(out, "\n\n%s\n\n", synopsis_.c_str());
+  for (const Flag& f : flags_) {
+    const std::string left = "--" + f.name + (f.value_name.empty() ? "" : " " + f.value_name);
+    std::fprintf(out, "  %-22s %s\n", left.c_str(), f.help.c_str());
+  }
+  std::exit(code);
 }
 
 double Median(std::vector<double> v) {

@@ -1,11 +1,13 @@
 // What the benchmarks share: the deterministic dataset of ~200-byte JSON
-// records, the raw-SQLite reference insert, and small timing helpers.
+// records, the raw-SQLite reference insert, command-line flags, and small
+// timing helpers.
 
 #ifndef BRAID_BENCH_BENCH_DATA_H_
 #define BRAID_BENCH_BENCH_DATA_H_
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,38 @@ double Median(std::vector<double> v);
 inline double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// A benchmark's command line: flags of the form `--name VALUE` (or
+// `--name` alone for a switch), declared with their help, then parsed.
+// `--help` prints the usage and exits 0; an unknown flag, a missing value,
+// a number that does not parse or is out of range, or a value not among
+// those allowed print what is wrong and the usage, and exit 2.
+class Flags {
+ public:
+  // `synopsis`: what the program does, first line of the usage.
+  explicit Flags(std::string program, std::string synopsis)
+      : program_(std::move(program)), synopsis_(std::move(synopsis)) {}
+
+  Flags& Count(const char* name, size_t* out, const char* help, size_t min = 1);
+  // `value_name` shows in the usage; with `allowed`, only those values.
+  Flags& Text(const char* name, std::string* out, const char* help,
+              const char* value_name = "VALUE", std::vector<std::string> allowed = {});
+  Flags& Switch(const char* name, bool* out, const char* help);
+
+  // Also sends braid's log to stderr, so stdout has the JSON alone.
+  void Parse(int argc, char** argv);
+
+ private:
+  struct Flag {
+    std::string name, value_name, help;
+    std::function<std::string(const std::string&)> set;  // "": ok, else what is wrong
+    bool* on = nullptr;                                    // a switch
+  };
+  [[noreturn]] void Usage(int code, const std::string& problem) const;
+
+  std::string program_, synopsis_;
+  std::vector<Flag> flags_;
+};
 
 }  // namespace braid::bench
 

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "bench/bench_data.h"
 #include "instance/instance.h"
 #include "tests/support/process.h"
@@ -191,6 +192,7 @@ void RemoveAll(const std::string& path) {
 }
 
 int Main(int argc, char** argv) {
+  InitLogging(spdlog::level::info);  // stderr: stdout has the table and the JSON line
   Config c;
   std::string braid;
   bool quick = false, only_braid = false;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_data.h"
 #include "braid/delta.h"
 #include "http/client.h"
 #include "instance/instance.h"
@@ -44,12 +45,17 @@ Percentiles Summarize(std::vector<double> ms) {
 
 int Main(int argc, char** argv) {
   size_t events = 1'000'000, limit = 200, requests = 2000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--events")) events = std::strtoull(argv[i + 1], nullptr, 10);
-    if (!std::strcmp(argv[i], "--limit")) limit = std::strtoull(argv[i + 1], nullptr, 10);
-    if (!std::strcmp(argv[i], "--requests")) requests = std::strtoull(argv[i + 1], nullptr, 10);
-    if (!std::strcmp(argv[i], "--braid")) setenv("BRAID_BIN", argv[i + 1], 1);
-  }
+  std::string braid;
+  bench::Flags("delta_bench",
+               "Fills a store with a change log, serves it with braid serve and reads delta\n"
+               "pages from random cursors over HTTP and through the library. Prints one JSON\n"
+               "object (bench/README.md).")
+      .Count("events", &events, "change-log events to fill")
+      .Count("limit", &limit, "items per page")
+      .Count("requests", &requests, "pages to read")
+      .Text("braid", &braid, "the braid binary (default: $BRAID_BIN, else ./braid)", "PATH")
+      .Parse(argc, argv);
+  if (!braid.empty()) setenv("BRAID_BIN", braid.c_str(), 1);
   testing::TempDir tmp;
   const std::string data = tmp.File("data");
   uint64_t epoch = 0;

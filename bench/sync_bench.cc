@@ -140,16 +140,20 @@ void Change(const Pair& p, size_t n, size_t count, int version) {
 }
 
 int Main(int argc, char** argv) {
-  size_t records = 1'000'000, small = 100'000, changes = 1000;
-  int rounds = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--records")) records = std::strtoull(argv[i + 1], nullptr, 10);
-    if (!std::strcmp(argv[i], "--small")) small = std::strtoull(argv[i + 1], nullptr, 10);
-    if (!std::strcmp(argv[i], "--changes")) changes = std::strtoull(argv[i + 1], nullptr, 10);
-    if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--braid")) setenv("BRAID_BIN", argv[i + 1], 1);
-    if (!std::strcmp(argv[i], "--keep")) keep_dir = argv[i + 1];
-  }
+  size_t records = 1'000'000, small = 100'000, changes = 1000, rounds = 5;
+  std::string braid;
+  bench::Flags("sync_bench",
+               "Two braid serve processes on loopback and the real braid sync between them:\n"
+               "initial pull, no-op sync, and incremental syncs against a small and a big\n"
+               "store. Prints one JSON object (bench/README.md).")
+      .Count("records", &records, "records of the big source")
+      .Count("small", &small, "records of the small source")
+      .Count("changes", &changes, "records changed before each incremental sync")
+      .Count("rounds", &rounds, "incremental syncs of each store; medians are reported")
+      .Text("braid", &braid, "the braid binary (default: $BRAID_BIN, else ./braid)", "PATH")
+      .Text("keep", &keep_dir, "leave both pairs in this directory, for profiling", "DIR")
+      .Parse(argc, argv);
+  if (!braid.empty()) setenv("BRAID_BIN", braid.c_str(), 1);
 
   Pair big = MakePair(records);
   const Timed initial = Sync(big);
@@ -166,7 +170,7 @@ int Main(int argc, char** argv) {
   Pair little = MakePair(small);
   (void)Sync(little);
   std::vector<double> t_small, t_big;
-  for (int r = 1; r <= rounds; ++r) {
+  for (int r = 1; r <= static_cast<int>(rounds); ++r) {
     Change(little, small, changes, r);
     t_small.push_back(Sync(little).seconds);
     Change(big, records, changes, r);
