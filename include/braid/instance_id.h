@@ -8,8 +8,10 @@
 #define BRAID_INSTANCE_ID_H_
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -33,7 +35,29 @@ struct InstanceId {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
   }
 
-  auto operator<=>(const InstanceId&) const = default;
+  // Byte order, as the defaulted comparison would give, but as two 64-bit
+  // words rather than a call to memcmp: version vectors and the instance
+  // dictionary compare ids for every record a replica applies.
+  friend bool operator==(const InstanceId& a, const InstanceId& b) {
+    return a.Word(0) == b.Word(0) && a.Word(1) == b.Word(1);
+  }
+  friend std::strong_ordering operator<=>(const InstanceId& a, const InstanceId& b) {
+    const uint64_t a0 = a.BigEndianWord(0), b0 = b.BigEndianWord(0);
+    if (a0 != b0) return a0 <=> b0;
+    return a.BigEndianWord(1) <=> b.BigEndianWord(1);
+  }
+
+ private:
+  uint64_t Word(int i) const {
+    uint64_t w;
+    std::memcpy(&w, bytes.data() + 8 * i, 8);
+    return w;
+  }
+  uint64_t BigEndianWord(int i) const {
+    const uint64_t w = Word(i);
+    if constexpr (std::endian::native == std::endian::little) return __builtin_bswap64(w);
+    return w;
+  }
 };
 
 }  // namespace braid

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
+#include <vector>
 
 #include "braid/instance_id.h"
 
@@ -23,6 +25,30 @@ TEST(IdsTest, InstanceIdsAreRandomAndRoundTripThroughHex) {
   EXPECT_FALSE(InstanceId::FromHex(std::string(32, 'g')).ok());
   EXPECT_TRUE(InstanceId::FromHex(std::string(32, 'A')).ok());
   EXPECT_FALSE(InstanceId::FromBytes("short").ok());
+}
+
+// Ids compare as their bytes do, first byte first (the order of version
+// vectors and of every stream of a replication session), though compared
+// as two 64-bit words.
+TEST(IdsTest, InstanceIdsCompareInByteOrder) {
+  std::vector<InstanceId> ids;
+  for (int i = 0; i < 200; ++i) ids.push_back(InstanceId::Random());
+  // Ids that differ in one byte only, in each half.
+  for (const int at : {0, 7, 8, 15}) {
+    InstanceId a = ids[0], b = ids[0];
+    a.bytes[at] = 0x01;
+    b.bytes[at] = 0xfe;
+    ids.push_back(a);
+    ids.push_back(b);
+  }
+  for (const auto& a : ids) {
+    for (const auto& b : ids) {
+      const int bytes = std::memcmp(a.bytes.data(), b.bytes.data(), 16);
+      EXPECT_EQ(a == b, bytes == 0);
+      EXPECT_EQ(a < b, bytes < 0);
+      EXPECT_EQ(a > b, bytes > 0);
+    }
+  }
 }
 
 TEST(IdsTest, UuidV7IsTimeOrderedAndWellFormed) {

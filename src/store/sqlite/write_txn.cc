@@ -61,7 +61,14 @@ Result<std::optional<SqliteWriteTransaction::Row>> SqliteWriteTransaction::Load(
 
 Result<uint32_t> SqliteWriteTransaction::NumFor(const InstanceId& id) {
   if (id == store_->instance_id()) return state_.self;
-  if (auto num = store_->CachedNum(id)) return *num;
+  // The records of a replication chunk mostly come from one writer: its
+  // number is remembered here rather than looked up under the store's
+  // dictionary lock twice per record.
+  if (last_num_ && last_num_->first == id) return last_num_->second;
+  if (auto num = store_->CachedNum(id)) {
+    last_num_.emplace(id, *num);
+    return *num;
+  }
   for (const auto& [num, pending] : new_instances_) {
     if (pending == id) return num;
   }

@@ -135,6 +135,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
   // Instances added to the dictionary by this transaction: they reach the
   // store's shared cache only once committed.
   std::unordered_map<uint32_t, InstanceId> new_instances_;
+  // The last committed instance NumFor found in the store's dictionary.
+  std::optional<std::pair<InstanceId, uint32_t>> last_num_;
   std::string body_;     // scratch: the minified body of the current write
   std::string vv_blob_;  // scratch: an encoded version vector
 };
