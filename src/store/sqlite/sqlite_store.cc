@@ -27,22 +27,18 @@ namespace {
 constexpr size_t kMaxIdleReaders = 16;
 
 // The WAL is copied into the database (a checkpoint: fsync the WAL, write
-// its pages to the database, fsync that) on a thread of its own each time
-// commits have added this much to it since the last time, so commits do
-// not wait for it. Small enough that the end of a bulk transfer finds
-// little left to copy; large enough that pages every chunk of a pull
-// rewrites (the records index) are not copied after each one: a 100k-record
-// pull checkpoints 5 times instead of 10 (after each commit once the WAL
-// held 4 MiB, as it did before), medians 0.580 -> 0.564 s. (Commits back to
-// back, as in a pull, do not let the WAL start over from its beginning:
-// that needs a checkpoint finished before the next write transaction
-// starts, and making the writer wait for one cost more, 20-30 ms per wait,
-// than the smaller file saved.)
-constexpr int64_t kBackgroundCheckpointBytes = 8 * 1024 * 1024;
-// Should the background thread fall behind by this much, the committing
-// connection checkpoints itself (SQLite's default, 1,000 pages, was far too
-// often for replication chunks). The file is truncated back to this size
-// after a checkpoint.
+// its pages to the database, fsync that) on a thread of its own once a
+// commit leaves it holding this much, so commits do not wait for it. Small
+// enough that the end of a bulk transfer finds little left to copy. (Commits
+// back to back, as in a pull, do not let the WAL start over from its
+// beginning: that needs a checkpoint finished before the next write
+// transaction starts, and making the writer wait for one cost more, 20-30 ms
+// per wait, than the smaller file saved.)
+constexpr int64_t kBackgroundCheckpointBytes = 4 * 1024 * 1024;
+// Should the background thread fall behind, the committing connection
+// checkpoints itself once the WAL holds this much (SQLite's default, 1,000
+// pages, was far too often for replication chunks). The file is truncated
+// back to this size after a checkpoint.
 constexpr int64_t kWalCheckpointBytes = 64 * 1024 * 1024;
 constexpr auto kWatchInterval = std::chrono::milliseconds(20);
 
@@ -550,29 +546,20 @@ void SqliteStore::NotifyListeners() {
 // wal_autocheckpoint hook.)
 int SqliteStore::AfterCommit(void* arg, sqlite3* db, const char* schema, int frames) {
   auto* store = static_cast<SqliteStore*>(arg);
-  // Commits are serialized (one writing connection): this runs on one
-  // thread at a time. `frames` only drops when the WAL started over.
-  if (frames < store->frames_at_request_) store->frames_at_request_ = 0;
-  int done = store->checkpointed_frames_.load(std::memory_order_relaxed);
-  if (done > frames) done = 0;
-  if (frames - done >= store->foreground_checkpoint_frames_) {
-    // The checkpointer fell behind. PASSIVE: copies what it can without
-    // waiting; SQLITE_BUSY while the background thread is at it, which is
-    // as good.
+  if (frames >= store->foreground_checkpoint_frames_) {
+    // PASSIVE: copies what it can without waiting; SQLITE_BUSY while the
+    // background thread is at it, which is as good.
     (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    store->checkpointed_frames_.store(frames, std::memory_order_relaxed);
-  } else if (frames - store->frames_at_request_ >= store->background_checkpoint_frames_) {
-    store->frames_at_request_ = frames;
-    store->RequestCheckpoint(frames);
+  } else if (frames >= store->background_checkpoint_frames_) {
+    store->RequestCheckpoint();
   }
   return SQLITE_OK;
 }
 
-void SqliteStore::RequestCheckpoint(int frames) {
+void SqliteStore::RequestCheckpoint() {
   MutexLock lock(checkpoint_mu_);
   if (checkpoint_stopping_) return;
   checkpoint_requested_ = true;
-  requested_frames_ = frames;
   if (!checkpointer_.joinable()) {
     checkpointer_ = std::thread([this] { CheckpointLoop(); });
   } else {
@@ -593,7 +580,6 @@ void SqliteStore::CheckpointLoop() {
     checkpoint_db_ = (*db)->handle();
   }
   for (;;) {
-    int target = 0;
     {
       MutexLock lock(checkpoint_mu_);
       while (!checkpoint_requested_ && !checkpoint_stopping_) checkpoint_cv_.wait(checkpoint_mu_);
@@ -602,11 +588,9 @@ void SqliteStore::CheckpointLoop() {
         return;
       }
       checkpoint_requested_ = false;
-      target = requested_frames_;
     }
     const int rc = sqlite3_wal_checkpoint_v2((*db)->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                              nullptr, nullptr);
-    if (rc == SQLITE_OK) checkpointed_frames_.store(target, std::memory_order_relaxed);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_INTERRUPT) {
       spdlog::warn("background checkpoint of {} failed: {}", options_.path, sqlite3_errstr(rc));
     }

@@ -134,7 +134,7 @@ class SqliteStore final : public Store {
   Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
   static int AfterCommit(void* arg, sqlite3* db, const char* schema, int frames);
-  void RequestCheckpoint(int frames) EXCLUDES(checkpoint_mu_);
+  void RequestCheckpoint() EXCLUDES(checkpoint_mu_);
   void CheckpointLoop() EXCLUDES(checkpoint_mu_);
 
   StoreOptions options_;
@@ -159,14 +159,10 @@ class SqliteStore final : public Store {
   bool stopping_ GUARDED_BY(listen_mu_) = false;
   std::thread watcher_;
 
-  // WAL frames written since the last request after which a commit asks
-  // the checkpointer thread to run, and frames beyond the last finished
-  // checkpoint after which it checkpoints itself (the thread fell behind).
+  // WAL sizes, in frames, at which a commit asks the checkpointer thread to
+  // run, or checkpoints itself.
   int background_checkpoint_frames_ = 0;
   int foreground_checkpoint_frames_ = 0;
-  int frames_at_request_ = 0;  // WAL size at the last request; the writer's
-  std::atomic<int> checkpointed_frames_{0};  // WAL size the last finished one covered
-  int requested_frames_ GUARDED_BY(checkpoint_mu_) = 0;
   Mutex checkpoint_mu_;
   CondVar checkpoint_cv_;
   bool checkpoint_requested_ GUARDED_BY(checkpoint_mu_) = false;
