@@ -87,11 +87,13 @@ struct ApplyResult {
   bool conflict = false;  // concurrent versions: something lost is listed, or held
 };
 
-// What WriteTransaction::Apply may assume of a record's body.
+// What WriteTransaction::Apply may assume of a record.
 enum class BodyForm {
   kUnchecked,   // any text: validated, minified and checked in full
-  kNormalized,  // already as NormalizeBody() makes it (ReadWireRecord read it
-                // so); only the store's size limit is checked
+  kNormalized,  // the body already as NormalizeBody() makes it (ReadWireRecord
+                // read it so); only the store's size limit is checked
+  kChecked,     // passed CheckPeerVersion (src/store/wire.h) with this store's
+                // limit: Apply checks only what depends on the store
 };
 
 class WriteTransaction {
@@ -292,6 +294,11 @@ class Store {
   virtual Result<std::unique_ptr<WriteTransaction>> BeginWrite(Durability durability) = 0;
   // The durability braid.toml asked for.
   virtual Durability options_durability() const = 0;
+  // The largest record body this store accepts (StoreOptions::max_body_bytes)
+  // and the clock it reads: what a receiver needs to check peers' versions
+  // as WriteTransaction::Apply would (CheckPeerVersion).
+  virtual size_t max_body_bytes() const = 0;
+  virtual const Clock& clock() const = 0;
 
   // The record, tombstones included; nullopt when it never existed.
   virtual Result<std::optional<Record>> Get(std::string_view collection, std::string_view id) = 0;

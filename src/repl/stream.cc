@@ -10,6 +10,7 @@
 #include "base/mutex.h"
 #include "base/thread_priority.h"
 #include "base/validate.h"
+#include "store/wire.h"
 
 namespace braid::repl {
 namespace {
@@ -261,7 +262,7 @@ Status StreamReceiver::CheckClaims(
 Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, ApplyCounts* counts) {
   auto it = policies_.find(r.collection);
   const ConflictPolicy policy = it != policies_.end() ? it->second : ConflictPolicy::kMerge;
-  auto result = txn.Apply(r, policy, BodyForm::kNormalized);
+  auto result = txn.Apply(r, policy, BodyForm::kChecked);
   if (!result.ok()) {
     return result.status().WithContext("record " + r.collection + "/" + r.id + " from " +
                                        peer_name_);
@@ -327,7 +328,9 @@ class StreamReceiver::BatchReader {
     bool own = false;  // read by the applier itself
   };
 
-  BatchReader(std::string_view text, ReadHooks hooks) : hooks_(std::move(hooks)), at_(text) {}
+  // `check` runs on each record as it is read (by whichever thread).
+  BatchReader(std::string_view text, std::function<Status(const Record&)> check, ReadHooks hooks)
+      : check_(std::move(check)), hooks_(std::move(hooks)), at_(text) {}
 
   // The reading thread's work: reads ahead until the records end, one is
   // malformed, or Stop; frees the batches it read once the applier is done
@@ -444,15 +447,17 @@ class StreamReceiver::BatchReader {
         if (epoch_.load(std::memory_order_relaxed) != epoch) break;
       }
       auto more = in.Next(1, &b.records);
-      if (!more.ok() || !*more) {
+      Status checked = more.ok() && *more ? check_(b.records.back()) : Status::OK();
+      if (!more.ok() || !*more || !checked.ok()) {
         b.end = true;
-        if (!more.ok()) b.status = more.status();
+        b.status = !more.ok() ? more.status() : std::move(checked);
         break;
       }
     }
     return b;
   }
 
+  const std::function<Status(const Record&)> check_;
   const ReadHooks hooks_;
   Mutex mu_;
   CondVar cv_;
@@ -487,7 +492,16 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
   text_.clear();
   BRAID_RETURN_IF_ERROR(Decompress(codec, body, &text_, max_text_bytes).WithContext("chunk"));
   reading_ = std::make_unique<ReadingThread>();
-  reading_->batches = std::make_unique<BatchReader>(text_, read_hooks_);
+  // Records are checked as they are read, as Apply would check them, so
+  // that work is mostly off this thread; Apply then checks only what
+  // depends on the store (BodyForm::kChecked).
+  auto check = [peer = peer_name_, max_body = store_->max_body_bytes(),
+                &clock = store_->clock()](const Record& r) {
+    Status s = CheckPeerVersion(r, BodyForm::kNormalized, max_body, clock.NowMillis(), nullptr);
+    // Named as ApplyRecord names what Apply refuses.
+    return s.ok() ? s : s.WithContext("record " + r.collection + "/" + r.id + " from " + peer);
+  };
+  reading_->batches = std::make_unique<BatchReader>(text_, check, read_hooks_);
   BatchReader& batches = *reading_->batches;
   // A helper: at a lower priority it uses only spare CPU, and when it has
   // none ready this thread reads the batches itself.

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "base/validate.h"
+#include "braid/hlc.h"
+#include "store/content.h"
 
 namespace braid {
 
@@ -231,6 +233,59 @@ Result<Record> ReadWireRecord(json::Reader& in) {
     BRAID_RETURN_IF_ERROR(CheckBodyFields(fields));
   }
   return p.Finish();
+}
+
+namespace {
+
+// A peer whose clock runs further ahead than this would drag every HLC of
+// this store with it; its versions are refused instead.
+constexpr int64_t kMaxClockDriftMs = 3'600'000;
+
+std::string Name(const Record& r) { return r.collection + "/" + r.id; }
+
+}  // namespace
+
+Status CheckPeerVersion(const Record& in, BodyForm body_form, size_t max_body_bytes,
+                        int64_t now_ms, std::string* normalized_body) {
+  // The record's name is only spelled out when something is wrong.
+  auto named = [&in](Status s) { return s.ok() ? s : s.WithContext(Name(in)); };
+  BRAID_RETURN_IF_ERROR(ValidateCollection(in.collection));
+  BRAID_RETURN_IF_ERROR(ValidateRecordId(in.id));
+  BRAID_RETURN_IF_ERROR(named(ValidatePartition(in.partition)));
+  if (in.parent) BRAID_RETURN_IF_ERROR(named(ValidateParent(*in.parent)));
+  Status body_status;
+  if (in.deleted) {
+    if (in.body != "{}") {
+      return Status::InvalidArgument(Name(in) + ": a tombstone's body must be {}");
+    }
+  } else if (body_form == BodyForm::kUnchecked) {
+    body_status = NormalizeBody(in.body, max_body_bytes, normalized_body);
+  } else if (in.body.size() > max_body_bytes) {
+    body_status = Status::PayloadTooLarge("record body is " + std::to_string(in.body.size()) +
+                                          " bytes; the limit is " + std::to_string(max_body_bytes));
+  }
+  if (body_status.code() == Code::kPayloadTooLarge) {
+    body_status = Status::PayloadTooLarge(
+        body_status.message() +
+        " (store.max_record_bytes in braid.toml); a peer with a higher limit wrote it: raise "
+        "this instance's limit to the peers' to accept it, or the sync stops here each time");
+  }
+  BRAID_RETURN_IF_ERROR(named(std::move(body_status)));
+  if (in.version.counter == 0 || in.version.origin.IsZero() ||
+      in.vv.Get(in.version.origin) < in.version.counter) {
+    return Status::InvalidArgument(Name(in) + ": version " + in.version.ToString() +
+                                   " is not in its version vector");
+  }
+  if (in.hlc == 0) return Status::InvalidArgument(Name(in) + ": missing HLC");
+  const int64_t ahead = hlc::Millis(in.hlc) - now_ms;
+  if (ahead > kMaxClockDriftMs) {
+    return Status::InvalidArgument(Name(in) + ": the peer's clock is " +
+                                   std::to_string(ahead / 60'000) +
+                                   " minutes ahead of this one; fix its clock and sync again");
+  }
+  BRAID_RETURN_IF_ERROR(
+      named(ValidateFieldClocks(in.field_clocks, in.deleted, in.vv, now_ms + kMaxClockDriftMs)));
+  return named(ValidateConflicts(in.conflicts));
 }
 
 }  // namespace braid

@@ -19,6 +19,7 @@
 #include "base/json.h"
 #include "braid/record.h"
 #include "braid/status.h"
+#include "braid/store.h"
 
 namespace braid {
 
@@ -51,6 +52,17 @@ Result<Record> ParseWireRecord(json::Value v);
 // which is the store's to check (WriteTransaction::Apply with
 // BodyForm::kNormalized). Errors: InvalidArgument.
 Result<Record> ReadWireRecord(json::Reader& in);
+
+// The checks WriteTransaction::Apply makes of a version from a peer that
+// do not depend on the store: names, the body (a tombstone's is {}; with
+// kUnchecked it is validated and minified into *normalized_body, else only
+// its size is checked against `max_body_bytes`), the version inside its
+// vector, the HLC (set, at most an hour ahead of `now_ms`), field clocks
+// and conflicts. A receiver runs them as it reads a chunk, off the applying
+// thread, and applies with BodyForm::kChecked. Errors: InvalidArgument,
+// PayloadTooLarge (naming store.max_record_bytes).
+Status CheckPeerVersion(const Record& in, BodyForm body_form, size_t max_body_bytes,
+                        int64_t now_ms, std::string* normalized_body);
 
 // Parses "<32 hex>:<counter>". Errors: InvalidArgument.
 Result<Version> ParseVersion(std::string_view text);

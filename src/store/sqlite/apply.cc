@@ -12,10 +12,6 @@
 namespace braid::sqlite {
 namespace {
 
-// A peer whose clock runs further ahead than this would drag every HLC of
-// this store with it; its versions are refused instead.
-constexpr int64_t kMaxClockDriftMs = 3'600'000;
-
 std::string Name(const Record& r) { return r.collection + "/" + r.id; }
 
 }  // namespace
@@ -23,51 +19,15 @@ std::string Name(const Record& r) { return r.collection + "/" + r.id; }
 Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPolicy policy,
                                                   BodyForm body_form) {
   BRAID_RETURN_IF_ERROR(Usable());
-  // Everything from a peer is checked before anything is written. The
-  // record's name is only spelled out when something is wrong.
-  auto named = [&in](Status s) { return s.ok() ? s : s.WithContext(Name(in)); };
-  BRAID_RETURN_IF_ERROR(ValidateCollection(in.collection));
-  BRAID_RETURN_IF_ERROR(ValidateRecordId(in.id));
-  BRAID_RETURN_IF_ERROR(named(ValidatePartition(in.partition)));
-  if (in.parent) BRAID_RETURN_IF_ERROR(named(ValidateParent(*in.parent)));
-  const size_t max_body = store_->options().max_body_bytes;
-  Status body_status;
-  if (in.deleted) {
-    if (in.body != "{}") {
-      return Status::InvalidArgument(Name(in) + ": a tombstone's body must be {}");
-    }
-  } else if (body_form == BodyForm::kUnchecked) {
-    body_status = NormalizeBody(in.body, max_body, &body_);
-  } else if (in.body.size() > max_body) {
-    body_status = Status::PayloadTooLarge("record body is " + std::to_string(in.body.size()) +
-                                          " bytes; the limit is " + std::to_string(max_body));
-  }
-  if (body_status.code() == Code::kPayloadTooLarge) {
-    body_status = Status::PayloadTooLarge(
-        body_status.message() +
-        " (store.max_record_bytes in braid.toml); a peer with a higher limit wrote it: raise "
-        "this instance's limit to the peers' to accept it, or the sync stops here each time");
-  }
-  BRAID_RETURN_IF_ERROR(named(std::move(body_status)));
-  if (in.version.counter == 0 || in.version.origin.IsZero() ||
-      in.vv.Get(in.version.origin) < in.version.counter) {
-    return Status::InvalidArgument(Name(in) + ": version " + in.version.ToString() +
-                                   " is not in its version vector");
+  // Everything from a peer is checked before anything is written; a
+  // receiver that read the record on another thread checked it there.
+  if (body_form != BodyForm::kChecked) {
+    BRAID_RETURN_IF_ERROR(CheckPeerVersion(in, body_form, store_->options().max_body_bytes,
+                                           store_->clock().NowMillis(), &body_));
   }
   if (const uint64_t own = in.vv.Get(store_->instance_id()); own > state_.counter) {
     return Status::Conflict(IdentityReusedMessage(store_->instance_id(), own, state_.counter));
   }
-  if (in.hlc == 0) return Status::InvalidArgument(Name(in) + ": missing HLC");
-  const int64_t now_ms = store_->clock().NowMillis();
-  const int64_t ahead = hlc::Millis(in.hlc) - now_ms;
-  if (ahead > kMaxClockDriftMs) {
-    return Status::InvalidArgument(Name(in) + ": the peer's clock is " +
-                                   std::to_string(ahead / 60'000) +
-                                   " minutes ahead of this one; fix its clock and sync again");
-  }
-  BRAID_RETURN_IF_ERROR(
-      named(ValidateFieldClocks(in.field_clocks, in.deleted, in.vv, now_ms + kMaxClockDriftMs)));
-  BRAID_RETURN_IF_ERROR(named(ValidateConflicts(in.conflicts)));
 
   // The record as it is stored: `in` itself unless its body was normalized
   // here (no copy of every record on the path of an initial pull).

@@ -52,6 +52,7 @@ class SqliteStore final : public Store {
   using Store::BeginWrite;
   Result<std::unique_ptr<WriteTransaction>> BeginWrite(Durability durability) override;
   Durability options_durability() const override { return options_.durability; }
+  size_t max_body_bytes() const override { return options_.max_body_bytes; }
   Result<std::optional<Record>> Get(std::string_view collection, std::string_view id) override;
   Result<std::vector<Record>> List(const ListQuery& query) override;
   Result<ChangePage> ReadChanges(const ChangeQuery& query) override;
@@ -86,7 +87,7 @@ class SqliteStore final : public Store {
 
   // For SqliteWriteTransaction.
   const StoreOptions& options() const { return options_; }
-  const Clock& clock() const { return *clock_; }
+  const Clock& clock() const override { return *clock_; }
   // Instances a write transaction added and has not committed yet: only
   // that transaction may resolve them (a rollback frees their numbers).
   using PendingInstances = std::unordered_map<uint32_t, InstanceId>;
