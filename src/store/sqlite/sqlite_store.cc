@@ -604,9 +604,13 @@ void SqliteStore::WatchLoop(std::unique_ptr<Db> db, int64_t last) {
   for (;;) {
     {
       std::unique_lock<Mutex> lock(listen_mu_);
-      listen_cv_.wait_for(lock, kWatchInterval,
-                          [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping_; });
-      if (stopping_) return;
+      // wait_for returns the predicate's last value: stopping_ is read
+      // only there, under the lock (which the analysis cannot see through
+      // std::unique_lock).
+      if (listen_cv_.wait_for(lock, kWatchInterval,
+                              [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping_; })) {
+        return;
+      }
     }
     const auto now = db->QueryInt("PRAGMA data_version");
     if (now.ok() && *now != last) {
