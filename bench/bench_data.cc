@@ -80,8 +80,7 @@ Flags& Flags::Count(const char* name, size_t* out, const char* help, size_t min)
   const std::string flag = name;
   std::string text = help;
   if (text.find("(default") == std::string::npos) text += " (default " + std::to_string(*out) + ")";
-  flags_.push_back({flag, "N", text,
-                    [flag, out, min](const std::string& v) -> std::string {
+  flags_.push_back({flag, "N", text, [flag, out, min](const std::string& v) -> std::string {
                       char* end = nullptr;
                       errno = 0;
                       const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
@@ -95,29 +94,23 @@ Flags& Flags::Count(const char* name, size_t* out, const char* help, size_t min)
   return *this;
 }
 
-Flags& Flags::Text(const char* name, std::string* out, const char* help,
-                   const char* value, std::vector<std::string> allowed) {
+Flags& Flags::Text(const char* name, std::string* out, const char* help, const char* value,
+                   std::vector<std::string> allowed) {
   const std::string flag = name;
   std::string value_name = value;
   if (!allowed.empty()) {
     value_name.clear();
     for (const auto& a : allowed) value_name += (value_name.empty() ? "" : "|") + a;
   }
-  flags_.push_back({flag, value_name, help,
-                    [flag, out, allowed](const std::string& v) -> std::string {
-                      if (!allowed.empty() &&
-                          std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-                        return "--" + flag + " is not \"" + v + "\"";
-                      }
-                      if (v.empty()) return "--" + flag + " needs a value";
-                      *out = v;
-                      return "";
-                    }});
-  return *this;
-}
-
-Flags& Flags::Switch(const char* name, bool* out, const char* help) {
-  flags_.push_back({name, "", help, nullptr, out});
+  flags_.push_back(
+      {flag, value_name, help, [flag, out, allowed](const std::string& v) -> std::string {
+         if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+           return "--" + flag + " is not \"" + v + "\"";
+         }
+         if (v.empty()) return "--" + flag + " needs a value";
+         *out = v;
+         return "";
+       }});
   return *this;
 }
 
@@ -129,10 +122,6 @@ void Flags::Parse(int argc, char** argv) {
     auto f = std::find_if(flags_.begin(), flags_.end(),
                           [&a](const Flag& f) { return a == "--" + f.name; });
     if (f == flags_.end()) Usage(2, "unknown option " + a);
-    if (f->on) {
-      *f->on = true;
-      continue;
-    }
     if (i + 1 >= argc) Usage(2, a + " needs a value");
     if (const std::string problem = f->set(argv[++i]); !problem.empty()) Usage(2, problem);
   }

@@ -36,8 +36,8 @@ inline double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// A benchmark's command line: flags of the form `--name VALUE` (or
-// `--name` alone for a switch), declared with their help, then parsed.
+// A benchmark's command line: flags of the form `--name VALUE`, declared
+// with their help, then parsed.
 // `--help` prints the usage and exits 0; an unknown flag, a missing value,
 // a number that does not parse or is out of range, or a value not among
 // those allowed print what is wrong and the usage, and exit 2.
@@ -51,7 +51,6 @@ class Flags {
   // `value_name` shows in the usage; with `allowed`, only those values.
   Flags& Text(const char* name, std::string* out, const char* help,
               const char* value_name = "VALUE", std::vector<std::string> allowed = {});
-  Flags& Switch(const char* name, bool* out, const char* help);
 
   // Also sends braid's log to stderr, so stdout has the JSON alone.
   void Parse(int argc, char** argv);
@@ -60,7 +59,6 @@ class Flags {
   struct Flag {
     std::string name, value_name, help;
     std::function<std::string(const std::string&)> set;  // "": ok, else what is wrong
-    bool* on = nullptr;                                    // a switch
   };
   [[noreturn]] void Usage(int code, const std::string& problem) const;
 

@@ -245,8 +245,8 @@ std::string Name(const Record& r) { return r.collection + "/" + r.id; }
 
 }  // namespace
 
-Status CheckPeerVersion(const Record& in, BodyForm body_form, size_t max_body_bytes,
-                        int64_t now_ms, std::string* normalized_body) {
+Status CheckPeerVersion(const Record& in, BodyForm body_form, size_t max_body_bytes, int64_t now_ms,
+                        std::string* normalized_body) {
   // The record's name is only spelled out when something is wrong.
   auto named = [&in](Status s) { return s.ok() ? s : s.WithContext(Name(in)); };
   BRAID_RETURN_IF_ERROR(ValidateCollection(in.collection));

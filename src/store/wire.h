@@ -61,8 +61,8 @@ Result<Record> ReadWireRecord(json::Reader& in);
 // and conflicts. A receiver runs them as it reads a chunk, off the applying
 // thread, and applies with BodyForm::kChecked. Errors: InvalidArgument,
 // PayloadTooLarge (naming store.max_record_bytes).
-Status CheckPeerVersion(const Record& in, BodyForm body_form, size_t max_body_bytes,
-                        int64_t now_ms, std::string* normalized_body);
+Status CheckPeerVersion(const Record& in, BodyForm body_form, size_t max_body_bytes, int64_t now_ms,
+                        std::string* normalized_body);
 
 // Parses "<32 hex>:<counter>". Errors: InvalidArgument.
 Result<Version> ParseVersion(std::string_view text);
