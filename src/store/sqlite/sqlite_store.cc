@@ -13,6 +13,7 @@
 #include "store/codec.h"
 #include "store/content.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/wal_vfs.h"
 
 namespace braid {
 
@@ -40,6 +41,9 @@ constexpr int64_t kBackgroundCheckpointBytes = 4 * 1024 * 1024;
 // pages, was far too often for replication chunks). The file is truncated
 // back to this size after a checkpoint.
 constexpr int64_t kWalCheckpointBytes = 64 * 1024 * 1024;
+// A large WAL outlives the store's close, emptied (wal_vfs.h), at the size
+// the store lets it keep while open.
+static_assert(kKeptWalBytes == kWalCheckpointBytes);
 constexpr auto kWatchInterval = std::chrono::milliseconds(20);
 
 // Ends a read snapshot (BEGIN ... COMMIT) on every path out of a function.

@@ -1,6 +1,9 @@
 #include "store/sqlite/wal_vfs.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +19,7 @@ namespace {
 constexpr int kWalHeaderBytes = 32;    // WAL_HDRSIZE in SQLite's wal.c
 constexpr int kFrameHeaderBytes = 24;  // WAL_FRAME_HDRSIZE
 
-std::atomic<uint64_t> g_appends{0}, g_writes{0}, g_late_flushes{0};
+std::atomic<uint64_t> g_appends{0}, g_writes{0}, g_late_flushes{0}, g_kept_wals{0};
 
 // An open main database or WAL file. `real` is the default VFS's file,
 // which lives in the same allocation, after this struct.
@@ -262,10 +265,50 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* out, int flags, int* out_
   return rc;
 }
 
-// The rest is the default VFS's.
+bool IsWalName(const char* name) {
+  const size_t n = std::strlen(name);
+  return n > 4 && std::memcmp(name + n - 4, "-wal", 4) == 0;
+}
+
+// Empties a WAL that SQLite is done with (below): zeroes its header, then
+// cuts what is past kKeptWalBytes. False, with the file untouched, when it
+// is small enough to delete or cannot be opened or written.
+bool ResetWal(const char* name) {
+  const int fd = ::open(name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  struct stat st;
+  bool kept = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= kKeepWalFromBytes;
+  if (kept) {
+    static const char kZeros[kWalHeaderBytes] = {};
+    kept = ::pwrite(fd, kZeros, sizeof kZeros, 0) == static_cast<ssize_t>(sizeof kZeros);
+  }
+  // With the header gone nothing in the file counts, so a failed or partial
+  // truncation still leaves a valid (empty) WAL.
+  if (kept && st.st_size > static_cast<off_t>(kKeptWalBytes)) {
+    (void)!::ftruncate(fd, static_cast<off_t>(kKeptWalBytes));
+  }
+  ::close(fd);
+  if (kept) g_kept_wals.fetch_add(1, std::memory_order_relaxed);
+  return kept;
+}
+
+// SQLite deletes a WAL when the last connection to its database closes,
+// after copying all of it into the database and syncing that, while it
+// still holds the database's exclusive lock. A large WAL is kept instead,
+// emptied: its header zeroed. SQLite reads a WAL whose header lacks the
+// magic number as holding no frames, and writes a new header, with new
+// salts that no leftover frame matches, before the next frame; its
+// journal_mode=PERSIST does the same to rollback journals. Deleting a file
+// frees its blocks, which on a filesystem mounted with `discard` waits for
+// the device (docs/storage.md), and the next writer allocates them again.
+// As with deletion, nothing is synced: a WAL that reappears whole after a
+// power cut holds only frames already in the synced database.
 int Delete(sqlite3_vfs*, const char* name, int sync_dir) {
+  if (IsWalName(name) && ResetWal(name)) return SQLITE_OK;
   return g_real->xDelete(g_real, name, sync_dir);
 }
+
+// The rest is the default VFS's.
 int Access(sqlite3_vfs*, const char* name, int flags, int* out) {
   return g_real->xAccess(g_real, name, flags, out);
 }
@@ -324,6 +367,7 @@ BufferedWalStats GetBufferedWalStats() {
   s.appends = g_appends.load(std::memory_order_relaxed);
   s.writes = g_writes.load(std::memory_order_relaxed);
   s.late_flushes = g_late_flushes.load(std::memory_order_relaxed);
+  s.kept_wals = g_kept_wals.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -14,6 +14,12 @@
 // barrier that publishes a commit also writes out anything still buffered
 // (BufferedWalStats::late_flushes counts such cases; tests require zero).
 //
+// When SQLite deletes a WAL of kKeepWalFromBytes or more (the last
+// connection closing, with every frame copied into the database), the file
+// is kept and emptied instead, its header zeroed and its length cut to
+// kKeptWalBytes at most: freeing the blocks of a large file is slow on some
+// filesystems, and the next writer would allocate them again.
+//
 // Everything else (the database file's reads and writes, locks, shared
 // memory, journals) goes straight to the default VFS.
 
@@ -26,6 +32,10 @@
 namespace braid::sqlite {
 
 inline constexpr size_t kWalBufferBytes = 1024 * 1024;
+// A WAL SQLite deletes is kept, emptied, from this size on (smaller ones
+// are deleted), and cut to the second size (the store's journal_size_limit).
+inline constexpr int64_t kKeepWalFromBytes = 1024 * 1024;
+inline constexpr int64_t kKeptWalBytes = 64 * 1024 * 1024;
 
 // Registers the VFS (once, thread-safe) and returns its name, for
 // sqlite3_open_v2. Null when SQLite has no default VFS to wrap.
@@ -36,6 +46,7 @@ struct BufferedWalStats {
   uint64_t appends = 0;       // WAL writes SQLite made
   uint64_t writes = 0;        // writes this VFS made to WAL files
   uint64_t late_flushes = 0;  // buffers written out by the WAL-index barrier
+  uint64_t kept_wals = 0;     // WAL files emptied instead of deleted
 };
 BufferedWalStats GetBufferedWalStats();
 

@@ -1,6 +1,7 @@
 // The buffered-WAL VFS: what a commit writes is in the WAL file before the
 // commit is published, for connections of this process and of others, with
-// transactions that spill, roll back, restart the log and die half-written.
+// transactions that spill, roll back, restart the log and die half-written;
+// and a large WAL outlives the last close emptied, never replayed.
 
 #include "store/sqlite/wal_vfs.h"
 
@@ -10,6 +11,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "store/sqlite/db.h"
@@ -162,6 +166,86 @@ TEST_F(BufferedWalTest, AProcessThatDiesLosesOnlyWhatItHadNotCommitted) {
   PlainDb after(path_);
   EXPECT_EQ(after.Int("SELECT count(*) FROM t"), 5000);
   EXPECT_EQ(after.Text("PRAGMA integrity_check"), "ok");
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Writes `rows` rows of 4 KiB in one transaction: a WAL of about 4 KiB each.
+void Fill(Db& db, int from, int rows) {
+  ASSERT_TRUE(db.Exec("BEGIN").ok());
+  ASSERT_TRUE(Insert(db, from, rows, 4000).ok());
+  ASSERT_TRUE(db.Exec("COMMIT").ok());
+}
+
+TEST_F(BufferedWalTest, ALargeWalOutlivesTheLastCloseEmptied) {
+  const std::string wal = path_ + "-wal";
+  const uint64_t kept = GetBufferedWalStats().kept_wals;
+  auto db = Open();
+  Fill(*db, 0, 600);
+  db.reset();
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  EXPECT_GE(static_cast<int64_t>(std::filesystem::file_size(wal)), kKeepWalFromBytes);
+  EXPECT_EQ(ReadFile(wal).substr(0, 32), std::string(32, '\0')) << "the header was not zeroed";
+  EXPECT_EQ(GetBufferedWalStats().kept_wals, kept + 1);
+  {
+    // SQLite's own VFS finds no frames in it, and everything in the database.
+    PlainDb plain(path_);
+    EXPECT_EQ(plain.Int("SELECT count(*) FROM t"), 600);
+    EXPECT_EQ(plain.Text("PRAGMA integrity_check"), "ok");
+  }
+  // The plain connection deleted it; a kept WAL is written again from its start.
+  db = Open();
+  Fill(*db, 1000, 600);
+  db.reset();
+  db = Open();
+  Fill(*db, 2000, 300);
+  PlainDb other(path_);
+  EXPECT_EQ(other.Int("SELECT count(*) FROM t"), 1500);
+  EXPECT_EQ(other.Text("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(BufferedWalTest, ASmallWalIsDeletedAtTheLastClose) {
+  auto db = Open();
+  Fill(*db, 0, 10);
+  db.reset();
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-wal"));
+}
+
+TEST_F(BufferedWalTest, AKeptWalIsCutToTheSizeTheStoreKeeps) {
+  const std::string wal = path_ + "-wal";
+  auto db = Open();
+  Fill(*db, 0, 600);
+  // As if a long run of commits had grown it (the tail holds no frames).
+  std::filesystem::resize_file(wal, kKeptWalBytes + (1 << 20));
+  db.reset();
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  EXPECT_EQ(static_cast<int64_t>(std::filesystem::file_size(wal)), kKeptWalBytes);
+}
+
+// A database file put back from a copy, beside a WAL kept from later
+// writes: the WAL's frames are not replayed over it. (A WAL kept with its
+// header, as SQLite's SQLITE_FCNTL_PERSIST_WAL does, would replay them.)
+TEST_F(BufferedWalTest, ADatabaseRestoredFromACopyIgnoresAKeptWal) {
+  auto db = Open();
+  Fill(*db, 0, 600);
+  db.reset();
+  const std::string copy = ReadFile(path_);
+  db = Open();
+  Fill(*db, 1000, 600);
+  db.reset();
+  ASSERT_TRUE(std::filesystem::exists(path_ + "-wal"));
+  {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out << copy;
+  }
+  PlainDb restored(path_);
+  EXPECT_EQ(restored.Text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(restored.Int("SELECT count(*) FROM t"), 600);
 }
 
 }  // namespace
