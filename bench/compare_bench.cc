@@ -5,8 +5,8 @@
 // Each round measures, in this order (so the sides alternate A B A B):
 //   pouch_pull   express-pouchdb (leveldb) -> PouchDB client, batch_size 1000
 //   braid_pull   `braid serve` -> `braid sync` into an empty instance, at
-//                braid's default chunk size (10,000 records per transfer and
-//                per commit)
+//                braid's default chunk size (up to 50,000 records or 8 MiB per
+//                transfer and per commit, from 2,500 at the start)
 //   braid_pull_1000  the same with --chunk-size 1000, PouchDB's batch size
 //                (reported, not a target: what small commits cost)
 //   pouch_push   PouchDB client -> empty express-pouchdb database

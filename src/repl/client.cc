@@ -131,14 +131,16 @@ class Session {
     p.phase = Direction::kPush;
     p.pending = pending;
     const size_t size = hello_.chunk_size;
-    auto build = [&sender, size](std::optional<Position> after) {
-      return sender.NextJson(after, size);
+    auto build = [&sender, size](std::optional<Position> after, size_t built) {
+      return sender.NextJson(after, RampedChunkSize(size, built));
     };
     // Chunk N+1 is read from the store while the remote applies chunk N.
-    std::future<Result<EncodedChunk>> next = std::async(std::launch::async, build, std::nullopt);
+    size_t built = 0;
+    std::future<Result<EncodedChunk>> next =
+        std::async(std::launch::async, build, std::nullopt, built++);
     for (;;) {
       BRAID_ASSIGN_OR_RETURN(const EncodedChunk chunk, next.get());
-      if (chunk.next) next = std::async(std::launch::async, build, chunk.next);
+      if (chunk.next) next = std::async(std::launch::async, build, chunk.next, built++);
       if (chunk.records > 0 || chunk.claims) {
         std::string body;
         BRAID_RETURN_IF_ERROR(Compress(codec_, chunk.json, &body));

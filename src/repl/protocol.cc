@@ -6,6 +6,14 @@
 #include "store/wire.h"
 
 namespace braid::repl {
+
+size_t RampedChunkSize(size_t chunk_size, size_t chunks_sent) {
+  size_t size = std::min(chunk_size, kFirstChunkRecords);
+  for (size_t i = 0; i < chunks_sent && size < chunk_size; ++i) {
+    size = std::min(chunk_size, size * 2);
+  }
+  return size;
+}
 namespace {
 
 // Validates `body` and hands its top-level object members to `fn`, which

@@ -28,6 +28,17 @@ namespace braid::repl {
 
 inline constexpr int kProtocol = 1;
 
+// A session's first chunks are smaller than its chunk size: the first holds
+// at most kFirstChunkRecords, each next one at most twice the one before,
+// up to the chunk size. The receiver waits for the first chunk, and then
+// applies each chunk while the sender builds the next, which takes the
+// sender about half as long per record: with the ramp the first chunk is
+// built by the time the handshake's answer arrives, and each next one by
+// the time the one before is applied. `chunks_sent`: chunks of the session
+// before this one.
+inline constexpr size_t kFirstChunkRecords = 2500;
+size_t RampedChunkSize(size_t chunk_size, size_t chunks_sent);
+
 struct HandshakeRequest {
   int protocol = kProtocol;
   InstanceId instance_id;  // the client

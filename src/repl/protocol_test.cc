@@ -39,6 +39,19 @@ TEST(ProtocolTest, HandshakeRoundTrips) {
   EXPECT_EQ(rb->fsic, resp.fsic);
 }
 
+TEST(ProtocolTest, ASessionsFirstChunksAreSmaller) {
+  EXPECT_EQ(RampedChunkSize(50000, 0), kFirstChunkRecords);
+  EXPECT_EQ(RampedChunkSize(50000, 1), 2 * kFirstChunkRecords);
+  EXPECT_EQ(RampedChunkSize(50000, 3), 8 * kFirstChunkRecords);
+  EXPECT_EQ(RampedChunkSize(50000, 4), 16 * kFirstChunkRecords);
+  EXPECT_EQ(RampedChunkSize(50000, 5), 50000u);
+  EXPECT_EQ(RampedChunkSize(50000, 1000), 50000u);
+  EXPECT_EQ(RampedChunkSize(3000, 0), 2500u);
+  EXPECT_EQ(RampedChunkSize(3000, 1), 3000u);
+  EXPECT_EQ(RampedChunkSize(500, 0), 500u);
+  EXPECT_EQ(RampedChunkSize(1, 7), 1u);
+}
+
 TEST(ProtocolTest, BadHandshakesAreRefused) {
   const std::string id(32, 'a');
   for (const std::string& bad : std::vector<std::string>{
@@ -48,7 +61,8 @@ TEST(ProtocolTest, BadHandshakesAreRefused) {
            R"({"protocol":1,"instance_id":"zz","fsic":{}})",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"filter":["a::b"]})",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":0})",
-           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":10001})",
+           R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"chunk_size":)" +
+               std::to_string(kMaxChunkSize + 1) + "}",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"direction":"sideways"})",
            R"({"protocol":1,"instance_id":")" + id + R"(","fsic":{},"colour":1})",
        }) {

@@ -78,6 +78,7 @@ http::Response Error(const Status& s) {
 // every executor thread cannot wait on tasks queued behind them.
 struct Prefetch {
   std::optional<Position> after;  // nullopt: the first chunk
+  size_t records = 0;             // at most
   std::atomic<bool> claimed{false};
   std::promise<Result<Encoded>> promise;
   std::shared_future<Result<Encoded>> result = promise.get_future().share();
@@ -90,6 +91,7 @@ struct SyncServer::Session {
   std::string peer;  // for logs and errors: "instance <hex> (token <name>)"
   Direction direction = Direction::kBoth;
   size_t chunk_size = 500;
+  size_t chunks_sent = 0;  // pull answers so far: the ramp (RampedChunkSize)
   Codec codec = Codec::kIdentity;
   std::optional<StreamSender> sender;      // pulls
   std::optional<StreamReceiver> receiver;  // pushes
@@ -249,11 +251,11 @@ void SyncServer::StartPrefetch(const std::shared_ptr<Session>& session,
   if (executor_ == nullptr) return;
   auto next = std::make_shared<Prefetch>();
   next->after = after;
+  next->records = RampedChunkSize(session->chunk_size, session->chunks_sent);
   session->prefetch = next;
   executor_->Post([next, session] {
     if (next->claimed.exchange(true)) return;  // the pull built it itself
-    next->promise.set_value(
-        Encode(*session->sender, next->after, session->chunk_size, session->codec));
+    next->promise.set_value(Encode(*session->sender, next->after, next->records, session->codec));
   });
 }
 
@@ -273,12 +275,13 @@ http::Response SyncServer::Pull(const std::shared_ptr<Session>& session,
     if (prefetch->after == *after) encoded = std::move(built);
   }
   if (prefetch == nullptr || prefetch->after != *after || !encoded.ok()) {
-    encoded = Encode(*s.sender, *after, s.chunk_size, s.codec);
+    encoded = Encode(*s.sender, *after, RampedChunkSize(s.chunk_size, s.chunks_sent), s.codec);
   }
   if (!encoded.ok()) {
     Drop(s.id);
     return Error(encoded.status());
   }
+  ++s.chunks_sent;
   // Prepare the next chunk while the client applies this one. It is sent
   // only when asked for, so a client that dies loses at most this chunk.
   if (encoded->next) StartPrefetch(session, encoded->next);

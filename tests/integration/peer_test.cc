@@ -256,24 +256,29 @@ uint64_t Metric(const std::string& url, const std::string& name) {
   return std::regex_search(body, m, line) ? std::stoull(m[1]) : 0;
 }
 
-TEST(ResumeTest, AKilledPullResendsAtMostOneChunk) {
-  constexpr int kRecords = 100'000, kChunk = 500, kBatch = 5000;
-  Cluster c;
-  c.Add("a");
-  c.Add("b", /*serve=*/false);
+// Writes notes n0 .. n<count - 1> to a node through its batch API.
+void PutNotes(Cluster& c, const std::string& node, int count) {
+  constexpr int kBatch = 5000;
   auto client = std::move(*http::Client::Create());
-  for (int b = 0; b < kRecords / kBatch; ++b) {
+  for (int from = 0; from < count; from += kBatch) {
     std::string batch = R"({"records":[)";
-    for (int i = 0; i < kBatch; ++i) {
-      const int n = b * kBatch + i;
-      if (i > 0) batch += ",";
+    for (int n = from; n < std::min(count, from + kBatch); ++n) {
+      if (n > from) batch += ",";
       batch += R"({"collection":"notes","id":"n)" + std::to_string(n) + R"(","body":{"n":)" +
                std::to_string(n) + R"(,"text":"lorem ipsum dolor sit amet consectetur"}})";
     }
     batch += "]}";
-    auto r = client->Post(c["a"].server->url() + "/api/v1/batch", batch);
+    auto r = client->Post(c[node].server->url() + "/api/v1/batch", batch);
     ASSERT_TRUE(r.ok() && r->status == 200);
   }
+}
+
+TEST(ResumeTest, AKilledPullResendsAtMostOneChunk) {
+  constexpr int kRecords = 100'000, kChunk = 500;
+  Cluster c;
+  c.Add("a");
+  c.Add("b", /*serve=*/false);
+  PutNotes(c, "a", kRecords);
   ASSERT_EQ(
       c.Link("b", "a", {"--direction", "pull", "--chunk-size", std::to_string(kChunk)}).exit_code,
       0);
@@ -289,6 +294,36 @@ TEST(ResumeTest, AKilledPullResendsAtMostOneChunk) {
   RecordProperty("chunks_sent", static_cast<int>(total));
   EXPECT_LE(total, needed + 1) << "re-sent " << total - needed << " chunks";
   EXPECT_EQ(c.Read("b").size(), static_cast<size_t>(kRecords));
+}
+
+// A session's chunks start small and double up to the chunk size, both ways
+// (RampedChunkSize): 2,500, 5,000, 10,000 and the last 2,500 of 20,000 at
+// the default size.
+TEST(ChunkTest, ATransferStartsWithSmallChunks) {
+  constexpr int kRecords = 20'000;
+  Cluster c;
+  c.Add("a");
+  c.Add("b");
+  c.Add("c");
+  c.Add("d", /*serve=*/false);
+  PutNotes(c, "a", kRecords);
+  auto sync = [&c](const std::string& node, const std::string& remote) {
+    const RunResult r = c.Sync(node, {remote});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out.empty() ? "{}" : r.out);
+  };
+  ASSERT_EQ(c.Link("b", "a", {"--direction", "pull"}).exit_code, 0);
+  const json pulled = sync("b", "a");
+  EXPECT_EQ(pulled["received"], kRecords);
+  EXPECT_EQ(pulled["chunks_received"], 4) << pulled.dump();
+  ASSERT_EQ(c.Link("b", "c", {"--direction", "push"}).exit_code, 0);
+  const json pushed = sync("b", "c");
+  EXPECT_EQ(pushed["sent"], kRecords);
+  EXPECT_EQ(pushed["chunks_sent"], 4) << pushed.dump();
+  EXPECT_EQ(c.Read("c").size(), static_cast<size_t>(kRecords));
+  // A chunk size below the first step holds from the first chunk on.
+  ASSERT_EQ(c.Link("d", "a", {"--direction", "pull", "--chunk-size", "1000"}).exit_code, 0);
+  EXPECT_EQ(sync("d", "a")["chunks_received"], kRecords / 1000);
 }
 
 }  // namespace
