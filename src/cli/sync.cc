@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "repl/auth.h"
 #include "repl/client.h"
+#include "repl/protocol.h"
 
 namespace braid::cli {
 namespace {
@@ -277,7 +278,10 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
                     "lab_ab); repeat for several");
     add->add_option("--chunk-size", a->chunk_size,
                     "Records per chunk (1 to " + std::to_string(kMaxChunkSize) +
-                        "), the receiver's unit of commit")
+                        "; at most 8 MiB of them), the receiver's unit of commit. A sync "
+                        "starts at " +
+                        std::to_string(repl::kFirstChunkRecords) +
+                        " and doubles each chunk up to this")
         ->capture_default_str();
     add->add_option("--token-file", a->token_file,
                     "File with a token from `braid token create` on the remote");
