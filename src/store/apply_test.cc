@@ -438,6 +438,8 @@ TEST_F(ApplyTest, SettingsRoundTrip) {
   bad = remote;
   bad.chunk_size = 0;
   EXPECT_EQ(txn->PutRemote(bad).code(), Code::kInvalidArgument);
+  bad.chunk_size = kMaxChunkSize + 1;
+  EXPECT_EQ(txn->PutRemote(bad).code(), Code::kInvalidArgument);
   const std::string hash(32, '\x01');
   ASSERT_TRUE(txn->CreateToken("lab-b", hash).ok());
   EXPECT_EQ(txn->CreateToken("lab-b", std::string(32, '\x02')).code(), Code::kAlreadyExists);

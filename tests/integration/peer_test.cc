@@ -326,5 +326,19 @@ TEST(ChunkTest, ATransferStartsWithSmallChunks) {
   EXPECT_EQ(sync("d", "a")["chunks_received"], kRecords / 1000);
 }
 
+TEST(ChunkTest, AChunkSizeOutOfRangeIsRefused) {
+  Cluster c;
+  c.Add("a", /*serve=*/false);
+  for (const std::string size : {"0", "100001", "-5", "lots"}) {
+    const RunResult r = c.Cli(
+        "a", {"remote", "add", "b", "http://127.0.0.1:9", "--chunk-size", size, "--token", "t"});
+    EXPECT_NE(r.exit_code, 0) << size;
+    EXPECT_NE(r.err.find("chunk"), std::string::npos) << size << ": " << r.err;
+  }
+  const RunResult list = c.Cli("a", {"--json", "remote", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out.find("\"b\""), std::string::npos) << list.out;
+}
+
 }  // namespace
 }  // namespace braid
