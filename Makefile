@@ -13,7 +13,7 @@ LISTEN ?= 127.0.0.1:8470
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test check-long bench asan format clean
+.PHONY: all deps configure build build-braid run test check-long bench asan format clean
 
 all: build
 
@@ -27,7 +27,12 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
-run: build
+# The server alone: `make run` on a fresh machine need not wait for every
+# test and benchmark to compile.
+build-braid: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target braid
+
+run: build-braid
 	@test -f $(DATA)/store.db || $(BUILD)/braid --data $(DATA) init
 	@$(BUILD)/braid --data $(DATA) serve --listen $(LISTEN)
 
