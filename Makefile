@@ -1,7 +1,8 @@
 # braid: the two commands of the README, and a few more.
 #   make run         install what is missing, build, serve ./braid-data on 127.0.0.1:8470
 #   make test        install what is missing, build, run every test
-#   make check-long  long runs: 4,000 replication model seeds, 200 crash rounds
+#   make check-long  long runs: 4,000 replication model seeds, 200 crash rounds,
+#                    ten times the power cuts
 #   make bench       end-to-end benchmarks (JSON on stdout), then bench/compare
 #                    (braid beside PouchDB and raw SQLite; installs the npm peers)
 #   make asan        the test suite under AddressSanitizer + UBSan
@@ -40,8 +41,8 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
 check-long: build
-	@cd $(BUILD) && BRAID_CRASH_ROUNDS=200 BRAID_MODEL_SEEDS=0:4000 \
-	  ctest --output-on-failure -j$(JOBS) -R 'Crash|ModelTest' --timeout 7200
+	@cd $(BUILD) && BRAID_CRASH_ROUNDS=200 BRAID_MODEL_SEEDS=0:4000 BRAID_POWERCUT_SCALE=10 \
+	  ctest --output-on-failure -j$(JOBS) -R 'Crash|ModelTest|PowerCut' --timeout 7200
 
 bench: build
 	@$(BUILD)/bench/bulk_write_bench

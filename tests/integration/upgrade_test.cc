@@ -36,8 +36,8 @@ std::string FirstDifference(const std::string& want, const std::string& got) {
     const bool hb = static_cast<bool>(std::getline(b, lb));
     if (!ha && !hb) return "no difference";
     if (!ha || !hb || la != lb) {
-      return "line " + std::to_string(line) + ": expected \"" + (ha ? la : "<end>") +
-             "\", got \"" + (hb ? lb : "<end>") + "\"";
+      return "line " + std::to_string(line) + ": expected \"" + (ha ? la : "<end>") + "\", got \"" +
+             (hb ? lb : "<end>") + "\"";
     }
   }
 }

@@ -73,9 +73,9 @@ Result<std::string> DumpStore(Store& store, const std::vector<std::string>& fsic
   prefixes.insert(prefixes.end(), fsic_prefixes.begin(), fsic_prefixes.end());
   Json fsic = Json::object();
   for (const std::string& p : prefixes) {
-    BRAID_ASSIGN_OR_RETURN(const VersionVector vv,
-                           store.Fsic(p.empty() ? std::vector<std::string>{}
-                                                : std::vector<std::string>{p}));
+    BRAID_ASSIGN_OR_RETURN(
+        const VersionVector vv,
+        store.Fsic(p.empty() ? std::vector<std::string>{} : std::vector<std::string>{p}));
     fsic[p] = Json::parse(VersionVectorToJson(vv));
   }
   out["fsic"] = std::move(fsic);
