@@ -203,6 +203,7 @@ struct CollectionStats {
 
 struct StoreStats {
   InstanceId instance_id;
+  int schema_version = 0;  // of the store's layout (docs/storage.md)
   uint64_t epoch = 0;
   uint64_t counter = 0;   // last record version counter issued here
   uint64_t last_seq = 0;  // newest change-log seq

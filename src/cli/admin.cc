@@ -90,6 +90,7 @@ Status RunStatus(const Globals& g) {
   }
   Print("data directory  " + inst->dir());
   Print("instance        " + s.instance_id.Hex());
+  Print("schema          " + std::to_string(s.schema_version));
   Print("records         " + std::to_string(s.live) + " live, " + std::to_string(s.deleted) +
         " tombstones");
   for (const auto& c : s.collections) {

@@ -51,6 +51,8 @@ std::string RecordJson(const Record& record) {
 void WriteStatsMembers(json::Writer& w, const StoreStats& s) {
   w.Key("instance_id")
       .String(s.instance_id.Hex())
+      .Key("schema")
+      .Int(s.schema_version)
       .Key("records")
       .Uint(s.live)
       .Key("tombstones")

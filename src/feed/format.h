@@ -29,7 +29,7 @@ std::string DeltaPageJson(const DeltaPage& page);
 void WriteConflictRecord(json::Writer& w, const Record& record, const std::vector<Record>& held);
 
 // The members of a stats object (inside an object the caller opened):
-// instance_id, records, tombstones, changes, last_seq, horizon, counter,
+// instance_id, schema, records, tombstones, changes, last_seq, horizon, counter,
 // collections: [{name, records, tombstones}].
 void WriteStatsMembers(json::Writer& w, const StoreStats& stats);
 

@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "braid/store.h"
+#include "store/sqlite/schema.h"
+#include "tests/support/server.h"
 #include "tests/support/store_dump.h"
 #include "tests/support/temp_dir.h"
 
@@ -62,6 +64,19 @@ std::string InstallFixture(const std::string& version, const testing::TempDir& d
   return to;
 }
 
+// Runs one integer query with plain SQLite.
+int64_t RawInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &q, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  EXPECT_EQ(sqlite3_step(q), SQLITE_ROW);
+  const int64_t v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return v;
+}
+
 std::unique_ptr<Store> Open(const std::string& path) {
   StoreOptions o;
   o.path = path;
@@ -70,15 +85,89 @@ std::unique_ptr<Store> Open(const std::string& path) {
   return store.ok() ? std::move(*store) : nullptr;
 }
 
-TEST(UpgradeTest, TheSchema1FixtureOpensWithEverythingInIt) {
+void ExpectFixtureContents(Store& store, const std::string& version) {
+  auto dump = testing::DumpStore(store, {"lab_a"});
+  ASSERT_TRUE(dump.ok()) << dump.status().ToString();
+  const std::string want = ReadFile(std::string(BRAID_FIXTURES) + "/" + version + "/expected.json");
+  EXPECT_TRUE(*dump == want) << FirstDifference(want, *dump);
+}
+
+TEST(UpgradeTest, TheSchema1FixtureUpgradesWithEverythingInIt) {
   testing::TempDir dir;
   const std::string path = InstallFixture("v1", dir);
+  ASSERT_EQ(RawInt(path, "PRAGMA user_version"), 1);
   auto store = Open(path);
   ASSERT_NE(store, nullptr);
-  auto dump = testing::DumpStore(*store, {"lab_a"});
-  ASSERT_TRUE(dump.ok()) << dump.status().ToString();
-  const std::string want = ReadFile(std::string(BRAID_FIXTURES) + "/v1/expected.json");
-  EXPECT_TRUE(*dump == want) << FirstDifference(want, *dump);
+  ExpectFixtureContents(*store, "v1");
+  auto stats = store->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->schema_version, sqlite::kSchemaVersion);
+  store.reset();
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), sqlite::kSchemaVersion);
+  // Opened again, nothing is left to do and nothing changed.
+  store = Open(path);
+  ASSERT_NE(store, nullptr);
+  ExpectFixtureContents(*store, "v1");
+}
+
+// An upgrade killed in the middle of a migration (SIGKILL inside its
+// transaction) leaves the store as it was; the next open upgrades it.
+TEST(UpgradeTest, AnUpgradeKilledMidwayLeavesTheOldSchemaWhole) {
+  testing::TempDir dir;
+  const std::string data = dir.File("data");
+  ASSERT_EQ(testing::Braid(data, {"init"}).exit_code, 0);
+  std::filesystem::remove(data + "/store.db");
+  testing::TempDir fixture_dir;
+  const std::string fixture = InstallFixture("v1", fixture_dir);
+  std::filesystem::copy_file(fixture, data + "/store.db");
+  {
+    // Keep the identity check quiet: this copy is the store in place.
+    struct stat st;
+    ASSERT_EQ(::stat((data + "/store.db").c_str(), &st), 0);
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((data + "/store.db").c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "UPDATE meta SET value = '" + std::to_string(st.st_ino) + "' WHERE key = 'file_id'";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const auto killed = testing::Run({"/usr/bin/env", "BRAID_FAILPOINTS=migrate=1",
+                                    testing::BraidBin(), "--data", data, "status"});
+  EXPECT_EQ(killed.exit_code, 128 + 9) << killed.err;
+  EXPECT_NE(killed.err.find("upgrading the store from schema 1 to 2"), std::string::npos)
+      << killed.err;
+  EXPECT_EQ(RawInt(data + "/store.db", "PRAGMA user_version"), 1);
+  EXPECT_EQ(RawInt(data + "/store.db",
+                   "SELECT count(*) FROM pragma_table_info('state') WHERE name = 'unsynced_boot'"),
+            0);
+  const auto status = testing::Braid(data, {"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("schema          " + std::to_string(sqlite::kSchemaVersion)),
+            std::string::npos)
+      << status.out;
+  auto store = Open(data + "/store.db");
+  ASSERT_NE(store, nullptr);
+  ExpectFixtureContents(*store, "v1");
+}
+
+TEST(UpgradeTest, AStoreOfANewerBraidIsRefusedNamingBothSchemas) {
+  testing::TempDir dir;
+  const std::string path = InstallFixture("v1", dir);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  StoreOptions o;
+  o.path = path;
+  auto store = Store::OpenSqlite(o);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kCorruption);
+  EXPECT_NE(store.status().message().find("schema 99"), std::string::npos)
+      << store.status().ToString();
+  EXPECT_NE(store.status().message().find("schema " + std::to_string(sqlite::kSchemaVersion)),
+            std::string::npos)
+      << store.status().ToString();
+  EXPECT_EQ(RawInt(path, "PRAGMA user_version"), 99);
 }
 
 }  // namespace

@@ -106,4 +106,16 @@ CREATE TABLE changes(
 CREATE INDEX changes_by_parent ON changes(parent, seq) WHERE parent IS NOT NULL;
 )sql";
 
+const Migration kMigrations[kMigrationCount] = {
+    {2,
+     "state.unsynced_boot: the boot id under which commits at durability normal issued versions "
+     "or seqs not yet synced",
+     R"sql(
+-- NULL when every version and change-log seq issued is on stable storage;
+-- else the boot id of the machine when commits at durability normal issued
+-- some that may not be (docs/storage.md, "Durability").
+ALTER TABLE state ADD COLUMN unsynced_boot TEXT;
+)sql"},
+};
+
 }  // namespace braid::sqlite

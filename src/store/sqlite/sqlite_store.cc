@@ -7,11 +7,13 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/boot_id.h"
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/thread_priority.h"
 #include "store/codec.h"
 #include "store/content.h"
+#include "store/sqlite/migrate.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/wal_vfs.h"
 
@@ -69,7 +71,9 @@ Result<std::string> FileIdentity(const std::string& path) {
 
 Result<StateRow> ReadState(Db& db) {
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db.Prepare("SELECT self, epoch, counter, seq, hlc, horizon FROM state WHERE k = 1"));
+      Stmt s,
+      db.Prepare(
+          "SELECT self, epoch, counter, seq, hlc, horizon, unsynced_boot FROM state WHERE k = 1"));
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return Status::Corruption("the store has no state row");
   StateRow st;
@@ -79,6 +83,7 @@ Result<StateRow> ReadState(Db& db) {
   st.seq = static_cast<uint64_t>(s.Int(3));
   st.hlc = static_cast<uint64_t>(s.Int(4));
   st.horizon = static_cast<uint64_t>(s.Int(5));
+  st.unsynced_boot = s.OptionalText(6);
   return st;
 }
 
@@ -88,6 +93,7 @@ SqliteStore::SqliteStore(const StoreOptions& options)
       clock_(options.clock != nullptr ? options.clock : &Clock::Real()) {}
 
 SqliteStore::~SqliteStore() {
+  MarkSyncedAtClose();
   {
     MutexLock lock(listen_mu_);
     stopping_ = true;
@@ -144,7 +150,7 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
     if (!again.ok() || *again == 0) {
       const InstanceId id = InstanceId::Random();
       BRAID_ASSIGN_OR_RETURN(const std::string file_id, FileIdentity(options_.path));
-      Status s = db.Exec(kSchemaV1);
+      Status s = CreateSchema(db);
       if (s.ok()) {
         auto ins = db.Prepare("INSERT INTO instances(num, id) VALUES (1, ?)");
         s = ins.ok() ? ins->BindBlob(1, id.AsBytes()).Run() : ins.status();
@@ -159,11 +165,6 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
         auto meta = db.Prepare("INSERT INTO meta(key, value) VALUES ('file_id', ?), ('path', ?)");
         s = meta.ok() ? meta->Bind(1, file_id).Bind(2, options_.path).Run() : meta.status();
       }
-      if (s.ok()) {
-        s = db.Exec(("PRAGMA application_id=" + std::to_string(kApplicationId) +
-                     "; PRAGMA user_version=" + std::to_string(kSchemaVersion))
-                        .c_str());
-      }
       if (s.ok()) s = db.Exec("COMMIT");
       if (!s.ok()) {
         (void)db.Exec("ROLLBACK");
@@ -175,9 +176,6 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
     }
   } else if (app_id != kApplicationId) {
     return Status::Corruption(options_.path + " is not a braid store");
-  } else if (version > kSchemaVersion) {
-    return Status::Corruption(options_.path + " was written by a newer braid (schema " +
-                              std::to_string(version) + "); upgrade braid to open it");
   }
   BRAID_ASSIGN_OR_RETURN(const std::string mode, [&]() -> Result<std::string> {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("PRAGMA journal_mode"));
@@ -192,8 +190,11 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
   BRAID_RETURN_IF_ERROR(
       db.Exec(("PRAGMA journal_size_limit=" + std::to_string(kWalCheckpointBytes)).c_str()));
   sqlite3_wal_hook(db.handle(), &SqliteStore::AfterCommit, this);
+  BRAID_RETURN_IF_ERROR(Migrate(db, options_.path));
 
+  boot_id_ = BootId();
   BRAID_RETURN_IF_ERROR(CheckIdentity(db));
+  BRAID_RETURN_IF_ERROR(CheckUnsyncedLoss(db));
   BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
   BRAID_ASSIGN_OR_RETURN(self_id_, InstanceFor(db, st.self));
   self_num_ = st.self;
@@ -212,7 +213,8 @@ Result<InstanceId> SqliteStore::Rekey(Db& db) {
   BRAID_RETURN_IF_ERROR(ins.BindBlob(1, id.AsBytes()).Run());
   const int64_t num = db.LastInsertRowid();
   BRAID_ASSIGN_OR_RETURN(
-      Stmt up, db.Prepare("UPDATE state SET self = ?, epoch = ?, counter = 0 WHERE k = 1"));
+      Stmt up, db.Prepare("UPDATE state SET self = ?, epoch = ?, counter = 0, unsynced_boot = NULL "
+                          "WHERE k = 1"));
   BRAID_RETURN_IF_ERROR(up.Bind(1, num).Bind(2, static_cast<int64_t>(RandomU64() >> 1)).Run());
   BRAID_ASSIGN_OR_RETURN(Stmt fsic,
                          db.Prepare("INSERT INTO fsic(prefix, origin, counter) VALUES ('', ?, ?) "
@@ -257,6 +259,65 @@ Status SqliteStore::CheckIdentity(Db& db) {
   if (s.ok()) s = db.Exec("COMMIT");
   if (!s.ok()) (void)db.Exec("ROLLBACK");
   return s;
+}
+
+// Commits at durability normal make versions and change-log seqs visible
+// before they are on stable storage. The first of them after the store was
+// last fully synced records the boot id in state.unsynced_boot, and is
+// itself synced before anything it issued can be read (write_txn.cc); a
+// synced commit clears it. Found set under another boot id, it means the
+// machine went down since: the last of those commits may be lost, though
+// peers may have pulled their versions and delta clients read their seqs.
+// Issuing those names again would give one name two contents (a peer that
+// has the first never takes the second), so the store continues under a
+// fresh instance id and epoch, as after a restore from a copy: the lost
+// versions come back from peers under the old id, and cursors resync.
+Status SqliteStore::CheckUnsyncedLoss(Db& db) {
+  BRAID_ASSIGN_OR_RETURN(StateRow st, ReadState(db));
+  if (!st.unsynced_boot || (!boot_id_.empty() && *st.unsynced_boot == boot_id_)) {
+    return Status::OK();
+  }
+  BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto renew = [&]() -> Status {
+    BRAID_ASSIGN_OR_RETURN(st, ReadState(db));
+    if (!st.unsynced_boot || (!boot_id_.empty() && *st.unsynced_boot == boot_id_)) {
+      return Status::OK();  // another process did it
+    }
+    BRAID_ASSIGN_OR_RETURN(const InstanceId old_id, InstanceFor(db, st.self));
+    BRAID_ASSIGN_OR_RETURN(const InstanceId id, Rekey(db));
+    spdlog::warn(
+        "{}: the machine restarted (power cut or crash) after commits at durability normal that "
+        "may not have reached the disk; versions peers may hold must not be issued again, so the "
+        "store now writes as instance {} instead of {}: peers send back what it lost at the next "
+        "sync, and delta cursors issued before get resyncRequired",
+        options_.path, id.Hex(), old_id.Hex());
+    return Status::OK();
+  };
+  Status s = renew();
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (!s.ok()) (void)db.Exec("ROLLBACK");
+  return s.WithContext("recovering from a restart");
+}
+
+// A clean close of a store whose unsynced commits all made it (they are in
+// the kernel: no power cut happened yet) syncs and clears the mark, so
+// that a reboot later is not taken for a power cut. Best effort: should
+// another process hold the write lock, the mark stays (the next restart
+// after a reboot then renews the identity needlessly, losing nothing).
+void SqliteStore::MarkSyncedAtClose() NO_THREAD_SAFETY_ANALYSIS {
+  if (!writer_ || boot_id_.empty()) return;
+  MutexLock lock(write_mu_);
+  Db& db = *writer_;
+  auto st = ReadState(db);
+  if (!st.ok() || st->unsynced_boot != boot_id_) return;
+  sqlite3_busy_timeout(db.handle(), 1000);
+  if (!db.Exec("PRAGMA synchronous=FULL").ok() || !db.Exec("BEGIN IMMEDIATE").ok()) return;
+  Status s = db.Exec("UPDATE state SET unsynced_boot = NULL WHERE k = 1");
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (!s.ok()) {
+    (void)db.Exec("ROLLBACK");
+    spdlog::debug("{}: cannot mark the store synced at close: {}", options_.path, s.ToString());
+  }
 }
 
 Result<InstanceId> SqliteStore::RenewIdentity() NO_THREAD_SAFETY_ANALYSIS {
@@ -489,6 +550,8 @@ Result<StoreStats> SqliteStore::Stats() {
   BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
   StoreStats stats;
   stats.instance_id = self_id_;
+  BRAID_ASSIGN_OR_RETURN(const int64_t schema, db.QueryInt("PRAGMA user_version"));
+  stats.schema_version = static_cast<int>(schema);
   stats.epoch = st.epoch;
   stats.counter = st.counter;
   stats.last_seq = st.seq;

@@ -15,6 +15,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -34,6 +36,9 @@ struct StateRow {
   uint64_t seq = 0;
   uint64_t hlc = 0;
   uint64_t horizon = 0;
+  // Set while commits at durability normal may have issued versions or
+  // seqs that are not on stable storage: the boot id they were made under.
+  std::optional<std::string> unsynced_boot;
 };
 
 // Columns every record query selects, in the order DecodeRecord expects.
@@ -102,6 +107,8 @@ class SqliteStore final : public Store {
   // Caches a committed dictionary entry.
   void CacheInstance(uint32_t num, const InstanceId& id);
   uint32_t self_num() const { return self_num_; }
+  // This machine's boot id as the store opened (base/boot_id.h).
+  const std::string& boot_id() const { return boot_id_; }
   // Converts a local version vector to instance ids.
   Result<VersionVector> ToVersionVector(Db& db, const LocalVector& local,
                                         const PendingInstances* pending = nullptr);
@@ -131,6 +138,8 @@ class SqliteStore final : public Store {
   Result<std::unique_ptr<Db>> OpenConnection(bool create);
   Result<Reader> AcquireReader();
   Status CheckIdentity(Db& db);
+  Status CheckUnsyncedLoss(Db& db);
+  void MarkSyncedAtClose() EXCLUDES(write_mu_);
   Result<InstanceId> Rekey(Db& db);
   Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
@@ -142,6 +151,7 @@ class SqliteStore final : public Store {
   const Clock* clock_;
   InstanceId self_id_;
   uint32_t self_num_ = 0;  // self_id_'s number in the instance dictionary
+  std::string boot_id_;
 
   Mutex write_mu_;  // held by the live WriteTransaction until it commits or dies
   std::unique_ptr<Db> writer_ PT_GUARDED_BY(write_mu_);

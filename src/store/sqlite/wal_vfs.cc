@@ -19,7 +19,8 @@ namespace {
 constexpr int kWalHeaderBytes = 32;    // WAL_HDRSIZE in SQLite's wal.c
 constexpr int kFrameHeaderBytes = 24;  // WAL_FRAME_HDRSIZE
 
-std::atomic<uint64_t> g_appends{0}, g_writes{0}, g_late_flushes{0}, g_kept_wals{0};
+std::atomic<uint64_t> g_appends{0}, g_writes{0}, g_late_flushes{0}, g_kept_wals{0},
+    g_commit_syncs{0};
 
 // An open main database or WAL file. `real` is the default VFS's file,
 // which lives in the same allocation, after this struct.
@@ -38,6 +39,11 @@ struct File {
   // Where this connection's appends reached: writes below it rewrite bytes.
   sqlite3_int64 end;
   bool commit_frame;  // the last write was a commit frame's header
+  // SyncNextCommit: sync after the commit frame; then, until the barrier
+  // that publishes the commit, whether it was synced and written since.
+  bool sync_commit;
+  bool synced_commit;
+  bool resync;
 };
 
 sqlite3_vfs* g_real = nullptr;
@@ -95,6 +101,7 @@ int Write(sqlite3_file* p, const void* data, int n, sqlite3_int64 offset) {
   File* f = AsFile(p);
   if (!f->wal) return Real(f)->xWrite(f->real, data, n, offset);
   g_appends.fetch_add(1, std::memory_order_relaxed);
+  if (f->synced_commit) f->resync = true;  // written after the commit's sync
   const size_t size = static_cast<size_t>(n);
   if (offset == 0 && n == kWalHeaderBytes) f->end = 0;  // the log starts over
   if (offset < f->end || size > kWalBufferBytes) {
@@ -129,7 +136,14 @@ int Write(sqlite3_file* p, const void* data, int n, sqlite3_int64 offset) {
   }
   if (f->commit_frame) {
     f->commit_frame = false;
-    return Flush(f);
+    int rc = Flush(f);
+    if (rc == SQLITE_OK && f->sync_commit) {
+      rc = Real(f)->xSync(f->real, SQLITE_SYNC_NORMAL);
+      g_commit_syncs.fetch_add(1, std::memory_order_relaxed);
+      f->sync_commit = false;
+      f->synced_commit = true;
+    }
+    return rc;
   }
   return SQLITE_OK;
 }
@@ -185,14 +199,31 @@ int ShmUnmap(sqlite3_file* p, int remove) {
 // the buffer by then; should it not have (a SQLite whose WAL writes this
 // file does not recognize), the frames are written out here instead, before
 // the header names them.
+//
+// A commit SyncNextCommit asked for was synced after its commit frame; if
+// SQLite wrote to the WAL since (checksums it rewrites at commit), the WAL
+// is synced again here, before the header names the commit.
 void ShmBarrier(sqlite3_file* p) {
   File* f = AsFile(p);
   {
     MutexLock lock(g_registry_mu);
     auto it = Registry().find(f->db_name);
-    if (it != Registry().end() && it->second->len > 0) {
-      g_late_flushes.fetch_add(1, std::memory_order_relaxed);
-      (void)Flush(it->second);
+    if (it != Registry().end()) {
+      File* wal = it->second;
+      if (wal->len > 0) {
+        g_late_flushes.fetch_add(1, std::memory_order_relaxed);
+        (void)Flush(wal);
+      }
+      if (wal->resync) {
+        // An error cannot be returned from here; the sync is retried by
+        // nothing, so the commit is then as durable as synchronous=NORMAL
+        // makes it. The default VFS's sync fails only on I/O errors, which
+        // SQLite reports at the next write.
+        (void)Real(wal)->xSync(wal->real, SQLITE_SYNC_NORMAL);
+        g_commit_syncs.fetch_add(1, std::memory_order_relaxed);
+      }
+      wal->synced_commit = false;
+      wal->resync = false;
     }
   }
   Real(f)->xShmBarrier(f->real);
@@ -331,7 +362,24 @@ int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) {
   return g_real->xCurrentTimeInt64(g_real, out);
 }
 
+bool IsOurs(const sqlite3_io_methods* m) {
+  return m == MethodsFor(1) || m == MethodsFor(2) || m == MethodsFor(3);
+}
+
 }  // namespace
+
+Status SyncNextCommit(sqlite3* db, bool on) {
+  sqlite3_file* p = nullptr;
+  const int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &p);
+  if (rc != SQLITE_OK || p == nullptr || p->pMethods == nullptr || !IsOurs(p->pMethods) ||
+      !AsFile(p)->wal) {
+    return on ? Status::Internal("the store's WAL is not open through braid's VFS") : Status::OK();
+  }
+  File* f = AsFile(p);
+  f->sync_commit = on;
+  if (!on) f->synced_commit = f->resync = false;
+  return Status::OK();
+}
 
 const char* BufferedWalVfs() {
   static const char* const name = []() -> const char* {
@@ -368,6 +416,7 @@ BufferedWalStats GetBufferedWalStats() {
   s.writes = g_writes.load(std::memory_order_relaxed);
   s.late_flushes = g_late_flushes.load(std::memory_order_relaxed);
   s.kept_wals = g_kept_wals.load(std::memory_order_relaxed);
+  s.commit_syncs = g_commit_syncs.load(std::memory_order_relaxed);
   return s;
 }
 

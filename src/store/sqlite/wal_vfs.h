@@ -20,14 +20,24 @@
 // kKeptWalBytes at most: freeing the blocks of a large file is slow on some
 // filesystems, and the next writer would allocate them again.
 //
+// A connection can ask for its next commit to be synced before SQLite
+// publishes it (SyncNextCommit), whatever its synchronous setting: the
+// WAL is synced right after the commit frame, and again at the WAL-index
+// barrier that publishes the commit should SQLite write to the WAL in
+// between (frame checksums it rewrites at commit).
+//
 // Everything else (the database file's reads and writes, locks, shared
 // memory, journals) goes straight to the default VFS.
 
 #ifndef BRAID_STORE_SQLITE_WAL_VFS_H_
 #define BRAID_STORE_SQLITE_WAL_VFS_H_
 
+#include <sqlite3.h>
+
 #include <cstddef>
 #include <cstdint>
+
+#include "braid/status.h"
 
 namespace braid::sqlite {
 
@@ -41,12 +51,19 @@ inline constexpr int64_t kKeptWalBytes = 64 * 1024 * 1024;
 // sqlite3_open_v2. Null when SQLite has no default VFS to wrap.
 const char* BufferedWalVfs();
 
+// Inside a write transaction on `db` (opened through BufferedWalVfs()):
+// with `on`, its commit reaches stable storage before other connections
+// can see it; without, cancels that. Errors: Internal when the connection's
+// WAL is not open through this VFS.
+Status SyncNextCommit(sqlite3* db, bool on = true);
+
 // Process-wide counters, for tests and benchmarks.
 struct BufferedWalStats {
   uint64_t appends = 0;       // WAL writes SQLite made
   uint64_t writes = 0;        // writes this VFS made to WAL files
   uint64_t late_flushes = 0;  // buffers written out by the WAL-index barrier
   uint64_t kept_wals = 0;     // WAL files emptied instead of deleted
+  uint64_t commit_syncs = 0;  // syncs SyncNextCommit asked for (resyncs included)
 };
 BufferedWalStats GetBufferedWalStats();
 

@@ -103,6 +103,42 @@ TEST_F(BufferedWalTest, CommitsAreInTheFileBeforeOthersSeeThem) {
   EXPECT_EQ(other.Text("PRAGMA integrity_check"), "ok");
 }
 
+TEST_F(BufferedWalTest, SyncNextCommitSyncsTheCommitsThatAskForIt) {
+  auto db = Open();
+  auto commit = [&](bool sync, int from) {
+    EXPECT_TRUE(db->Exec("BEGIN IMMEDIATE").ok());
+    EXPECT_TRUE(Insert(*db, from, 50, 100).ok());
+    if (sync) {
+      EXPECT_TRUE(SyncNextCommit(db->handle()).ok());
+    }
+    EXPECT_TRUE(db->Exec("COMMIT").ok());
+    EXPECT_TRUE(SyncNextCommit(db->handle(), false).ok());
+  };
+  const auto before = GetBufferedWalStats();
+  commit(false, 0);
+  EXPECT_EQ(GetBufferedWalStats().commit_syncs, before.commit_syncs);
+  commit(true, 100);
+  EXPECT_EQ(GetBufferedWalStats().commit_syncs, before.commit_syncs + 1);
+  commit(false, 200);
+  EXPECT_EQ(GetBufferedWalStats().commit_syncs, before.commit_syncs + 1);
+}
+
+TEST_F(BufferedWalTest, ASyncedCommitThatRewritesItsFramesIsSyncedAgainBeforeItIsSeen) {
+  // A tiny page cache: the transaction spills pages, writes some of them
+  // again in place, and SQLite rewrites those frames' checksums after the
+  // commit frame, which the sync after the commit frame did not cover.
+  auto db = Open("10");
+  ASSERT_TRUE(db->Exec("BEGIN IMMEDIATE").ok());
+  ASSERT_TRUE(Insert(*db, 0, 2000, 300).ok());
+  ASSERT_TRUE(db->Exec("UPDATE t SET v = 'y' || v").ok());
+  ASSERT_TRUE(SyncNextCommit(db->handle()).ok());
+  const auto before = GetBufferedWalStats();
+  ASSERT_TRUE(db->Exec("COMMIT").ok());
+  EXPECT_EQ(GetBufferedWalStats().commit_syncs, before.commit_syncs + 2);
+  PlainDb plain(path_);
+  EXPECT_EQ(plain.Int("SELECT count(*) FROM t WHERE v LIKE 'y%'"), 2000);
+}
+
 TEST_F(BufferedWalTest, SpilledAndRolledBackTransactions) {
   // A tiny page cache: transactions spill frames to the WAL before commit.
   auto db = Open("8");

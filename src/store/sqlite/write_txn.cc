@@ -7,16 +7,18 @@
 
 #include "base/validate.h"
 #include "store/content.h"
+#include "store/sqlite/wal_vfs.h"
 
 namespace braid::sqlite {
 
 SqliteWriteTransaction::SqliteWriteTransaction(SqliteStore* store, Db* db, Mutex* mu,
-                                               const StateRow& state)
+                                               const StateRow& state, Durability durability)
     : store_(store),
       db_(db),
       mu_(mu),
       state_(state),
       begin_state_(state),
+      durability_(durability),
       hlc_(store->clock(), state.hlc) {}
 
 SqliteWriteTransaction::~SqliteWriteTransaction() {
@@ -408,16 +410,39 @@ Status SqliteWriteTransaction::Commit() {
   Status s = FlushChanges();
   if (s.ok()) s = FlushVersions();
   state_.hlc = hlc_.last();
-  if (s.ok() && (state_.counter != begin_state_.counter || state_.seq != begin_state_.seq ||
-                 state_.hlc != begin_state_.hlc)) {
-    auto up = db_->Prepare("UPDATE state SET counter = ?, seq = ?, hlc = ? WHERE k = 1");
-    s = up.ok() ? up->Bind(1, static_cast<int64_t>(state_.counter))
-                      .Bind(2, static_cast<int64_t>(state_.seq))
-                      .Bind(3, static_cast<int64_t>(state_.hlc))
-                      .Run()
-                : up.status();
+  // A commit at durability normal is readable before it is on stable
+  // storage: should the machine go down, the versions and seqs it issued
+  // could be issued again for other content, after peers and delta
+  // clients saw them. The first such commit since the store was last
+  // synced marks the state row with the boot id, and is synced before
+  // anything it issued can be read; after a reboot the mark makes the
+  // store take a new identity (SqliteStore::CheckUnsyncedLoss). A synced
+  // commit makes every earlier one durable, and clears the mark.
+  bool sync_commit = false;
+  const bool issued = state_.counter != begin_state_.counter || state_.seq != begin_state_.seq;
+  if (durability_ == Durability::kFull) {
+    state_.unsynced_boot.reset();
+  } else if (issued && state_.unsynced_boot != store_->boot_id()) {
+    state_.unsynced_boot = store_->boot_id();
+    sync_commit = true;
   }
+  if (s.ok() && (issued || state_.hlc != begin_state_.hlc ||
+                 state_.unsynced_boot != begin_state_.unsynced_boot)) {
+    auto up = db_->Prepare(
+        "UPDATE state SET counter = ?, seq = ?, hlc = ?, unsynced_boot = ? WHERE k = 1");
+    if (up.ok()) {
+      up->Bind(1, static_cast<int64_t>(state_.counter))
+          .Bind(2, static_cast<int64_t>(state_.seq))
+          .Bind(3, static_cast<int64_t>(state_.hlc));
+      if (state_.unsynced_boot) up->Bind(4, std::string_view(*state_.unsynced_boot));
+      s = up->Run();
+    } else {
+      s = up.status();
+    }
+  }
+  if (s.ok() && sync_commit) s = SyncNextCommit(db_->handle());
   if (s.ok()) s = db_->Exec("COMMIT");
+  if (sync_commit) (void)SyncNextCommit(db_->handle(), false);
   if (s.ok()) {
     for (const auto& [num, id] : new_instances_) store_->CacheInstance(num, id);
   } else {
@@ -465,7 +490,7 @@ Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store
     return state.status();
   }
   return std::unique_ptr<WriteTransaction>(
-      std::make_unique<SqliteWriteTransaction>(store, writer, write_mu, *state));
+      std::make_unique<SqliteWriteTransaction>(store, writer, write_mu, *state, durability));
 }
 
 }  // namespace braid::sqlite

@@ -32,7 +32,8 @@ namespace braid::sqlite {
 
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
-  SqliteWriteTransaction(SqliteStore* store, Db* db, Mutex* mu, const StateRow& state);
+  SqliteWriteTransaction(SqliteStore* store, Db* db, Mutex* mu, const StateRow& state,
+                         Durability durability);
   ~SqliteWriteTransaction() override;
 
   Result<WriteResult> Put(const PutRequest& req) override;
@@ -107,6 +108,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Mutex* mu_;
   StateRow state_;
   const StateRow begin_state_;
+  const Durability durability_;  // of this transaction's commit
   HybridClock hlc_;
   bool done_ = false;
   bool poisoned_ = false;
