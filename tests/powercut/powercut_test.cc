@@ -706,9 +706,7 @@ void SetSetting(const std::string& data_dir, const std::string& line_from, const
 
 // Fails until the kept WAL is synced emptied before it is cut (the next
 // commits): disabled so that each commit passes.
-// Fails until the kept WAL is synced emptied before it is cut (the next
-// commit): disabled so that each commit passes.
-TEST(PowerCutTest, DISABLED_ClosingAfterALargeTransaction) {
+TEST(PowerCutTest, ClosingAfterALargeTransaction) {
   std::mt19937_64 rng(Seed());
   Recording rec;
   ASSERT_EQ(RunBraid(rec.Dir("a"), {"init"}).exit_code, 0);

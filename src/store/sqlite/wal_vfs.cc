@@ -313,9 +313,14 @@ bool ResetWal(const char* name) {
     static const char kZeros[kWalHeaderBytes] = {};
     kept = ::pwrite(fd, kZeros, sizeof kZeros, 0) == static_cast<ssize_t>(sizeof kZeros);
   }
-  // With the header gone nothing in the file counts, so a failed or partial
-  // truncation still leaves a valid (empty) WAL.
-  if (kept && st.st_size > static_cast<off_t>(kKeptWalBytes)) {
+  // The zeroed header must be on disk before the cut: a disk may keep the
+  // cut and lose the header, and a WAL cut short with its header intact
+  // replays the commits that fit in what is left, older page images over
+  // the newer ones in the database (tests/powercut found it). A header
+  // that never reaches the disk is harmless: every frame behind it is in
+  // the synced database already. With the header gone nothing in the file
+  // counts, so a failed or partial cut still leaves a valid (empty) WAL.
+  if (kept && st.st_size > static_cast<off_t>(kKeptWalBytes) && ::fdatasync(fd) == 0) {
     (void)!::ftruncate(fd, static_cast<off_t>(kKeptWalBytes));
   }
   ::close(fd);
@@ -332,8 +337,9 @@ bool ResetWal(const char* name) {
 // journal_mode=PERSIST does the same to rollback journals. Deleting a file
 // frees its blocks, which on a filesystem mounted with `discard` waits for
 // the device (docs/storage.md), and the next writer allocates them again.
-// As with deletion, nothing is synced: a WAL that reappears whole after a
-// power cut holds only frames already in the synced database.
+// As with deletion, the emptied header is not synced: a WAL that reappears
+// whole after a power cut holds only frames already in the synced
+// database. Only a WAL cut back to kKeptWalBytes needs the sync (above).
 int Delete(sqlite3_vfs*, const char* name, int sync_dir) {
   if (IsWalName(name) && ResetWal(name)) return SQLITE_OK;
   return g_real->xDelete(g_real, name, sync_dir);
