@@ -59,6 +59,10 @@ struct Remote {
   std::string last_result;   // JSON summary of the last sync, or {"error":...}
 };
 
+// Checks a remote's name, URL, filter, chunk size and token.
+// Errors: InvalidArgument naming what is wrong.
+Status ValidateRemote(const Remote& remote);
+
 struct TokenInfo {
   std::string name;
   int64_t created_ms = 0;

@@ -1,3 +1,4 @@
+#include "base/validate.h"
 #include "braid/catalog.h"
 #include "braid/record.h"
 #include "braid/store.h"
@@ -91,6 +92,26 @@ std::string IdentityReusedMessage(const InstanceId& self, uint64_t seen, uint64_
          ": it was restored from an older copy. Stop braid serve and run `braid identity renew` "
          "so that new writes do not reuse those names; the writes it lost then come back from "
          "its peers";
+}
+
+Status ValidateRemote(const Remote& r) {
+  BRAID_RETURN_IF_ERROR(ValidateCollection(r.name).WithContext("remote name"));
+  if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0) {
+    return Status::InvalidArgument("remote \"" + r.name + "\": the URL must start with http:// " +
+                                   "or https:// (got \"" + r.url + "\")");
+  }
+  for (const auto& p : r.filter) {
+    BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("remote \"" + r.name + "\" filter"));
+  }
+  if (r.chunk_size < 1 || r.chunk_size > kMaxChunkSize) {
+    return Status::InvalidArgument("chunk size must be between 1 and " +
+                                   std::to_string(kMaxChunkSize));
+  }
+  if (r.token.empty()) {
+    return Status::InvalidArgument("remote \"" + r.name +
+                                   "\" needs a token (braid token create on the remote)");
+  }
+  return Status::OK();
 }
 
 }  // namespace braid

@@ -1,33 +1,14 @@
-// Settings kept in the SQLite store: collection policies, remotes, tokens;
-// and the conflict listings.
+// Settings kept in the SQLite store (collection policies, remotes, tokens),
+// held versions and FSICs: their rows in a write transaction, and their
+// reads.
 
 #include "base/json.h"
 #include "base/validate.h"
-#include "store/sqlite/write_txn.h"
+#include "store/sqlite/row_txn.h"
 #include "store/wire.h"
 
 namespace braid::sqlite {
 namespace {
-
-Status ValidateRemote(const Remote& r) {
-  BRAID_RETURN_IF_ERROR(ValidateCollection(r.name).WithContext("remote name"));
-  if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0) {
-    return Status::InvalidArgument("remote \"" + r.name + "\": the URL must start with http:// " +
-                                   "or https:// (got \"" + r.url + "\")");
-  }
-  for (const auto& p : r.filter) {
-    BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("remote \"" + r.name + "\" filter"));
-  }
-  if (r.chunk_size < 1 || r.chunk_size > kMaxChunkSize) {
-    return Status::InvalidArgument("chunk size must be between 1 and " +
-                                   std::to_string(kMaxChunkSize));
-  }
-  if (r.token.empty()) {
-    return Status::InvalidArgument("remote \"" + r.name +
-                                   "\" needs a token (braid token create on the remote)");
-  }
-  return Status::OK();
-}
 
 std::string FilterJson(const std::vector<std::string>& filter) {
   std::string out;
@@ -56,17 +37,13 @@ Result<Remote> DecodeRemote(const Stmt& s) {
 
 }  // namespace
 
-Status SqliteWriteTransaction::SetPolicy(std::string_view collection, ConflictPolicy policy) {
-  BRAID_RETURN_IF_ERROR(Usable());
-  BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
+Status SqliteRowTransaction::PutPolicy(std::string_view collection, ConflictPolicy policy) {
   BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT OR REPLACE INTO collections(name, policy) "
                                               "VALUES (?, ?)"));
-  return Poison(s.Bind(1, collection).Bind(2, PolicyName(policy)).Run());
+  return s.Bind(1, collection).Bind(2, PolicyName(policy)).Run();
 }
 
-Status SqliteWriteTransaction::PutRemote(const Remote& r) {
-  BRAID_RETURN_IF_ERROR(Usable());
-  BRAID_RETURN_IF_ERROR(ValidateRemote(r));
+Status SqliteRowTransaction::PutRemote(const Remote& r) {
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, db_->Prepare("INSERT INTO remotes(name, url, direction, filter, chunk_size, token) "
                            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -74,53 +51,99 @@ Status SqliteWriteTransaction::PutRemote(const Remote& r) {
                            "filter = excluded.filter, chunk_size = excluded.chunk_size, "
                            "token = excluded.token"));
   const std::string filter = FilterJson(r.filter);
-  return Poison(s.Bind(1, r.name)
-                    .Bind(2, r.url)
-                    .Bind(3, DirectionName(r.direction))
-                    .Bind(4, filter)
-                    .Bind(5, static_cast<int64_t>(r.chunk_size))
-                    .Bind(6, r.token)
-                    .Run());
+  return s.Bind(1, r.name)
+      .Bind(2, r.url)
+      .Bind(3, DirectionName(r.direction))
+      .Bind(4, filter)
+      .Bind(5, static_cast<int64_t>(r.chunk_size))
+      .Bind(6, r.token)
+      .Run();
 }
 
-Status SqliteWriteTransaction::DeleteRemote(std::string_view name) {
-  BRAID_RETURN_IF_ERROR(Usable());
+Result<bool> SqliteRowTransaction::DeleteRemote(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM remotes WHERE name = ?"));
-  BRAID_RETURN_IF_ERROR(Poison(s.Bind(1, name).Run()));
-  if (db_->Changes() == 0) return Status::NotFound("no remote named \"" + std::string(name) + "\"");
-  return Status::OK();
+  BRAID_RETURN_IF_ERROR(s.Bind(1, name).Run());
+  return db_->Changes() != 0;
 }
 
-Status SqliteWriteTransaction::RecordSync(std::string_view remote, int64_t at_ms,
-                                          std::string_view result) {
-  BRAID_RETURN_IF_ERROR(Usable());
+Status SqliteRowTransaction::RecordSync(std::string_view remote, int64_t at_ms,
+                                        std::string_view result) {
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, db_->Prepare("UPDATE remotes SET last_sync_at = ?, last_result = ? WHERE name = ?"));
-  return Poison(s.Bind(1, at_ms).Bind(2, result).Bind(3, remote).Run());
+  return s.Bind(1, at_ms).Bind(2, result).Bind(3, remote).Run();
 }
 
-Status SqliteWriteTransaction::CreateToken(std::string_view name, std::string_view sha256) {
-  BRAID_RETURN_IF_ERROR(Usable());
-  BRAID_RETURN_IF_ERROR(ValidateCollection(name).WithContext("token name"));
-  if (sha256.size() != 32) return Status::InvalidArgument("a token hash is 32 bytes");
+Result<bool> SqliteRowTransaction::CreateToken(std::string_view name, std::string_view sha256,
+                                               int64_t created_ms) {
   BRAID_ASSIGN_OR_RETURN(Stmt s,
                          db_->Prepare("INSERT OR IGNORE INTO tokens(name, sha256, created_at) "
                                       "VALUES (?, ?, ?)"));
-  BRAID_RETURN_IF_ERROR(
-      Poison(s.Bind(1, name).BindBlob(2, sha256).Bind(3, store_->clock().NowMillis()).Run()));
-  if (db_->Changes() == 0) {
-    return Status::AlreadyExists("a token named \"" + std::string(name) +
-                                 "\" exists; revoke it first or pick another name");
-  }
-  return Status::OK();
+  BRAID_RETURN_IF_ERROR(s.Bind(1, name).BindBlob(2, sha256).Bind(3, created_ms).Run());
+  return db_->Changes() != 0;
 }
 
-Status SqliteWriteTransaction::RevokeToken(std::string_view name) {
-  BRAID_RETURN_IF_ERROR(Usable());
+Result<bool> SqliteRowTransaction::RevokeToken(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM tokens WHERE name = ?"));
-  BRAID_RETURN_IF_ERROR(Poison(s.Bind(1, name).Run()));
-  if (db_->Changes() == 0) return Status::NotFound("no token named \"" + std::string(name) + "\"");
-  return Status::OK();
+  BRAID_RETURN_IF_ERROR(s.Bind(1, name).Run());
+  return db_->Changes() != 0;
+}
+
+Result<std::vector<Record>> SqliteRowTransaction::Held(std::string_view collection,
+                                                       std::string_view id) {
+  return store_->HeldVersionsOn(*db_, collection, id);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteRowTransaction::HeldNames() {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT DISTINCT collection, id FROM held"));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(std::string(s.Text(0)), std::string(s.Text(1)));
+  }
+  return out;
+}
+
+Status SqliteRowTransaction::Hold(const Record& r, std::string_view wire) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT OR IGNORE INTO held(collection, id, origin, counter, record) "
+                           "VALUES (?, ?, ?, ?, ?)"));
+  return s.Bind(1, r.collection)
+      .Bind(2, r.id)
+      .BindBlob(3, r.version.origin.AsBytes())
+      .Bind(4, static_cast<int64_t>(r.version.counter))
+      .Bind(5, wire)
+      .Run();
+}
+
+Status SqliteRowTransaction::Unhold(std::string_view collection, std::string_view id,
+                                    const Version& version) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("DELETE FROM held WHERE collection = ? AND id = ? AND origin = ? "
+                           "AND counter = ?"));
+  return s.Bind(1, collection)
+      .Bind(2, id)
+      .BindBlob(3, version.origin.AsBytes())
+      .Bind(4, static_cast<int64_t>(version.counter))
+      .Run();
+}
+
+Status SqliteRowTransaction::UnholdAll(std::string_view collection, std::string_view id) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM held WHERE collection = ? AND id = ?"));
+  return s.Bind(1, collection).Bind(2, id).Run();
+}
+
+Status SqliteRowTransaction::RaiseFsic(std::string_view prefix, const InstanceId& origin,
+                                       uint64_t counter) {
+  BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(origin));
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("INSERT INTO fsic(prefix, origin, counter) VALUES (?, ?, ?) "
+                                      "ON CONFLICT (prefix, origin) DO UPDATE "
+                                      "SET counter = max(counter, excluded.counter)"));
+  return s.Bind(1, prefix)
+      .Bind(2, static_cast<int64_t>(num))
+      .Bind(3, static_cast<int64_t>(counter))
+      .Run();
 }
 
 Result<ConflictPolicy> SqliteStore::Policy(std::string_view collection) {

@@ -1,32 +1,33 @@
-// SqliteWriteTransaction: versions received from peers, FSIC advances and
-// conflict resolution.
+// RecordWriter: versions received from peers, FSIC advances, held versions
+// and conflict resolution.
+
+#include <algorithm>
 
 #include "base/log.h"
 #include "base/validate.h"
-#include "braid/hlc.h"
 #include "store/content.h"
 #include "store/merge.h"
-#include "store/sqlite/write_txn.h"
+#include "store/record_writer.h"
 #include "store/wire.h"
 
-namespace braid::sqlite {
+namespace braid {
 namespace {
 
 std::string Name(const Record& r) { return r.collection + "/" + r.id; }
 
 }  // namespace
 
-Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPolicy policy,
-                                                  BodyForm body_form) {
+Result<ApplyResult> RecordWriter::Apply(const Record& in, ConflictPolicy policy,
+                                        BodyForm body_form) {
   BRAID_RETURN_IF_ERROR(Usable());
   // Everything from a peer is checked before anything is written; a
   // receiver that read the record on another thread checked it there.
   if (body_form != BodyForm::kChecked) {
-    BRAID_RETURN_IF_ERROR(CheckPeerVersion(in, body_form, store_->options().max_body_bytes,
-                                           store_->clock().NowMillis(), &body_));
+    BRAID_RETURN_IF_ERROR(CheckPeerVersion(in, body_form, store_.max_body_bytes(),
+                                           store_.clock().NowMillis(), &body_));
   }
-  if (const uint64_t own = in.vv.Get(store_->instance_id()); own > state_.counter) {
-    return Status::Conflict(IdentityReusedMessage(store_->instance_id(), own, state_.counter));
+  if (const uint64_t own = in.vv.Get(self_); own > state_.counter) {
+    return Status::Conflict(IdentityReusedMessage(self_, own, state_.counter));
   }
 
   // The record as it is stored: `in` itself unless its body was normalized
@@ -43,15 +44,14 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
   // New to this store (the whole of an initial pull): one insert, no lookup.
   // Tombstones are stored too: a peer with an older live version must not
   // bring the record back.
-  BRAID_ASSIGN_OR_RETURN(const LocalVector incoming_vv, ToLocal(stored.vv));
   BRAID_ASSIGN_OR_RETURN(const int64_t inserted,
-                         StoreVersion(std::nullopt, stored, incoming_vv, /*if_absent=*/true));
+                         StoreVersion(std::nullopt, stored, /*if_absent=*/true));
   if (inserted != 0) {
     result.kind = ApplyResult::Kind::kApplied;
     return result;
   }
   Record incoming = normalized ? std::move(*normalized) : in;  // `stored` is not used below
-  BRAID_ASSIGN_OR_RETURN(auto prev, Load(in.collection, in.id));
+  BRAID_ASSIGN_OR_RETURN(auto prev, rows_->Load(in.collection, in.id));
   if (!prev) return Poison(Status::Internal("record vanished inside a write transaction"));
   const Record& local = prev->record;
   MergeDecision d;
@@ -63,7 +63,7 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
         "{}: a peer has it in partition \"{}\", this store in \"{}\"; held aside "
         "(braid conflicts): write one of them under another id",
         Name(in), in.partition, local.partition);
-    BRAID_ASSIGN_OR_RETURN(const auto held, store_->HeldVersionsOn(*db_, in.collection, in.id));
+    BRAID_ASSIGN_OR_RETURN(const auto held, rows_->Held(in.collection, in.id));
     bool known = false;
     for (const auto& h : held) known = known || in.vv.IsIncludedIn(h.vv);
     if (known) {
@@ -87,8 +87,7 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
       return result;
     case MergeDecision::Kind::kTakeIncoming: {
       incoming.vv = d.vv;
-      BRAID_ASSIGN_OR_RETURN(const LocalVector vv, ToLocal(d.vv));
-      BRAID_RETURN_IF_ERROR(Poison(StoreVersion(prev, incoming, vv).status()));
+      BRAID_RETURN_IF_ERROR(StoreVersion(prev, incoming).status());
       result.kind = ApplyResult::Kind::kApplied;
       return result;
     }
@@ -97,37 +96,25 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
       if (d.vv == local.vv) return result;
       Record next = local;
       next.vv = d.vv;
-      BRAID_ASSIGN_OR_RETURN(const LocalVector vv, ToLocal(d.vv));
-      BRAID_RETURN_IF_ERROR(Poison(StoreVersion(prev, next, vv).status()));
+      BRAID_RETURN_IF_ERROR(StoreVersion(prev, next).status());
       return result;
     }
     case MergeDecision::Kind::kNewVersion: {
       Record next = local;
       const uint64_t counter = state_.counter + 1;
-      next.version = {store_->instance_id(), counter};
+      next.version = {self_, counter};
       // Not a new write: it sorts where the versions it merged do (merge.cc).
       next.hlc = std::max(local.hlc, in.hlc);
       StoreContent(d.content, &next);
       next.vv = d.vv;
-      next.vv.Set(store_->instance_id(), counter);
-      BRAID_ASSIGN_OR_RETURN(const LocalVector vv, ToLocal(next.vv));
-      BRAID_RETURN_IF_ERROR(Poison(StoreVersion(prev, next, vv).status()));
+      next.vv.Set(self_, counter);
+      BRAID_RETURN_IF_ERROR(StoreVersion(prev, next).status());
       state_.counter = counter;
       result.kind = ApplyResult::Kind::kMerged;
       return result;
     }
     case MergeDecision::Kind::kHold: {
-      BRAID_ASSIGN_OR_RETURN(
-          Stmt s,
-          db_->Prepare("INSERT OR IGNORE INTO held(collection, id, origin, counter, record) "
-                       "VALUES (?, ?, ?, ?, ?)"));
-      const std::string wire = WireRecordJson(incoming);
-      s.Bind(1, in.collection)
-          .Bind(2, in.id)
-          .BindBlob(3, in.version.origin.AsBytes())
-          .Bind(4, static_cast<int64_t>(in.version.counter))
-          .Bind(5, wire);
-      BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+      BRAID_RETURN_IF_ERROR(Poison(rows_->Hold(incoming, WireRecordJson(incoming))));
       result.kind = ApplyResult::Kind::kHeld;
       return result;
     }
@@ -135,19 +122,12 @@ Result<ApplyResult> SqliteWriteTransaction::Apply(const Record& in, ConflictPoli
   return Status::Internal("unknown merge decision");
 }
 
-Status SqliteWriteTransaction::DropDominatedHeld(std::string_view collection, std::string_view id,
-                                                 const VersionVector& vv) {
-  BRAID_ASSIGN_OR_RETURN(const auto held, store_->HeldVersionsOn(*db_, collection, id));
+Status RecordWriter::DropDominatedHeld(std::string_view collection, std::string_view id,
+                                       const VersionVector& vv) {
+  BRAID_ASSIGN_OR_RETURN(const auto held, rows_->Held(collection, id));
   for (const auto& h : held) {
     if (!h.vv.IsIncludedIn(vv)) continue;
-    BRAID_ASSIGN_OR_RETURN(
-        Stmt s, db_->Prepare("DELETE FROM held WHERE collection = ? AND id = ? AND origin = ? "
-                             "AND counter = ?"));
-    s.Bind(1, collection)
-        .Bind(2, id)
-        .BindBlob(3, h.version.origin.AsBytes())
-        .Bind(4, static_cast<int64_t>(h.version.counter));
-    BRAID_RETURN_IF_ERROR(Poison(s.Run()));
+    BRAID_RETURN_IF_ERROR(Poison(rows_->Unhold(collection, id, h.version)));
   }
   return Status::OK();
 }
@@ -158,15 +138,12 @@ Status SqliteWriteTransaction::DropDominatedHeld(std::string_view collection, st
 // lowest write a held version has and the stored record lacks. Held
 // versions await a person, so there are few; until they are resolved, the
 // origins they cap are streamed again from the cap (and ignored).
-Result<std::map<InstanceId, uint64_t>> SqliteWriteTransaction::HeldCaps() {
+Result<std::map<InstanceId, uint64_t>> RecordWriter::HeldCaps() {
   std::map<InstanceId, uint64_t> caps;
-  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT DISTINCT collection, id FROM held"));
-  for (;;) {
-    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    const std::string collection(s.Text(0)), id(s.Text(1));
-    BRAID_ASSIGN_OR_RETURN(const auto held, store_->HeldVersionsOn(*db_, collection, id));
-    BRAID_ASSIGN_OR_RETURN(const auto local, Load(collection, id));
+  BRAID_ASSIGN_OR_RETURN(const auto names, rows_->HeldNames());
+  for (const auto& [collection, id] : names) {
+    BRAID_ASSIGN_OR_RETURN(const auto held, rows_->Held(collection, id));
+    BRAID_ASSIGN_OR_RETURN(const auto local, rows_->Load(collection, id));
     for (const Record& h : held) {
       for (const auto& [origin, counter] : h.vv.entries()) {
         if (local && local->record.vv.Get(origin) >= counter) continue;
@@ -178,42 +155,32 @@ Result<std::map<InstanceId, uint64_t>> SqliteWriteTransaction::HeldCaps() {
   return caps;
 }
 
-Status SqliteWriteTransaction::AdvanceFsic(
-    const std::vector<std::string>& prefixes,
-    const std::vector<std::pair<InstanceId, uint64_t>>& claimed) {
+Status RecordWriter::AdvanceFsic(const std::vector<std::string>& prefixes,
+                                 const std::vector<std::pair<InstanceId, uint64_t>>& claimed) {
   BRAID_RETURN_IF_ERROR(Usable());
   for (const auto& p : prefixes) {
     if (!p.empty()) BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("filter"));
   }
   BRAID_ASSIGN_OR_RETURN(const auto caps, HeldCaps());
   for (auto [id, counter] : claimed) {
-    if (id == store_->instance_id()) continue;  // own writes are always complete
+    if (id == self_) continue;  // own writes are always complete
     if (auto cap = caps.find(id); cap != caps.end()) counter = std::min(counter, cap->second);
     if (counter == 0) continue;
-    BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(id));
-    for (const auto& p : prefixes) {
-      BRAID_ASSIGN_OR_RETURN(
-          Stmt s, db_->Prepare("INSERT INTO fsic(prefix, origin, counter) VALUES (?, ?, ?) "
-                               "ON CONFLICT (prefix, origin) DO UPDATE "
-                               "SET counter = max(counter, excluded.counter)"));
-      s.Bind(1, p).Bind(2, static_cast<int64_t>(num)).Bind(3, static_cast<int64_t>(counter));
-      BRAID_RETURN_IF_ERROR(Poison(s.Run()));
-    }
+    for (const auto& p : prefixes) BRAID_RETURN_IF_ERROR(Poison(rows_->RaiseFsic(p, id, counter)));
   }
   return Status::OK();
 }
 
-Result<WriteResult> SqliteWriteTransaction::Resolve(std::string_view collection,
-                                                    std::string_view id,
-                                                    std::optional<std::string_view> body) {
+Result<WriteResult> RecordWriter::Resolve(std::string_view collection, std::string_view id,
+                                          std::optional<std::string_view> body) {
   BRAID_RETURN_IF_ERROR(Usable());
   BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
   BRAID_RETURN_IF_ERROR(ValidateRecordId(id));
-  if (body) BRAID_RETURN_IF_ERROR(NormalizeBody(*body, store_->options().max_body_bytes, &body_));
-  BRAID_ASSIGN_OR_RETURN(auto prev, Load(collection, id));
+  if (body) BRAID_RETURN_IF_ERROR(NormalizeBody(*body, store_.max_body_bytes(), &body_));
+  BRAID_ASSIGN_OR_RETURN(auto prev, rows_->Load(collection, id));
   const std::string name = std::string(collection) + "/" + std::string(id);
   if (!prev) return Status::NotFound("record " + name + " does not exist");
-  BRAID_ASSIGN_OR_RETURN(const auto held, store_->HeldVersionsOn(*db_, collection, id));
+  BRAID_ASSIGN_OR_RETURN(const auto held, rows_->Held(collection, id));
   if (prev->record.conflicts.empty() && held.empty()) {
     return Status::NotFound("record " + name + " has no conflicts to resolve");
   }
@@ -221,12 +188,11 @@ Result<WriteResult> SqliteWriteTransaction::Resolve(std::string_view collection,
   // them on every replica it reaches.
   VersionVector vv = prev->record.vv;
   for (const auto& h : held) vv.MergeFrom(h.vv);
-  BRAID_ASSIGN_OR_RETURN(LocalVector local_vv, ToLocal(vv));
   Record next = prev->record;
   next.conflicts.clear();
   const uint64_t counter = state_.counter + 1;
   if (body) {
-    const FieldWrite write{hlc_.Now(), store_->instance_id(), counter};
+    const FieldWrite write{hlc_.Now(), self_, counter};
     Record old = prev->record;
     old.conflicts.clear();
     BRAID_ASSIGN_OR_RETURN(Content content, ContentAfterPut(old, body_, write));
@@ -240,23 +206,20 @@ Result<WriteResult> SqliteWriteTransaction::Resolve(std::string_view collection,
     BRAID_ASSIGN_OR_RETURN(Content content, ParseContent(prev->record));
     content.conflicts.clear();
     next.hlc = hlc_.Now();
-    next.version = {store_->instance_id(), counter};
+    next.version = {self_, counter};
     StoreContent(content, &next);
     next.body = prev->record.deleted ? "{}" : prev->record.body;  // keep the body's own order
   }
-  next.version = {store_->instance_id(), counter};
-  local_vv.Set(state_.self, counter);
-  vv.Set(store_->instance_id(), counter);
+  next.version = {self_, counter};
+  vv.Set(self_, counter);
   next.vv = vv;
-  BRAID_RETURN_IF_ERROR(Poison(StoreVersion(prev, next, local_vv).status()));
+  BRAID_RETURN_IF_ERROR(StoreVersion(prev, next).status());
   state_.counter = counter;
-  BRAID_ASSIGN_OR_RETURN(Stmt del,
-                         db_->Prepare("DELETE FROM held WHERE collection = ? AND id = ?"));
-  BRAID_RETURN_IF_ERROR(Poison(del.Bind(1, collection).Bind(2, id).Run()));
+  BRAID_RETURN_IF_ERROR(Poison(rows_->UnholdAll(collection, id)));
   return MakeResult(prev->record.deleted && next.deleted ? WriteOp::kDeleted
                     : prev->record.deleted               ? WriteOp::kCreated
                                                          : WriteOp::kUpdated,
                     state_.seq, std::move(next));
 }
 
-}  // namespace braid::sqlite
+}  // namespace braid

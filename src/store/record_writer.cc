@@ -1,0 +1,243 @@
+// RecordWriter: local puts and deletes, storing versions, settings and the
+// commit (record_writer.h explains the design).
+
+#include "store/record_writer.h"
+
+#include "base/validate.h"
+#include "store/content.h"
+
+namespace braid {
+
+RecordWriter::RecordWriter(const Store& store, std::unique_ptr<RowTransaction> rows)
+    : store_(store),
+      self_(store.instance_id()),
+      rows_(std::move(rows)),
+      state_(rows_->counters()),
+      hlc_(store.clock(), state_.hlc) {}
+
+Status RecordWriter::Usable() const {
+  if (done_) return Status::Internal("write transaction used after Commit()");
+  if (poisoned_) {
+    return Status::Internal("write transaction used after a failed write; abort it");
+  }
+  return Status::OK();
+}
+
+WriteResult RecordWriter::MakeResult(WriteOp op, uint64_t seq, Record record) const {
+  WriteResult r;
+  r.op = op;
+  r.seq = seq;
+  r.record = std::move(record);
+  return r;
+}
+
+Status RecordWriter::LogChange(int64_t rid, ChangeOp op, std::string_view collection,
+                               const std::optional<std::string>& parent) {
+  const uint64_t seq = state_.seq + 1;
+  // This store's HLC, never the record's (a peer's version carries the
+  // peer's time): it never decreases, so `at` is ordered like seq and
+  // compaction can find its horizon by binary search.
+  BRAID_RETURN_IF_ERROR(
+      Poison(rows_->LogChange(seq, rid, op, collection, parent, hlc::Millis(hlc_.last()))));
+  state_.seq = seq;
+  return Status::OK();
+}
+
+Result<int64_t> RecordWriter::StoreVersion(const std::optional<StoredRecord>& prev,
+                                           const Record& next, bool if_absent) {
+  int64_t rid;
+  if (prev) {
+    rid = prev->rid;
+    BRAID_RETURN_IF_ERROR(Poison(rows_->Update(rid, next)));
+  } else {
+    auto inserted = rows_->Insert(next, if_absent);
+    if (!inserted.ok()) return Poison(inserted.status());
+    if (*inserted == 0) return int64_t{0};
+    rid = *inserted;
+  }
+
+  // Versions entries: one per new version-vector entry. Entries the new
+  // vector supersedes stay, stale (StreamedVersion), for compaction to
+  // purge: deleting them now would cost a random page write per update.
+  static const VersionVector kNone;
+  const VersionVector& old_vv = prev ? prev->record.vv : kNone;
+  for (const auto& [origin, counter] : next.vv.entries()) {
+    if (old_vv.Get(origin) != counter) {
+      BRAID_RETURN_IF_ERROR(Poison(rows_->AddVersion(origin, counter, rid)));
+    }
+  }
+
+  // Change log: what a delta client sees change.
+  const bool was_live = prev && !prev->record.deleted;
+  if (!next.deleted && !was_live) {
+    BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kCreate, next.collection, next.parent));
+  } else if (next.deleted && was_live) {
+    BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kDelete, next.collection, prev->record.parent));
+  } else if (!next.deleted && was_live) {
+    const Record& p = prev->record;
+    if (p.parent != next.parent) {
+      // Moving to another parent: the old parent's feed sees the item leave,
+      // the new parent's feed sees it arrive.
+      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kDelete, next.collection, p.parent));
+      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kCreate, next.collection, next.parent));
+    } else if (p.body != next.body || p.conflicts != next.conflicts ||
+               !(p.version == next.version)) {
+      BRAID_RETURN_IF_ERROR(LogChange(rid, ChangeOp::kUpdate, next.collection, next.parent));
+    }
+  }
+  return rid;
+}
+
+Result<WriteResult> RecordWriter::WriteLocal(const StoredRecord& prev, Record next) {
+  const uint64_t counter = state_.counter + 1;
+  next.version = {self_, counter};
+  next.hlc = hlc_.Now();
+  next.vv.Set(self_, counter);
+  BRAID_RETURN_IF_ERROR(StoreVersion(prev, next).status());
+  state_.counter = counter;
+  const WriteOp op = next.deleted          ? WriteOp::kDeleted
+                     : prev.record.deleted ? WriteOp::kCreated
+                                           : WriteOp::kUpdated;
+  return MakeResult(op, state_.seq, std::move(next));
+}
+
+Result<WriteResult> RecordWriter::Put(const PutRequest& req) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateCollection(req.collection));
+  BRAID_RETURN_IF_ERROR(ValidateRecordId(req.id));
+  if (req.partition) BRAID_RETURN_IF_ERROR(ValidatePartition(*req.partition));
+  if (req.parent_mode == PutRequest::ParentMode::kSet) {
+    BRAID_RETURN_IF_ERROR(ValidateParent(req.parent));
+  }
+  BRAID_RETURN_IF_ERROR(NormalizeBody(req.body, store_.max_body_bytes(), &body_));
+  std::optional<std::string> parent;
+  if (req.parent_mode == PutRequest::ParentMode::kSet) parent.emplace(req.parent);
+
+  // Fast path: a new record, inserted without a lookup. The insert does
+  // nothing when (collection, id) exists; the record is then updated.
+  {
+    const uint64_t counter = state_.counter + 1;
+    Record rec;
+    rec.collection.assign(req.collection);
+    rec.id.assign(req.id);
+    rec.partition.assign(req.partition ? *req.partition : req.collection);
+    rec.parent = parent;
+    rec.version = {self_, counter};
+    rec.vv.Set(self_, counter);
+    rec.hlc = hlc_.Now();
+    rec.body.swap(body_);
+    auto inserted = rows_->Insert(rec, /*if_absent=*/true);
+    if (!inserted.ok()) return Poison(inserted.status());
+    if (*inserted != 0) {
+      state_.counter = counter;
+      BRAID_RETURN_IF_ERROR(Poison(rows_->AddVersion(self_, counter, *inserted)));
+      BRAID_RETURN_IF_ERROR(LogChange(*inserted, ChangeOp::kCreate, rec.collection, rec.parent));
+      return MakeResult(WriteOp::kCreated, state_.seq, std::move(rec));
+    }
+    body_.swap(rec.body);
+  }
+
+  BRAID_ASSIGN_OR_RETURN(auto prev, rows_->Load(req.collection, req.id));
+  if (!prev) return Poison(Status::Internal("record vanished inside a write transaction"));
+  const Record& old = prev->record;
+  if (req.partition && *req.partition != old.partition) {
+    return Status::Conflict("record " + std::string(req.collection) + "/" + std::string(req.id) +
+                            " is in partition \"" + old.partition +
+                            "\"; a record's partition cannot change");
+  }
+  if (req.parent_mode == PutRequest::ParentMode::kKeep) parent = old.parent;
+  if (!old.deleted && old.body == body_ && old.parent == parent) {
+    return MakeResult(WriteOp::kUnchanged, 0, std::move(prev->record));
+  }
+  Record next = old;
+  next.deleted = false;
+  next.parent = std::move(parent);
+  // The clocks are relative to the new version's write: (hlc, self, counter).
+  const uint64_t counter = state_.counter + 1;
+  const FieldWrite write{hlc_.Now(), self_, counter};
+  BRAID_ASSIGN_OR_RETURN(const Content content, ContentAfterPut(old, body_, write));
+  next.body = body_;
+  next.field_clocks = ClocksFor(content, write);
+  next.conflicts = ConflictsText(content);
+  next.version = {self_, counter};
+  next.hlc = write.hlc;
+  next.vv.Set(self_, counter);
+  BRAID_RETURN_IF_ERROR(StoreVersion(prev, next).status());
+  state_.counter = counter;
+  return MakeResult(old.deleted ? WriteOp::kCreated : WriteOp::kUpdated, state_.seq,
+                    std::move(next));
+}
+
+Result<WriteResult> RecordWriter::Delete(std::string_view collection, std::string_view id) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
+  BRAID_RETURN_IF_ERROR(ValidateRecordId(id));
+  BRAID_ASSIGN_OR_RETURN(auto prev, rows_->Load(collection, id));
+  if (!prev) {
+    return Status::NotFound("record " + std::string(collection) + "/" + std::string(id) +
+                            " does not exist");
+  }
+  if (prev->record.deleted) return MakeResult(WriteOp::kUnchanged, 0, std::move(prev->record));
+  Record next = prev->record;
+  next.deleted = true;
+  next.body = "{}";
+  next.field_clocks.clear();
+  return WriteLocal(*prev, std::move(next));
+}
+
+Status RecordWriter::SetPolicy(std::string_view collection, ConflictPolicy policy) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
+  return Poison(rows_->PutPolicy(collection, policy));
+}
+
+Status RecordWriter::PutRemote(const Remote& remote) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateRemote(remote));
+  return Poison(rows_->PutRemote(remote));
+}
+
+Status RecordWriter::DeleteRemote(std::string_view name) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  auto deleted = rows_->DeleteRemote(name);
+  if (!deleted.ok()) return Poison(deleted.status());
+  if (!*deleted) return Status::NotFound("no remote named \"" + std::string(name) + "\"");
+  return Status::OK();
+}
+
+Status RecordWriter::RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  return Poison(rows_->RecordSync(remote, at_ms, result));
+}
+
+Status RecordWriter::CreateToken(std::string_view name, std::string_view sha256) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateCollection(name).WithContext("token name"));
+  if (sha256.size() != 32) return Status::InvalidArgument("a token hash is 32 bytes");
+  auto created = rows_->CreateToken(name, sha256, store_.clock().NowMillis());
+  if (!created.ok()) return Poison(created.status());
+  if (!*created) {
+    return Status::AlreadyExists("a token named \"" + std::string(name) +
+                                 "\" exists; revoke it first or pick another name");
+  }
+  return Status::OK();
+}
+
+Status RecordWriter::RevokeToken(std::string_view name) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  auto revoked = rows_->RevokeToken(name);
+  if (!revoked.ok()) return Poison(revoked.status());
+  if (!*revoked) return Status::NotFound("no token named \"" + std::string(name) + "\"");
+  return Status::OK();
+}
+
+Status RecordWriter::Commit() {
+  BRAID_RETURN_IF_ERROR(Usable());
+  state_.hlc = hlc_.last();
+  const Status s = rows_->Commit(state_);
+  done_ = true;
+  rows_.reset();  // releases the write lock (rolled back if the commit failed)
+  return s.ok() ? s : s.WithContext("committing");
+}
+
+}  // namespace braid

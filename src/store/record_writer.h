@@ -1,0 +1,102 @@
+// RecordWriter: the WriteTransaction of every backend (internal). It holds
+// what a write means; the backend's RowTransaction (rows.h) stores rows.
+//
+// - A local put or delete makes a new version (this instance, next
+//   counter) with field writes relative to it, unless it writes the stored
+//   content again (kUnchanged: no version, no event).
+// - A peer's version is validated, then stored as received when new, or
+//   merged under the collection's policy (merge.h): ignored, taken, kept
+//   with a grown version vector, merged into a new local version, or held
+//   aside.
+// - Every stored version adds a versions entry per new version-vector
+//   entry, and change-log events: create for a new record or one back from
+//   a tombstone, update for a new body, conflicts or version, delete for a
+//   tombstone, and a delete then a create for a move to another parent.
+// - The FSIC never claims the writes of a held version the stored record
+//   lacks.
+//
+// The counters (version counter, change-log seq, HLC) are read once when
+// the transaction begins, advanced in memory and written back at commit.
+//
+// Files: record_writer.cc (puts, deletes, storing versions, settings,
+// commit), record_apply.cc (peers' versions, FSIC, held versions,
+// resolving conflicts).
+
+#ifndef BRAID_STORE_RECORD_WRITER_H_
+#define BRAID_STORE_RECORD_WRITER_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "braid/hlc.h"
+#include "braid/store.h"
+#include "store/rows.h"
+
+namespace braid {
+
+class RecordWriter final : public WriteTransaction {
+ public:
+  // `store` gives the instance id, clock and body limit; `rows` is the
+  // backend's transaction, already holding its write lock.
+  RecordWriter(const Store& store, std::unique_ptr<RowTransaction> rows);
+
+  Result<WriteResult> Put(const PutRequest& request) override;
+  Result<WriteResult> Delete(std::string_view collection, std::string_view id) override;
+  using WriteTransaction::Apply;
+  Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy,
+                            BodyForm body_form) override;
+  Status AdvanceFsic(const std::vector<std::string>& prefixes,
+                     const std::vector<std::pair<InstanceId, uint64_t>>& counters) override;
+  Result<WriteResult> Resolve(std::string_view collection, std::string_view id,
+                              std::optional<std::string_view> body) override;
+  Status SetPolicy(std::string_view collection, ConflictPolicy policy) override;
+  Status PutRemote(const Remote& remote) override;
+  Status DeleteRemote(std::string_view name) override;
+  Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) override;
+  Status CreateToken(std::string_view name, std::string_view sha256) override;
+  Status RevokeToken(std::string_view name) override;
+  Status Commit() override;
+
+ private:
+  Status Usable() const;
+  // Marks the transaction unusable when `s` failed: a failed row write may
+  // have written part of its rows.
+  Status Poison(Status s) {
+    if (!s.ok()) poisoned_ = true;
+    return s;
+  }
+
+  // Stores `next` (every field of it) over `prev` (nullopt: a new row), and
+  // keeps the versions entries and the change log in step. Returns the row
+  // id; with `if_absent` (and no `prev`), 0 when a record of that name
+  // exists already (then nothing was written).
+  Result<int64_t> StoreVersion(const std::optional<StoredRecord>& prev, const Record& next,
+                               bool if_absent = false);
+  // A new local version of `prev` with next's content: the next counter and
+  // HLC, and `next.vv` with this instance's new entry.
+  Result<WriteResult> WriteLocal(const StoredRecord& prev, Record next);
+  Status LogChange(int64_t rid, ChangeOp op, std::string_view collection,
+                   const std::optional<std::string>& parent);
+  // Per instance, the highest counter the FSIC may claim with the held
+  // versions there are.
+  Result<std::map<InstanceId, uint64_t>> HeldCaps();
+  // Drops the held versions of a record that `vv` includes.
+  Status DropDominatedHeld(std::string_view collection, std::string_view id,
+                           const VersionVector& vv);
+  WriteResult MakeResult(WriteOp op, uint64_t seq, Record record) const;
+
+  const Store& store_;
+  const InstanceId self_;
+  std::unique_ptr<RowTransaction> rows_;
+  WriteCounters state_;
+  HybridClock hlc_;
+  bool done_ = false;
+  bool poisoned_ = false;
+  std::string body_;  // scratch: the minified body of the current write
+};
+
+}  // namespace braid
+
+#endif  // BRAID_STORE_RECORD_WRITER_H_

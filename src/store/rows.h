@@ -1,0 +1,113 @@
+// RowTransaction: what a storage backend provides to a write transaction
+// (internal). The meaning of a write (record_writer.h: which version it
+// makes, how a peer's version merges, what goes into the change log and
+// the version streams, what is held aside) is decided above it, the same
+// for every backend; a backend stores and finds rows, and commits them.
+//
+// The tables a backend keeps (docs/storage.md describes SQLite's):
+//   records   one row per (collection, id): the stored Record, and a row id
+//   versions  (origin, counter) -> row id: one entry per version-vector entry
+//             a stored version added, never moved (stale entries are
+//             skipped by readers and purged by compaction)
+//   changes   the change log, by seq
+//   held      versions kept aside, by (collection, id, origin, counter)
+//   fsic      (partition prefix, origin) -> counter
+//   settings  policies, remotes, tokens
+// and the counters of the transaction (WriteCounters), read when it began
+// and written back by Commit().
+//
+// A RowTransaction holds the backend's write lock from creation to Commit()
+// or destruction; destroyed without a successful Commit(), it writes
+// nothing. Used by one thread. A failed call may have written part of its
+// rows: the caller must then abandon the transaction (RecordWriter poisons
+// itself).
+
+#ifndef BRAID_STORE_ROWS_H_
+#define BRAID_STORE_ROWS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "braid/catalog.h"
+#include "braid/record.h"
+#include "braid/status.h"
+#include "braid/store.h"
+
+namespace braid {
+
+// The store's counters, as a write transaction advances them.
+struct WriteCounters {
+  uint64_t counter = 0;  // the last version counter this instance issued
+  uint64_t seq = 0;      // the last change-log seq
+  uint64_t hlc = 0;      // the greatest HLC issued or observed
+
+  bool operator==(const WriteCounters&) const = default;
+};
+
+// A record as stored, with the backend's id of its row.
+struct StoredRecord {
+  int64_t rid = 0;
+  Record record;
+};
+
+class RowTransaction {
+ public:
+  // Rolls back unless Commit() succeeded, and releases the write lock.
+  virtual ~RowTransaction() = default;
+
+  // The counters as this transaction found them.
+  virtual const WriteCounters& counters() const = 0;
+
+  // The record named (collection, id), tombstones included, or nullopt.
+  virtual Result<std::optional<StoredRecord>> Load(std::string_view collection,
+                                                   std::string_view id) = 0;
+  // Stores a record under a new row and returns its row id. With
+  // `if_absent`, when a record of that name exists, writes nothing and
+  // returns 0 (the fast path of a bulk load: no lookup first).
+  virtual Result<int64_t> Insert(const Record& record, bool if_absent) = 0;
+  // Replaces every field of the record in row `rid` (its name stays).
+  virtual Status Update(int64_t rid, const Record& record) = 0;
+
+  // Adds a versions entry: row `rid` includes `origin`'s write `counter`.
+  virtual Status AddVersion(const InstanceId& origin, uint64_t counter, int64_t rid) = 0;
+  // Appends a change-log event.
+  virtual Status LogChange(uint64_t seq, int64_t rid, ChangeOp op, std::string_view collection,
+                           const std::optional<std::string>& parent, int64_t at_ms) = 0;
+
+  // Held versions of a record, in (origin, counter) order.
+  virtual Result<std::vector<Record>> Held(std::string_view collection, std::string_view id) = 0;
+  // Names (collection, id) of the records that have held versions.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> HeldNames() = 0;
+  // Holds `record` (in its wire form, `wire`) unless that version is held.
+  virtual Status Hold(const Record& record, std::string_view wire) = 0;
+  virtual Status Unhold(std::string_view collection, std::string_view id,
+                        const Version& version) = 0;
+  virtual Status UnholdAll(std::string_view collection, std::string_view id) = 0;
+
+  // Raises the FSIC of `prefix` for `origin` to at least `counter`.
+  virtual Status RaiseFsic(std::string_view prefix, const InstanceId& origin, uint64_t counter) = 0;
+
+  // Settings. The names were validated by the caller.
+  virtual Status PutPolicy(std::string_view collection, ConflictPolicy policy) = 0;
+  virtual Status PutRemote(const Remote& remote) = 0;
+  // False when there was no such remote, or token.
+  virtual Result<bool> DeleteRemote(std::string_view name) = 0;
+  virtual Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) = 0;
+  // False when a token of that name exists (nothing written).
+  virtual Result<bool> CreateToken(std::string_view name, std::string_view sha256,
+                                   int64_t created_ms) = 0;
+  virtual Result<bool> RevokeToken(std::string_view name) = 0;
+
+  // Writes the counters and makes every row written durable (as the
+  // transaction's durability says) and visible at once. After a failed
+  // Commit() nothing was written.
+  virtual Status Commit(const WriteCounters& after) = 0;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_STORE_ROWS_H_
