@@ -33,10 +33,9 @@ using bench::Row;
 
 double RunBraid(const std::vector<Row>& rows, const std::string& path, size_t txn_size) {
   StoreOptions o;
-  o.path = path;
   o.create_if_missing = true;
   o.durability = Durability::kFull;
-  auto store = Store::OpenSqlite(o);
+  auto store = Store::Open("sqlite:" + path, o);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
     std::exit(1);

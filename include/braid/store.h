@@ -3,7 +3,8 @@
 // A Store holds records (with versions, version vectors and field clocks),
 // the instance's identity and counters, and the change log that feeds the
 // delta API. It is an interface: SQLite is the embedded backend; the SQL
-// dialect stays inside each backend.
+// dialect stays inside each backend, and what a write means is the same for
+// every backend (src/store/record_writer.h).
 //
 // Writes happen only inside a WriteTransaction, which aborts in its
 // destructor unless Commit() succeeded, so a write outside a transaction does
@@ -46,14 +47,14 @@ enum class Durability {
   kNormal,  // commits survive a process crash; the last ones may be lost on power loss
 };
 
+// How a store behaves, whatever its backend (backend settings are in the
+// spec given to Store::Open).
 struct StoreOptions {
-  std::string path;  // SQLite: the database file
   bool create_if_missing = false;
   const Clock* clock = nullptr;  // nullptr: Clock::Real()
   Durability durability = Durability::kFull;
   std::chrono::milliseconds busy_timeout{30000};  // wait for another writer at most this long
   size_t max_body_bytes = 4 * 1024 * 1024;        // minified record body limit
-  int cache_mib = 64;                             // page cache per connection
 };
 
 // A record write: a new body for (collection, id).
@@ -264,12 +265,17 @@ std::string IdentityReusedMessage(const InstanceId& self, uint64_t seen, uint64_
 
 class Store {
  public:
-  // Opens (or with create_if_missing, creates) a SQLite store. Detects a
-  // database file that was copied from elsewhere and gives it a new instance
-  // id and epoch, so two live copies never issue the same versions.
-  // Errors: NotFound (no store and not create_if_missing), Corruption (not a
+  // Opens (or with create_if_missing, creates) the store `spec` names:
+  //   sqlite:PATH[?cache_mib=N]  the embedded SQLite store in database file
+  //                              PATH; cache_mib: page cache per connection
+  //                              (default 64)
+  // Upgrades a store of an older schema (docs/storage.md). Detects a store
+  // that was copied from elsewhere, or that may have lost versions to a
+  // power cut, and gives it a new instance id and epoch, so that no version
+  // is ever issued twice. Errors: InvalidArgument (a spec braid does not
+  // know), NotFound (no store and not create_if_missing), Corruption (not a
   // braid store, or a newer schema), IoError, Busy.
-  static Result<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options);
+  static Result<std::unique_ptr<Store>> Open(std::string_view spec, const StoreOptions& options);
 
   virtual ~Store() = default;
 

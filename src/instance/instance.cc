@@ -27,14 +27,17 @@ Result<std::string> ReadFile(const std::string& path) {
   return s.str();
 }
 
-StoreOptions StoreOptionsFor(const std::string& dir, const Config& c, bool create) {
+// The instance's store: DIR/store.db, with the page cache braid.toml asks for.
+std::string StoreSpecFor(const std::string& dir, const Config& c) {
+  return "sqlite:" + dir + "/store.db?cache_mib=" + std::to_string(c.cache_mib);
+}
+
+StoreOptions StoreOptionsFor(const Config& c, bool create) {
   StoreOptions o;
-  o.path = dir + "/store.db";
   o.create_if_missing = create;
   o.durability = c.durability;
   o.max_body_bytes = c.max_record_bytes;
   o.busy_timeout = std::chrono::milliseconds(c.busy_timeout_ms);
-  o.cache_mib = c.cache_mib;
   return o;
 }
 
@@ -58,8 +61,8 @@ Result<std::unique_ptr<Instance>> Instance::Init(const std::string& dir) {
   inst->dir_ = dir;
   BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
   BRAID_ASSIGN_OR_RETURN(inst->config_, ParseConfig(text, config_path));
-  BRAID_ASSIGN_OR_RETURN(inst->store_,
-                         Store::OpenSqlite(StoreOptionsFor(dir, inst->config_, true)));
+  BRAID_ASSIGN_OR_RETURN(inst->store_, Store::Open(StoreSpecFor(dir, inst->config_),
+                                                   StoreOptionsFor(inst->config_, true)));
   return inst;
 }
 
@@ -75,8 +78,8 @@ Result<std::unique_ptr<Instance>> Instance::Open(const std::string& dir) {
     BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
     BRAID_ASSIGN_OR_RETURN(inst->config_, ParseConfig(text, config_path));
   }
-  BRAID_ASSIGN_OR_RETURN(inst->store_,
-                         Store::OpenSqlite(StoreOptionsFor(dir, inst->config_, false)));
+  BRAID_ASSIGN_OR_RETURN(inst->store_, Store::Open(StoreSpecFor(dir, inst->config_),
+                                                   StoreOptionsFor(inst->config_, false)));
   return inst;
 }
 

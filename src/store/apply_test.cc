@@ -1,10 +1,12 @@
 // The store's replication side: applying peer versions, version streams,
-// FSIC, held versions, conflict resolution, settings.
+// FSIC, held versions, conflict resolution, settings. Part of the store
+// test suite: every test runs on every backend (test_backends.h).
 
 #include <gtest/gtest.h>
 
 #include "braid/hlc.h"
 #include "braid/store.h"
+#include "store/test_backends.h"
 #include "store/wire.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"
@@ -14,10 +16,13 @@ namespace {
 
 InstanceId Id(char c) { return *InstanceId::FromHex(std::string(32, c)); }
 
-class ApplyTest : public ::testing::Test {
+class ApplyTest : public ::testing::TestWithParam<testing::TestBackend> {
  protected:
   void SetUp() override {
-    store_ = testing::OpenTestStore(dir_.File("store.db"), &clock_);
+    auto store =
+        Store::Open(GetParam().spec(dir_.path(), "store"), testing::TestStoreOptions(&clock_));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
     self_ = store_->instance_id();
   }
 
@@ -67,7 +72,7 @@ class ApplyTest : public ::testing::Test {
   InstanceId self_;
 };
 
-TEST_F(ApplyTest, NewRecordsAreStoredAsReceived) {
+TEST_P(ApplyTest, NewRecordsAreStoredAsReceived) {
   Record in = Peer('a', 5, R"({"x":1})");
   in.vv.Set(Id('b'), 2);
   auto r = Apply(in);
@@ -86,7 +91,7 @@ TEST_F(ApplyTest, NewRecordsAreStoredAsReceived) {
   EXPECT_EQ(page->events[0].op, ChangeOp::kCreate);
 }
 
-TEST_F(ApplyTest, TombstonesOfUnknownRecordsAreKeptButNotFed) {
+TEST_P(ApplyTest, TombstonesOfUnknownRecordsAreKeptButNotFed) {
   Record in = Peer('a', 3, "{}");
   in.deleted = true;
   ASSERT_TRUE(Apply(in).ok());
@@ -94,7 +99,7 @@ TEST_F(ApplyTest, TombstonesOfUnknownRecordsAreKeptButNotFed) {
   EXPECT_TRUE(store_->ReadChanges({})->events.empty());
 }
 
-TEST_F(ApplyTest, OlderVersionsAreIgnoredNewerOnesReplace) {
+TEST_P(ApplyTest, OlderVersionsAreIgnoredNewerOnesReplace) {
   ASSERT_TRUE(Apply(Peer('a', 2, R"({"x":2})")).ok());
   EXPECT_EQ(Apply(Peer('a', 1, R"({"x":1})"))->kind, ApplyResult::Kind::kIgnored);
   EXPECT_EQ(Apply(Peer('a', 2, R"({"x":2})"))->kind, ApplyResult::Kind::kIgnored);
@@ -106,7 +111,7 @@ TEST_F(ApplyTest, OlderVersionsAreIgnoredNewerOnesReplace) {
   EXPECT_EQ(page->events[1].op, ChangeOp::kUpdate);
 }
 
-TEST_F(ApplyTest, ConcurrentVersionsMergeIntoALocalVersion) {
+TEST_P(ApplyTest, ConcurrentVersionsMergeIntoALocalVersion) {
   ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1,"y":1})")).ok());
   ASSERT_TRUE(Put("n1", R"({"x":2,"y":1})").ok());  // local edit of x
   // A concurrent edit of y by b, which still has x as a wrote it.
@@ -131,7 +136,7 @@ TEST_F(ApplyTest, ConcurrentVersionsMergeIntoALocalVersion) {
   EXPECT_EQ(Apply(in)->kind, ApplyResult::Kind::kIgnored);
 }
 
-TEST_F(ApplyTest, LocalUpdatesMoveTheirVersionEntry) {
+TEST_P(ApplyTest, LocalUpdatesMoveTheirVersionEntry) {
   ASSERT_TRUE(Put("n1", R"({"x":1})").ok());
   ASSERT_TRUE(Put("n1", R"({"x":2})").ok());
   ASSERT_TRUE(Put("n2", R"({"x":1})").ok());
@@ -140,7 +145,7 @@ TEST_F(ApplyTest, LocalUpdatesMoveTheirVersionEntry) {
   EXPECT_EQ(*store_->CountVersions(Id('e'), 0), 0u);
 }
 
-TEST_F(ApplyTest, SupersededEntriesAreStaleUntilCompactionPurgesThem) {
+TEST_P(ApplyTest, SupersededEntriesAreStaleUntilCompactionPurgesThem) {
   ASSERT_TRUE(Put("n1", R"({"x":1})").ok());
   ASSERT_TRUE(Put("n1", R"({"x":2})").ok());
   ASSERT_TRUE(Put("n1", R"({"x":3})").ok());
@@ -158,7 +163,7 @@ TEST_F(ApplyTest, SupersededEntriesAreStaleUntilCompactionPurgesThem) {
   EXPECT_EQ((*all)[0].position, 3u);
 }
 
-TEST_F(ApplyTest, FsicIsPerPrefixAndTheFilterTakesTheMinimum) {
+TEST_P(ApplyTest, FsicIsPerPrefixAndTheFilterTakesTheMinimum) {
   ASSERT_TRUE(Put("n1", "{}").ok());
   {
     auto txn = std::move(*store_->BeginWrite());
@@ -176,7 +181,7 @@ TEST_F(ApplyTest, FsicIsPerPrefixAndTheFilterTakesTheMinimum) {
   EXPECT_EQ(store_->Fsic({})->Get(self_), 1u);  // own writes: the counter
 }
 
-TEST_F(ApplyTest, SkipHoldsVersionsUntilResolved) {
+TEST_P(ApplyTest, SkipHoldsVersionsUntilResolved) {
   ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})")).ok());
   ASSERT_TRUE(Put("n1", R"({"x":"mine"})").ok());
   Record in = Peer('b', 1, R"({"x":"theirs"})");
@@ -204,7 +209,7 @@ TEST_F(ApplyTest, SkipHoldsVersionsUntilResolved) {
   EXPECT_TRUE(store_->ListConflicts("", "", 10)->empty());
 }
 
-TEST_F(ApplyTest, ResolvingKeepsTheBodyAndClearsMergeConflicts) {
+TEST_P(ApplyTest, ResolvingKeepsTheBodyAndClearsMergeConflicts) {
   ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})")).ok());
   ASSERT_TRUE(Put("n1", R"({"x":"mine"})").ok());
   clock_.Advance(1000);
@@ -224,7 +229,7 @@ TEST_F(ApplyTest, ResolvingKeepsTheBodyAndClearsMergeConflicts) {
   EXPECT_EQ(again->Resolve("notes", "n1", std::nullopt).status().code(), Code::kNotFound);
 }
 
-TEST_F(ApplyTest, BadPeerVersionsAreRefusedAndWriteNothing) {
+TEST_P(ApplyTest, BadPeerVersionsAreRefusedAndWriteNothing) {
   ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})", "kept")).ok());
   std::vector<std::pair<std::string, Record>> cases;
   Record r = Peer('a', 4, "{}");
@@ -270,7 +275,7 @@ TEST_F(ApplyTest, BadPeerVersionsAreRefusedAndWriteNothing) {
 
 // A body ReadWireRecord already normalized skips the second check, but not
 // the store's size limit, which only the store knows.
-TEST_F(ApplyTest, NormalizedBodiesStillMeetTheSizeLimit) {
+TEST_P(ApplyTest, NormalizedBodiesStillMeetTheSizeLimit) {
   const Record big = Peer('a', 1, R"({"x":")" + std::string(5 * 1024 * 1024, 'y') + "\"}");
   for (const BodyForm form : {BodyForm::kUnchecked, BodyForm::kNormalized}) {
     auto txn = store_->BeginWrite();
@@ -291,7 +296,7 @@ TEST_F(ApplyTest, NormalizedBodiesStillMeetTheSizeLimit) {
 
 // Two stores created one id in different partitions: held aside, so the
 // rest of the sync goes on, and the FSIC does not claim the held write.
-TEST_F(ApplyTest, APartitionClashIsHeldNotFatal) {
+TEST_P(ApplyTest, APartitionClashIsHeldNotFatal) {
   ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1})", "kept")).ok());
   Record r = Peer('a', 4, R"({"x":2})", "kept");
   r.partition = "elsewhere";
@@ -313,7 +318,7 @@ TEST_F(ApplyTest, APartitionClashIsHeldNotFatal) {
 
 // A peer that knows more writes of this store's id than it issued: the
 // store was restored in place; reusing those names would lose writes.
-TEST_F(ApplyTest, WritesOfOurOwnIdBeyondOurCounterAreRefused) {
+TEST_P(ApplyTest, WritesOfOurOwnIdBeyondOurCounterAreRefused) {
   ASSERT_TRUE(Put("mine", R"({"x":1})").ok());
   Record r = Peer('a', 1, R"({"x":2})", "mine");
   r.vv.Set(self_, 5);
@@ -324,7 +329,7 @@ TEST_F(ApplyTest, WritesOfOurOwnIdBeyondOurCounterAreRefused) {
   EXPECT_EQ(store_->Stats()->last_seq, seq);
 }
 
-TEST_F(ApplyTest, ARolledBackTransactionForgetsTheInstancesItAdded) {
+TEST_P(ApplyTest, ARolledBackTransactionForgetsTheInstancesItAdded) {
   {
     auto txn = std::move(*store_->BeginWrite());
     ASSERT_TRUE(txn->Apply(Peer('a', 1, "{}", "gone"), ConflictPolicy::kMerge).ok());
@@ -335,7 +340,7 @@ TEST_F(ApplyTest, ARolledBackTransactionForgetsTheInstancesItAdded) {
   EXPECT_TRUE(Stream(Id('a')).empty());
 }
 
-TEST_F(ApplyTest, WireFormRoundTrips) {
+TEST_P(ApplyTest, WireFormRoundTrips) {
   Record r = Peer('a', 7, R"({"x":[1,2]})");
   r.vv.Set(Id('b'), 3);
   r.parent = "folder";
@@ -358,7 +363,7 @@ TEST_F(ApplyTest, WireFormRoundTrips) {
 // exactly what StreamVersions' records say, for every kind of row: merged
 // vectors, field clocks, conflicts, tombstones, parents, partitions, and
 // stale entries.
-TEST_F(ApplyTest, WireStreamsSayWhatRecordStreamsSay) {
+TEST_P(ApplyTest, WireStreamsSayWhatRecordStreamsSay) {
   ASSERT_TRUE(Apply(Peer('a', 1, R"({"x":1,"y":1})")).ok());
   ASSERT_TRUE(Put("n1", R"({"x":2,"y":1})").ok());
   Record in = Peer('b', 1, R"({"x":1,"y":3})");
@@ -419,7 +424,7 @@ TEST_F(ApplyTest, WireStreamsSayWhatRecordStreamsSay) {
   EXPECT_EQ(one->entries.size(), 1u);
 }
 
-TEST_F(ApplyTest, SettingsRoundTrip) {
+TEST_P(ApplyTest, SettingsRoundTrip) {
   auto txn = std::move(*store_->BeginWrite());
   ASSERT_TRUE(txn->SetPolicy("notes", ConflictPolicy::kLww).ok());
   Remote remote;
@@ -463,6 +468,9 @@ TEST_F(ApplyTest, SettingsRoundTrip) {
   EXPECT_TRUE(store_->ListRemotes()->empty());
   EXPECT_TRUE(store_->ListTokens()->empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApplyTest, ::testing::ValuesIn(testing::TestBackends()),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace braid

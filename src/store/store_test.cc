@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "braid/hlc.h"
+#include "store/test_backends.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"
 
@@ -33,28 +34,22 @@ PutRequest Req(std::string_view collection, std::string_view id, std::string_vie
   return r;
 }
 
-struct Backend {
-  std::string name;
-  std::function<Result<std::unique_ptr<Store>>(const std::string& dir, const Clock* clock)> open;
-};
+using testing::TestBackend;
 
-void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
-
-std::vector<Backend> Backends() {
-  return {{"sqlite", [](const std::string& dir, const Clock* clock) {
-             StoreOptions o = testing::TestStoreOptions(dir + "/store.db", clock);
-             o.max_body_bytes = 1024;
-             return Store::OpenSqlite(o);
-           }}};
-}
-
-class StoreTest : public ::testing::TestWithParam<Backend> {
+class StoreTest : public ::testing::TestWithParam<TestBackend> {
  protected:
   void SetUp() override { store_ = Open(); }
+  // The test's store (another handle on it, when one is open: as another
+  // process would open it).
   std::unique_ptr<Store> Open() {
-    auto s = GetParam().open(dir_.path(), &clock_);
+    auto s = Store::Open(GetParam().spec(dir_.path(), "store"), Options());
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
+  }
+  StoreOptions Options() {
+    StoreOptions o = testing::TestStoreOptions(&clock_);
+    o.max_body_bytes = 1024;
+    return o;
   }
 
   Result<WriteResult> Put(std::string_view collection, std::string_view id, std::string_view body,
@@ -367,29 +362,6 @@ TEST_P(StoreTest, IdentityAndCountersSurviveReopening) {
   EXPECT_GT(r->record.hlc, hlc1);
 }
 
-TEST_P(StoreTest, ACopiedStoreGetsANewIdentity) {
-  ASSERT_TRUE(Put("notes", "n1", "{}").ok());
-  const InstanceId id = store_->instance_id();
-  const uint64_t epoch = store_->Stats()->epoch;
-  store_.reset();
-  TempDir copy;
-  std::filesystem::copy_file(dir_.File("store.db"), copy.File("store.db"));
-  auto copied = GetParam().open(copy.path(), &clock_);
-  ASSERT_TRUE(copied.ok());
-  EXPECT_NE((*copied)->instance_id(), id);
-  EXPECT_NE((*copied)->Stats()->epoch, epoch);
-  // The copy keeps the data and the versions it holds.
-  auto rec = (*copied)->Get("notes", "n1");
-  ASSERT_TRUE(rec.ok() && rec->has_value());
-  EXPECT_EQ((*rec)->version.origin, id);
-  // Reopening the copy keeps its new identity; the original keeps its own.
-  const InstanceId copy_id = (*copied)->instance_id();
-  copied->reset();
-  EXPECT_EQ((*GetParam().open(copy.path(), &clock_))->instance_id(), copy_id);
-  store_ = Open();
-  EXPECT_EQ(store_->instance_id(), id);
-}
-
 TEST_P(StoreTest, CompactionKeepsWhatANewClientNeeds) {
   // Old history: n1 created and updated three times; n2 created and deleted;
   // n3 created, deleted and created again.
@@ -428,12 +400,12 @@ TEST_P(StoreTest, CompactionWithNothingOldDoesNothing) {
 }
 
 TEST_P(StoreTest, ListenersHearCommitsOfOtherConnections) {
-  auto other = GetParam().open(dir_.path(), &clock_);  // as another process would
-  ASSERT_TRUE(other.ok());
+  auto other = Open();  // as another process would
+  ASSERT_NE(other, nullptr);
   std::atomic<int> heard{0};
   const uint64_t id = store_->AddChangeListener([&] { heard++; });
   {
-    auto txn = (*other)->BeginWrite();
+    auto txn = other->BeginWrite();
     ASSERT_TRUE(txn.ok());
     ASSERT_TRUE((*txn)->Put(Req("notes", "n1", "{}")).ok());
     ASSERT_TRUE((*txn)->Commit().ok());
@@ -468,56 +440,42 @@ TEST_P(StoreTest, ConcurrentWritersAreSerialized) {
   EXPECT_EQ(store_->Stats()->counter, uint64_t{kThreads * kPerThread});
 }
 
-// A commit that leaves megabytes in the WAL has them copied into the
-// database by the checkpointer thread, while the store stays open (without
-// it, they would wait for 64 MiB of WAL or for the store to close).
-TEST_P(StoreTest, ALargeCommitIsCheckpointedInTheBackground) {
-  const std::string db = dir_.File("store.db");
-  const auto before = std::filesystem::file_size(db);
-  {
-    auto txn = std::move(*store_->BeginWrite());
-    const std::string body = R"({"text":")" + std::string(900, 'x') + R"("})";
-    for (int i = 0; i < 8000; ++i) {
-      ASSERT_TRUE(txn->Put(Req("notes", "n" + std::to_string(i), body)).ok());
-    }
-    ASSERT_TRUE(txn->Commit().ok());
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::filesystem::file_size(db) < before + 6'000'000 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GT(std::filesystem::file_size(db), before + 6'000'000);
-  EXPECT_EQ(store_->Stats()->live, 8000u);
-  ASSERT_TRUE(Put("notes", "after", "{}").ok());  // commits go on while it runs
-  store_.reset();
-  store_ = Open();
-  EXPECT_EQ(store_->Stats()->live, 8001u);
-}
-
 TEST_P(StoreTest, OpeningAMissingStoreWithoutCreateFails) {
-  StoreOptions o;
-  o.path = dir_.File("nothing.db");
-  auto s = Store::OpenSqlite(o);
-  EXPECT_EQ(s.status().code(), Code::kNotFound);
-  EXPECT_FALSE(std::filesystem::exists(o.path));
+  auto s = Store::Open(GetParam().spec(dir_.path(), "nothing"), StoreOptions());
+  EXPECT_EQ(s.status().code(), Code::kNotFound) << s.status().ToString();
+  auto again = Store::Open(GetParam().spec(dir_.path(), "nothing"), StoreOptions());
+  EXPECT_EQ(again.status().code(), Code::kNotFound) << "the failed open created something";
 }
 
-TEST_P(StoreTest, AFileThatIsNotAStoreIsRefused) {
-  {
-    FILE* f = std::fopen(dir_.File("junk.db").c_str(), "w");
-    std::fputs("this is not sqlite at all, just some text that is long enough", f);
-    std::fclose(f);
-  }
-  StoreOptions o;
-  o.path = dir_.File("junk.db");
-  auto s = Store::OpenSqlite(o);
-  EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(s.status().code() == Code::kCorruption) << s.status().ToString();
-}
-
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(Backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(testing::TestBackends()),
                          [](const auto& info) { return info.param.name; });
+
+// Specs that name no store braid knows are refused, naming what is wrong.
+TEST(StoreSpecTest, BadSpecsAreRefused) {
+  TempDir dir;
+  struct Case {
+    std::string spec, says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "unknown store"},
+           {dir.File("store.db"), "unknown store"},
+           {"sqlite:", "names no file"},
+           {"sqlite:" + dir.File("a.db") + "?cache_mib=0", "cache_mib"},
+           {"sqlite:" + dir.File("a.db") + "?cache_mib=12x", "cache_mib"},
+           {"sqlite:" + dir.File("a.db") + "?pages=3", "unknown setting \"pages\""},
+           {"postgresql://localhost/braid", "no PostgreSQL backend"},
+       }) {
+    StoreOptions o;
+    o.create_if_missing = true;
+    auto s = Store::Open(c.spec, o);
+    EXPECT_EQ(s.status().code(), Code::kInvalidArgument) << c.spec;
+    EXPECT_NE(s.status().message().find(c.says), std::string::npos) << s.status().ToString();
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "a refused spec created a file";
+  StoreOptions o;
+  o.create_if_missing = true;
+  EXPECT_TRUE(Store::Open("sqlite:" + dir.File("b.db") + "?cache_mib=8", o).ok());
+}
 
 }  // namespace
 }  // namespace braid

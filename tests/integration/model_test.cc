@@ -72,9 +72,8 @@ class Model {
           return "cannot link " + a + " to " + b;
         }
       }
-      StoreOptions o;
-      o.path = cluster_[a].dir + "/store.db";
-      stores_[a] = std::move(*Store::OpenSqlite(o));
+      stores_[a] =
+          std::move(*Store::Open("sqlite:" + cluster_[a].dir + "/store.db", StoreOptions()));
       clients_[a] = std::move(*http::Client::Create());
     }
     for (int step = 0; step < 40; ++step) {

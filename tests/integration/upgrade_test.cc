@@ -78,9 +78,7 @@ int64_t RawInt(const std::string& path, const std::string& sql) {
 }
 
 std::unique_ptr<Store> Open(const std::string& path) {
-  StoreOptions o;
-  o.path = path;
-  auto store = Store::OpenSqlite(o);
+  auto store = Store::Open("sqlite:" + path, StoreOptions());
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   return store.ok() ? std::move(*store) : nullptr;
 }
@@ -157,9 +155,7 @@ TEST(UpgradeTest, AStoreOfANewerBraidIsRefusedNamingBothSchemas) {
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
-  StoreOptions o;
-  o.path = path;
-  auto store = Store::OpenSqlite(o);
+  auto store = Store::Open("sqlite:" + path, StoreOptions());
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), Code::kCorruption);
   EXPECT_NE(store.status().message().find("schema 99"), std::string::npos)

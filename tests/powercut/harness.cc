@@ -210,9 +210,7 @@ Status IntegrityCheck(const std::string& data_dir) {
 
 Result<std::unique_ptr<Store>> OpenAfterCut(const std::string& data_dir) {
   ::setenv("BRAID_BOOT_ID", kAfterCutBoot, 1);
-  StoreOptions o;
-  o.path = data_dir + "/store.db";
-  return Store::OpenSqlite(o);
+  return Store::Open("sqlite:" + data_dir + "/store.db", StoreOptions());
 }
 
 std::string Describe(const Record& r) {

@@ -58,9 +58,7 @@ RunResult Cluster::Cli(const std::string& node, const std::vector<std::string>& 
 }
 
 State Cluster::Read(const std::string& node) {
-  StoreOptions o;
-  o.path = nodes_.at(node)->dir + "/store.db";
-  auto store = Store::OpenSqlite(o);
+  auto store = Store::Open("sqlite:" + nodes_.at(node)->dir + "/store.db", StoreOptions());
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   State state;
   if (!store.ok()) return state;

@@ -13,9 +13,8 @@
 
 namespace braid::testing {
 
-inline StoreOptions TestStoreOptions(const std::string& path, const Clock* clock = nullptr) {
+inline StoreOptions TestStoreOptions(const Clock* clock = nullptr) {
   StoreOptions o;
-  o.path = path;
   o.create_if_missing = true;
   o.durability = Durability::kNormal;
   if (clock != nullptr) o.clock = clock;
@@ -25,7 +24,7 @@ inline StoreOptions TestStoreOptions(const std::string& path, const Clock* clock
 // Opens (creating) the store at `path`; a test cannot go on without it, so
 // a failure ends the test binary with the reason.
 inline std::unique_ptr<Store> OpenTestStore(const std::string& path, const Clock* clock = nullptr) {
-  auto store = Store::OpenSqlite(TestStoreOptions(path, clock));
+  auto store = Store::Open("sqlite:" + path, TestStoreOptions(clock));
   if (!store.ok()) {
     std::fprintf(stderr, "cannot open test store %s: %s\n", path.c_str(),
                  store.status().ToString().c_str());

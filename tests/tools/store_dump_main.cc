@@ -23,9 +23,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  braid::StoreOptions o;
-  o.path = argv[1];
-  auto store = braid::Store::OpenSqlite(o);
+  auto store = braid::Store::Open(std::string("sqlite:") + argv[1], braid::StoreOptions());
   if (!store.ok()) {
     std::fprintf(stderr, "store_dump: %s\n", store.status().ToString().c_str());
     return 1;

@@ -19,10 +19,6 @@
 
 namespace braid {
 
-Result<std::unique_ptr<Store>> Store::OpenSqlite(const StoreOptions& options) {
-  return sqlite::SqliteStore::Open(options);
-}
-
 namespace sqlite {
 
 namespace {
@@ -87,8 +83,10 @@ Result<StateRow> ReadState(Db& db) {
   return st;
 }
 
-SqliteStore::SqliteStore(const StoreOptions& options)
+SqliteStore::SqliteStore(const SqliteOptions& sqlite, const StoreOptions& options)
     : writer_durability_(options.durability),
+      path_(sqlite.path),
+      cache_mib_(sqlite.cache_mib),
       options_(options),
       clock_(options.clock != nullptr ? options.clock : &Clock::Real()) {}
 
@@ -112,22 +110,23 @@ SqliteStore::~SqliteStore() {
   if (checkpointer_.joinable()) checkpointer_.join();
 }
 
-Result<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options) {
-  if (options.path.empty()) return Status::InvalidArgument("store path is empty");
-  if (!options.create_if_missing && !std::filesystem::exists(options.path)) {
-    return Status::NotFound("no braid store at " + options.path +
+Result<std::unique_ptr<Store>> SqliteStore::Open(const SqliteOptions& sqlite,
+                                                 const StoreOptions& options) {
+  if (sqlite.path.empty()) return Status::InvalidArgument("store path is empty");
+  if (!options.create_if_missing && !std::filesystem::exists(sqlite.path)) {
+    return Status::NotFound("no braid store at " + sqlite.path +
                             "; run `braid init` to create one");
   }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(sqlite, options));
   BRAID_RETURN_IF_ERROR(store->Initialize());
   return std::unique_ptr<Store>(std::move(store));
 }
 
 Result<std::unique_ptr<Db>> SqliteStore::OpenConnection(bool create) {
-  BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(options_.path, create, options_.busy_timeout));
+  BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(path_, create, options_.busy_timeout));
   const std::string pragmas = std::string("PRAGMA synchronous=") +
                               (options_.durability == Durability::kFull ? "FULL" : "NORMAL") +
-                              "; PRAGMA cache_size=-" + std::to_string(options_.cache_mib * 1024) +
+                              "; PRAGMA cache_size=-" + std::to_string(cache_mib_ * 1024) +
                               "; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
   BRAID_RETURN_IF_ERROR(db->Exec(pragmas.c_str()));
   return db;
@@ -140,7 +139,7 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
   BRAID_ASSIGN_OR_RETURN(const int64_t version, db.QueryInt("PRAGMA user_version"));
   if (app_id == 0 && version == 0) {
     BRAID_ASSIGN_OR_RETURN(const int64_t tables, db.QueryInt("SELECT count(*) FROM sqlite_schema"));
-    if (tables != 0) return Status::Corruption(options_.path + " is not a braid store");
+    if (tables != 0) return Status::Corruption(path_ + " is not a braid store");
     // WAL: readers never wait for the writer, and other processes can read
     // while braid serve writes. The mode is stored in the file.
     BRAID_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
@@ -149,7 +148,7 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
     auto again = db.QueryInt("PRAGMA user_version");
     if (!again.ok() || *again == 0) {
       const InstanceId id = InstanceId::Random();
-      BRAID_ASSIGN_OR_RETURN(const std::string file_id, FileIdentity(options_.path));
+      BRAID_ASSIGN_OR_RETURN(const std::string file_id, FileIdentity(path_));
       Status s = CreateSchema(db);
       if (s.ok()) {
         auto ins = db.Prepare("INSERT INTO instances(num, id) VALUES (1, ?)");
@@ -163,19 +162,19 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
       }
       if (s.ok()) {
         auto meta = db.Prepare("INSERT INTO meta(key, value) VALUES ('file_id', ?), ('path', ?)");
-        s = meta.ok() ? meta->Bind(1, file_id).Bind(2, options_.path).Run() : meta.status();
+        s = meta.ok() ? meta->Bind(1, file_id).Bind(2, path_).Run() : meta.status();
       }
       if (s.ok()) s = db.Exec("COMMIT");
       if (!s.ok()) {
         (void)db.Exec("ROLLBACK");
         return s.WithContext("creating the store");
       }
-      spdlog::info("created store {} (instance {})", options_.path, id.Hex());
+      spdlog::info("created store {} (instance {})", path_, id.Hex());
     } else {
       BRAID_RETURN_IF_ERROR(db.Exec("COMMIT"));
     }
   } else if (app_id != kApplicationId) {
-    return Status::Corruption(options_.path + " is not a braid store");
+    return Status::Corruption(path_ + " is not a braid store");
   }
   BRAID_ASSIGN_OR_RETURN(const std::string mode, [&]() -> Result<std::string> {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("PRAGMA journal_mode"));
@@ -190,7 +189,7 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
   BRAID_RETURN_IF_ERROR(
       db.Exec(("PRAGMA journal_size_limit=" + std::to_string(kWalCheckpointBytes)).c_str()));
   sqlite3_wal_hook(db.handle(), &SqliteStore::AfterCommit, this);
-  BRAID_RETURN_IF_ERROR(Migrate(db, options_.path));
+  BRAID_RETURN_IF_ERROR(Migrate(db, path_));
 
   boot_id_ = BootId();
   BRAID_RETURN_IF_ERROR(CheckIdentity(db));
@@ -230,7 +229,7 @@ Result<InstanceId> SqliteStore::Rekey(Db& db) {
 // behind versions its original already issued and replicated, so it must
 // not write under the original's instance id: it gets a fresh id and epoch.
 Status SqliteStore::CheckIdentity(Db& db) {
-  BRAID_ASSIGN_OR_RETURN(const std::string file_id, FileIdentity(options_.path));
+  BRAID_ASSIGN_OR_RETURN(const std::string file_id, FileIdentity(path_));
   auto read_meta = [&]() -> Result<std::string> {
     BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT value FROM meta WHERE key = 'file_id'"));
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -248,11 +247,11 @@ Status SqliteStore::CheckIdentity(Db& db) {
     BRAID_ASSIGN_OR_RETURN(const InstanceId id, Rekey(db));
     BRAID_ASSIGN_OR_RETURN(Stmt meta, db.Prepare("INSERT OR REPLACE INTO meta(key, value) "
                                                  "VALUES ('file_id', ?), ('path', ?)"));
-    BRAID_RETURN_IF_ERROR(meta.Bind(1, file_id).Bind(2, options_.path).Run());
+    BRAID_RETURN_IF_ERROR(meta.Bind(1, file_id).Bind(2, path_).Run());
     spdlog::warn(
         "{} is a copy of another store (its file identity changed): it now writes as "
         "instance {} instead of {}, and delta cursors issued before get resyncRequired",
-        options_.path, id.Hex(), old_id.Hex());
+        path_, id.Hex(), old_id.Hex());
     return Status::OK();
   };
   Status s = rekey();
@@ -290,7 +289,7 @@ Status SqliteStore::CheckUnsyncedLoss(Db& db) {
         "may not have reached the disk; versions peers may hold must not be issued again, so the "
         "store now writes as instance {} instead of {}: peers send back what it lost at the next "
         "sync, and delta cursors issued before get resyncRequired",
-        options_.path, id.Hex(), old_id.Hex());
+        path_, id.Hex(), old_id.Hex());
     return Status::OK();
   };
   Status s = renew();
@@ -316,7 +315,7 @@ void SqliteStore::MarkSyncedAtClose() NO_THREAD_SAFETY_ANALYSIS {
   if (s.ok()) s = db.Exec("COMMIT");
   if (!s.ok()) {
     (void)db.Exec("ROLLBACK");
-    spdlog::debug("{}: cannot mark the store synced at close: {}", options_.path, s.ToString());
+    spdlog::debug("{}: cannot mark the store synced at close: {}", path_, s.ToString());
   }
 }
 
@@ -659,7 +658,7 @@ void SqliteStore::CheckpointLoop() {
     const int rc = sqlite3_wal_checkpoint_v2((*db)->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                              nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_INTERRUPT) {
-      spdlog::warn("background checkpoint of {} failed: {}", options_.path, sqlite3_errstr(rc));
+      spdlog::warn("background checkpoint of {} failed: {}", path_, sqlite3_errstr(rc));
     }
   }
 }

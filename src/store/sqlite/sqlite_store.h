@@ -47,9 +47,16 @@ struct StateRow {
   "r.clocks, r.body, r.conflicts"
 inline constexpr int kRecordColumnCount = 12;
 
+// What the spec sqlite:PATH?cache_mib=N says.
+struct SqliteOptions {
+  std::string path;  // the database file
+  int cache_mib = 64;  // page cache per connection
+};
+
 class SqliteStore final : public Store {
  public:
-  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  static Result<std::unique_ptr<Store>> Open(const SqliteOptions& sqlite,
+                                             const StoreOptions& options);
   ~SqliteStore() override;
 
   InstanceId instance_id() const override { return self_id_; }
@@ -133,7 +140,7 @@ class SqliteStore final : public Store {
     std::unique_ptr<Db> db_;
   };
 
-  explicit SqliteStore(const StoreOptions& options);
+  SqliteStore(const SqliteOptions& sqlite, const StoreOptions& options);
   Status Initialize();
   Result<std::unique_ptr<Db>> OpenConnection(bool create);
   Result<Reader> AcquireReader();
@@ -147,6 +154,8 @@ class SqliteStore final : public Store {
   void RequestCheckpoint() EXCLUDES(checkpoint_mu_);
   void CheckpointLoop() EXCLUDES(checkpoint_mu_);
 
+  const std::string path_;
+  const int cache_mib_;
   StoreOptions options_;
   const Clock* clock_;
   InstanceId self_id_;

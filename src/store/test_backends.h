@@ -1,0 +1,32 @@
+// The backends the store test suites run against (store_test.cc,
+// apply_test.cc): each names a new store in a test's temporary directory.
+// A backend joins by adding itself here; every store test then runs on it.
+
+#ifndef BRAID_STORE_TEST_BACKENDS_H_
+#define BRAID_STORE_TEST_BACKENDS_H_
+
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace braid::testing {
+
+struct TestBackend {
+  std::string name;
+  // The spec (Store::Open) of a store kept under `dir`, a fresh temporary
+  // directory of the test's; `name` tells stores of one test apart.
+  std::function<std::string(const std::string& dir, const std::string& name)> spec;
+};
+
+inline void PrintTo(const TestBackend& b, std::ostream* os) { *os << b.name; }
+
+inline std::vector<TestBackend> TestBackends() {
+  return {{"sqlite", [](const std::string& dir, const std::string& name) {
+             return "sqlite:" + dir + "/" + name + ".db";
+           }}};
+}
+
+}  // namespace braid::testing
+
+#endif  // BRAID_STORE_TEST_BACKENDS_H_
