@@ -9,8 +9,9 @@
 // Writes happen only inside a WriteTransaction, which aborts in its
 // destructor unless Commit() succeeded, so a write outside a transaction does
 // not compile and a failed batch leaves nothing behind. One write transaction
-// runs at a time per store (across processes too: the backend serializes
-// them, waiting up to the busy timeout); reads never wait for writers.
+// runs at a time per store, across threads and processes: BeginWrite waits
+// for the one under way at most the busy timeout in all, then fails with
+// Busy. Reads never wait for writers.
 //
 // Thread-safety: a Store may be used from many threads at once. A
 // WriteTransaction belongs to the thread that began it; the next one can

@@ -5,6 +5,7 @@
 #ifndef BRAID_BASE_MUTEX_H_
 #define BRAID_BASE_MUTEX_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -20,6 +21,7 @@
 #define PT_GUARDED_BY(x) BRAID_TSA(pt_guarded_by(x))
 #define ACQUIRE(...) BRAID_TSA(acquire_capability(__VA_ARGS__))
 #define RELEASE(...) BRAID_TSA(release_capability(__VA_ARGS__))
+#define TRY_ACQUIRE(...) BRAID_TSA(try_acquire_capability(__VA_ARGS__))
 #define REQUIRES(...) BRAID_TSA(requires_capability(__VA_ARGS__))
 #define EXCLUDES(...) BRAID_TSA(locks_excluded(__VA_ARGS__))
 #define ACQUIRED_BEFORE(...) BRAID_TSA(acquired_before(__VA_ARGS__))
@@ -37,6 +39,22 @@ class CAPABILITY("mutex") Mutex {
 
  private:
   std::mutex mu_;
+};
+
+// A mutex whose waiters can give up: for locks held across work of
+// unbounded length (a store's write transaction), so that a waiter fails
+// with Busy after its timeout instead of blocking without bound.
+class CAPABILITY("mutex") TimedMutex {
+ public:
+  void Lock() ACQUIRE() { mu_.lock(); }
+  void Unlock() RELEASE() { mu_.unlock(); }
+  // True with the lock held; false when `timeout` passed without it.
+  bool TryLockFor(std::chrono::milliseconds timeout) TRY_ACQUIRE(true) {
+    return mu_.try_lock_for(timeout);
+  }
+
+ private:
+  std::timed_mutex mu_;
 };
 
 class SCOPED_CAPABILITY MutexLock {

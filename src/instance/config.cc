@@ -136,7 +136,8 @@ threads = 0
 durability = "full"
 # Largest record body, in bytes, after whitespace is removed.
 max_record_bytes = 4194304
-# How long a write waits for another process's write to finish.
+# How long a write waits for another write (of this process or another)
+# before it fails with "busy".
 busy_timeout_ms = 30000
 # SQLite page cache per connection, in MiB.
 cache_mib = 64

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "braid/hlc.h"
@@ -438,6 +440,53 @@ TEST_P(StoreTest, ConcurrentWritersAreSerialized) {
   ASSERT_EQ(events.size(), size_t{kThreads * kPerThread});
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
   EXPECT_EQ(store_->Stats()->counter, uint64_t{kThreads * kPerThread});
+}
+
+// A write waiting for another gives up after the busy timeout, whether the
+// other is a thread of this process or another process: a server thread is
+// never blocked without bound.
+TEST_P(StoreTest, AWriteWaitsForAnotherAtMostTheBusyTimeout) {
+  StoreOptions o = Options();
+  o.busy_timeout = std::chrono::milliseconds(200);
+  auto opened = Store::Open(GetParam().spec(dir_.path(), "bounded"), o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  auto other_process = Store::Open(GetParam().spec(dir_.path(), "bounded"), o);
+  ASSERT_TRUE(other_process.ok());
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false, release = false;
+  std::thread holder([&] {
+    auto txn = store.BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->Put(Req("notes", "held", "{}")).ok());
+    std::unique_lock<std::mutex> lock(mu);
+    holding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    EXPECT_TRUE((*txn)->Commit().ok());
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return holding; });
+  }
+  auto same = store.BeginWrite();
+  EXPECT_EQ(same.status().code(), Code::kBusy) << same.status().ToString();
+  EXPECT_NE(same.status().message().find("busy_timeout"), std::string::npos);
+  auto other = (*other_process)->BeginWrite();
+  EXPECT_EQ(other.status().code(), Code::kBusy) << other.status().ToString();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  holder.join();
+  auto after = store.BeginWrite();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ASSERT_TRUE((*after)->Put(Req("notes", "after", "{}")).ok());
+  ASSERT_TRUE((*after)->Commit().ok());
+  EXPECT_EQ(store.Stats()->live, 2u);
 }
 
 TEST_P(StoreTest, OpeningAMissingStoreWithoutCreateFails) {

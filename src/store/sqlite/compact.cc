@@ -126,7 +126,8 @@ Result<uint64_t> SqliteStore::PurgeStaleVersions() NO_THREAD_SAFETY_ANALYSIS {
       }
     }
     for (size_t i = 0; i < stale.size(); i += kDeleteBatch) {
-      MutexLock lock(write_mu_);
+      BRAID_RETURN_IF_ERROR(LockWriter(write_mu_));
+      WriterUnlock unlock{write_mu_};
       Db& wdb = *writer_;
       BRAID_RETURN_IF_ERROR(wdb.Exec("BEGIN IMMEDIATE"));
       Status s;
@@ -183,7 +184,8 @@ Result<CompactResult> SqliteStore::Compact(int64_t before_ms) NO_THREAD_SAFETY_A
     // The in-process write lock is taken per transaction, never for a whole
     // pass, so braid serve's own writes interleave with a long compaction.
     if (!horizon_raised || max_dropped > result.horizon) {
-      MutexLock lock(write_mu_);
+      BRAID_RETURN_IF_ERROR(LockWriter(write_mu_));
+      WriterUnlock unlock{write_mu_};
       Db& wdb = *writer_;
       BRAID_RETURN_IF_ERROR(wdb.Exec("BEGIN IMMEDIATE"));
       auto up = wdb.Prepare("UPDATE state SET horizon = max(horizon, ?) WHERE k = 1");
@@ -199,7 +201,8 @@ Result<CompactResult> SqliteStore::Compact(int64_t before_ms) NO_THREAD_SAFETY_A
     std::vector<uint64_t> doomed;
     auto flush = [&]() -> Status {
       if (doomed.empty()) return Status::OK();
-      MutexLock lock(write_mu_);
+      BRAID_RETURN_IF_ERROR(LockWriter(write_mu_));
+      WriterUnlock unlock{write_mu_};
       Db& wdb = *writer_;
       BRAID_RETURN_IF_ERROR(wdb.Exec("BEGIN IMMEDIATE"));
       Status s;

@@ -11,7 +11,7 @@
 
 namespace braid::sqlite {
 
-SqliteRowTransaction::SqliteRowTransaction(SqliteStore* store, Db* db, Mutex* mu,
+SqliteRowTransaction::SqliteRowTransaction(SqliteStore* store, Db* db, TimedMutex* mu,
                                            const StateRow& state, Durability durability)
     : store_(store),
       db_(db),
@@ -289,15 +289,23 @@ Status SqliteRowTransaction::Commit(const WriteCounters& after) {
 }
 
 Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store, Db* writer,
-                                                              Mutex* write_mu,
+                                                              TimedMutex* write_mu,
                                                               Durability durability) {
   if (store->writer_thread_.load() == std::this_thread::get_id()) {
     // Waiting would deadlock: this thread holds the lock it would wait for.
     return Status::Internal(
         "this thread already has a write transaction open; commit or destroy it first");
   }
-  write_mu->Lock();
+  // One deadline for both waits: for this process's other writers, then
+  // (BEGIN IMMEDIATE) for other processes'.
+  const auto timeout = store->options().busy_timeout;
+  const auto start = std::chrono::steady_clock::now();
+  BRAID_RETURN_IF_ERROR(store->LockWriter(*write_mu, timeout));
   store->writer_thread_.store(std::this_thread::get_id());
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  sqlite3_busy_timeout(writer->handle(),
+                       static_cast<int>(std::max<int64_t>(1, (timeout - waited).count())));
   Status s;
   if (store->writer_durability_ != durability) {
     s = writer->Exec(durability == Durability::kFull ? "PRAGMA synchronous=FULL"
@@ -305,6 +313,7 @@ Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store
     if (s.ok()) store->writer_durability_ = durability;
   }
   if (s.ok()) s = writer->Exec("BEGIN IMMEDIATE");
+  sqlite3_busy_timeout(writer->handle(), static_cast<int>(timeout.count()));
   if (!s.ok()) {
     store->writer_thread_.store(std::thread::id());
     write_mu->Unlock();

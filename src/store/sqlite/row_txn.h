@@ -31,7 +31,7 @@ namespace braid::sqlite {
 class SqliteRowTransaction final : public RowTransaction {
  public:
   // Takes over `mu` (locked by the caller) and the open BEGIN IMMEDIATE.
-  SqliteRowTransaction(SqliteStore* store, Db* db, Mutex* mu, const StateRow& state,
+  SqliteRowTransaction(SqliteStore* store, Db* db, TimedMutex* mu, const StateRow& state,
                        Durability durability);
   ~SqliteRowTransaction() override;
 
@@ -70,7 +70,7 @@ class SqliteRowTransaction final : public RowTransaction {
 
   SqliteStore* store_;
   Db* db_;
-  Mutex* mu_;
+  TimedMutex* mu_;
   const StateRow state_;  // as the transaction began
   const WriteCounters begin_;
   const Durability durability_;  // of this transaction's commit

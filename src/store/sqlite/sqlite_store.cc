@@ -305,7 +305,8 @@ Status SqliteStore::CheckUnsyncedLoss(Db& db) {
 // after a reboot then renews the identity needlessly, losing nothing).
 void SqliteStore::MarkSyncedAtClose() NO_THREAD_SAFETY_ANALYSIS {
   if (!writer_ || boot_id_.empty()) return;
-  MutexLock lock(write_mu_);
+  if (!write_mu_.TryLockFor(std::chrono::seconds(1))) return;
+  WriterUnlock unlock{write_mu_};
   Db& db = *writer_;
   auto st = ReadState(db);
   if (!st.ok() || st->unsynced_boot != boot_id_) return;
@@ -320,7 +321,8 @@ void SqliteStore::MarkSyncedAtClose() NO_THREAD_SAFETY_ANALYSIS {
 }
 
 Result<InstanceId> SqliteStore::RenewIdentity() NO_THREAD_SAFETY_ANALYSIS {
-  MutexLock lock(write_mu_);
+  BRAID_RETURN_IF_ERROR(LockWriter(write_mu_).WithContext("renewing the identity"));
+  WriterUnlock unlock{write_mu_};
   Db& db = *writer_;
   BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE").WithContext("renewing the identity"));
   Result<InstanceId> id = Rekey(db);
@@ -435,6 +437,14 @@ Result<SqliteStore::Reader> SqliteStore::AcquireReader() {
   }
   BRAID_ASSIGN_OR_RETURN(auto db, OpenConnection(false));
   return Reader(this, std::move(db));
+}
+
+Status SqliteStore::LockWriter(TimedMutex& mu,
+                               std::chrono::milliseconds timeout) NO_THREAD_SAFETY_ANALYSIS {
+  if (mu.TryLockFor(timeout)) return Status::OK();
+  return Status::Busy("another write of this process kept the store for the whole busy timeout (" +
+                      std::to_string(timeout.count()) +
+                      " ms, store.busy_timeout_ms in braid.toml); retry");
 }
 
 Result<std::unique_ptr<WriteTransaction>> SqliteStore::BeginWrite(Durability durability)

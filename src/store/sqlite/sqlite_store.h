@@ -49,7 +49,7 @@ inline constexpr int kRecordColumnCount = 12;
 
 // What the spec sqlite:PATH?cache_mib=N says.
 struct SqliteOptions {
-  std::string path;  // the database file
+  std::string path;    // the database file
   int cache_mib = 64;  // page cache per connection
 };
 
@@ -120,6 +120,11 @@ class SqliteStore final : public Store {
   Result<VersionVector> ToVersionVector(Db& db, const LocalVector& local,
                                         const PendingInstances* pending = nullptr);
   void NotifyListeners();
+  // Takes the write mutex within `timeout` (the busy timeout by default).
+  // OK with it held (the caller unlocks it); Busy naming the setting when
+  // another thread of this process kept it for the whole timeout.
+  Status LockWriter(TimedMutex& mu, std::chrono::milliseconds timeout);
+  Status LockWriter(TimedMutex& mu) { return LockWriter(mu, options_.busy_timeout); }
   // The thread holding the write lock, so that a nested BeginWrite() fails
   // instead of deadlocking.
   std::atomic<std::thread::id> writer_thread_{};
@@ -162,7 +167,10 @@ class SqliteStore final : public Store {
   uint32_t self_num_ = 0;  // self_id_'s number in the instance dictionary
   std::string boot_id_;
 
-  Mutex write_mu_;  // held by the live WriteTransaction until it commits or dies
+  // Held by the live write transaction until it commits or dies, and by
+  // compaction's transactions. Waiters give up after the busy timeout
+  // (LockWriter): a write never waits for another without bound.
+  TimedMutex write_mu_;
   std::unique_ptr<Db> writer_ PT_GUARDED_BY(write_mu_);
 
   Mutex pool_mu_;
@@ -192,14 +200,21 @@ class SqliteStore final : public Store {
   std::thread checkpointer_;  // started by the first request, under checkpoint_mu_
 };
 
+// Releases, at the end of its scope, a mutex taken with
+// SqliteStore::LockWriter.
+struct WriterUnlock {
+  TimedMutex& mu;
+  ~WriterUnlock() NO_THREAD_SAFETY_ANALYSIS { mu.Unlock(); }
+};
+
 // Reads the state row. Defined in sqlite_store.cc.
 Result<StateRow> ReadState(Db& db);
 
 // Begins the write transaction on `writer`: locks `write_mu` (released when
 // the transaction is destroyed), sets the commit durability, then BEGIN
-// IMMEDIATE. Defined in write_txn.cc.
+// IMMEDIATE, all within the busy timeout. Defined in row_txn.cc.
 Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(SqliteStore* store, Db* writer,
-                                                              Mutex* write_mu,
+                                                              TimedMutex* write_mu,
                                                               Durability durability);
 
 }  // namespace braid::sqlite
