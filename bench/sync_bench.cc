@@ -67,6 +67,7 @@ struct Pair {
   std::unique_ptr<testing::TempDir> dir;
   std::unique_ptr<BraidServer> source, replica;
   std::string source_dir, replica_dir;
+  std::string token;  // a writer token of the source
 };
 
 std::string keep_dir;  // --keep DIR: build the pairs there and leave them
@@ -108,6 +109,7 @@ Pair MakePair(size_t n) {
   const RunResult add = testing::Braid(p.replica_dir, {"remote", "add", "source", p.source->url(),
                                                        "--direction", "pull", "--token", value});
   if (add.exit_code != 0) Die(add.err);
+  p.token = value;
   return p;
 }
 
@@ -134,7 +136,9 @@ void Change(const Pair& p, size_t n, size_t count, int version) {
              Body(id, version) + "}";
   }
   batch += "]}";
-  auto c = http::Client::Create();
+  http::ClientOptions options;
+  options.authorization = "Bearer " + p.token;
+  auto c = http::Client::Create(options);
   auto r = (*c)->Post(p.source->url() + "/api/v1/batch", batch);
   if (!r.ok() || r->status != 200) Die("batch failed");
 }

@@ -1,5 +1,5 @@
 // Settings a store keeps besides records: conflict policies per collection,
-// remotes, API tokens; and the results replication reports.
+// remotes, users and API tokens; and the results replication reports.
 
 #ifndef BRAID_CATALOG_H_
 #define BRAID_CATALOG_H_
@@ -55,6 +55,7 @@ struct Remote {
   std::vector<std::string> filter;  // partition prefixes; empty: everything
   size_t chunk_size = kDefaultChunkSize;
   std::string token;         // bearer token the remote's server accepts
+  std::string ca_cert;       // https: PEM file of the CA to trust; empty: the system's
   int64_t last_sync_ms = 0;  // 0: never
   std::string last_result;   // JSON summary of the last sync, or {"error":...}
 };
@@ -63,9 +64,43 @@ struct Remote {
 // Errors: InvalidArgument naming what is wrong.
 Status ValidateRemote(const Remote& remote);
 
+// What an account may do (docs/protocol.md, "Authentication"). Each role
+// includes the ones before it.
+enum class Role {
+  kReader = 1,  // read records, the delta feed, pull
+  kWriter = 2,  // and write records, push
+  kAdmin = 3,   // and settings: collection policies, metrics
+};
+std::string_view RoleName(Role r);  // "reader", "writer", "admin"
+// Errors: InvalidArgument listing the accepted names.
+Result<Role> ParseRole(std::string_view name);
+
+// Partition prefixes an account may read and write within (its role says
+// which of the two); empty: every partition.
+using Scope = std::vector<std::string>;
+// True when every partition inside `inner` is inside `outer`.
+bool ScopeWithin(const Scope& inner, const Scope& outer);
+// True when `partition` is inside `scope`.
+bool InScope(const Scope& scope, std::string_view partition);
+
+// A person or program that signs in with a name and a password.
+struct User {
+  std::string name;  // [a-z][a-z0-9_.-]{0,63}
+  Role role = Role::kReader;
+  Scope scope;
+  std::string password_hash;  // auth/password.h; never the password
+  int64_t created_ms = 0;
+};
+// Errors: InvalidArgument naming what is wrong.
+Status ValidateUser(const User& user);
+
+// A bearer token's description; the token itself is never stored, only its
+// SHA-256.
 struct TokenInfo {
   std::string name;
   int64_t created_ms = 0;
+  Role role = Role::kWriter;  // tokens made before roles existed replicate both ways
+  Scope scope;
 };
 
 }  // namespace braid

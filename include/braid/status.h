@@ -35,6 +35,7 @@ enum class Code : unsigned char {
   kUnauthorized,      // missing or wrong credentials
   kForbidden,         // credentials valid, operation outside their scope
   kMethodNotAllowed,  // HTTP method not supported on a route
+  kTooManyRequests,   // a client failed too often (logins); it may retry later
   kBusy,              // the store stayed locked past the busy timeout
   kUnavailable,       // a peer or service could not be reached; retry later
   kIoError,           // the operating system refused a read or write
@@ -68,6 +69,7 @@ class [[nodiscard]] Status {
   static Status Unauthorized(std::string m) { return {Code::kUnauthorized, std::move(m)}; }
   static Status Forbidden(std::string m) { return {Code::kForbidden, std::move(m)}; }
   static Status MethodNotAllowed(std::string m) { return {Code::kMethodNotAllowed, std::move(m)}; }
+  static Status TooManyRequests(std::string m) { return {Code::kTooManyRequests, std::move(m)}; }
   static Status Busy(std::string m) { return {Code::kBusy, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status IoError(std::string m) { return {Code::kIoError, std::move(m)}; }

@@ -140,9 +140,15 @@ class WriteTransaction {
   virtual Status PutRemote(const Remote& remote) = 0;
   virtual Status DeleteRemote(std::string_view name) = 0;  // NotFound
   virtual Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) = 0;
-  // Stores the SHA-256 of a token under `name`. Errors: AlreadyExists.
-  virtual Status CreateToken(std::string_view name, std::string_view sha256) = 0;
+  // Stores the SHA-256 of a token under `info.name`, with its role and
+  // scope (`created_ms` is set by the store). Errors: AlreadyExists,
+  // InvalidArgument.
+  virtual Status CreateToken(const TokenInfo& info, std::string_view sha256) = 0;
   virtual Status RevokeToken(std::string_view name) = 0;  // NotFound
+  // Creates a user, or replaces the one of that name (role, scope, password)
+  // keeping its creation time. Errors: InvalidArgument (ValidateUser).
+  virtual Status PutUser(const User& user) = 0;
+  virtual Status DeleteUser(std::string_view name) = 0;  // NotFound
 
   // Makes every write of this transaction durable and visible at once.
   // After a failed Commit() nothing was written.
@@ -349,9 +355,11 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, ConflictPolicy>>> Policies() = 0;
   virtual Result<std::optional<Remote>> GetRemote(std::string_view name) = 0;
   virtual Result<std::vector<Remote>> ListRemotes() = 0;
-  // The name of the token whose SHA-256 is `sha256`, or nullopt.
-  virtual Result<std::optional<std::string>> FindToken(std::string_view sha256) = 0;
+  // The token whose SHA-256 is `sha256`, or nullopt.
+  virtual Result<std::optional<TokenInfo>> FindToken(std::string_view sha256) = 0;
   virtual Result<std::vector<TokenInfo>> ListTokens() = 0;
+  virtual Result<std::optional<User>> GetUser(std::string_view name) = 0;
+  virtual Result<std::vector<User>> ListUsers() = 0;  // by name
   // Records with conflicts or held versions, by (collection, id) after the
   // given key; at most `limit`.
   virtual Result<std::vector<Record>> ListConflicts(std::string_view after_collection,

@@ -12,6 +12,7 @@
 #include "base/validate.h"
 #include "braid/version.h"
 #include "feed/format.h"
+#include "http/address.h"
 #include "http/client.h"
 #include "repl/server.h"
 
@@ -94,16 +95,26 @@ Status ParseWrite(json::Value v, bool with_names, WriteSpec* out) {
   return Status::OK();
 }
 
-Result<WriteResult> ApplyWrite(WriteTransaction& txn, const WriteSpec& w) {
-  if (w.deleted) return txn.Delete(w.collection, w.id);
-  PutRequest req;
-  req.collection = w.collection;
-  req.id = w.id;
-  req.body = w.body;
-  if (w.partition) req.partition = *w.partition;
-  req.parent_mode = w.parent_mode;
-  req.parent = w.parent;
-  return txn.Put(req);
+// Writes `w` in `txn`, then checks that `who` may write in the record's
+// partition (known only once the store has the record: an existing one
+// keeps its own). A refusal leaves the write to the transaction's abort.
+Result<WriteResult> ApplyWrite(WriteTransaction& txn, const WriteSpec& w,
+                               const auth::Principal& who) {
+  Result<WriteResult> r = Status::Internal("unreachable");
+  if (w.deleted) {
+    r = txn.Delete(w.collection, w.id);
+  } else {
+    PutRequest req;
+    req.collection = w.collection;
+    req.id = w.id;
+    req.body = w.body;
+    if (w.partition) req.partition = *w.partition;
+    req.parent_mode = w.parent_mode;
+    req.parent = w.parent;
+    r = txn.Put(req);
+  }
+  if (r.ok()) BRAID_RETURN_IF_ERROR(auth::NeedWrite(who, r->record.partition));
+  return r;
 }
 
 // Validates the whole request body once; Values then walk `*minified`.
@@ -121,8 +132,38 @@ http::Response RecordResponse(int status, const Record& rec) {
 
 }  // namespace
 
+Result<MetricsAccess> ParseMetricsAccess(std::string_view name) {
+  if (name == "admin-or-loopback") return MetricsAccess::kAdminOrLoopback;
+  if (name == "admin") return MetricsAccess::kAdmin;
+  if (name == "public") return MetricsAccess::kPublic;
+  return Status::InvalidArgument("unknown metrics access \"" + std::string(name) +
+                                 "\"; use admin-or-loopback, admin or public");
+}
+
 Api::Api(Store& store, ApiOptions options)
-    : store_(store), options_(options), sync_(std::make_unique<repl::SyncServer>(store, nullptr)) {}
+    : store_(store),
+      options_(options),
+      auth_(store, options.auth),
+      sync_(std::make_unique<repl::SyncServer>(store, nullptr)) {}
+
+bool Api::Authenticate(const http::Request& request, const http::Responder& respond,
+                       Principal* who) {
+  static Counter* const refused = Metrics::Global().GetCounter(
+      "braid_http_auth_refused_total", "Requests refused for missing or wrong credentials.");
+  auth::AuthResult r =
+      auth_.Authenticate(request.Header("Authorization"), http::HostOf(request.remote_address));
+  if (r.status.ok()) {
+    *who = std::move(r.principal);
+    return true;
+  }
+  refused->Add();
+  http::Response resp = ErrorResponse(r.status);
+  if (r.status.code() == Code::kTooManyRequests) {
+    resp.headers.emplace_back("Retry-After", std::to_string(r.retry_after_s));
+  }
+  respond(std::move(resp));
+  return false;
+}
 
 Api::~Api() {
   if (listener_ != 0) store_.RemoveChangeListener(listener_);
@@ -185,17 +226,34 @@ void Api::Handle(http::Request request, http::Responder respond) {
   };
 
   const size_t n = seg.size();
-  if (n == 1 && seg[0] == "metrics") {
-    if (!get) return not_allowed("GET");
-    http::Response r = JsonResponse(200, Metrics::Global().Render());
-    r.content_type = "text/plain; version=0.0.4";
-    return respond(std::move(r));
-  }
+  // Public: health checks, and metrics where the settings say so.
   if (n == 1 && seg[0] == "healthz") {
     if (!get) return not_allowed("GET");
     if (!query_check({})) return;
     return respond(JsonResponse(200, R"({"status":"ok"})"));
   }
+  Principal who;
+  if (n == 1 && seg[0] == "metrics") {
+    const bool open = options_.metrics == MetricsAccess::kPublic ||
+                      (options_.metrics == MetricsAccess::kAdminOrLoopback &&
+                       http::IsLoopback(http::HostOf(request.remote_address)));
+    if (!open) {
+      if (!Authenticate(request, respond, &who)) return;
+      if (Status s = auth::NeedRole(who, Role::kAdmin, "read metrics"); !s.ok()) {
+        return respond(ErrorResponse(s));
+      }
+    }
+    if (!get) return not_allowed("GET");
+    http::Response r = JsonResponse(200, Metrics::Global().Render());
+    r.content_type = "text/plain; version=0.0.4";
+    return respond(std::move(r));
+  }
+  // Everything else needs credentials, checked before anything else is.
+  if (!Authenticate(request, respond, &who)) return;
+  auto need = [&](const Status& s) {
+    if (!s.ok()) respond(ErrorResponse(s));
+    return s.ok();
+  };
   if (n >= 3 && seg[0] == "api" && seg[1] == "v1") {
     if (n == 3 && seg[2] == "info") {
       if (!get) return not_allowed("GET");
@@ -205,45 +263,55 @@ void Api::Handle(http::Request request, http::Responder respond) {
     if (n == 3 && seg[2] == "stats") {
       if (!get) return not_allowed("GET");
       if (!query_check({})) return;
+      if (!need(auth::NeedAllPartitions(who, "stats"))) return;
       return respond(Stats());
     }
     if (n == 3 && seg[2] == "delta") {
       if (!get) return not_allowed("GET");
+      if (!need(auth::NeedAllPartitions(who, "the delta feed"))) return;
       return Delta(request, std::move(respond));
     }
     if (seg[2] == "sync") {
-      return respond(sync_->Handle(request, std::vector<std::string>(seg.begin() + 3, seg.end())));
+      return respond(
+          sync_->Handle(request, std::vector<std::string>(seg.begin() + 3, seg.end()), who));
     }
     if (n == 3 && seg[2] == "conflicts") {
       if (!get) return not_allowed("GET");
+      if (!need(auth::NeedAllPartitions(who, "the list of conflicts"))) return;
       return respond(Conflicts(request));
     }
     if (n == 4 && seg[2] == "collections") {
       if (Status s = ValidateCollection(seg[3]); !s.ok()) return respond(ErrorResponse(s));
       if (!get && m != "PUT") return not_allowed("GET, PUT");
       if (!query_check({})) return;
+      if (!get && !need(auth::NeedRole(who, Role::kAdmin, "change collection settings"))) return;
       return respond(CollectionSettings(seg[3], request));
     }
     if (n == 3 && seg[2] == "batch") {
       if (m != "POST") return not_allowed("POST");
       if (!query_check({})) return;
-      return respond(Batch(request));
+      if (!need(auth::NeedRole(who, Role::kWriter, "write records"))) return;
+      return respond(Batch(request, who));
     }
     if ((n == 5 || n == 6) && seg[2] == "collections" && seg[4] == "records") {
       if (Status s = ValidateCollection(seg[3]); !s.ok()) return respond(ErrorResponse(s));
+      if (!get && !need(auth::NeedRole(who, Role::kWriter, "write records"))) return;
       if (n == 5) {
-        if (get) return respond(ListRecords(seg[3], request));
+        if (get) {
+          if (!need(auth::NeedAllPartitions(who, "listing a collection"))) return;
+          return respond(ListRecords(seg[3], request));
+        }
         if (m == "POST") {
           if (!query_check({})) return;
-          return respond(PostRecord(seg[3], request));
+          return respond(PostRecord(seg[3], request, who));
         }
         return not_allowed("GET, POST");
       }
       if (Status s = ValidateRecordId(seg[5]); !s.ok()) return respond(ErrorResponse(s));
       if (!query_check({})) return;
-      if (get) return respond(GetRecord(seg[3], seg[5]));
-      if (m == "PUT") return respond(PutRecord(seg[3], seg[5], request));
-      if (m == "DELETE") return respond(DeleteRecord(seg[3], seg[5]));
+      if (get) return respond(GetRecord(seg[3], seg[5], who));
+      if (m == "PUT") return respond(PutRecord(seg[3], seg[5], request, who));
+      if (m == "DELETE") return respond(DeleteRecord(seg[3], seg[5], who));
       return not_allowed("GET, PUT, DELETE");
     }
   }
@@ -265,6 +333,7 @@ http::Response Api::Info() {
       .BeginObject()
       .Key("auth")
       .BeginArray()
+      .String("basic")
       .String("token")
       .EndArray()
       .Key("compression")
@@ -288,18 +357,20 @@ http::Response Api::Stats() {
   return JsonResponse(200, std::move(body));
 }
 
-http::Response Api::GetRecord(std::string_view collection, std::string_view id) {
+http::Response Api::GetRecord(std::string_view collection, std::string_view id,
+                              const Principal& who) {
   auto rec = store_.Get(collection, id);
   if (!rec.ok()) return ErrorResponse(rec.status());
   if (!rec->has_value()) {
     return ErrorResponse(Status::NotFound("record " + std::string(collection) + "/" +
                                           std::string(id) + " does not exist"));
   }
+  if (Status s = auth::NeedRead(who, (*rec)->partition); !s.ok()) return ErrorResponse(s);
   return RecordResponse(200, **rec);
 }
 
 http::Response Api::PutRecord(std::string_view collection, std::string_view id,
-                              const http::Request& request) {
+                              const http::Request& request, const Principal& who) {
   std::string text;
   auto body = ParseBody(request, &text);
   if (!body.ok()) return ErrorResponse(body.status());
@@ -309,15 +380,16 @@ http::Response Api::PutRecord(std::string_view collection, std::string_view id,
   spec.id = id;
   auto txn = store_.BeginWrite();
   if (!txn.ok()) return ErrorResponse(txn.status());
-  auto r = ApplyWrite(**txn, spec);
+  auto r = ApplyWrite(**txn, spec, who);
   if (!r.ok()) return ErrorResponse(r.status());
   if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
   return RecordResponse(r->op == WriteOp::kCreated ? 201 : 200, r->record);
 }
 
-http::Response Api::PostRecord(std::string_view collection, const http::Request& request) {
+http::Response Api::PostRecord(std::string_view collection, const http::Request& request,
+                               const Principal& who) {
   const std::string id = NewUuidV7(Clock::Real());
-  http::Response r = PutRecord(collection, id, request);
+  http::Response r = PutRecord(collection, id, request, who);
   if (r.status == 201) {
     r.headers.emplace_back("Location",
                            "/api/v1/collections/" + std::string(collection) + "/records/" + id);
@@ -325,10 +397,15 @@ http::Response Api::PostRecord(std::string_view collection, const http::Request&
   return r;
 }
 
-http::Response Api::DeleteRecord(std::string_view collection, std::string_view id) {
+http::Response Api::DeleteRecord(std::string_view collection, std::string_view id,
+                                 const Principal& who) {
   auto txn = store_.BeginWrite();
   if (!txn.ok()) return ErrorResponse(txn.status());
-  auto r = (*txn)->Delete(collection, id);
+  WriteSpec spec;
+  spec.collection = collection;
+  spec.id = id;
+  spec.deleted = true;
+  auto r = ApplyWrite(**txn, spec, who);
   if (!r.ok()) return ErrorResponse(r.status());
   if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
   return RecordResponse(200, r->record);
@@ -362,7 +439,7 @@ http::Response Api::ListRecords(std::string_view collection, const http::Request
   return JsonResponse(200, std::move(body));
 }
 
-http::Response Api::Batch(const http::Request& request) {
+http::Response Api::Batch(const http::Request& request, const Principal& who) {
   std::string text;
   auto body = ParseBody(request, &text);
   if (!body.ok()) return ErrorResponse(body.status());
@@ -400,7 +477,7 @@ http::Response Api::Batch(const http::Request& request) {
   w.BeginObject().Key("results").BeginArray();
   uint64_t last_seq = 0;
   for (size_t i = 0; i < writes.size(); ++i) {
-    auto r = ApplyWrite(**txn, writes[i]);
+    auto r = ApplyWrite(**txn, writes[i], who);
     // The transaction aborts when it goes out of scope: all or nothing.
     if (!r.ok()) return ErrorResponse(r.status().WithContext("records[" + std::to_string(i) + "]"));
     if (r->seq != 0) last_seq = r->seq;

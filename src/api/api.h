@@ -1,5 +1,12 @@
 // The HTTP API of a braid instance (docs/protocol.md): records, batches, the
-// delta feed with long-polls, instance info and health.
+// delta feed with long-polls, replication, instance info and health.
+//
+// Every route but /healthz needs credentials (auth/authenticator.h) and a
+// role: reading needs reader, writing records writer (within the
+// principal's partition scope), settings admin; /metrics follows
+// ApiOptions::metrics. Reads that span every partition (lists, the delta
+// feed, conflicts, stats) need a principal without a scope; a scoped one
+// reads single records and pulls with a filter inside its scope.
 //
 // Every error is answered as {"code","message"} with the HTTP status of the
 // code (braid/status.h); nothing is written when a request is refused.
@@ -12,6 +19,7 @@
 #include <atomic>
 #include <memory>
 
+#include "auth/authenticator.h"
 #include "braid/store.h"
 #include "http/errors.h"
 #include "http/server.h"
@@ -27,8 +35,19 @@ class SyncServer;
 
 namespace braid::api {
 
+// Who may read /metrics.
+enum class MetricsAccess {
+  kAdminOrLoopback,  // an admin, or any client on this machine (the default)
+  kAdmin,            // an admin only
+  kPublic,           // anyone, without credentials
+};
+// "admin-or-loopback", "admin", "public". Errors: InvalidArgument.
+Result<MetricsAccess> ParseMetricsAccess(std::string_view name);
+
 struct ApiOptions {
   int max_wait_seconds = 60;  // cap of the delta feed's wait=
+  MetricsAccess metrics = MetricsAccess::kAdminOrLoopback;
+  auth::AuthOptions auth;
 };
 
 class Api : public http::Handler {
@@ -44,15 +63,21 @@ class Api : public http::Handler {
   void Handle(http::Request request, http::Responder respond) override;
 
  private:
-  struct Route;
+  using Principal = auth::Principal;
+  // Answers 401/429 itself and returns false when the request has no valid
+  // credentials.
+  bool Authenticate(const http::Request& request, const http::Responder& respond,
+                    Principal* who);
   http::Response Info();
-  http::Response GetRecord(std::string_view collection, std::string_view id);
+  http::Response GetRecord(std::string_view collection, std::string_view id, const Principal& who);
   http::Response PutRecord(std::string_view collection, std::string_view id,
-                           const http::Request& request);
-  http::Response PostRecord(std::string_view collection, const http::Request& request);
-  http::Response DeleteRecord(std::string_view collection, std::string_view id);
+                           const http::Request& request, const Principal& who);
+  http::Response PostRecord(std::string_view collection, const http::Request& request,
+                            const Principal& who);
+  http::Response DeleteRecord(std::string_view collection, std::string_view id,
+                              const Principal& who);
   http::Response ListRecords(std::string_view collection, const http::Request& request);
-  http::Response Batch(const http::Request& request);
+  http::Response Batch(const http::Request& request, const Principal& who);
   http::Response Stats();
   http::Response Conflicts(const http::Request& request);
   http::Response CollectionSettings(std::string_view collection, const http::Request& request);
@@ -60,6 +85,7 @@ class Api : public http::Handler {
 
   Store& store_;
   ApiOptions options_;
+  auth::Authenticator auth_;
   std::unique_ptr<Waiters> waiters_;
   std::unique_ptr<repl::SyncServer> sync_;
   uint64_t listener_ = 0;

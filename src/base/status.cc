@@ -7,7 +7,7 @@ namespace {
 
 // The central error table: wire name, HTTP status, CLI exit code.
 // docs/cli.md and docs/protocol.md list the same rows; keep them in step.
-constexpr std::array<CodeInfo, 15> kTable = {{
+constexpr std::array<CodeInfo, 16> kTable = {{
     {Code::kOk, "ok", 200, 0},
     {Code::kInvalidArgument, "invalidArgument", 400, 2},
     {Code::kNotFound, "notFound", 404, 3},
@@ -18,6 +18,7 @@ constexpr std::array<CodeInfo, 15> kTable = {{
     {Code::kUnauthorized, "unauthorized", 401, 8},
     {Code::kForbidden, "forbidden", 403, 8},
     {Code::kMethodNotAllowed, "methodNotAllowed", 405, 2},
+    {Code::kTooManyRequests, "tooManyRequests", 429, 6},
     {Code::kBusy, "busy", 503, 6},
     {Code::kUnavailable, "unavailable", 503, 6},
     {Code::kIoError, "ioError", 500, 7},

@@ -3,31 +3,87 @@
 #include <charconv>
 #include <cstdio>
 
+#include <filesystem>
+
 #include "api/api.h"
+#include "auth/self_signed.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "cli/cli.h"
 #include "feed/format.h"
+#include "http/address.h"
 #include "http/server.h"
 
 namespace braid::cli {
 namespace {
 
-Status RunInit(const Globals& g) {
-  BRAID_ASSIGN_OR_RETURN(auto inst, Instance::Init(g.data));
+struct InitArgs {
+  bool no_admin = false;
+  std::vector<std::string> tls_hosts;
+};
+
+// DIR/tls/cert.pem and key.pem, self-signed for `hosts`, made before the
+// store so that braid.toml names them from the start.
+Status MakeSelfSignedTls(const std::string& dir, const std::vector<std::string>& hosts) {
+  namespace fs = std::filesystem;
+  if (fs::exists(dir + "/store.db")) {
+    return Status::AlreadyExists(dir + " already holds a braid store");
+  }
+  BRAID_RETURN_IF_ERROR(auth::CheckCertificateHosts(hosts).WithContext("--tls-self-signed"));
+  std::error_code ec;
+  fs::create_directories(dir + "/tls", ec);
+  if (ec) return Status::IoError("cannot create " + dir + "/tls: " + ec.message());
+  fs::permissions(dir + "/tls", fs::perms::owner_all, ec);
+  return auth::WriteSelfSignedCertificate(hosts, dir + "/tls/cert.pem", dir + "/tls/key.pem",
+                                          3650);
+}
+
+Status RunInit(const Globals& g, const InitArgs& a) {
+  const bool no_admin = a.no_admin;
+  const bool tls = !a.tls_hosts.empty();
+  if (tls) BRAID_RETURN_IF_ERROR(MakeSelfSignedTls(g.data, a.tls_hosts));
+  BRAID_ASSIGN_OR_RETURN(auto inst, Instance::Init(g.data, tls ? "tls/cert.pem" : "",
+                                                   tls ? "tls/key.pem" : ""));
   const std::string id = inst->store().instance_id().Hex();
+  const std::string password_file = g.data + "/admin-password";
+  if (Status s = no_admin ? Status::OK() : CreateFirstAdmin(*inst, password_file); !s.ok()) {
+    return s.WithContext("the store is made, but not its first admin (add one with `braid user "
+                         "add admin --role admin`)");
+  }
   if (g.json) {
     std::string out;
-    json::Writer(&out)
-        .BeginObject()
+    json::Writer w(&out);
+    w.BeginObject()
         .Key("data")
         .String(g.data)
         .Key("instance_id")
         .String(id)
-        .EndObject();
+        .Key("admin_password_file");
+    if (no_admin) {
+      w.Null();
+    } else {
+      w.String(password_file);
+    }
+    w.EndObject();
     Print(out);
   } else {
     Print("initialized " + g.data + " (instance " + id + ")");
+    if (tls) {
+      Print("braid serve will use HTTPS with a self-signed certificate (ten years) for " +
+            [&] {
+              std::string h;
+              for (const auto& x : a.tls_hosts) h += (h.empty() ? "" : ", ") + x;
+              return h;
+            }() +
+            ": " + g.data + "/tls/cert.pem. Peers trust it with a copy of that file: braid "
+            "remote add NAME https://HOST:PORT --ca-cert cert.pem");
+    }
+    if (no_admin) return Status::OK();
+    Print("created user \"admin\" (role admin); its password is in " + password_file +
+          " (readable only by you). For example:\n  curl -u admin:$(cat " + password_file + ") " +
+          (tls ? "--cacert " + g.data + "/tls/cert.pem https://" : "http://") +
+          "127.0.0.1:8470/api/v1/info\nAdd more users with `braid user add`; remove that file "
+          "once you have kept the password elsewhere.");
   }
   return Status::OK();
 }
@@ -35,6 +91,7 @@ Status RunInit(const Globals& g) {
 struct ServeArgs {
   std::string listen;
   bool insecure = false;
+  std::string tls_cert, tls_key;
 };
 
 Status RunServe(const Globals& g, const ServeArgs& a) {
@@ -44,18 +101,36 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
                          inst->LockDirectory("braid serve is already running on " + g.data));
   BRAID_ASSIGN_OR_RETURN(const ListenAddress addr,
                          ParseListen(a.listen.empty() ? inst->config().listen : a.listen));
-  if (!IsLoopback(addr.host) && !a.insecure) {
+  std::string tls_cert = a.tls_cert.empty() ? inst->config().tls_cert : a.tls_cert;
+  std::string tls_key = a.tls_key.empty() ? inst->config().tls_key : a.tls_key;
+  if (tls_cert.empty() != tls_key.empty()) {
+    return Status::InvalidArgument(
+        "TLS needs both a certificate and its key: give --tls-cert and --tls-key (or "
+        "server.tls_cert and server.tls_key in braid.toml)");
+  }
+  if (tls_cert.empty() && !http::IsLoopback(addr.host) && !a.insecure) {
     return Status::InvalidArgument(
         "refusing to serve plain HTTP on " + addr.host +
-        ": anyone on the network could read and write the data. Listen on 127.0.0.1, or pass "
-        "--insecure if the network is trusted");
+        ": anyone on the network could read the data and the credentials. Give a certificate "
+        "(--tls-cert, --tls-key), listen on 127.0.0.1, or pass --insecure if the network is "
+        "trusted");
   }
-  auto api = std::make_unique<api::Api>(inst->store());
+  api::ApiOptions api_options;
+  BRAID_ASSIGN_OR_RETURN(api_options.metrics, api::ParseMetricsAccess(inst->config().metrics));
+  BRAID_ASSIGN_OR_RETURN(const auto users, inst->store().ListUsers());
+  BRAID_ASSIGN_OR_RETURN(const auto tokens, inst->store().ListTokens());
+  if (users.empty() && tokens.empty()) {
+    spdlog::warn("no users and no tokens: every request but /healthz will be refused; add a "
+                 "user with `braid user add NAME --role admin`");
+  }
+  auto api = std::make_unique<api::Api>(inst->store(), api_options);
   http::ServerOptions options;
   options.host = addr.host;
   options.port = addr.port;
   options.max_body_bytes = inst->config().max_request_bytes;
   options.threads = inst->config().threads;
+  options.tls_cert_file = tls_cert;
+  options.tls_key_file = tls_key;
   options.on_shutdown = [a = api.get()] {
     spdlog::info("shutting down: finishing requests in flight");
     a->Shutdown();
@@ -168,8 +243,19 @@ Status RunIdentityRenew(const Globals& g) {
 }  // namespace
 
 void AddAdminCommands(CLI::App& app, Globals& g, Action& action) {
-  CLI::App* init = app.add_subcommand("init", "Create a data directory with an empty store");
-  init->callback([&g, &action] { action = [&g] { return RunInit(g); }; });
+  auto init_args = std::make_shared<InitArgs>();
+  CLI::App* init = app.add_subcommand(
+      "init",
+      "Create a data directory with an empty store and a first user, admin, whose password is "
+      "written to DIR/admin-password");
+  init->add_flag("--no-admin", init_args->no_admin,
+                 "Make no user (add them with `braid user add`, or use tokens)");
+  init->add_option("--tls-self-signed", init_args->tls_hosts,
+                   "Make a self-signed certificate for these host names or IP addresses "
+                   "(DIR/tls/), so that braid serve uses HTTPS");
+  init->callback([&g, &action, init_args] {
+    action = [&g, init_args] { return RunInit(g, *init_args); };
+  });
 
   auto serve_args = std::make_shared<ServeArgs>();
   CLI::App* serve = app.add_subcommand(
@@ -178,6 +264,9 @@ void AddAdminCommands(CLI::App& app, Globals& g, Action& action) {
                     "HOST:PORT to listen on (default: server.listen in braid.toml, "
                     "127.0.0.1:8470); port 0 picks a free port");
   serve->add_flag("--insecure", serve_args->insecure, "Allow plain HTTP on a non-loopback address");
+  serve->add_option("--tls-cert", serve_args->tls_cert,
+                    "Serve HTTPS with this PEM certificate (chain); SIGHUP reloads it");
+  serve->add_option("--tls-key", serve_args->tls_key, "The PEM private key of --tls-cert");
   serve->callback([&g, &action, serve_args] {
     action = [&g, serve_args] { return RunServe(g, *serve_args); };
   });

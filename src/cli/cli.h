@@ -14,7 +14,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "braid/catalog.h"
 #include "braid/status.h"
 #include "instance/instance.h"
 
@@ -35,10 +37,33 @@ Result<std::unique_ptr<Instance>> OpenInstance(const Globals& g);
 // Prints one line (or block) of output to stdout.
 void Print(std::string_view text);
 
+// The first line of a secret's file (a token, a password), without its line
+// end. `what` names it in errors: "the token file x is empty".
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view what);
+
+// Writes `secret` and a newline to a new file readable only by its owner
+// (0600), synced. Errors: AlreadyExists, IoError.
+Status WriteSecretFile(const std::string& path, std::string_view secret);
+
+// Repeatable `--scope PREFIX` options of user and token commands.
+Result<Scope> ParseScope(const std::vector<std::string>& prefixes);
+
+// One line of `user list` / `token list`: "NAME\tROLE\tevery partition" or
+// "NAME\tROLE\tscope P1 P2"; and the JSON object of --json:
+// {"name","role","scope","created_ms"}.
+std::string AccountLine(const std::string& name, Role role, const Scope& scope);
+std::string AccountJson(const std::string& name, Role role, const Scope& scope,
+                        int64_t created_ms);
+
 void AddRecordCommands(CLI::App& app, Globals& g, Action& action);
 void AddAdminCommands(CLI::App& app, Globals& g, Action& action);
 void AddSyncCommands(CLI::App& app, Globals& g, Action& action);
 void AddConflictCommands(CLI::App& app, Globals& g, Action& action);
+void AddUserCommands(CLI::App& app, Globals& g, Action& action);
+
+// `braid init`: the user "admin", with a new password written to
+// `password_path` (0600) before the user is stored.
+Status CreateFirstAdmin(Instance& inst, const std::string& password_path);
 
 }  // namespace braid::cli
 

@@ -1,8 +1,16 @@
 // braid: the command-line tool. See docs/cli.md, or `braid --help`.
 
-#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "base/json.h"
 #include "base/log.h"
+#include "base/validate.h"
 #include "braid/version.h"
 #include "cli/cli.h"
 
@@ -13,6 +21,61 @@ Result<std::unique_ptr<Instance>> OpenInstance(const Globals& g) { return Instan
 void Print(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);
+}
+
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path);
+  if (!in) return Status::IoError("cannot read the " + std::string(what) + " file " + path);
+  std::string secret;
+  std::getline(in, secret);
+  while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  if (secret.empty()) {
+    return Status::InvalidArgument("the " + std::string(what) + " file " + path + " is empty");
+  }
+  return secret;
+}
+
+Status WriteSecretFile(const std::string& path, std::string_view secret) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int e = errno;
+    if (e == EEXIST) return Status::AlreadyExists(path + " exists; remove it first");
+    return Status::IoError("cannot create " + path + ": " + std::strerror(e));
+  }
+  const std::string text = std::string(secret) + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  const int e = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return Status::IoError("cannot write " + path + ": " + std::strerror(e));
+  }
+  return Status::OK();
+}
+
+Result<Scope> ParseScope(const std::vector<std::string>& prefixes) {
+  for (const auto& p : prefixes) BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("--scope"));
+  return Scope(prefixes);
+}
+
+std::string AccountLine(const std::string& name, Role role, const Scope& scope) {
+  std::string text = name + "\t" + std::string(RoleName(role)) + "\t";
+  if (scope.empty()) return text + "every partition";
+  text += "scope";
+  for (const auto& p : scope) text += " " + p;
+  return text;
+}
+
+std::string AccountJson(const std::string& name, Role role, const Scope& scope,
+                        int64_t created_ms) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject().Key("name").String(name).Key("role").String(RoleName(role)).Key("scope");
+  w.BeginArray();
+  for (const auto& p : scope) w.String(p);
+  w.EndArray().Key("created_ms").Int(created_ms).EndObject();
+  return out;
 }
 
 namespace {
@@ -43,6 +106,7 @@ int Main(int argc, char** argv) {
   AddRecordCommands(app, g, action);
   AddSyncCommands(app, g, action);
   AddConflictCommands(app, g, action);
+  AddUserCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

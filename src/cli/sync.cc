@@ -3,13 +3,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "base/json.h"
 #include "braid/catalog.h"
 #include "cli/cli.h"
-#include "repl/auth.h"
+#include "auth/token.h"
 #include "repl/client.h"
 #include "repl/protocol.h"
 
@@ -17,20 +18,10 @@ namespace braid::cli {
 namespace {
 
 struct RemoteArgs {
-  std::string name, url, direction = "both", token_file, token;
+  std::string name, url, direction = "both", token_file, token, ca_cert;
   std::vector<std::string> filter;
   size_t chunk_size = kDefaultChunkSize;
 };
-
-Result<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError("cannot read the token file " + path);
-  std::string token;
-  std::getline(in, token);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.empty()) return Status::InvalidArgument("the token file " + path + " is empty");
-  return token;
-}
 
 Status RunRemoteAdd(const Globals& g, const RemoteArgs& a) {
   Remote r;
@@ -44,9 +35,21 @@ Status RunRemoteAdd(const Globals& g, const RemoteArgs& a) {
     return Status::InvalidArgument("give the token either with --token-file or --token");
   }
   if (!a.token_file.empty()) {
-    BRAID_ASSIGN_OR_RETURN(r.token, ReadToken(a.token_file));
+    BRAID_ASSIGN_OR_RETURN(r.token, ReadSecretFile(a.token_file, "token"));
   } else {
     r.token = a.token;
+  }
+  if (!a.ca_cert.empty()) {
+    // Checked now, and kept as an absolute path: syncs run from anywhere.
+    std::error_code ec;
+    r.ca_cert = std::filesystem::absolute(a.ca_cert, ec).lexically_normal().string();
+    std::ifstream in(r.ca_cert);
+    std::string first;
+    std::getline(in, first);
+    if (ec || !in || first.rfind("-----BEGIN ", 0) != 0) {
+      return Status::InvalidArgument("--ca-cert " + a.ca_cert +
+                                     ": cannot read a PEM certificate from it");
+    }
   }
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
@@ -70,6 +73,12 @@ void WriteRemote(json::Writer& w, const Remote& r) {
       .BeginArray();
   for (const auto& p : r.filter) w.String(p);
   w.EndArray().Key("chunk_size").Uint(r.chunk_size).Key("last_sync_ms").Int(r.last_sync_ms);
+  w.Key("ca_cert");
+  if (r.ca_cert.empty()) {
+    w.Null();
+  } else {
+    w.String(r.ca_cert);
+  }
   w.Key("last_result");
   if (r.last_result.empty()) {
     w.Null();
@@ -122,17 +131,28 @@ Status RunRemoteRemove(const Globals& g, const std::string& name) {
   return txn->Commit();
 }
 
-Status RunTokenCreate(const Globals& g, const std::string& name) {
+struct TokenArgs {
+  std::string name;
+  std::string role = "writer";
+  std::vector<std::string> scope;
+};
+
+Status RunTokenCreate(const Globals& g, const TokenArgs& a) {
+  TokenInfo info;
+  info.name = a.name;
+  BRAID_ASSIGN_OR_RETURN(info.role, ParseRole(a.role));
+  BRAID_ASSIGN_OR_RETURN(info.scope, ParseScope(a.scope));
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
-  const std::string token = repl::NewToken();
+  const std::string token = auth::NewToken();
   BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
-  BRAID_RETURN_IF_ERROR(txn->CreateToken(name, repl::TokenHash(token)));
+  BRAID_RETURN_IF_ERROR(txn->CreateToken(info, auth::TokenHash(token)));
   BRAID_RETURN_IF_ERROR(txn->Commit());
   if (!g.json) {
     std::fprintf(stderr,
-                 "token \"%s\" created; this is the only time it is shown. Give it to the peer "
-                 "(braid remote add NAME URL --token-file FILE):\n",
-                 name.c_str());
+                 "token \"%s\" (%s) created; this is the only time it is shown. Give it to the "
+                 "peer (braid remote add NAME URL --token-file FILE) or send it as "
+                 "\"Authorization: Bearer TOKEN\":\n",
+                 info.name.c_str(), std::string(RoleName(info.role)).c_str());
   }
   Print(token);  // the last line of stdout, for scripts
   return Status::OK();
@@ -145,13 +165,11 @@ Status RunTokenList(const Globals& g) {
     std::string out;
     json::Writer w(&out);
     w.BeginArray();
-    for (const auto& t : tokens) {
-      w.BeginObject().Key("name").String(t.name).Key("created_ms").Int(t.created_ms).EndObject();
-    }
+    for (const auto& t : tokens) w.Raw(AccountJson(t.name, t.role, t.scope, t.created_ms));
     w.EndArray();
     Print(out);
   } else {
-    for (const auto& t : tokens) Print(t.name);
+    for (const auto& t : tokens) Print(AccountLine(t.name, t.role, t.scope));
   }
   return Status::OK();
 }
@@ -287,6 +305,9 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
                     "File with a token from `braid token create` on the remote");
     add->add_option("--token", a->token,
                     "The token itself (visible to other users; prefer a file)");
+    add->add_option("--ca-cert", a->ca_cert,
+                    "For an https:// URL: PEM certificate of the CA that signed the remote's "
+                    "certificate (or the remote's self-signed one); default: the system's CAs");
     add->callback([&g, &action, a] { action = [&g, a] { return RunRemoteAdd(g, *a); }; });
   }
   remote->add_subcommand("list", "List remotes")->callback([&g, &action] {
@@ -305,16 +326,23 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
   }
 
   CLI::App* token = app.add_subcommand(
-      "token", "Manage the tokens this instance's server accepts from replicating peers");
+      "token",
+      "Manage the bearer tokens this instance's server accepts (API clients, replicating peers)");
   token->require_subcommand(1);
   {
     auto name = std::make_shared<std::string>();
+    auto args = std::make_shared<TokenArgs>();
     CLI::App* create =
         token->add_subcommand("create", "Create a token; prints it (last line of stdout), once");
-    create->add_option("name", *name, "A name to revoke it by")->required();
+    create->add_option("name", args->name, "A name to revoke it by")->required();
+    create->add_option("--role", args->role,
+                       "reader (read, pull), writer (also write, push) or admin")
+        ->capture_default_str();
+    create->add_option("--scope", args->scope,
+                       "A partition prefix the token is limited to (repeatable; default: all)");
     create->callback(
-        [&g, &action, name] { action = [&g, name] { return RunTokenCreate(g, *name); }; });
-    token->add_subcommand("list", "List token names")->callback([&g, &action] {
+        [&g, &action, args] { action = [&g, args] { return RunTokenCreate(g, *args); }; });
+    token->add_subcommand("list", "List tokens with their role and scope")->callback([&g, &action] {
       action = [&g] { return RunTokenList(g); };
     });
     CLI::App* revoke = token->add_subcommand("revoke", "Revoke a token");

@@ -114,6 +114,12 @@ Result<ClientResponse> CurlClient::Send(std::string_view method, const std::stri
 
   Slist header_list;
   bool has_content_type = false;
+  if (!options_.authorization.empty() && FindHeader(headers, "authorization").empty()) {
+    if (options_.authorization.find_first_of("\r\n") != std::string::npos ||
+        !Append(header_list, "Authorization: " + options_.authorization)) {
+      return Status::InvalidArgument("invalid Authorization value");
+    }
+  }
   for (const auto& [name, value] : headers) {
     if (name.empty() || name.find_first_of(":\r\n") != std::string::npos ||
         value.find_first_of("\r\n") != std::string::npos) {
@@ -199,8 +205,12 @@ Status CurlClient::MapError(CURLcode code, const std::string& url) {
                                  std::to_string(limit.count()) + " ms");
     }
     case CURLE_PEER_FAILED_VERIFICATION:
-      return Status::IoError("TLS certificate of " + url + " is not trusted: " + detail +
-                             "; trust its CA certificate with a CA file");
+      return Status::IoError("the TLS certificate of " + url + " is not trusted (" + detail +
+                             "): give the certificate of the CA that signed it as a CA file "
+                             "(braid remote add --ca-cert FILE)");
+    case CURLE_SSL_CACERT_BADFILE:
+      return Status::IoError("cannot use the CA file " + options_.ca_cert + " for " + url +
+                             ": " + detail);
     default:
       return Status::IoError("request to " + url + " failed: " + detail);
   }

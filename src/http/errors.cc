@@ -17,7 +17,11 @@ Response ErrorResponse(const Status& status) {
   json::Writer w(&body);
   w.BeginObject().Key("code").String(info.name).Key("message").String(status.message()).EndObject();
   Response r = JsonResponse(info.http_status, std::move(body));
-  if (status.code() == Code::kUnauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  if (status.code() == Code::kUnauthorized) {
+    // The two schemes braid accepts (auth/authenticator.h).
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"braid\", charset=\"UTF-8\"");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"braid\"");
+  }
   return r;
 }
 

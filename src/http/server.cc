@@ -30,11 +30,16 @@
 #include <thread>
 #include <unordered_map>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -49,6 +54,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "base/mutex.h"
 
@@ -60,6 +66,8 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using Strand = asio::strand<asio::io_context::executor_type>;
+namespace ssl = asio::ssl;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // After an error response to a request whose body was not read, the
 // connection keeps reading (and discarding) for this long before closing, so
@@ -161,26 +169,43 @@ struct Lifeline {
 
 class ServerImpl;
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// What the server's registry needs of a connection, plain or TLS.
+class ConnectionBase {
  public:
-  Connection(ServerImpl& server, uint64_t id, Strand strand, tcp::socket socket);
-
-  const Strand& strand() const { return strand_; }
-
+  virtual ~ConnectionBase() = default;
+  virtual const Strand& strand() const = 0;
   // Starts serving. Called once, on the strand or before any I/O is pending.
-  void Start() { ReadHeader(); }
-
-  // Thread-safe: queues `response` as the answer to request `seq`.
-  void Respond(uint64_t seq, Response response);
-
+  virtual void Start() = 0;
   // On the strand: closes the connection if it is idle, otherwise lets the
   // request in flight finish (its response will say "Connection: close").
-  void OnShutdown();
-
+  virtual void OnShutdown() = 0;
   // Only once no I/O thread runs any more.
-  void CloseAfterStop() { Close(); }
+  virtual void CloseAfterStop() = 0;
+};
+
+// One connection over `Stream`: beast::tcp_stream, or TlsStream (then the
+// TLS handshake comes first, within the header timeout).
+template <class Stream>
+class Connection final : public ConnectionBase,
+                         public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `tls` is the context of a TLS connection (null for plain ones); the
+  // connection keeps it alive, so a reload does not pull it away.
+  Connection(ServerImpl& server, uint64_t id, Strand strand, tcp::socket socket,
+             std::shared_ptr<ssl::context> tls);
+
+  const Strand& strand() const override { return strand_; }
+  void Start() override;
+  // Thread-safe: queues `response` as the answer to request `seq`.
+  void Respond(uint64_t seq, Response response);
+  void OnShutdown() override;
+  void CloseAfterStop() override { Close(); }
 
  private:
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  void OnHandshake(beast::error_code ec);
   enum class State { kReading, kHandling, kWriting, kLingering, kClosed };
 
   void ReadHeader();
@@ -204,9 +229,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const size_t max_body_bytes_;
   const size_t max_header_bytes_;
   const std::chrono::seconds idle_timeout_;
+  const std::chrono::seconds header_timeout_;
+  const std::shared_ptr<ssl::context> tls_;
 
   // Everything below is touched only on `strand_`.
-  beast::tcp_stream stream_;
+  Stream stream_;
   std::string remote_address_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -251,6 +278,7 @@ class ServerImpl final : public Server {
   std::string url() const override { return url_; }
   void Run() override;
   void Shutdown() override;
+  Status ReloadTls() override;
   void Post(std::function<void()> fn) override;
   std::shared_ptr<Timer> RunAfter(std::chrono::milliseconds delay,
                                   std::function<void()> fn) override;
@@ -292,7 +320,10 @@ class ServerImpl final : public Server {
 
   Mutex mu_;
   // Every open connection, by id.
-  std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_ GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, std::shared_ptr<ConnectionBase>> connections_ GUARDED_BY(mu_);
+  // The TLS context new connections use; null for plain HTTP. ReloadTls()
+  // replaces it; connections keep the one they started with.
+  std::shared_ptr<ssl::context> tls_ GUARDED_BY(mu_);
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   bool drain_started_ GUARDED_BY(mu_) = false;
 };
@@ -300,33 +331,71 @@ class ServerImpl final : public Server {
 // ---------------------------------------------------------------------------
 // Connection
 
-Connection::Connection(ServerImpl& server, uint64_t id, Strand strand, tcp::socket socket)
+template <class Stream>
+Stream MakeStream(tcp::socket socket, ssl::context* tls) {
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    return Stream(std::move(socket), *tls);
+  } else {
+    return Stream(std::move(socket));
+  }
+}
+
+template <class Stream>
+Connection<Stream>::Connection(ServerImpl& server, uint64_t id, Strand strand, tcp::socket socket,
+                               std::shared_ptr<ssl::context> tls)
     : server_(server),
       id_(id),
       strand_(std::move(strand)),
       max_body_bytes_(server.options().max_body_bytes),
       max_header_bytes_(server.options().max_header_bytes),
       idle_timeout_(server.options().idle_timeout),
-      stream_(std::move(socket)) {
+      header_timeout_(server.options().header_timeout),
+      tls_(std::move(tls)),
+      stream_(MakeStream<Stream>(std::move(socket), tls_.get())) {
   beast::error_code ec;
-  const auto remote = stream_.socket().remote_endpoint(ec);
+  const auto remote = Lowest().socket().remote_endpoint(ec);
   if (!ec) remote_address_ = FormatEndpoint(remote);
 }
 
-void Connection::ReadHeader() {
+template <class Stream>
+void Connection<Stream>::Start() {
+  if constexpr (kTls) {
+    Lowest().expires_after(header_timeout_);
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        beast::bind_front_handler(&Connection::OnHandshake, this->shared_from_this()));
+  } else {
+    ReadHeader();
+  }
+}
+
+template <class Stream>
+void Connection<Stream>::OnHandshake(beast::error_code ec) {
+  if (state_ == State::kClosed) return;
+  // A client that does not speak TLS, does not trust the certificate, or
+  // is too slow: nothing can be answered over this connection.
+  if (ec) return Close();
+  ReadHeader();
+}
+
+template <class Stream>
+void Connection<Stream>::ReadHeader() {
   if (server_.shutting_down()) return Close();
   state_ = State::kReading;
   parser_.emplace();
   parser_->body_limit(static_cast<uint64_t>(max_body_bytes_));
   parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(max_header_bytes_, std::numeric_limits<uint32_t>::max())));
-  stream_.expires_after(idle_timeout_);
+  // A new connection sends its first request within the header timeout;
+  // a kept-alive one may wait up to the idle timeout for its next.
+  Lowest().expires_after(seq_ == 0 ? header_timeout_ : idle_timeout_);
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
-      beast::bind_front_handler(&Connection::OnReadHeader, shared_from_this()));
+      beast::bind_front_handler(&Connection::OnReadHeader, this->shared_from_this()));
 }
 
-void Connection::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
+template <class Stream>
+void Connection<Stream>::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
   if (state_ == State::kClosed) return;
   if (ec) return OnReadError(ec);
   if (parser_->is_done()) return HandleRequest();
@@ -334,31 +403,35 @@ void Connection::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
   if (message.version() >= 11 && beast::iequals(message[bhttp::field::expect], "100-continue")) {
     asio::async_write(
         stream_, asio::buffer(kContinue.data(), kContinue.size()),
-        beast::bind_front_handler(&Connection::OnContinueWritten, shared_from_this()));
+        beast::bind_front_handler(&Connection::OnContinueWritten, this->shared_from_this()));
     return;
   }
   ReadBody();
 }
 
-void Connection::OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
+template <class Stream>
+void Connection<Stream>::OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
   if (state_ == State::kClosed) return;
   if (ec) return Close();
   ReadBody();
 }
 
-void Connection::ReadBody() {
-  stream_.expires_after(idle_timeout_);
+template <class Stream>
+void Connection<Stream>::ReadBody() {
+  Lowest().expires_after(idle_timeout_);
   bhttp::async_read(stream_, buffer_, *parser_,
-                    beast::bind_front_handler(&Connection::OnReadBody, shared_from_this()));
+                    beast::bind_front_handler(&Connection::OnReadBody, this->shared_from_this()));
 }
 
-void Connection::OnReadBody(beast::error_code ec, size_t /*bytes*/) {
+template <class Stream>
+void Connection<Stream>::OnReadBody(beast::error_code ec, size_t /*bytes*/) {
   if (state_ == State::kClosed) return;
   if (ec) return OnReadError(ec);
   HandleRequest();
 }
 
-void Connection::OnReadError(beast::error_code ec) {
+template <class Stream>
+void Connection<Stream>::OnReadError(beast::error_code ec) {
   if (ec == bhttp::error::body_limit) {
     return WriteError(413, Code::kPayloadTooLarge,
                       "request body is larger than " + std::to_string(max_body_bytes_) + " bytes");
@@ -377,7 +450,8 @@ void Connection::OnReadError(beast::error_code ec) {
   WriteError(400, Code::kInvalidArgument, "malformed HTTP request: " + ec.message());
 }
 
-void Connection::HandleRequest() {
+template <class Stream>
+void Connection<Stream>::HandleRequest() {
   auto& message = parser_->get();
   Request request;
   request.method = std::string(message.method_string());
@@ -400,8 +474,8 @@ void Connection::HandleRequest() {
   const uint64_t seq = ++seq_;
   // A long-poll may hold the request for minutes; the idle timer must not
   // close the connection meanwhile.
-  stream_.expires_never();
-  Responder respond = [lifeline = server_.lifeline(), weak = weak_from_this(),
+  Lowest().expires_never();
+  Responder respond = [lifeline = server_.lifeline(), weak = this->weak_from_this(),
                        seq](Response response) {
     std::shared_lock lock(lifeline->mu);
     if (!lifeline->alive) return;
@@ -423,13 +497,15 @@ void Connection::HandleRequest() {
   }
 }
 
-void Connection::Respond(uint64_t seq, Response response) {
-  asio::post(strand_, [self = shared_from_this(), seq, response = std::move(response)]() mutable {
+template <class Stream>
+void Connection<Stream>::Respond(uint64_t seq, Response response) {
+  asio::post(strand_, [self = this->shared_from_this(), seq, response = std::move(response)]() mutable {
     self->WriteResponse(seq, std::move(response));
   });
 }
 
-void Connection::WriteResponse(uint64_t seq, Response response) {
+template <class Stream>
+void Connection<Stream>::WriteResponse(uint64_t seq, Response response) {
   // A second answer, or one for a connection that failed meanwhile.
   if (state_ != State::kHandling || seq != seq_) return;
 
@@ -464,7 +540,8 @@ void Connection::WriteResponse(uint64_t seq, Response response) {
   Write(std::move(message), /*linger=*/false);
 }
 
-void Connection::WriteError(unsigned status, Code code, std::string_view message) {
+template <class Stream>
+void Connection<Stream>::WriteError(unsigned status, Code code, std::string_view message) {
   bhttp::response<bhttp::string_body> response;
   response.version(11);
   response.result(status);
@@ -478,53 +555,59 @@ void Connection::WriteError(unsigned status, Code code, std::string_view message
   Write(std::move(response), /*linger=*/true);
 }
 
-void Connection::Write(bhttp::response<bhttp::string_body> response, bool linger) {
+template <class Stream>
+void Connection<Stream>::Write(bhttp::response<bhttp::string_body> response, bool linger) {
   state_ = State::kWriting;
   linger_ = linger;
   response_.emplace(std::move(response));
-  stream_.expires_after(idle_timeout_);
+  Lowest().expires_after(idle_timeout_);
   bhttp::async_write(stream_, *response_,
-                     beast::bind_front_handler(&Connection::OnWrite, shared_from_this()));
+                     beast::bind_front_handler(&Connection::OnWrite, this->shared_from_this()));
 }
 
-void Connection::OnWrite(beast::error_code ec, size_t /*bytes*/) {
+template <class Stream>
+void Connection<Stream>::OnWrite(beast::error_code ec, size_t /*bytes*/) {
   if (state_ == State::kClosed) return;
   const bool close = response_->need_eof();
   response_.reset();
   if (ec) return Close();
   if (linger_) return Linger();
   if (close) {
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     return Close();
   }
   ReadHeader();
 }
 
-void Connection::Linger() {
+template <class Stream>
+void Connection<Stream>::Linger() {
   state_ = State::kLingering;
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(kLingerTime);
+  Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+  Lowest().expires_after(kLingerTime);
   stream_.async_read_some(asio::buffer(discard_),
-                          beast::bind_front_handler(&Connection::OnLingerRead, shared_from_this()));
+                          beast::bind_front_handler(&Connection::OnLingerRead, this->shared_from_this()));
 }
 
-void Connection::OnLingerRead(beast::error_code ec, size_t /*bytes*/) {
+template <class Stream>
+void Connection<Stream>::OnLingerRead(beast::error_code ec, size_t /*bytes*/) {
   if (state_ == State::kClosed) return;
   if (ec) return Close();
   stream_.async_read_some(asio::buffer(discard_),
-                          beast::bind_front_handler(&Connection::OnLingerRead, shared_from_this()));
+                          beast::bind_front_handler(&Connection::OnLingerRead, this->shared_from_this()));
 }
 
-void Connection::OnShutdown() {
+template <class Stream>
+void Connection<Stream>::OnShutdown() {
   const bool idle = state_ == State::kReading && (!parser_ || !parser_->got_some());
   if (idle || state_ == State::kLingering) Close();
 }
 
-void Connection::Close() {
+template <class Stream>
+void Connection<Stream>::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
-  stream_.close();  // pending operations complete with operation_aborted
+  Lowest().close();  // pending operations complete with operation_aborted
   server_.OnConnectionClosed(id_);
 }
 
@@ -565,17 +648,65 @@ Status ServerImpl::Listen() {
       address.is_unspecified()
           ? (address.is_v6() ? "[::1]" : "127.0.0.1")
           : (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string());
-  url_ = "http://" + url_host + ":" + std::to_string(port_);
+  const bool tls = !options_.tls_cert_file.empty();
+  url_ = (tls ? "https://" : "http://") + url_host + ":" + std::to_string(port_);
+  if (tls) BRAID_RETURN_IF_ERROR(ReloadTls());
 
   if (options_.handle_signals) {
     signals_.emplace(accept_strand_);
-    for (const int signal : {SIGINT, SIGTERM}) {
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+      if (signal == SIGHUP && !tls) continue;  // SIGHUP reloads the certificate
       signals_->add(signal, ec);
       if (ec) return Status::IoError("cannot install signal handlers: " + ec.message());
     }
     WaitForSignal();
   }
   DoAccept();
+  return Status::OK();
+}
+
+// The OpenSSL errors queued by the last call, as one line.
+std::string OpenSslErrors() {
+  std::string out;
+  while (const unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+// A server context for TLS 1.2 and later from PEM files.
+Result<std::shared_ptr<ssl::context>> LoadTlsContext(const std::string& cert_file,
+                                                     const std::string& key_file) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* native = ctx->native_handle();
+  ERR_clear_error();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
+    return Status::InvalidArgument("cannot load the TLS certificate " + cert_file + ": " +
+                                   OpenSslErrors());
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return Status::InvalidArgument("cannot load the TLS key " + key_file + ": " +
+                                   OpenSslErrors());
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return Status::InvalidArgument("the TLS key " + key_file + " does not belong to the "
+                                   "certificate " + cert_file);
+  }
+  return ctx;
+}
+
+Status ServerImpl::ReloadTls() {
+  if (options_.tls_cert_file.empty()) {
+    return Status::InvalidArgument("this server does not use TLS");
+  }
+  BRAID_ASSIGN_OR_RETURN(auto ctx, LoadTlsContext(options_.tls_cert_file, options_.tls_key_file));
+  MutexLock lock(mu_);
+  tls_ = std::move(ctx);
   return Status::OK();
 }
 
@@ -597,11 +728,17 @@ void ServerImpl::OnAccept(const Strand& strand, beast::error_code ec, tcp::socke
     });
     return;
   }
-  std::shared_ptr<Connection> connection;
+  std::shared_ptr<ConnectionBase> connection;
   {
     MutexLock lock(mu_);
     const uint64_t id = next_id_++;
-    connection = std::make_shared<Connection>(*this, id, strand, std::move(socket));
+    if (tls_) {
+      connection =
+          std::make_shared<Connection<TlsStream>>(*this, id, strand, std::move(socket), tls_);
+    } else {
+      connection = std::make_shared<Connection<beast::tcp_stream>>(*this, id, strand,
+                                                                   std::move(socket), nullptr);
+    }
     connections_.emplace(id, connection);
   }
   asio::post(strand, [connection] { connection->Start(); });
@@ -609,9 +746,17 @@ void ServerImpl::OnAccept(const Strand& strand, beast::error_code ec, tcp::socke
 }
 
 void ServerImpl::WaitForSignal() {
-  signals_->async_wait([this](beast::error_code ec, int /*signal*/) {
+  signals_->async_wait([this](beast::error_code ec, int signal) {
     if (ec) return;
-    if (!shutting_down()) {
+    if (signal == SIGHUP) {
+      const Status s = ReloadTls();
+      if (s.ok()) {
+        std::fprintf(stderr, "braid http: SIGHUP: reloaded the TLS certificate and key\n");
+      } else {
+        std::fprintf(stderr, "braid http: SIGHUP: %s; still serving the previous one\n",
+                     s.message().c_str());
+      }
+    } else if (!shutting_down()) {
       Shutdown();
     } else {
       // A second signal: stop waiting for connections to drain.
@@ -637,7 +782,7 @@ void ServerImpl::BeginShutdown() {
   });
   if (options_.on_shutdown) RunGuarded("on_shutdown", options_.on_shutdown);
 
-  std::vector<std::shared_ptr<Connection>> open;
+  std::vector<std::shared_ptr<ConnectionBase>> open;
   {
     MutexLock lock(mu_);
     drain_started_ = true;
@@ -682,7 +827,7 @@ void ServerImpl::Run() {
 
   // No I/O thread is left, so connections may be touched from here. Those
   // still open outlived drain_timeout (or a second signal).
-  std::vector<std::shared_ptr<Connection>> open;
+  std::vector<std::shared_ptr<ConnectionBase>> open;
   {
     MutexLock lock(mu_);
     for (const auto& [id, connection] : connections_) open.push_back(connection);

@@ -87,9 +87,16 @@ struct ServerOptions {
   size_t max_header_bytes = size_t{64} << 10;  // larger headers get 431
   int threads = 0;                             // 0: max(4, 2 * cores)
   std::chrono::seconds idle_timeout{120};      // keep-alive connection idle limit
+  // A new connection must finish its TLS handshake, then send its first
+  // request header, each within this (slow or idle clients are dropped).
+  std::chrono::seconds header_timeout{10};
   std::chrono::seconds drain_timeout{30};      // shutdown waits at most this long
   bool handle_signals = true;                  // SIGINT/SIGTERM start a shutdown
   std::function<void()> on_shutdown;           // runs once when shutdown begins
+  // TLS (1.2 and later): PEM certificate chain and private key. Empty: plain
+  // HTTP. With handle_signals, SIGHUP reloads both files.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server : public Executor {
@@ -100,7 +107,8 @@ class Server : public Executor {
 
   ~Server() override = default;
 
-  // The bound port (useful with port 0) and "http://host:port".
+  // The bound port (useful with port 0) and "http://host:port" (https://
+  // with TLS).
   virtual uint16_t port() const = 0;
   virtual std::string url() const = 0;
 
@@ -108,6 +116,10 @@ class Server : public Executor {
   virtual void Run() = 0;
   // Starts a graceful shutdown; thread-safe, idempotent, returns at once.
   virtual void Shutdown() = 0;
+  // Reads the TLS certificate and key files again; new connections use
+  // them, open ones keep theirs. On error the previous ones stay.
+  // Errors: InvalidArgument (no TLS, unreadable or mismatched files).
+  virtual Status ReloadTls() = 0;
 };
 
 }  // namespace braid::http

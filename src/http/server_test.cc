@@ -309,11 +309,36 @@ TEST(ServerTest, MalformedRequestsGet400AndClose) {
   EXPECT_EQ(response->status, 200);
 }
 
-TEST(ServerTest, IdleConnectionTimesOut) {
+// A new connection must send its first request within the header timeout
+// (a half-open or slowloris client is dropped), however long the idle
+// timeout of kept-alive connections is.
+TEST(ServerTest, ANewConnectionThatSendsNothingIsDroppedAfterTheHeaderTimeout) {
   ServerOptions options = TestOptions();
-  options.idle_timeout = 1s;
+  options.header_timeout = 1s;
+  options.idle_timeout = 60s;
   TestServer server(Echo, options);
   RawSocket socket(server.port());
+  const auto start = Clock::now();
+  bool closed = false;
+  EXPECT_EQ(socket.Read(5s, {}, &closed), "");
+  EXPECT_TRUE(closed);
+  EXPECT_GE(Since(start), 900ms);
+  EXPECT_LT(Since(start), 4s);
+  // One sending its header too slowly goes the same way.
+  RawSocket slow(server.port());
+  ASSERT_TRUE(slow.Send("GET / HTTP/1.1\r\n"));
+  EXPECT_EQ(slow.Read(5s, {}, &closed), "");
+  EXPECT_TRUE(closed);
+}
+
+TEST(ServerTest, AKeptAliveConnectionTimesOutWhenIdle) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 1s;
+  options.header_timeout = 60s;
+  TestServer server(Echo, options);
+  RawSocket socket(server.port());
+  ASSERT_TRUE(socket.Send("PUT /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"));
+  EXPECT_NE(socket.Read(5s, "one").find("200 OK"), std::string::npos);
   const auto start = Clock::now();
   bool closed = false;
   EXPECT_EQ(socket.Read(5s, {}, &closed), "");

@@ -1,7 +1,5 @@
 // braid.toml parsing and listen addresses.
 
-#include <arpa/inet.h>
-
 #include <toml++/toml.h>
 #include <charconv>
 
@@ -72,7 +70,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
   }
   if (const toml::table* server = root["server"].as_table()) {
     BRAID_RETURN_IF_ERROR(
-        CheckKeys(*server, {"listen", "max_request_bytes", "threads"}, "server", source));
+        CheckKeys(*server, {"listen", "max_request_bytes", "threads", "metrics", "tls_cert", "tls_key"},
+                  "server", source));
     if (const toml::node* listen = server->get("listen")) {
       const auto* s = listen->as_string();
       if (s == nullptr || !ParseListen(s->get()).ok()) {
@@ -88,6 +87,26 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     v = c.threads;
     BRAID_RETURN_IF_ERROR(ReadInt(*server, {"threads", 0, 256}, "server", source, &v));
     c.threads = static_cast<int>(v);
+    if (const toml::node* metrics = server->get("metrics")) {
+      const auto* m = metrics->as_string();
+      if (m == nullptr || (m->get() != "admin-or-loopback" && m->get() != "admin" &&
+                           m->get() != "public")) {
+        return Status::InvalidArgument(
+            Where(*metrics, source) +
+            ": server.metrics must be \"admin-or-loopback\", \"admin\" or \"public\"");
+      }
+      c.metrics = m->get();
+    }
+    for (auto [key, dst] : {std::pair{"tls_cert", &c.tls_cert}, std::pair{"tls_key", &c.tls_key}}) {
+      if (const toml::node* n = server->get(key)) {
+        const auto* v = n->as_string();
+        if (v == nullptr) {
+          return Status::InvalidArgument(Where(*n, source) + ": server." + key +
+                                         " must be a file path (a string)");
+        }
+        *dst = v->get();
+      }
+    }
   }
   if (const toml::table* store = root["store"].as_table()) {
     BRAID_RETURN_IF_ERROR(
@@ -117,8 +136,17 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
   return c;
 }
 
-std::string DefaultConfigText() {
-  return R"toml(# braid instance settings. Every setting is shown with its default;
+std::string DefaultConfigText(const std::string& tls_cert, const std::string& tls_key) {
+  // Paths in TOML basic strings: '"' and '\\' would need escapes.
+  auto quoted = [](const std::string& s) {
+    std::string out = "\"";
+    for (const char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::string text = R"toml(# braid instance settings. Every setting is shown with its default;
 # docs/cli.md describes them. braid reads this file at every start.
 
 [server]
@@ -129,6 +157,14 @@ listen = "127.0.0.1:8470"
 max_request_bytes = 16777216
 # I/O threads; 0 picks max(4, 2 x cores).
 threads = 0
+# Who may read /metrics: "admin-or-loopback" (an admin, or any client on
+# this machine), "admin", or "public" (no credentials).
+metrics = "admin-or-loopback"
+# HTTPS: a PEM certificate (chain) and its private key, relative to this
+# directory or absolute; SIGHUP makes braid serve read them again. Empty:
+# plain HTTP, which is refused off loopback unless --insecure.
+tls_cert = @TLS_CERT@
+tls_key = @TLS_KEY@
 
 [store]
 # "full": a write is on stable storage before it is acknowledged.
@@ -142,6 +178,9 @@ busy_timeout_ms = 30000
 # SQLite page cache per connection, in MiB.
 cache_mib = 64
 )toml";
+  text.replace(text.find("@TLS_CERT@"), 10, quoted(tls_cert));
+  text.replace(text.find("@TLS_KEY@"), 9, quoted(tls_key));
+  return text;
 }
 
 Result<ListenAddress> ParseListen(std::string_view text) {
@@ -175,11 +214,5 @@ Result<ListenAddress> ParseListen(std::string_view text) {
   return a;
 }
 
-bool IsLoopback(std::string_view host) {
-  if (host == "localhost" || host == "::1") return true;
-  in_addr v4;
-  const std::string h(host);
-  return inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
-}
 
 }  // namespace braid

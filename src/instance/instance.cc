@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,19 +42,36 @@ StoreOptions StoreOptionsFor(const Config& c, bool create) {
   return o;
 }
 
+// The directory holds secrets (remote tokens and passwords in store.db, the
+// first admin's password, keys): only its owner may enter it.
+void RestrictToOwner(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & 077) == 0) return;
+  if (::chmod(dir.c_str(), st.st_mode & 0700) != 0) {
+    spdlog::warn("{} can be read by other users, and braid cannot change that ({}); it holds "
+                 "secrets: chmod 700 it",
+                 dir, std::strerror(errno));
+    return;
+  }
+  spdlog::info("{}: made readable by its owner only (it holds secrets)", dir);
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Instance>> Instance::Init(const std::string& dir) {
+Result<std::unique_ptr<Instance>> Instance::Init(const std::string& dir,
+                                                 const std::string& tls_cert,
+                                                 const std::string& tls_key) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
   if (fs::exists(dir + "/store.db")) {
     return Status::AlreadyExists(dir + " already holds a braid store");
   }
+  RestrictToOwner(dir);
   const std::string config_path = dir + "/braid.toml";
   if (!fs::exists(config_path)) {
     std::ofstream out(config_path, std::ios::binary);
-    out << DefaultConfigText();
+    out << DefaultConfigText(tls_cert, tls_key);
     out.close();
     if (!out) return Status::IoError("cannot write " + config_path);
   }
@@ -71,12 +89,16 @@ Result<std::unique_ptr<Instance>> Instance::Open(const std::string& dir) {
     return Status::NotFound("no braid data directory at " + dir +
                             "; run `braid init` (or pass --data DIR / set BRAID_DATA)");
   }
+  RestrictToOwner(dir);
   std::unique_ptr<Instance> inst(new Instance());
   inst->dir_ = dir;
   const std::string config_path = dir + "/braid.toml";
   if (fs::exists(config_path)) {
     BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
     BRAID_ASSIGN_OR_RETURN(inst->config_, ParseConfig(text, config_path));
+    for (std::string* file : {&inst->config_.tls_cert, &inst->config_.tls_key}) {
+      if (!file->empty() && file->front() != '/') *file = dir + "/" + *file;
+    }
   }
   BRAID_ASSIGN_OR_RETURN(inst->store_, Store::Open(StoreSpecFor(dir, inst->config_),
                                                    StoreOptionsFor(inst->config_, false)));

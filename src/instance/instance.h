@@ -21,6 +21,9 @@ struct Config {
   std::string listen = "127.0.0.1:8470";
   size_t max_request_bytes = 16 * 1024 * 1024;
   int threads = 0;  // 0: automatic
+  std::string metrics = "admin-or-loopback";  // who may read /metrics (api::MetricsAccess)
+  std::string tls_cert;  // PEM files for HTTPS; relative paths are resolved
+  std::string tls_key;   // against the data directory by Instance
   // [store]
   Durability durability = Durability::kFull;
   size_t max_record_bytes = 4 * 1024 * 1024;
@@ -34,8 +37,9 @@ struct Config {
 Result<Config> ParseConfig(std::string_view toml_text, const std::string& source_name);
 
 // The braid.toml written by `braid init`: every setting with its default
-// and a comment.
-std::string DefaultConfigText();
+// and a comment, but server.tls_cert and server.tls_key, which are the
+// given file names (empty: no TLS).
+std::string DefaultConfigText(const std::string& tls_cert = "", const std::string& tls_key = "");
 
 // "HOST:PORT" or "[V6]:PORT". Errors: InvalidArgument.
 struct ListenAddress {
@@ -43,14 +47,15 @@ struct ListenAddress {
   uint16_t port = 0;
 };
 Result<ListenAddress> ParseListen(std::string_view text);
-// True for 127.0.0.0/8, ::1 and "localhost".
-bool IsLoopback(std::string_view host);
 
 class Instance {
  public:
-  // Creates DIR (and parents), braid.toml and the store.
+  // Creates DIR (and parents), braid.toml and the store. `tls_cert` and
+  // `tls_key` (relative to DIR, or absolute) go into braid.toml.
   // Errors: AlreadyExists when DIR already holds a store; IoError.
-  static Result<std::unique_ptr<Instance>> Init(const std::string& dir);
+  static Result<std::unique_ptr<Instance>> Init(const std::string& dir,
+                                                const std::string& tls_cert = "",
+                                                const std::string& tls_key = "");
   // Opens an initialized directory. Errors: NotFound ("run `braid init`"),
   // InvalidArgument (braid.toml), store errors.
   static Result<std::unique_ptr<Instance>> Open(const std::string& dir);

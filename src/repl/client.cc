@@ -38,6 +38,8 @@ Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::str
         remote.name + " URL --token-file FILE`";
     return Status::Unauthorized(std::move(text));
   }
+  if (r.status == 403) return Status::Forbidden(std::move(text));
+  if (r.status == 429) return Status::TooManyRequests(std::move(text));
   if (r.status == 409) return Status::Conflict(std::move(text));
   if (r.status == 413) return Status::PayloadTooLarge(std::move(text));
   if (r.status >= 500) return Status::Unavailable(std::move(text));
@@ -189,8 +191,9 @@ class Session {
     headers.emplace_back("Content-Type", "application/json");
     auto r = client_->Send(method, remote_.url + path, body, headers);
     if (!r.ok()) {
-      return r.status().WithContext("remote \"" + remote_.name + "\" at " + remote_.url +
-                                    " (is `braid serve` running there?)");
+      return r.status().WithContext(
+          "remote \"" + remote_.name + "\" at " + remote_.url +
+          (r.status().code() == Code::kUnavailable ? " (is `braid serve` running there?)" : ""));
     }
     return r;
   }
@@ -222,7 +225,9 @@ Result<SyncSummary> Sync(Store& store, const Remote& remote,
                          const std::function<void(const SyncProgress&)>& progress) {
   const auto start = Clock::now();
   BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
-  BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create());
+  http::ClientOptions client_options;
+  client_options.ca_cert = remote.ca_cert;
+  BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(client_options));
   const bool pull = remote.direction != Direction::kPush;
   const bool push = remote.direction != Direction::kPull;
   Session session(store, remote, std::move(client), progress);

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "repl/auth.h"
 
 namespace braid::repl {
 namespace {
@@ -143,19 +142,6 @@ TEST(ProtocolTest, ChunkBodiesAreCheckedAndMinifiedWhileRead) {
   EXPECT_TRUE(ParseChunk(chunk(R"({"a":{"x":1},"b":{"x":2}})")).ok());
   // Trailing bytes after the chunk are refused.
   EXPECT_FALSE(ParseChunk(chunk("{}") + "x").ok());
-}
-
-TEST(AuthTest, TokensAndHashes) {
-  const std::string t1 = NewToken(), t2 = NewToken();
-  EXPECT_NE(t1, t2);
-  EXPECT_EQ(t1.rfind("braid_", 0), 0u);
-  EXPECT_EQ(TokenHash(t1).size(), 32u);
-  EXPECT_EQ(TokenHash(t1), TokenHash(t1));
-  EXPECT_NE(TokenHash(t1), TokenHash(t2));
-  EXPECT_EQ(BearerToken("Bearer abc"), "abc");
-  EXPECT_EQ(BearerToken("bearer  abc "), "abc");
-  EXPECT_EQ(BearerToken("Basic abc"), "");
-  EXPECT_EQ(BearerToken("Bearer"), "");
 }
 
 }  // namespace

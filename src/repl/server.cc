@@ -13,7 +13,6 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "http/errors.h"
-#include "repl/auth.h"
 #include "repl/protocol.h"
 #include "repl/stream.h"
 
@@ -65,7 +64,7 @@ Result<Encoded> Encode(const StreamSender& sender, const std::optional<Position>
 }
 
 http::Response Error(const Status& s) {
-  if (s.code() == Code::kUnauthorized || s.code() == Code::kInvalidArgument ||
+  if (s.code() == Code::kForbidden || s.code() == Code::kInvalidArgument ||
       s.code() == Code::kPayloadTooLarge) {
     M().refused->Add();
   }
@@ -88,7 +87,8 @@ struct Prefetch {
 
 struct SyncServer::Session {
   std::string id;
-  std::string peer;  // for logs and errors: "instance <hex> (token <name>)"
+  std::string peer;   // for logs and errors: "instance <hex> (token <name>)"
+  std::string owner;  // Principal::Describe() of who opened it
   Direction direction = Direction::kBoth;
   size_t chunk_size = 500;
   size_t chunks_sent = 0;  // pull answers so far: the ramp (RampedChunkSize)
@@ -132,28 +132,21 @@ void SyncServer::Drop(const std::string& id) {
 }
 
 http::Response SyncServer::Handle(const http::Request& request,
-                                  const std::vector<std::string>& segments) {
-  const std::string_view token = BearerToken(request.Header("Authorization"));
-  if (token.empty()) {
-    return Error(Status::Unauthorized(
-        "replication needs a token: send \"Authorization: Bearer <token>\" with a token made by "
-        "`braid token create NAME` on this server"));
-  }
-  auto name = store_.FindToken(TokenHash(token));
-  if (!name.ok()) return Error(name.status());
-  if (!name->has_value()) {
-    return Error(Status::Unauthorized(
-        "this server does not accept that token (revoked, or made by another instance)"));
-  }
+                                  const std::vector<std::string>& segments,
+                                  const auth::Principal& who) {
   if (segments.size() == 1 && segments[0] == "sessions") {
     if (request.method != "POST") return Error(Status::MethodNotAllowed("use POST"));
-    return Open(request, **name);
+    return Open(request, who);
   }
   if ((segments.size() == 2 || segments.size() == 3) && segments[0] == "sessions") {
     auto session = Find(segments[1]);
     if (session == nullptr) {
       return Error(Status::NotFound("no session \"" + segments[1] +
                                     "\" (it ended, expired or was aborted); start a new one"));
+    }
+    if (session->owner != who.Describe()) {
+      return Error(Status::Forbidden("session " + segments[1] + " belongs to " + session->owner +
+                                     ", not to " + who.Describe()));
     }
     if (segments.size() == 2) {
       if (request.method != "DELETE") return Error(Status::MethodNotAllowed("use DELETE"));
@@ -168,9 +161,22 @@ http::Response SyncServer::Handle(const http::Request& request,
   return Error(Status::NotFound("no replication route " + request.path));
 }
 
-http::Response SyncServer::Open(const http::Request& request, const std::string& token_name) {
+http::Response SyncServer::Open(const http::Request& request, const auth::Principal& who) {
   auto req = ParseHandshakeRequest(request.body);
   if (!req.ok()) return Error(req.status());
+  if (req->direction != Direction::kPull) {
+    if (Status s = auth::NeedRole(who, Role::kWriter, "push records"); !s.ok()) return Error(s);
+  }
+  if (!ScopeWithin(req->filter, who.scope)) {
+    std::string filter = req->filter.empty() ? "every partition" : "";
+    for (const auto& p : req->filter) filter += (filter.empty() ? "" : ", ") + p;
+    std::string scope;
+    for (const auto& p : who.scope) scope += (scope.empty() ? "" : ", ") + p;
+    return Error(Status::Forbidden(
+        "the session's filter (" + filter + ") is outside the " +
+        (req->direction == Direction::kPull ? "read" : "read and write") + " scope of " +
+        who.Describe() + " (" + scope + "); give the remote a --filter inside it (braid remote add --filter)"));
+  }
   if (req->protocol != kProtocol) {
     return Error(Status::InvalidArgument("this server speaks replication protocol " +
                                          std::to_string(kProtocol) + "; the client asked for " +
@@ -183,7 +189,8 @@ http::Response SyncServer::Open(const http::Request& request, const std::string&
   std::string raw(16, '\0');
   RandomBytes(raw.data(), raw.size());
   session->id = HexEncode(raw);
-  session->peer = "instance " + req->instance_id.Hex() + " (token " + token_name + ")";
+  session->peer = "instance " + req->instance_id.Hex() + " (" + who.Describe() + ")";
+  session->owner = who.Describe();
   session->direction = req->direction;
   session->chunk_size = req->chunk_size;
   std::string offered;

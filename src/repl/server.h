@@ -2,9 +2,11 @@
 // chunks streamed from this store, push chunks applied to it
 // (docs/protocol.md, "Replication").
 //
-// Every request must carry "Authorization: Bearer <token>" with a token of
-// this store (`braid token create`); there is no unauthenticated
-// replication, not even on loopback.
+// Every request comes authenticated (the API checks the credentials, see
+// auth/authenticator.h): a session's filter must lie within the principal's
+// scope, its read scope for a pull and its write scope for a push (a push
+// needs the writer role), every pushed record must lie within the filter,
+// and only the principal that opened a session may use it.
 //
 // While a client applies pull chunk N, the session prepares chunk N+1 on the
 // server's executor, and sends it when the client asks for it. So transfers
@@ -24,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "base/mutex.h"
 #include "braid/store.h"
 #include "http/server.h"
@@ -44,12 +47,14 @@ class SyncServer {
   ~SyncServer();
 
   // Handles a request under /api/v1/sync/: `segments` are the decoded path
-  // segments after "sync". Errors are answered as {"code","message"}.
-  http::Response Handle(const http::Request& request, const std::vector<std::string>& segments);
+  // segments after "sync"; `who` sent it. Errors are answered as
+  // {"code","message"}.
+  http::Response Handle(const http::Request& request, const std::vector<std::string>& segments,
+                        const auth::Principal& who);
 
  private:
   struct Session;
-  http::Response Open(const http::Request& request, const std::string& token_name);
+  http::Response Open(const http::Request& request, const auth::Principal& who);
   http::Response Pull(const std::shared_ptr<Session>& session, const http::Request& request);
   // Builds the chunk after `after` on the executor, for the next pull.
   void StartPrefetch(const std::shared_ptr<Session>& session, std::optional<Position> after);

@@ -8,7 +8,6 @@
 #include <deque>
 #include <functional>
 
-#include "repl/auth.h"
 #include "repl/protocol.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_store.h"
@@ -42,9 +41,10 @@ class SyncServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = testing::OpenTestStore(dir_.File("a.db"));
-    token_ = NewToken();
+    who_.kind = auth::Principal::Kind::kToken;
+    who_.name = "t";
+    who_.role = Role::kWriter;
     auto txn = std::move(*store_->BeginWrite());
-    ASSERT_TRUE(txn->CreateToken("t", TokenHash(token_)).ok());
     for (int i = 0; i < 10; ++i) {
       const std::string id = "n" + std::to_string(i);  // PutRequest holds views
       PutRequest r;
@@ -61,9 +61,8 @@ class SyncServerTest : public ::testing::Test {
     http::Request r;
     r.method = "POST";
     r.path = "/api/v1/sync";
-    r.headers.emplace_back("Authorization", "Bearer " + token_);
     r.body = std::move(body);
-    return server_->Handle(r, segments);
+    return server_->Handle(r, segments, who_);
   }
 
   std::string Open() {
@@ -84,10 +83,40 @@ class SyncServerTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<Store> store_;
-  std::string token_;
+  auth::Principal who_;
   QueueExecutor executor_;
   std::unique_ptr<SyncServer> server_;
 };
+
+TEST_F(SyncServerTest, SessionsStayInsideThePrincipalsScope) {
+  HandshakeRequest h;
+  h.instance_id = *InstanceId::FromHex(std::string(32, 'b'));
+  h.chunk_size = 3;
+  who_.scope = {"lab-a"};
+  // No filter means every partition: outside a scope of lab-a.
+  h.direction = Direction::kPull;
+  auto r = Post({"sessions"}, HandshakeRequestJson(h));
+  EXPECT_EQ(r.status, 403) << r.body;
+  h.filter = {"lab-a:x"};
+  r = Post({"sessions"}, HandshakeRequestJson(h));
+  EXPECT_EQ(r.status, 201) << r.body;
+  const std::string session = ParseHandshakeResponse(r.body)->session;
+  // Another principal cannot use that session.
+  auth::Principal other = who_;
+  other.name = "u";
+  http::Request pull;
+  pull.method = "POST";
+  pull.body = PositionJson(std::nullopt);
+  auto refused = server_->Handle(pull, {"sessions", session, "pull"}, other);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.body.find("belongs to token t"), std::string::npos) << refused.body;
+  // A reader may pull, not push.
+  who_.role = Role::kReader;
+  h.direction = Direction::kBoth;
+  r = Post({"sessions"}, HandshakeRequestJson(h));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("needs the writer role"), std::string::npos) << r.body;
+}
 
 TEST_F(SyncServerTest, APullDoesNotWaitForAPrefetchThatHasNotStarted) {
   // Opening the session posts the first chunk's prefetch and every pull

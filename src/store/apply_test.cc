@@ -446,9 +446,42 @@ TEST_P(ApplyTest, SettingsRoundTrip) {
   bad.chunk_size = kMaxChunkSize + 1;
   EXPECT_EQ(txn->PutRemote(bad).code(), Code::kInvalidArgument);
   const std::string hash(32, '\x01');
-  ASSERT_TRUE(txn->CreateToken("lab-b", hash).ok());
-  EXPECT_EQ(txn->CreateToken("lab-b", std::string(32, '\x02')).code(), Code::kAlreadyExists);
+  TokenInfo token;
+  token.name = "lab-b";
+  token.role = Role::kReader;
+  token.scope = {"lab-b", "shared:x"};
+  ASSERT_TRUE(txn->CreateToken(token, hash).ok());
+  EXPECT_EQ(txn->CreateToken(token, std::string(32, '\x02')).code(), Code::kAlreadyExists);
+  TokenInfo bad_token = token;
+  bad_token.name = "other";
+  bad_token.scope = {"a::b"};
+  EXPECT_EQ(txn->CreateToken(bad_token, std::string(32, '\x04')).code(),
+            Code::kInvalidArgument);
+  User user;
+  user.name = "alice";
+  user.role = Role::kWriter;
+  user.scope = {"lab-a"};
+  user.password_hash = "scrypt$14$8$1$salt$key";
+  ASSERT_TRUE(txn->PutUser(user).ok());
+  User bad_user = user;
+  bad_user.name = "Alice!";
+  EXPECT_EQ(txn->PutUser(bad_user).code(), Code::kInvalidArgument);
+  bad_user = user;
+  bad_user.password_hash.clear();
+  EXPECT_EQ(txn->PutUser(bad_user).code(), Code::kInvalidArgument);
+  bad_user = user;
+  bad_user.scope = {""};
+  EXPECT_EQ(txn->PutUser(bad_user).code(), Code::kInvalidArgument);
   ASSERT_TRUE(txn->Commit().ok());
+
+  auto alice = store_->GetUser("alice");
+  ASSERT_TRUE(alice.ok() && alice->has_value());
+  EXPECT_EQ((*alice)->role, Role::kWriter);
+  EXPECT_EQ((*alice)->scope, user.scope);
+  EXPECT_EQ((*alice)->password_hash, user.password_hash);
+  EXPECT_GT((*alice)->created_ms, 0);
+  EXPECT_FALSE(store_->GetUser("bob")->has_value());
+  EXPECT_EQ(store_->ListUsers()->size(), 1u);
 
   EXPECT_EQ(*store_->Policy("notes"), ConflictPolicy::kLww);
   EXPECT_EQ(*store_->Policy("other"), ConflictPolicy::kMerge);
@@ -456,7 +489,11 @@ TEST_P(ApplyTest, SettingsRoundTrip) {
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->filter, remote.filter);
   EXPECT_EQ((*got)->direction, Direction::kPull);
-  EXPECT_EQ(*store_->FindToken(hash), "lab-b");
+  auto found = store_->FindToken(hash);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->name, "lab-b");
+  EXPECT_EQ((*found)->role, Role::kReader);
+  EXPECT_EQ((*found)->scope, token.scope);
   EXPECT_FALSE(store_->FindToken(std::string(32, '\x03'))->has_value());
 
   auto txn2 = std::move(*store_->BeginWrite());
@@ -464,9 +501,12 @@ TEST_P(ApplyTest, SettingsRoundTrip) {
   EXPECT_EQ(txn2->RevokeToken("lab-b").code(), Code::kNotFound);
   ASSERT_TRUE(txn2->DeleteRemote("lab-b").ok());
   EXPECT_EQ(txn2->DeleteRemote("lab-b").code(), Code::kNotFound);
+  ASSERT_TRUE(txn2->DeleteUser("alice").ok());
+  EXPECT_EQ(txn2->DeleteUser("alice").code(), Code::kNotFound);
   ASSERT_TRUE(txn2->Commit().ok());
   EXPECT_TRUE(store_->ListRemotes()->empty());
   EXPECT_TRUE(store_->ListTokens()->empty());
+  EXPECT_TRUE(store_->ListUsers()->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApplyTest, ::testing::ValuesIn(testing::TestBackends()),

@@ -111,6 +111,60 @@ Status ValidateRemote(const Remote& r) {
     return Status::InvalidArgument("remote \"" + r.name +
                                    "\" needs a token (braid token create on the remote)");
   }
+  if (!r.ca_cert.empty() && r.url.rfind("https://", 0) != 0) {
+    return Status::InvalidArgument("remote \"" + r.name +
+                                   "\": a CA certificate is for https:// URLs only");
+  }
+  return Status::OK();
+}
+
+std::string_view RoleName(Role r) {
+  switch (r) {
+    case Role::kReader:
+      return "reader";
+    case Role::kWriter:
+      return "writer";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "reader";
+}
+
+Result<Role> ParseRole(std::string_view name) {
+  for (auto r : {Role::kReader, Role::kWriter, Role::kAdmin}) {
+    if (RoleName(r) == name) return r;
+  }
+  return Status::InvalidArgument("unknown role \"" + std::string(name) +
+                                 "\"; use admin, writer or reader");
+}
+
+bool InScope(const Scope& scope, std::string_view partition) {
+  if (scope.empty()) return true;
+  for (const auto& p : scope) {
+    if (PartitionCovers(p, partition)) return true;
+  }
+  return false;
+}
+
+bool ScopeWithin(const Scope& inner, const Scope& outer) {
+  if (outer.empty()) return true;
+  if (inner.empty()) return false;
+  // A prefix lies within `outer` when a prefix of `outer` covers it: every
+  // partition under it is then under that one too.
+  for (const auto& p : inner) {
+    if (!InScope(outer, p)) return false;
+  }
+  return true;
+}
+
+Status ValidateUser(const User& u) {
+  BRAID_RETURN_IF_ERROR(ValidateCollection(u.name).WithContext("user name"));
+  for (const auto& p : u.scope) {
+    BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("user \"" + u.name + "\" scope"));
+  }
+  if (u.password_hash.empty()) {
+    return Status::InvalidArgument("user \"" + u.name + "\" needs a password");
+  }
   return Status::OK();
 }
 

@@ -210,16 +210,37 @@ Status RecordWriter::RecordSync(std::string_view remote, int64_t at_ms, std::str
   return Poison(rows_->RecordSync(remote, at_ms, result));
 }
 
-Status RecordWriter::CreateToken(std::string_view name, std::string_view sha256) {
+Status RecordWriter::CreateToken(const TokenInfo& info, std::string_view sha256) {
   BRAID_RETURN_IF_ERROR(Usable());
-  BRAID_RETURN_IF_ERROR(ValidateCollection(name).WithContext("token name"));
+  BRAID_RETURN_IF_ERROR(ValidateCollection(info.name).WithContext("token name"));
+  for (const auto& p : info.scope) {
+    BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("token scope"));
+  }
   if (sha256.size() != 32) return Status::InvalidArgument("a token hash is 32 bytes");
-  auto created = rows_->CreateToken(name, sha256, store_.clock().NowMillis());
+  TokenInfo row = info;
+  row.created_ms = store_.clock().NowMillis();
+  auto created = rows_->CreateToken(row, sha256);
   if (!created.ok()) return Poison(created.status());
   if (!*created) {
-    return Status::AlreadyExists("a token named \"" + std::string(name) +
+    return Status::AlreadyExists("a token named \"" + info.name +
                                  "\" exists; revoke it first or pick another name");
   }
+  return Status::OK();
+}
+
+Status RecordWriter::PutUser(const User& user) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateUser(user));
+  User row = user;
+  row.created_ms = store_.clock().NowMillis();
+  return Poison(rows_->PutUser(row));
+}
+
+Status RecordWriter::DeleteUser(std::string_view name) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  auto deleted = rows_->DeleteUser(name);
+  if (!deleted.ok()) return Poison(deleted.status());
+  if (!*deleted) return Status::NotFound("no user named \"" + std::string(name) + "\"");
   return Status::OK();
 }
 

@@ -55,8 +55,10 @@ class RecordWriter final : public WriteTransaction {
   Status PutRemote(const Remote& remote) override;
   Status DeleteRemote(std::string_view name) override;
   Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) override;
-  Status CreateToken(std::string_view name, std::string_view sha256) override;
+  Status CreateToken(const TokenInfo& info, std::string_view sha256) override;
   Status RevokeToken(std::string_view name) override;
+  Status PutUser(const User& user) override;
+  Status DeleteUser(std::string_view name) override;
   Status Commit() override;
 
  private:

@@ -98,9 +98,12 @@ class RowTransaction {
   virtual Result<bool> DeleteRemote(std::string_view name) = 0;
   virtual Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) = 0;
   // False when a token of that name exists (nothing written).
-  virtual Result<bool> CreateToken(std::string_view name, std::string_view sha256,
-                                   int64_t created_ms) = 0;
+  virtual Result<bool> CreateToken(const TokenInfo& info, std::string_view sha256) = 0;
   virtual Result<bool> RevokeToken(std::string_view name) = 0;
+  // Inserts, or replaces all but created_ms of the user of that name.
+  virtual Status PutUser(const User& user) = 0;
+  // False when there was no such user.
+  virtual Result<bool> DeleteUser(std::string_view name) = 0;
 
   // Writes the counters and makes every row written durable (as the
   // transaction's durability says) and visible at once. After a failed

@@ -145,7 +145,7 @@ TEST_F(CliTest, HelpAndVersion) {
 TEST_F(CliTest, CliWritesReachARunningServer) {
   auto server = testing::BraidServer::Start(data_);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
-  auto client = std::move(*http::Client::Create());
+  auto client = (*server)->AdminClient();
   // Interleave CLI and HTTP writes on the same directory; nobody sees "locked".
   for (int i = 0; i < 20; ++i) {
     Ok({"put", "mixed", "cli" + std::to_string(i), "-"}, "{}");

@@ -80,8 +80,9 @@ TEST(CrashTest, KilledServersKeepEveryAcknowledgedBatch) {
     std::atomic<int> in_flight{-1};
     std::vector<int> acked_now;
     const std::string url = server->url();
+    auto writer_client = server->AdminClient();
     std::thread writer([&] {
-      auto client = std::move(*http::Client::Create());
+      auto& client = writer_client;
       while (!stop) {
         const int batch = next_batch++;
         in_flight = batch;
@@ -101,7 +102,7 @@ TEST(CrashTest, KilledServersKeepEveryAcknowledgedBatch) {
     acknowledged.insert(acked_now.begin(), acked_now.end());
 
     ASSERT_TRUE(server->Restart().ok()) << server->LogTail();
-    auto client = std::move(*http::Client::Create());
+    auto client = server->AdminClient();
     const Feed feed = ReadFeed(*client, server->url());
     for (size_t i = 0; i < feed.seqs.size(); ++i) {
       ASSERT_EQ(feed.seqs[i], i + 1) << "gap in the delta feed after round " << round;
@@ -132,16 +133,17 @@ TEST(CrashTest, KilledServersKeepEveryAcknowledgedBatch) {
   EXPECT_EQ(*code, 0);
 }
 
-std::string InstanceOf(const std::string& url) {
-  auto client = std::move(*http::Client::Create());
-  auto r = client->Get(url + "/api/v1/info");
+std::string InstanceOf(const testing::BraidServer& server) {
+  auto client = server.AdminClient();
+  auto r = client->Get(server.url() + "/api/v1/info");
   EXPECT_TRUE(r.ok() && r->status == 200);
   return r.ok() ? json::parse(r->body)["instance_id"].get<std::string>() : "";
 }
 
-void Put(const std::string& url, const std::string& id) {
-  auto client = std::move(*http::Client::Create());
-  auto r = client->Put(url + "/api/v1/collections/c/records/" + id, R"({"body":{"v":1}})");
+void Put(const testing::BraidServer& server, const std::string& id) {
+  auto client = server.AdminClient();
+  auto r = client->Put(server.url() + "/api/v1/collections/c/records/" + id,
+                       R"({"body":{"v":1}})");
   ASSERT_TRUE(r.ok() && r->status == 201) << (r.ok() ? r->body : r.status().ToString());
 }
 
@@ -170,26 +172,26 @@ TEST(CrashTest, OnlyARebootAfterUnsyncedCommitsRenewsTheIdentity) {
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   auto& server = *started;
   ASSERT_TRUE(server->Restart("BRAID_BOOT_ID=boot-1").ok());
-  const std::string first = InstanceOf(server->url());
-  Put(server->url(), "r1");
+  const std::string first = InstanceOf(*server);
+  Put(*server, "r1");
 
   server->Kill();  // the machine stays up
   ASSERT_TRUE(server->Restart("BRAID_BOOT_ID=boot-1").ok()) << server->LogTail();
-  EXPECT_EQ(InstanceOf(server->url()), first);
-  Put(server->url(), "r2");
+  EXPECT_EQ(InstanceOf(*server), first);
+  Put(*server, "r2");
 
   server->Kill();  // and then the machine goes down
   ASSERT_TRUE(server->Restart("BRAID_BOOT_ID=boot-2").ok()) << server->LogTail();
-  const std::string second = InstanceOf(server->url());
+  const std::string second = InstanceOf(*server);
   EXPECT_NE(second, first);
   EXPECT_NE(server->LogTail().find("the machine restarted"), std::string::npos);
-  Put(server->url(), "r3");
+  Put(*server, "r3");
 
   auto code = server->Stop();  // a clean stop syncs
   ASSERT_TRUE(code.ok() && *code == 0);
   ASSERT_TRUE(server->Restart("BRAID_BOOT_ID=boot-3").ok()) << server->LogTail();
-  EXPECT_EQ(InstanceOf(server->url()), second);
-  auto client = std::move(*http::Client::Create());
+  EXPECT_EQ(InstanceOf(*server), second);
+  auto client = server->AdminClient();
   for (const char* id : {"r1", "r2", "r3"}) {
     auto r = client->Get(server->url() + "/api/v1/collections/c/records/" + id);
     EXPECT_TRUE(r.ok() && r->status == 200) << id;

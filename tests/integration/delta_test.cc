@@ -28,7 +28,7 @@ class DeltaTest : public ::testing::Test {
     auto s = BraidServer::Start(dir_.File("data"));
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(*s);
-    client_ = std::move(*http::Client::Create());
+    client_ = server_->AdminClient();
   }
   void TearDown() override {
     if (server_) {
@@ -62,8 +62,8 @@ class DeltaTest : public ::testing::Test {
   StartLongPoll(const std::string& cursor, int wait_seconds) {
     const std::string url =
         server_->url() + "/api/v1/delta?wait=" + std::to_string(wait_seconds) + "&cursor=" + cursor;
-    auto poll = std::async(std::launch::async, [url] {
-      auto c = http::Client::Create();
+    auto poll = std::async(std::launch::async, [url, options = server_->admin_client_options()] {
+      auto c = http::Client::Create(options);
       const auto start = std::chrono::steady_clock::now();
       auto r = (*c)->Get(url);
       return std::make_pair(std::move(r), std::chrono::steady_clock::now() - start);
@@ -192,8 +192,8 @@ TEST_F(DeltaTest, BadCursorsGetResyncRequired) {
   TempDir other_dir;
   auto other = BraidServer::Start(other_dir.File("data"));
   ASSERT_TRUE(other.ok());
-  auto r = client_->Get((*other)->url() + "/api/v1/delta");
-  ASSERT_TRUE(r.ok());
+  auto r = (*other)->AdminClient()->Get((*other)->url() + "/api/v1/delta");
+  ASSERT_TRUE(r.ok() && r->status == 200);
   const std::string foreign = json::parse(r->body)["cursor"];
   EXPECT_EQ(Delta("?cursor=" + foreign, 410)["code"], "resyncRequired");
   ASSERT_TRUE((*other)->Stop().ok());

@@ -74,7 +74,7 @@ class Model {
       }
       stores_[a] =
           std::move(*Store::Open("sqlite:" + cluster_[a].dir + "/store.db", StoreOptions()));
-      clients_[a] = std::move(*http::Client::Create());
+      clients_[a] = cluster_[a].TokenClient();
     }
     for (int step = 0; step < 40; ++step) {
       const std::string& r = names_[rng_() % names_.size()];

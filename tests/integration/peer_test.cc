@@ -259,7 +259,7 @@ uint64_t Metric(const std::string& url, const std::string& name) {
 // Writes notes n0 .. n<count - 1> to a node through its batch API.
 void PutNotes(Cluster& c, const std::string& node, int count) {
   constexpr int kBatch = 5000;
-  auto client = std::move(*http::Client::Create());
+  auto client = c[node].TokenClient();
   for (int from = 0; from < count; from += kBatch) {
     std::string batch = R"({"records":[)";
     for (int n = from; n < std::min(count, from + kBatch); ++n) {

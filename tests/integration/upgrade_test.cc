@@ -90,13 +90,19 @@ void ExpectFixtureContents(Store& store, const std::string& version) {
   EXPECT_TRUE(*dump == want) << FirstDifference(want, *dump);
 }
 
-TEST(UpgradeTest, TheSchema1FixtureUpgradesWithEverythingInIt) {
+// Every fixture (the store of each earlier schema) opens, upgrades, and
+// keeps everything in it.
+class FixtureTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(FixtureTest, UpgradesWithEverythingInIt) {
+  const int schema = GetParam();
+  const std::string version = "v" + std::to_string(schema);
   testing::TempDir dir;
-  const std::string path = InstallFixture("v1", dir);
-  ASSERT_EQ(RawInt(path, "PRAGMA user_version"), 1);
+  const std::string path = InstallFixture(version, dir);
+  ASSERT_EQ(RawInt(path, "PRAGMA user_version"), schema);
   auto store = Open(path);
   ASSERT_NE(store, nullptr);
-  ExpectFixtureContents(*store, "v1");
+  ExpectFixtureContents(*store, version);
   auto stats = store->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->schema_version, sqlite::kSchemaVersion);
@@ -105,8 +111,11 @@ TEST(UpgradeTest, TheSchema1FixtureUpgradesWithEverythingInIt) {
   // Opened again, nothing is left to do and nothing changed.
   store = Open(path);
   ASSERT_NE(store, nullptr);
-  ExpectFixtureContents(*store, "v1");
+  ExpectFixtureContents(*store, version);
 }
+
+INSTANTIATE_TEST_SUITE_P(Schemas, FixtureTest, ::testing::Range(1, sqlite::kSchemaVersion),
+                         [](const auto& info) { return "v" + std::to_string(info.param); });
 
 // An upgrade killed in the middle of a migration (SIGKILL inside its
 // transaction) leaves the store as it was; the next open upgrades it.
@@ -138,6 +147,16 @@ TEST(UpgradeTest, AnUpgradeKilledMidwayLeavesTheOldSchemaWhole) {
   EXPECT_EQ(RawInt(data + "/store.db",
                    "SELECT count(*) FROM pragma_table_info('state') WHERE name = 'unsynced_boot'"),
             0);
+  // Killed again in the next migration (2 to 3): schema 2 stays, whole.
+  const auto killed3 = testing::Run({"/usr/bin/env", "BRAID_FAILPOINTS=migrate=2",
+                                     testing::BraidBin(), "--data", data, "status"});
+  EXPECT_EQ(killed3.exit_code, 128 + 9) << killed3.err;
+  EXPECT_NE(killed3.err.find("upgrading the store from schema 2 to 3"), std::string::npos)
+      << killed3.err;
+  EXPECT_EQ(RawInt(data + "/store.db", "PRAGMA user_version"), 2);
+  EXPECT_EQ(RawInt(data + "/store.db",
+                   "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"),
+            0);
   const auto status = testing::Braid(data, {"status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("schema          " + std::to_string(sqlite::kSchemaVersion)),
@@ -164,6 +183,35 @@ TEST(UpgradeTest, AStoreOfANewerBraidIsRefusedNamingBothSchemas) {
             std::string::npos)
       << store.status().ToString();
   EXPECT_EQ(RawInt(path, "PRAGMA user_version"), 99);
+}
+
+// Tokens made before roles existed keep working after the upgrade, as
+// writers of every partition (what they could do: pull and push).
+TEST(UpgradeTest, AnUpgradedStoresTokenStillReadsAndWrites) {
+  testing::TempDir dir;
+  const std::string data = dir.File("data");
+  ASSERT_EQ(testing::Braid(data, {"init"}).exit_code, 0);
+  std::filesystem::remove(data + "/store.db");
+  testing::TempDir fixture_dir;
+  std::filesystem::copy_file(InstallFixture("v1", fixture_dir), data + "/store.db");
+  const auto list = testing::Braid(data, {"--json", "token", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find(R"("role":"writer","scope":[])"), std::string::npos) << list.out;
+  auto server = testing::BraidServer::Start(data);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::string token = ReadFile(std::string(BRAID_FIXTURES) + "/v1/token.txt");
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  http::ClientOptions o;
+  o.authorization = "Bearer " + token;
+  auto client = std::move(*http::Client::Create(o));
+  auto r = client->Get((*server)->url() + "/api/v1/info");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = client->Put((*server)->url() + "/api/v1/collections/notes/records/after-upgrade",
+                  R"({"body":{}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 201) << r->body;
+  ASSERT_TRUE((*server)->Stop().ok());
 }
 
 }  // namespace

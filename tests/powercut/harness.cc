@@ -10,6 +10,7 @@
 #include <set>
 
 #include "braid/version_vector.h"
+#include "tests/support/server.h"
 
 namespace braid::powercut {
 namespace fs = std::filesystem;
@@ -119,6 +120,7 @@ Result<std::unique_ptr<Server>> Server::Start(const std::string& data_dir,
                                               const std::vector<std::string>& env,
                                               const std::string& log_path) {
   std::unique_ptr<Server> s(new Server());
+  s->data_dir_ = data_dir;
   BRAID_ASSIGN_OR_RETURN(
       s->process_, testing::Process::Start(WithEnv(env, {testing::BraidBin(), "--data", data_dir,
                                                          "serve", "--listen", "127.0.0.1:0"}),
@@ -129,6 +131,12 @@ Result<std::unique_ptr<Server>> Server::Start(const std::string& data_dir,
   if (start == std::string::npos) return Status::Internal("unexpected first line: " + *line);
   s->url_ = line->substr(start, line->find(' ', start) - start);
   return s;
+}
+
+std::unique_ptr<http::Client> Server::Client() const {
+  http::ClientOptions options;
+  options.authorization = testing::BasicAuthorization("admin", testing::AdminPassword(data_dir_));
+  return std::move(*http::Client::Create(options));
 }
 
 Server::~Server() {

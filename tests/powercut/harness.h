@@ -16,6 +16,7 @@
 
 #include "braid/status.h"
 #include "braid/store.h"
+#include "http/client.h"
 #include "tests/powercut/crash_state.h"
 #include "tests/support/process.h"
 
@@ -96,12 +97,15 @@ class Server {
                                                const std::string& log_path);
   ~Server();
   const std::string& url() const { return url_; }
+  // A client sending the first admin's credentials (DIR/admin-password).
+  std::unique_ptr<http::Client> Client() const;
   // SIGTERM, then the exit code.
   Result<int> Stop();
 
  private:
   std::unique_ptr<testing::Process> process_;
   std::string url_;
+  std::string data_dir_;
 };
 
 Result<RawState> ReadRawState(const std::string& data_dir);

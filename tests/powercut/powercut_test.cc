@@ -125,10 +125,11 @@ struct ApiHistory {
   }
 };
 
-ApiHistory WriteThroughApi(Recording& rec, const std::string& url, std::mt19937_64& rng,
+ApiHistory WriteThroughApi(Recording& rec, const Server& server, std::mt19937_64& rng,
                            int requests) {
   ApiHistory h;
-  auto client = std::move(*http::Client::Create());
+  const std::string& url = server.url();
+  auto client = server.Client();
   std::map<std::string, bool> live;
   for (int n = 0; n < requests; ++n) {
     std::map<std::string, std::optional<std::string>> wrote;
@@ -276,7 +277,7 @@ void ApiWritesScenario(const std::string& durability, size_t cuts) {
   {
     auto server = Server::Start(rec.Dir("a"), rec.Env(), rec.Work("a.log"));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
-    h = WriteThroughApi(rec, (*server)->url(), rng, 220);
+    h = WriteThroughApi(rec, **server, rng, 220);
     auto code = (*server)->Stop();
     ASSERT_TRUE(code.ok() && *code == 0);
   }
@@ -463,7 +464,7 @@ TEST(PowerCutTest, PushesThatMergeOnTheServer) {
                        env)
                   .exit_code,
               0);
-    auto client = std::move(*http::Client::Create());
+    auto client = (*server)->Client();
     for (int round = 0; round < 8; ++round) {
       for (int i = 0; i < 3; ++i) {
         const std::string key = i == 0 ? "a/own" + std::to_string(rng() % 5) : SharedKey(rng);
@@ -506,7 +507,7 @@ TEST(PowerCutTest, PushesThatMergeOnTheServer) {
       BRAID_ASSIGN_OR_RETURN(auto server,
                              Server::Start(dir + "/a", after, rec.Work("a-after.log")));
       BRAID_RETURN_IF_ERROR(AddRemote(dir + "/b", "a", server->url(), token, after));
-      auto client = std::move(*http::Client::Create());
+      auto client = server->Client();
       for (int i = 0; i < 4; ++i) {
         const std::string key = "s/k" + std::to_string(i);
         BRAID_ASSIGN_OR_RETURN(const std::string v,
@@ -540,7 +541,7 @@ TEST(PowerCutTest, PullsThatMergeOnTheClient) {
     auto server = Server::Start(rec.Dir("b"), env, rec.Work("b.log"));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     ASSERT_TRUE(AddRemote(rec.Dir("a"), "b", (*server)->url(), token, env).ok());
-    auto client = std::move(*http::Client::Create());
+    auto client = (*server)->Client();
     for (int round = 0; round < 8; ++round) {
       for (int i = 0; i < 3; ++i) {
         const std::string key = SharedKey(rng);
@@ -611,7 +612,7 @@ TEST(PowerCutTest, Compaction) {
   {
     auto server = Server::Start(rec.Dir("a"), {}, rec.Work("setup.log"));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
-    auto client = std::move(*http::Client::Create());
+    auto client = (*server)->Client();
     // Enough events that compaction deletes them in several transactions.
     std::vector<int> ids(400);
     for (int i = 0; i < 400; ++i) ids[i] = i;
@@ -716,7 +717,7 @@ TEST(PowerCutTest, ClosingAfterALargeTransaction) {
   {
     auto server = Server::Start(rec.Dir("a"), rec.Env(), rec.Work("a.log"));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
-    auto client = std::move(*http::Client::Create());
+    auto client = (*server)->Client();
     // Small commits first, in the same WAL as the large one: replayed over
     // the database, their older page images would undo the large one.
     for (int i = 0; i < 3; ++i) {

@@ -9,11 +9,20 @@
 
 namespace braid::testing {
 
+std::unique_ptr<http::Client> Node::TokenClient() const {
+  std::ifstream in(token_file);
+  std::string token;
+  std::getline(in, token);
+  http::ClientOptions o;
+  o.authorization = "Bearer " + token;
+  return std::move(*http::Client::Create(o));
+}
+
 Node& Cluster::Add(const std::string& name, bool serve) {
   auto node = std::make_unique<Node>();
   node->name = name;
   node->dir = dir_.File(name);
-  const RunResult init = Braid(node->dir, {"init"});
+  const RunResult init = Braid(node->dir, {"init", "--no-admin"});
   EXPECT_EQ(init.exit_code, 0) << init.err;
   const RunResult token = Braid(node->dir, {"token", "create", "peers"});
   EXPECT_EQ(token.exit_code, 0) << token.err;

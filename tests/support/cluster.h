@@ -1,6 +1,6 @@
 // Several braid instances for replication tests: each node has a data
-// directory, a running `braid serve` on an ephemeral port and a token its
-// server accepts. Syncs run the real `braid sync` command.
+// directory (made with `braid init --no-admin`), a running `braid serve` on
+// an ephemeral port and a token its server accepts. Syncs run the real `braid sync` command.
 
 #ifndef BRAID_TESTS_SUPPORT_CLUSTER_H_
 #define BRAID_TESTS_SUPPORT_CLUSTER_H_
@@ -20,8 +20,12 @@ namespace braid::testing {
 struct Node {
   std::string name;
   std::string dir;
-  std::string token_file;  // a token of this node's server
+  std::string token_file;  // a token of this node's server (role writer)
   std::unique_ptr<BraidServer> server;
+
+  // A client of this node's server sending its token (cheaper to check
+  // than the admin's password).
+  std::unique_ptr<http::Client> TokenClient() const;
 };
 
 // A record as replicas must agree on it.

@@ -2,11 +2,49 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "base/encoding.h"
+
 namespace braid::testing {
+
+std::string BasicAuthorization(const std::string& name, const std::string& password) {
+  return "Basic " + Base64Encode(name + ":" + password);
+}
+
+std::string AdminPassword(const std::string& data_dir) {
+  std::ifstream in(data_dir + "/admin-password");
+  std::string password;
+  std::getline(in, password);
+  if (password.empty()) {
+    std::fprintf(stderr, "no admin password in %s/admin-password\n", data_dir.c_str());
+    std::abort();
+  }
+  return password;
+}
+
+std::string BraidServer::admin_authorization() const {
+  return BasicAuthorization("admin", AdminPassword(data_dir_));
+}
+
+http::ClientOptions BraidServer::admin_client_options() const {
+  http::ClientOptions o;
+  o.authorization = admin_authorization();
+  return o;
+}
+
+std::unique_ptr<http::Client> BraidServer::AdminClient() const {
+  auto c = http::Client::Create(admin_client_options());
+  if (!c.ok()) {
+    std::fprintf(stderr, "cannot create an HTTP client: %s\n", c.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(*c);
+}
 
 RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
                 const std::string& input) {
@@ -15,13 +53,15 @@ RunResult Braid(const std::string& data_dir, const std::vector<std::string>& arg
   return Run(argv, input);
 }
 
-Result<std::unique_ptr<BraidServer>> BraidServer::Start(const std::string& data_dir) {
+Result<std::unique_ptr<BraidServer>> BraidServer::Start(const std::string& data_dir,
+                                                        std::vector<std::string> serve_args) {
   if (!std::filesystem::exists(data_dir + "/store.db")) {
     const RunResult init = Braid(data_dir, {"init"});
     if (init.exit_code != 0) return Status::Internal("braid init failed: " + init.err);
   }
   std::unique_ptr<BraidServer> s(new BraidServer());
   s->data_dir_ = data_dir;
+  s->serve_args_ = std::move(serve_args);
   BRAID_RETURN_IF_ERROR(s->Launch());
   return s;
 }
@@ -30,12 +70,13 @@ Status BraidServer::Launch(const std::string& env) {
   // A restart keeps the port, so remotes pointing here stay valid.
   const std::string listen = "127.0.0.1:" + (url_.empty() ? "0" : url_.substr(url_.rfind(':') + 1));
   std::vector<std::string> argv = {BraidBin(), "--data", data_dir_, "serve", "--listen", listen};
+  argv.insert(argv.end(), serve_args_.begin(), serve_args_.end());
   if (!env.empty()) argv.insert(argv.begin(), {"/usr/bin/env", env});
   BRAID_ASSIGN_OR_RETURN(process_, Process::Start(argv, data_dir_ + "/serve.log"));
   auto line = process_->ReadLine(std::chrono::seconds(20));
   if (!line.ok()) return Status::Internal("braid serve did not start: " + LogTail());
-  // "braid serving http://127.0.0.1:PORT (data ..., instance ...)"
-  const size_t start = line->find("http://");
+  // "braid serving http[s]://127.0.0.1:PORT (data ..., instance ...)"
+  const size_t start = line->find("http");
   const size_t end = line->find(' ', start);
   if (start == std::string::npos) return Status::Internal("unexpected first line: " + *line);
   url_ = line->substr(start, end - start);

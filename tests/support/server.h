@@ -9,17 +9,26 @@
 #include <vector>
 
 #include "braid/status.h"
+#include "http/client.h"
 #include "tests/support/process.h"
 
 namespace braid::testing {
 
 class BraidServer {
  public:
-  // Runs `braid init` on `data_dir` unless it holds a store, then serves it.
-  static Result<std::unique_ptr<BraidServer>> Start(const std::string& data_dir);
+  // Runs `braid init` on `data_dir` unless it holds a store, then serves it
+  // (`serve_args` are added to `braid serve`, also at restarts).
+  static Result<std::unique_ptr<BraidServer>> Start(const std::string& data_dir,
+                                                    std::vector<std::string> serve_args = {});
 
   const std::string& url() const { return url_; }
   const std::string& data_dir() const { return data_dir_; }
+  // The first admin's credentials (`braid init` wrote DATA/admin-password):
+  // "Basic ..." for an Authorization header, and client options sending it.
+  std::string admin_authorization() const;
+  http::ClientOptions admin_client_options() const;
+  // A client sending the admin's credentials. Aborts the test on failure.
+  std::unique_ptr<http::Client> AdminClient() const;
   Process& process() { return *process_; }
 
   // SIGTERM, then waits; returns the exit code.
@@ -35,9 +44,15 @@ class BraidServer {
  private:
   Status Launch(const std::string& env = "");
   std::string data_dir_;
+  std::vector<std::string> serve_args_;
   std::string url_;
   std::unique_ptr<Process> process_;
 };
+
+// "Basic base64(name:password)".
+std::string BasicAuthorization(const std::string& name, const std::string& password);
+// The first admin's password of an initialized data directory.
+std::string AdminPassword(const std::string& data_dir);
 
 // Runs `braid --data DIR ARGS...` to completion.
 RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,

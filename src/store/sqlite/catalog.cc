@@ -1,4 +1,4 @@
-// Settings kept in the SQLite store (collection policies, remotes, tokens),
+// Settings kept in the SQLite store (collection policies, remotes, users, tokens),
 // held versions and FSICs: their rows in a write transaction, and their
 // reads.
 
@@ -19,19 +19,26 @@ std::string FilterJson(const std::vector<std::string>& filter) {
   return out;
 }
 
+std::vector<std::string> DecodeFilter(std::string_view text) {
+  std::vector<std::string> out;
+  json::Value(text).ForEachElement([&](json::Value v) {
+    out.push_back(v.AsString().value_or(""));
+    return true;
+  });
+  return out;
+}
+
 Result<Remote> DecodeRemote(const Stmt& s) {
   Remote r;
   r.name.assign(s.Text(0));
   r.url.assign(s.Text(1));
   BRAID_ASSIGN_OR_RETURN(r.direction, ParseDirection(s.Text(2)));
-  json::Value(s.Text(3)).ForEachElement([&](json::Value v) {
-    r.filter.push_back(v.AsString().value_or(""));
-    return true;
-  });
+  r.filter = DecodeFilter(s.Text(3));
   r.chunk_size = static_cast<size_t>(s.Int(4));
   r.token.assign(s.Text(5));
   r.last_sync_ms = s.IsNull(6) ? 0 : s.Int(6);
   if (!s.IsNull(7)) r.last_result.assign(s.Text(7));
+  r.ca_cert.assign(s.Text(8));
   return r;
 }
 
@@ -45,11 +52,11 @@ Status SqliteRowTransaction::PutPolicy(std::string_view collection, ConflictPoli
 
 Status SqliteRowTransaction::PutRemote(const Remote& r) {
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("INSERT INTO remotes(name, url, direction, filter, chunk_size, token) "
-                           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+      Stmt s, db_->Prepare("INSERT INTO remotes(name, url, direction, filter, chunk_size, token, "
+                           "ca_cert) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                            "url = excluded.url, direction = excluded.direction, "
                            "filter = excluded.filter, chunk_size = excluded.chunk_size, "
-                           "token = excluded.token"));
+                           "token = excluded.token, ca_cert = excluded.ca_cert"));
   const std::string filter = FilterJson(r.filter);
   return s.Bind(1, r.name)
       .Bind(2, r.url)
@@ -57,6 +64,7 @@ Status SqliteRowTransaction::PutRemote(const Remote& r) {
       .Bind(4, filter)
       .Bind(5, static_cast<int64_t>(r.chunk_size))
       .Bind(6, r.token)
+      .Bind(7, r.ca_cert)
       .Run();
 }
 
@@ -73,12 +81,38 @@ Status SqliteRowTransaction::RecordSync(std::string_view remote, int64_t at_ms,
   return s.Bind(1, at_ms).Bind(2, result).Bind(3, remote).Run();
 }
 
-Result<bool> SqliteRowTransaction::CreateToken(std::string_view name, std::string_view sha256,
-                                               int64_t created_ms) {
-  BRAID_ASSIGN_OR_RETURN(Stmt s,
-                         db_->Prepare("INSERT OR IGNORE INTO tokens(name, sha256, created_at) "
-                                      "VALUES (?, ?, ?)"));
-  BRAID_RETURN_IF_ERROR(s.Bind(1, name).BindBlob(2, sha256).Bind(3, created_ms).Run());
+Result<bool> SqliteRowTransaction::CreateToken(const TokenInfo& info, std::string_view sha256) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT OR IGNORE INTO tokens(name, sha256, created_at, role, scope) "
+                           "VALUES (?, ?, ?, ?, ?)"));
+  const std::string scope = FilterJson(info.scope);
+  BRAID_RETURN_IF_ERROR(s.Bind(1, info.name)
+                            .BindBlob(2, sha256)
+                            .Bind(3, info.created_ms)
+                            .Bind(4, RoleName(info.role))
+                            .Bind(5, scope)
+                            .Run());
+  return db_->Changes() != 0;
+}
+
+Status SqliteRowTransaction::PutUser(const User& u) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT INTO users(name, role, scope, password, created_at) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                           "role = excluded.role, scope = excluded.scope, "
+                           "password = excluded.password"));
+  const std::string scope = FilterJson(u.scope);
+  return s.Bind(1, u.name)
+      .Bind(2, RoleName(u.role))
+      .Bind(3, scope)
+      .Bind(4, u.password_hash)
+      .Bind(5, u.created_ms)
+      .Run();
+}
+
+Result<bool> SqliteRowTransaction::DeleteUser(std::string_view name) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM users WHERE name = ?"));
+  BRAID_RETURN_IF_ERROR(s.Bind(1, name).Run());
   return db_->Changes() != 0;
 }
 
@@ -174,7 +208,7 @@ Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                                  "last_sync_at, last_result FROM remotes WHERE name = ?"));
+                                  "last_sync_at, last_result, ca_cert FROM remotes WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<Remote>();
@@ -186,7 +220,7 @@ Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                                  "last_sync_at, last_result FROM remotes ORDER BY name"));
+                                  "last_sync_at, last_result, ca_cert FROM remotes ORDER BY name"));
   std::vector<Remote> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -197,24 +231,81 @@ Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   return out;
 }
 
-Result<std::optional<std::string>> SqliteStore::FindToken(std::string_view sha256) {
+namespace {
+
+// Columns: name, created_at, role, scope.
+Result<TokenInfo> DecodeToken(const Stmt& s) {
+  TokenInfo t;
+  t.name.assign(s.Text(0));
+  t.created_ms = s.Int(1);
+  BRAID_ASSIGN_OR_RETURN(t.role, ParseRole(s.Text(2)));
+  t.scope = DecodeFilter(s.Text(3));
+  return t;
+}
+
+// Columns: name, role, scope, password, created_at.
+Result<User> DecodeUser(const Stmt& s) {
+  User u;
+  u.name.assign(s.Text(0));
+  BRAID_ASSIGN_OR_RETURN(u.role, ParseRole(s.Text(1)));
+  u.scope = DecodeFilter(s.Text(2));
+  u.password_hash.assign(s.Text(3));
+  u.created_ms = s.Int(4);
+  return u;
+}
+
+}  // namespace
+
+Result<std::optional<TokenInfo>> SqliteStore::FindToken(std::string_view sha256) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT name FROM tokens WHERE sha256 = ?"));
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
+                                  "WHERE sha256 = ?"));
   s.BindBlob(1, sha256);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-  if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(std::string(s.Text(0)));
+  if (!row) return std::optional<TokenInfo>();
+  BRAID_ASSIGN_OR_RETURN(TokenInfo t, DecodeToken(s));
+  return std::optional<TokenInfo>(std::move(t));
 }
 
 Result<std::vector<TokenInfo>> SqliteStore::ListTokens() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(Stmt s,
-                         reader.db().Prepare("SELECT name, created_at FROM tokens ORDER BY name"));
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
+                                  "ORDER BY name"));
   std::vector<TokenInfo> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
     if (!row) break;
-    out.push_back({std::string(s.Text(0)), s.Int(1)});
+    BRAID_ASSIGN_OR_RETURN(TokenInfo t, DecodeToken(s));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Result<std::optional<User>> SqliteStore::GetUser(std::string_view name) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare("SELECT name, role, scope, password, created_at FROM users "
+                                  "WHERE name = ?"));
+  s.Bind(1, name);
+  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return std::optional<User>();
+  BRAID_ASSIGN_OR_RETURN(User u, DecodeUser(s));
+  return std::optional<User>(std::move(u));
+}
+
+Result<std::vector<User>> SqliteStore::ListUsers() {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare("SELECT name, role, scope, password, created_at FROM users "
+                                  "ORDER BY name"));
+  std::vector<User> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    BRAID_ASSIGN_OR_RETURN(User u, DecodeUser(s));
+    out.push_back(std::move(u));
   }
   return out;
 }

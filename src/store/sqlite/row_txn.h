@@ -53,8 +53,9 @@ class SqliteRowTransaction final : public RowTransaction {
   Status PutRemote(const Remote& remote) override;
   Result<bool> DeleteRemote(std::string_view name) override;
   Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) override;
-  Result<bool> CreateToken(std::string_view name, std::string_view sha256,
-                           int64_t created_ms) override;
+  Result<bool> CreateToken(const TokenInfo& info, std::string_view sha256) override;
+  Status PutUser(const User& user) override;
+  Result<bool> DeleteUser(std::string_view name) override;
   Result<bool> RevokeToken(std::string_view name) override;
   Status Commit(const WriteCounters& after) override;
 

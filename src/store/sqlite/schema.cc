@@ -116,6 +116,22 @@ const Migration kMigrations[kMigrationCount] = {
 -- some that may not be (docs/storage.md, "Durability").
 ALTER TABLE state ADD COLUMN unsynced_boot TEXT;
 )sql"},
+    {3,
+     "users (accounts with a role, a partition scope and a scrypt password hash); tokens get a "
+     "role and a scope (existing tokens: writer, every partition, as they could pull and push); "
+     "remotes get a CA certificate file for https",
+     R"sql(
+CREATE TABLE users(
+  name       TEXT PRIMARY KEY,
+  role       TEXT NOT NULL,     -- admin, writer, reader
+  scope      TEXT NOT NULL,     -- JSON array of partition prefixes; [] = every partition
+  password   TEXT NOT NULL,     -- scrypt$N$r$p$salt$hash (src/auth/password.h)
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'writer';
+ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE remotes ADD COLUMN ca_cert TEXT NOT NULL DEFAULT '';  -- PEM file; '' = system CAs
+)sql"},
 };
 
 }  // namespace braid::sqlite

@@ -87,8 +87,10 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, ConflictPolicy>>> Policies() override;
   Result<std::optional<Remote>> GetRemote(std::string_view name) override;
   Result<std::vector<Remote>> ListRemotes() override;
-  Result<std::optional<std::string>> FindToken(std::string_view sha256) override;
+  Result<std::optional<TokenInfo>> FindToken(std::string_view sha256) override;
   Result<std::vector<TokenInfo>> ListTokens() override;
+  Result<std::optional<User>> GetUser(std::string_view name) override;
+  Result<std::vector<User>> ListUsers() override;
   Result<std::vector<Record>> ListConflicts(std::string_view after_collection,
                                             std::string_view after_id, size_t limit) override;
   Result<std::vector<Record>> HeldVersions(std::string_view collection,

@@ -1,11 +1,11 @@
-#include "repl/auth.h"
+#include "auth/token.h"
 
 #include <openssl/sha.h>
 
 #include "base/encoding.h"
 #include "base/ids.h"
 
-namespace braid::repl {
+namespace braid::auth {
 
 std::string NewToken() {
   std::string raw(32, '\0');
@@ -32,4 +32,4 @@ std::string_view BearerToken(std::string_view authorization) {
   return token;
 }
 
-}  // namespace braid::repl
+}  // namespace braid::auth
