@@ -48,6 +48,7 @@ bench: build
 	@$(BUILD)/bench/bulk_write_bench
 	@$(BUILD)/bench/delta_bench --braid $(BUILD)/braid
 	@$(BUILD)/bench/sync_bench --braid $(BUILD)/braid
+	@$(BUILD)/bench/load_bench
 	@$(BUILD)/bench/micro_bench --benchmark_format=console
 	@BUILD=$(BUILD) bench/compare
 

@@ -54,7 +54,8 @@ struct Remote {
   Direction direction = Direction::kBoth;
   std::vector<std::string> filter;  // partition prefixes; empty: everything
   size_t chunk_size = kDefaultChunkSize;
-  std::string token;         // bearer token the remote's server accepts
+  std::string user;          // when set: HTTP Basic as this user, `token` is its password
+  std::string token;         // bearer token the remote's server accepts (or the password)
   std::string ca_cert;       // https: PEM file of the CA to trust; empty: the system's
   int64_t last_sync_ms = 0;  // 0: never
   std::string last_result;   // JSON summary of the last sync, or {"error":...}

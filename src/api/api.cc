@@ -157,12 +157,24 @@ bool Api::Authenticate(const http::Request& request, const http::Responder& resp
     return true;
   }
   refused->Add();
-  http::Response resp = ErrorResponse(r.status);
-  if (r.status.code() == Code::kTooManyRequests) {
-    resp.headers.emplace_back("Retry-After", std::to_string(r.retry_after_s));
-  }
-  respond(std::move(resp));
+  respond(Refusal(r));
   return false;
+}
+
+http::Response Api::Refusal(const auth::AuthResult& result) {
+  http::Response resp = ErrorResponse(result.status);
+  if (result.status.code() == Code::kTooManyRequests) {
+    resp.headers.emplace_back("Retry-After", std::to_string(result.retry_after_s));
+  }
+  return resp;
+}
+
+std::optional<http::Response> Api::Admit(const http::Request& header) {
+  if (header.path == "/healthz" || header.path == "/metrics") return std::nullopt;
+  auth::AuthResult r =
+      auth_.Authenticate(header.Header("Authorization"), http::HostOf(header.remote_address));
+  if (r.status.ok()) return std::nullopt;
+  return Refusal(r);
 }
 
 Api::~Api() {

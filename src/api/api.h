@@ -61,6 +61,8 @@ class Api : public http::Handler {
   void Shutdown();
 
   void Handle(http::Request request, http::Responder respond) override;
+  // Refuses a large upload without valid credentials before it is read.
+  std::optional<http::Response> Admit(const http::Request& header) override;
 
  private:
   using Principal = auth::Principal;
@@ -68,6 +70,8 @@ class Api : public http::Handler {
   // credentials.
   bool Authenticate(const http::Request& request, const http::Responder& respond,
                     Principal* who);
+  // The 401/429 answer to a failed authentication.
+  static http::Response Refusal(const auth::AuthResult& result);
   http::Response Info();
   http::Response GetRecord(std::string_view collection, std::string_view id, const Principal& who);
   http::Response PutRecord(std::string_view collection, std::string_view id,

@@ -1,5 +1,7 @@
 // Instance commands: init, serve, status, compact, identity renew.
 
+#include <sys/resource.h>
+
 #include <charconv>
 #include <cstdio>
 
@@ -94,6 +96,22 @@ struct ServeArgs {
   std::string tls_cert, tls_key;
 };
 
+// Each connection is a descriptor: let the process have as many as the
+// hard limit allows, and say so when that is fewer than the settings ask.
+void RaiseOpenFileLimit(size_t connections) {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &r);
+  }
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < connections + 64) {
+    spdlog::warn("open files are limited to {} (ulimit -n): fewer connections than "
+                 "server.max_connections ({}) can be served",
+                 static_cast<uint64_t>(r.rlim_cur), connections);
+  }
+}
+
 Status RunServe(const Globals& g, const ServeArgs& a) {
   InitLogging(g.debug ? spdlog::level::debug : spdlog::level::info);
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
@@ -130,6 +148,9 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
   options.max_body_bytes = inst->config().max_request_bytes;
   options.threads = inst->config().threads;
   options.tls_cert_file = tls_cert;
+  options.max_connections = inst->config().max_connections;
+  options.max_connections_per_address = inst->config().max_connections_per_address;
+  RaiseOpenFileLimit(options.max_connections);
   options.tls_key_file = tls_key;
   options.on_shutdown = [a = api.get()] {
     spdlog::info("shutting down: finishing requests in flight");

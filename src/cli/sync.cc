@@ -18,7 +18,7 @@ namespace braid::cli {
 namespace {
 
 struct RemoteArgs {
-  std::string name, url, direction = "both", token_file, token, ca_cert;
+  std::string name, url, direction = "both", token_file, token, ca_cert, user, password_file;
   std::vector<std::string> filter;
   size_t chunk_size = kDefaultChunkSize;
 };
@@ -34,7 +34,14 @@ Status RunRemoteAdd(const Globals& g, const RemoteArgs& a) {
   if (!a.token_file.empty() && !a.token.empty()) {
     return Status::InvalidArgument("give the token either with --token-file or --token");
   }
-  if (!a.token_file.empty()) {
+  if (!a.user.empty() || !a.password_file.empty()) {
+    if (a.user.empty() || a.password_file.empty() || !a.token_file.empty() || !a.token.empty()) {
+      return Status::InvalidArgument(
+          "sign in either with a token (--token-file) or with --user and --password-file");
+    }
+    r.user = a.user;
+    BRAID_ASSIGN_OR_RETURN(r.token, ReadSecretFile(a.password_file, "password"));
+  } else if (!a.token_file.empty()) {
     BRAID_ASSIGN_OR_RETURN(r.token, ReadSecretFile(a.token_file, "token"));
   } else {
     r.token = a.token;
@@ -73,6 +80,12 @@ void WriteRemote(json::Writer& w, const Remote& r) {
       .BeginArray();
   for (const auto& p : r.filter) w.String(p);
   w.EndArray().Key("chunk_size").Uint(r.chunk_size).Key("last_sync_ms").Int(r.last_sync_ms);
+  w.Key("user");
+  if (r.user.empty()) {
+    w.Null();
+  } else {
+    w.String(r.user);
+  }
   w.Key("ca_cert");
   if (r.ca_cert.empty()) {
     w.Null();
@@ -305,6 +318,10 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
                     "File with a token from `braid token create` on the remote");
     add->add_option("--token", a->token,
                     "The token itself (visible to other users; prefer a file)");
+    add->add_option("--user", a->user,
+                    "Sign in as this user of the remote (HTTP Basic) instead of with a token");
+    add->add_option("--password-file", a->password_file,
+                    "With --user: file whose first line is the user's password");
     add->add_option("--ca-cert", a->ca_cert,
                     "For an https:// URL: PEM certificate of the CA that signed the remote's "
                     "certificate (or the remote's self-signed one); default: the system's CAs");

@@ -133,6 +133,23 @@ std::string FormatEndpoint(const tcp::endpoint& endpoint) {
   return s + ":" + std::to_string(endpoint.port());
 }
 
+// A parsed request's line and headers as the Handler sees them (no body).
+Request RequestOf(const bhttp::request<bhttp::string_body>& message,
+                  const std::string& remote_address) {
+  Request request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  const size_t question = request.target.find('?');
+  request.path = request.target.substr(0, question);
+  if (question != std::string::npos) request.query = request.target.substr(question + 1);
+  request.headers.reserve(std::distance(message.begin(), message.end()));
+  for (const auto& field : message) {
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.remote_address = remote_address;
+  return request;
+}
+
 // One-shot callback state shared by the asio wait handler and the Timer
 // handle. Whoever flips `claimed` first decides: the handler runs the
 // callback, Cancel() drops it.
@@ -217,6 +234,8 @@ class Connection final : public ConnectionBase,
   void HandleRequest();
   void WriteResponse(uint64_t seq, Response response);
   void WriteError(unsigned status, Code code, std::string_view message);
+  // A handler's answer to a request whose body stays unread.
+  void WriteRefusal(Response response);
   void Write(bhttp::response<bhttp::string_body> response, bool linger);
   void OnWrite(beast::error_code ec, size_t bytes);
   void Linger();
@@ -320,7 +339,13 @@ class ServerImpl final : public Server {
 
   Mutex mu_;
   // Every open connection, by id.
-  std::unordered_map<uint64_t, std::shared_ptr<ConnectionBase>> connections_ GUARDED_BY(mu_);
+  struct Entry {
+    std::shared_ptr<ConnectionBase> connection;
+    std::string host;  // the client's address, for the per-address count
+  };
+  std::unordered_map<uint64_t, Entry> connections_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, size_t> per_address_ GUARDED_BY(mu_);
+  uint64_t refused_connections_ GUARDED_BY(mu_) = 0;
   // The TLS context new connections use; null for plain HTTP. ReloadTls()
   // replaces it; connections keep the one they started with.
   std::shared_ptr<ssl::context> tls_ GUARDED_BY(mu_);
@@ -400,6 +425,15 @@ void Connection<Stream>::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
   if (ec) return OnReadError(ec);
   if (parser_->is_done()) return HandleRequest();
   const auto& message = parser_->get();
+  // A large body (or one of unknown length) is read only if the handler
+  // admits the request from its header: no credentials, no upload.
+  const auto length = parser_->content_length();
+  if (!length || *length > server_.options().admit_body_bytes) {
+    const Request header = RequestOf(message, remote_address_);
+    std::optional<Response> refusal;
+    RunGuarded("admit", [&] { refusal = server_.handler().Admit(header); });
+    if (refusal) return WriteRefusal(std::move(*refusal));
+  }
   if (message.version() >= 11 && beast::iequals(message[bhttp::field::expect], "100-continue")) {
     asio::async_write(
         stream_, asio::buffer(kContinue.data(), kContinue.size()),
@@ -453,18 +487,8 @@ void Connection<Stream>::OnReadError(beast::error_code ec) {
 template <class Stream>
 void Connection<Stream>::HandleRequest() {
   auto& message = parser_->get();
-  Request request;
-  request.method = std::string(message.method_string());
-  request.target = std::string(message.target());
-  const size_t question = request.target.find('?');
-  request.path = request.target.substr(0, question);
-  if (question != std::string::npos) request.query = request.target.substr(question + 1);
-  request.headers.reserve(std::distance(message.begin(), message.end()));
-  for (const auto& field : message) {
-    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
+  Request request = RequestOf(message, remote_address_);
   request.body = std::move(message.body());
-  request.remote_address = remote_address_;
   version_ = message.version();
   keep_alive_ = message.keep_alive();
   head_ = message.method() == bhttp::verb::head;
@@ -538,6 +562,26 @@ void Connection<Stream>::WriteResponse(uint64_t seq, Response response) {
     return WriteError(500, Code::kInternal, std::string("cannot build response: ") + e.what());
   }
   Write(std::move(message), /*linger=*/false);
+}
+
+template <class Stream>
+void Connection<Stream>::WriteRefusal(Response response) {
+  bhttp::response<bhttp::string_body> message;
+  message.version(11);
+  const bool valid_status = response.status >= 400 && response.status <= 599;
+  message.result(valid_status ? static_cast<unsigned>(response.status) : 400u);
+  message.set(bhttp::field::server, "braid");
+  message.set(bhttp::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) {
+    if (name.find_first_of("\r\n:") == std::string::npos &&
+        value.find_first_of("\r\n") == std::string::npos) {
+      message.insert(name, value);
+    }
+  }
+  message.body() = std::move(response.body);
+  message.prepare_payload();
+  message.keep_alive(false);
+  Write(std::move(message), /*linger=*/true);
 }
 
 template <class Stream>
@@ -730,7 +774,27 @@ void ServerImpl::OnAccept(const Strand& strand, beast::error_code ec, tcp::socke
   }
   std::shared_ptr<ConnectionBase> connection;
   {
+    beast::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    std::string host = peer_ec ? std::string() : peer.address().to_string();
     MutexLock lock(mu_);
+    size_t& from_host = per_address_[host];
+    if (connections_.size() >= options_.max_connections ||
+        from_host >= options_.max_connections_per_address) {
+      // Over a limit: closed at once (the socket's destructor), before any
+      // byte is read; the flood costs one accept per connection.
+      if (from_host == 0) per_address_.erase(host);
+      if (refused_connections_++ % 1000 == 0) {
+        std::fprintf(stderr,
+                     "braid http: refusing connections over the limit (%zu open, %zu from %s; "
+                     "%llu refused so far)\n",
+                     connections_.size(), from_host, host.c_str(),
+                     static_cast<unsigned long long>(refused_connections_));
+      }
+      DoAccept();
+      return;
+    }
+    ++from_host;
     const uint64_t id = next_id_++;
     if (tls_) {
       connection =
@@ -739,7 +803,7 @@ void ServerImpl::OnAccept(const Strand& strand, beast::error_code ec, tcp::socke
       connection = std::make_shared<Connection<beast::tcp_stream>>(*this, id, strand,
                                                                    std::move(socket), nullptr);
     }
-    connections_.emplace(id, connection);
+    connections_.emplace(id, Entry{connection, std::move(host)});
   }
   asio::post(strand, [connection] { connection->Start(); });
   DoAccept();
@@ -787,7 +851,7 @@ void ServerImpl::BeginShutdown() {
     MutexLock lock(mu_);
     drain_started_ = true;
     open.reserve(connections_.size());
-    for (const auto& [id, connection] : connections_) open.push_back(connection);
+    for (const auto& [id, entry] : connections_) open.push_back(entry.connection);
     StopIfDrained();
   }
   for (auto& connection : open) {
@@ -797,7 +861,11 @@ void ServerImpl::BeginShutdown() {
 
 void ServerImpl::OnConnectionClosed(uint64_t id) {
   MutexLock lock(mu_);
-  connections_.erase(id);
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  auto host = per_address_.find(it->second.host);
+  if (host != per_address_.end() && --host->second == 0) per_address_.erase(host);
+  connections_.erase(it);
   StopIfDrained();
 }
 
@@ -830,7 +898,7 @@ void ServerImpl::Run() {
   std::vector<std::shared_ptr<ConnectionBase>> open;
   {
     MutexLock lock(mu_);
-    for (const auto& [id, connection] : connections_) open.push_back(connection);
+    for (const auto& [id, entry] : connections_) open.push_back(entry.connection);
   }
   for (auto& connection : open) connection->CloseAfterStop();
   beast::error_code ec;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,16 @@ class Handler {
  public:
   virtual ~Handler() = default;
   virtual void Handle(Request request, Responder respond) = 0;
+
+  // Called when a request's header is read and a body of more than
+  // ServerOptions::admit_body_bytes (or of unknown length) is to follow,
+  // before any of it is read: a Response refuses the request unread (for
+  // example without credentials), and the connection closes after it.
+  // nullopt lets it go on. `header` has no body. Default: go on.
+  virtual std::optional<Response> Admit(const Request& header) {
+    (void)header;
+    return std::nullopt;
+  }
 };
 
 // A cancellable one-shot timer. Destroying the handle does not cancel it.
@@ -90,6 +101,11 @@ struct ServerOptions {
   // A new connection must finish its TLS handshake, then send its first
   // request header, each within this (slow or idle clients are dropped).
   std::chrono::seconds header_timeout{10};
+  size_t admit_body_bytes = 64 << 10;          // larger bodies go through Handler::Admit first
+  // Connections over these limits are closed as soon as they are accepted,
+  // so a flood from one address cannot take every descriptor.
+  size_t max_connections = 10000;
+  size_t max_connections_per_address = 2000;
   std::chrono::seconds drain_timeout{30};      // shutdown waits at most this long
   bool handle_signals = true;                  // SIGINT/SIGTERM start a shutdown
   std::function<void()> on_shutdown;           // runs once when shutdown begins

@@ -331,6 +331,68 @@ TEST(ServerTest, ANewConnectionThatSendsNothingIsDroppedAfterTheHeaderTimeout) {
   EXPECT_TRUE(closed);
 }
 
+// A large upload is refused from its header, before its body is read: a
+// client without credentials cannot make the server take in 100 MB.
+TEST(ServerTest, ALargeBodyIsAdmittedFromItsHeaderFirst) {
+  std::atomic<int> handled{0};
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = size_t{1} << 30;
+  options.admit_body_bytes = 1000;
+  TestServer server(
+      [&](Request request, Responder respond) {
+        ++handled;
+        Echo(std::move(request), respond);
+      },
+      options,
+      [](const Request& header) -> std::optional<Response> {
+        if (header.Header("x-test") == "let-in") return std::nullopt;
+        return Response{401, "application/json", R"({"code":"unauthorized","message":"no"})", {}};
+      });
+  RawSocket socket(server.port());
+  ASSERT_TRUE(socket.Send("PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
+                          "only a little of it"));
+  const std::string reply = socket.Read(5s, "no\"}");
+  EXPECT_NE(reply.find("401 Unauthorized"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+  EXPECT_EQ(handled, 0);
+  // Admitted, and small bodies without asking, are served as usual.
+  auto client = NewClient();
+  auto r = client->Send("PUT", server.url("/small"), std::string(500, 'x'));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  r = client->Send("PUT", server.url("/big"), std::string(5000, 'x'), {{"X-Test", "let-in"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), 5000u);
+  r = client->Send("PUT", server.url("/big"), std::string(5000, 'x'));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(handled, 2);
+}
+
+// Connections over the per-address cap are closed at once; the others, and
+// new ones once some closed, are served.
+TEST(ServerTest, ConnectionsOverTheCapAreClosedAtOnce) {
+  ServerOptions options = TestOptions();
+  options.max_connections_per_address = 3;
+  TestServer server(Echo, options);
+  std::vector<std::unique_ptr<RawSocket>> held;
+  for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<RawSocket>(server.port()));
+  std::this_thread::sleep_for(200ms);  // all three accepted
+  RawSocket over(server.port());
+  bool closed = false;
+  EXPECT_EQ(over.Read(3s, {}, &closed), "");
+  EXPECT_TRUE(closed);
+  ASSERT_TRUE(held[0]->Send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_NE(held[0]->Read(3s, "\r\n\r\n").find("200 OK"), std::string::npos);
+  held.pop_back();
+  std::this_thread::sleep_for(200ms);  // its close reached the server
+  auto client = NewClient();
+  auto r = client->Get(server.url("/after"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST(ServerTest, AKeptAliveConnectionTimesOutWhenIdle) {
   ServerOptions options = TestOptions();
   options.idle_timeout = 1s;

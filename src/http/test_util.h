@@ -28,16 +28,22 @@
 namespace braid::http::testing {
 
 using HandleFn = std::function<void(Request, Responder)>;
+using AdmitFn = std::function<std::optional<Response>(const Request&)>;
 
 class FunctionHandler : public Handler {
  public:
-  explicit FunctionHandler(HandleFn fn) : fn_(std::move(fn)) {}
+  explicit FunctionHandler(HandleFn fn, AdmitFn admit = nullptr)
+      : fn_(std::move(fn)), admit_(std::move(admit)) {}
   void Handle(Request request, Responder respond) override {
     fn_(std::move(request), std::move(respond));
+  }
+  std::optional<Response> Admit(const Request& header) override {
+    return admit_ ? admit_(header) : std::nullopt;
   }
 
  private:
   HandleFn fn_;
+  AdmitFn admit_;
 };
 
 // Answers with the request's body, and describes the request in headers.
@@ -68,8 +74,9 @@ inline ServerOptions TestOptions() {
 // waits for Run() to return.
 class TestServer {
  public:
-  explicit TestServer(HandleFn fn, const ServerOptions& options = TestOptions())
-      : handler_(std::move(fn)) {
+  explicit TestServer(HandleFn fn, const ServerOptions& options = TestOptions(),
+                      AdmitFn admit = nullptr)
+      : handler_(std::move(fn), std::move(admit)) {
     auto server = Server::Create(options, handler_);
     if (!server.ok()) {
       ADD_FAILURE() << "Server::Create: " << server.status().ToString();

@@ -70,7 +70,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
   }
   if (const toml::table* server = root["server"].as_table()) {
     BRAID_RETURN_IF_ERROR(
-        CheckKeys(*server, {"listen", "max_request_bytes", "threads", "metrics", "tls_cert", "tls_key"},
+        CheckKeys(*server, {"listen", "max_request_bytes", "threads", "metrics", "tls_cert", "tls_key",
+                   "max_connections", "max_connections_per_address"},
                   "server", source));
     if (const toml::node* listen = server->get("listen")) {
       const auto* s = listen->as_string();
@@ -87,6 +88,14 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     v = c.threads;
     BRAID_RETURN_IF_ERROR(ReadInt(*server, {"threads", 0, 256}, "server", source, &v));
     c.threads = static_cast<int>(v);
+    v = static_cast<int64_t>(c.max_connections);
+    BRAID_RETURN_IF_ERROR(
+        ReadInt(*server, {"max_connections", 1, 1'000'000}, "server", source, &v));
+    c.max_connections = static_cast<size_t>(v);
+    v = static_cast<int64_t>(c.max_connections_per_address);
+    BRAID_RETURN_IF_ERROR(
+        ReadInt(*server, {"max_connections_per_address", 1, 1'000'000}, "server", source, &v));
+    c.max_connections_per_address = static_cast<size_t>(v);
     if (const toml::node* metrics = server->get("metrics")) {
       const auto* m = metrics->as_string();
       if (m == nullptr || (m->get() != "admin-or-loopback" && m->get() != "admin" &&
@@ -157,6 +166,10 @@ listen = "127.0.0.1:8470"
 max_request_bytes = 16777216
 # I/O threads; 0 picks max(4, 2 x cores).
 threads = 0
+# Open connections at most, in all and from one address (a reverse proxy
+# counts as one address); more are closed as soon as they are accepted.
+max_connections = 10000
+max_connections_per_address = 2000
 # Who may read /metrics: "admin-or-loopback" (an admin, or any client on
 # this machine), "admin", or "public" (no credentials).
 metrics = "admin-or-loopback"

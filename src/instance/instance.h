@@ -21,6 +21,8 @@ struct Config {
   std::string listen = "127.0.0.1:8470";
   size_t max_request_bytes = 16 * 1024 * 1024;
   int threads = 0;  // 0: automatic
+  size_t max_connections = 10000;
+  size_t max_connections_per_address = 2000;
   std::string metrics = "admin-or-loopback";  // who may read /metrics (api::MetricsAccess)
   std::string tls_cert;  // PEM files for HTTPS; relative paths are resolved
   std::string tls_key;   // against the data directory by Instance

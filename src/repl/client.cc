@@ -4,6 +4,7 @@
 #include <future>
 
 #include "base/compress.h"
+#include "base/encoding.h"
 #include "base/failpoint.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -32,10 +33,13 @@ Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::str
   std::string text = "remote \"" + remote.name + "\" refused " + std::string(what) + " (HTTP " +
                      std::to_string(r.status) + "): " + message;
   if (r.status == 401) {
-    text +=
-        ". Create a token on the remote with `braid token create NAME` and give it with "
-        "`braid remote add " +
-        remote.name + " URL --token-file FILE`";
+    text += remote.user.empty()
+                ? ". Create a token on the remote with `braid token create NAME` and give it "
+                  "with `braid remote add " +
+                      remote.name + " URL --token-file FILE`"
+                : ". Check user \"" + remote.user + "\" and its password on the remote "
+                  "(braid user passwd), then `braid remote add " + remote.name +
+                      " URL --user " + remote.user + " --password-file FILE`";
     return Status::Unauthorized(std::move(text));
   }
   if (r.status == 403) return Status::Forbidden(std::move(text));
@@ -187,7 +191,10 @@ class Session {
 
   Result<http::ClientResponse> Send(std::string_view method, const std::string& path,
                                     std::string_view body, http::Headers headers) {
-    headers.emplace_back("Authorization", "Bearer " + remote_.token);
+    headers.emplace_back("Authorization",
+                         remote_.user.empty()
+                             ? "Bearer " + remote_.token
+                             : "Basic " + Base64Encode(remote_.user + ":" + remote_.token));
     headers.emplace_back("Content-Type", "application/json");
     auto r = client_->Send(method, remote_.url + path, body, headers);
     if (!r.ok()) {

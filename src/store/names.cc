@@ -109,7 +109,11 @@ Status ValidateRemote(const Remote& r) {
   }
   if (r.token.empty()) {
     return Status::InvalidArgument("remote \"" + r.name +
-                                   "\" needs a token (braid token create on the remote)");
+                                   "\" needs a token (braid token create on the remote), or a "
+                                   "user and its password");
+  }
+  if (!r.user.empty()) {
+    BRAID_RETURN_IF_ERROR(ValidateCollection(r.user).WithContext("remote \"" + r.name + "\" user"));
   }
   if (!r.ca_cert.empty() && r.url.rfind("https://", 0) != 0) {
     return Status::InvalidArgument("remote \"" + r.name +

@@ -285,5 +285,51 @@ TEST(AuthReplicationTest, TokensLimitWhatReplicates) {
   EXPECT_EQ(state.begin()->first, "notes/lab-a");
 }
 
+// A remote reached as a user of the other instance (HTTP Basic), as
+// SENAITE.SYNC's remotes are: a reader pulls; a wrong password is refused
+// with what to check; the password is never shown.
+TEST(AuthReplicationTest, ARemoteSignsInAsAUser) {
+  TempDir dir;
+  const std::string a = dir.File("a"), b = dir.File("b");
+  ASSERT_EQ(Braid(a, {"init", "--no-admin"}).exit_code, 0);
+  ASSERT_EQ(Braid(b, {"init", "--no-admin"}).exit_code, 0);
+  const std::string password_file = dir.File("pw");
+  std::ofstream(password_file) << "puller-password\n";
+  ASSERT_EQ(Braid(a, {"user", "add", "puller", "--role", "reader", "--password-file",
+                      password_file})
+                .exit_code,
+            0);
+  ASSERT_EQ(Braid(a, {"put", "notes", "n1"}, R"({"x":1})").exit_code, 0);
+  auto server = BraidServer::Start(a);
+  ASSERT_TRUE(server.ok());
+  const std::string url = (*server)->url();
+  ASSERT_EQ(Braid(b, {"remote", "add", "a", url, "--direction", "pull", "--user", "puller",
+                      "--password-file", password_file})
+                .exit_code,
+            0);
+  const RunResult sync = Braid(b, {"sync", "a"});
+  EXPECT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_EQ(Braid(b, {"get", "notes", "n1"}).exit_code, 0);
+  const RunResult show = Braid(b, {"remote", "show", "a"});
+  EXPECT_NE(show.out.find("puller"), std::string::npos) << show.out;
+  EXPECT_EQ(show.out.find("puller-password"), std::string::npos) << show.out;
+  // Both or neither of --user and --password-file, and not with a token.
+  EXPECT_EQ(Braid(b, {"remote", "add", "x", url, "--user", "puller"}).exit_code, 2);
+  EXPECT_EQ(Braid(b, {"remote", "add", "x", url, "--user", "puller", "--password-file",
+                      password_file, "--token", "t"})
+                .exit_code,
+            2);
+  std::ofstream(password_file, std::ios::trunc) << "wrong-password\n";
+  ASSERT_EQ(Braid(b, {"remote", "add", "a", url, "--direction", "pull", "--user", "puller",
+                      "--password-file", password_file})
+                .exit_code,
+            0);
+  const RunResult refused = Braid(b, {"sync", "a"});
+  EXPECT_EQ(refused.exit_code, 8) << refused.err;
+  EXPECT_NE(refused.err.find("braid user passwd"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("wrong-password"), std::string::npos) << refused.err;
+  ASSERT_TRUE((*server)->Stop().ok());
+}
+
 }  // namespace
 }  // namespace braid

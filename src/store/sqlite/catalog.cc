@@ -39,6 +39,7 @@ Result<Remote> DecodeRemote(const Stmt& s) {
   r.last_sync_ms = s.IsNull(6) ? 0 : s.Int(6);
   if (!s.IsNull(7)) r.last_result.assign(s.Text(7));
   r.ca_cert.assign(s.Text(8));
+  r.user.assign(s.Text(9));
   return r;
 }
 
@@ -53,10 +54,10 @@ Status SqliteRowTransaction::PutPolicy(std::string_view collection, ConflictPoli
 Status SqliteRowTransaction::PutRemote(const Remote& r) {
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, db_->Prepare("INSERT INTO remotes(name, url, direction, filter, chunk_size, token, "
-                           "ca_cert) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                           "ca_cert, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                            "url = excluded.url, direction = excluded.direction, "
                            "filter = excluded.filter, chunk_size = excluded.chunk_size, "
-                           "token = excluded.token, ca_cert = excluded.ca_cert"));
+                           "token = excluded.token, ca_cert = excluded.ca_cert, user = excluded.user"));
   const std::string filter = FilterJson(r.filter);
   return s.Bind(1, r.name)
       .Bind(2, r.url)
@@ -65,6 +66,7 @@ Status SqliteRowTransaction::PutRemote(const Remote& r) {
       .Bind(5, static_cast<int64_t>(r.chunk_size))
       .Bind(6, r.token)
       .Bind(7, r.ca_cert)
+      .Bind(8, r.user)
       .Run();
 }
 
@@ -208,7 +210,7 @@ Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                                  "last_sync_at, last_result, ca_cert FROM remotes WHERE name = ?"));
+                                  "last_sync_at, last_result, ca_cert, user FROM remotes WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<Remote>();
@@ -220,7 +222,7 @@ Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                                  "last_sync_at, last_result, ca_cert FROM remotes ORDER BY name"));
+                                  "last_sync_at, last_result, ca_cert, user FROM remotes ORDER BY name"));
   std::vector<Remote> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());

@@ -119,7 +119,7 @@ ALTER TABLE state ADD COLUMN unsynced_boot TEXT;
     {3,
      "users (accounts with a role, a partition scope and a scrypt password hash); tokens get a "
      "role and a scope (existing tokens: writer, every partition, as they could pull and push); "
-     "remotes get a CA certificate file for https",
+     "remotes get a CA certificate file for https and a user name for HTTP Basic",
      R"sql(
 CREATE TABLE users(
   name       TEXT PRIMARY KEY,
@@ -131,6 +131,7 @@ CREATE TABLE users(
 ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'writer';
 ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE remotes ADD COLUMN ca_cert TEXT NOT NULL DEFAULT '';  -- PEM file; '' = system CAs
+ALTER TABLE remotes ADD COLUMN user TEXT NOT NULL DEFAULT '';     -- set: token is its password
 )sql"},
 };
 
