@@ -109,8 +109,7 @@ int Main(int argc, char** argv) {
   if (!started.ok()) Die(started.status().ToString());
   auto& server = *started;
   const std::string url = server->url();
-  const uint16_t port =
-      static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  const uint16_t port = static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
   http::ClientOptions options;
   options.ca_cert = ca;
   options.authorization = "Bearer " + token;
@@ -124,8 +123,8 @@ int Main(int argc, char** argv) {
       std::string batch = R"({"records":[)";
       for (size_t i = from; i < std::min(rows.size(), from + 1000); ++i) {
         if (i > from) batch += ",";
-        batch += R"({"collection":"notes","id":")" + rows[i].id + R"(","body":)" + rows[i].body +
-                 "}";
+        batch +=
+            R"({"collection":"notes","id":")" + rows[i].id + R"(","body":)" + rows[i].body + "}";
       }
       batch += "]}";
       auto resp = client->Post(url + "/api/v1/batch", batch);
@@ -191,10 +190,9 @@ int Main(int argc, char** argv) {
     auto w = client->Put(url + "/api/v1/collections/notes/records/wake", R"({"body":{}})");
     if (!w.ok() || w->status != 201) Die("the waking write failed");
     for (auto& t : threads) t.join();
-    const double wake_s =
-        std::chrono::duration<double>(Clock::time_point(Clock::duration(last_answer_ns.load())) -
-                                      write_at)
-            .count();
+    const double wake_s = std::chrono::duration<double>(
+                              Clock::time_point(Clock::duration(last_answer_ns.load())) - write_at)
+                              .count();
     add("longpolls", std::to_string(longpolls));
     add("longpoll_woken", std::to_string(woken.load()));
     add("longpoll_errors", std::to_string(errors.load()));
@@ -208,8 +206,8 @@ int Main(int argc, char** argv) {
     for (size_t i = 0; i < syncers; ++i) {
       dirs.push_back(dir.File("s" + std::to_string(i)));
       if (Braid(dirs.back(), {"init", "--no-admin"}).exit_code != 0) Die("init syncer");
-      if (Braid(dirs.back(), {"remote", "add", "src", url, "--token", token, "--direction",
-                              "pull", "--ca-cert", ca})
+      if (Braid(dirs.back(), {"remote", "add", "src", url, "--token", token, "--direction", "pull",
+                              "--ca-cert", ca})
               .exit_code != 0) {
         Die("remote add");
       }
@@ -222,7 +220,8 @@ int Main(int argc, char** argv) {
         const RunResult s = Braid(dirs[i], {"--json", "sync", "src"});
         if (s.exit_code != 0 ||
             s.out.find("\"received\":" + std::to_string(records + 1)) == std::string::npos) {
-          if (failures++ == 0) std::fprintf(stderr, "sync failed: %s%s\n", s.out.c_str(), s.err.c_str());
+          if (failures++ == 0)
+            std::fprintf(stderr, "sync failed: %s%s\n", s.out.c_str(), s.err.c_str());
         }
       });
     }
@@ -230,8 +229,7 @@ int Main(int argc, char** argv) {
     add("syncers", std::to_string(syncers));
     add("sync_failures", std::to_string(failures.load()));
     add("sync_all_s", std::to_string(bench::SecondsSince(start)));
-    add("server_peak_rss_kib_syncs",
-        std::to_string(testing::PeakRssKib(server->process().pid())));
+    add("server_peak_rss_kib_syncs", std::to_string(testing::PeakRssKib(server->process().pid())));
   }
 
   // 3. Idle half-open connections, and ordinary requests meanwhile.

@@ -68,8 +68,7 @@ class Api : public http::Handler {
   using Principal = auth::Principal;
   // Answers 401/429 itself and returns false when the request has no valid
   // credentials.
-  bool Authenticate(const http::Request& request, const http::Responder& respond,
-                    Principal* who);
+  bool Authenticate(const http::Request& request, const http::Responder& respond, Principal* who);
   // The 401/429 answer to a failed authentication.
   static http::Response Refusal(const auth::AuthResult& result);
   http::Response Info();

@@ -135,8 +135,8 @@ AuthResult Authenticator::Authenticate(std::string_view authorization, std::stri
     const auto decoded = Base64Decode(encoded);
     const size_t colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) {
-      out.status = Status::Unauthorized(
-          "malformed Basic credentials: send base64 of \"NAME:PASSWORD\"");
+      out.status =
+          Status::Unauthorized("malformed Basic credentials: send base64 of \"NAME:PASSWORD\"");
       return out;
     }
     return Password(std::string_view(*decoded).substr(0, colon),
@@ -148,9 +148,8 @@ AuthResult Authenticator::Authenticate(std::string_view authorization, std::stri
       MutexLock lock(mu_);
       if (const int wait = WaitSeconds(address_key, now); wait > 0) {
         out.retry_after_s = wait;
-        out.status = Status::TooManyRequests("too many failed logins from " +
-                                             std::string(address) + "; retry in " +
-                                             std::to_string(wait) + " s");
+        out.status = Status::TooManyRequests("too many failed logins from " + std::string(address) +
+                                             "; retry in " + std::to_string(wait) + " s");
         return out;
       }
     }
@@ -172,8 +171,8 @@ AuthResult Authenticator::Authenticate(std::string_view authorization, std::stri
     out.principal.scope = std::move((*found)->scope);
     return out;
   }
-  out.status = Status::Unauthorized("unsupported Authorization scheme; " +
-                                    std::string(kNeedCredentials));
+  out.status =
+      Status::Unauthorized("unsupported Authorization scheme; " + std::string(kNeedCredentials));
   return out;
 }
 
@@ -206,8 +205,8 @@ AuthResult Authenticator::Password(std::string_view name, std::string_view passw
     if (h.ok()) dummy_hash_ = std::move(*h);
   });
   const std::string_view stored = user ? std::string_view(user->password_hash) : dummy_hash_;
-  const std::string cache_key = Sha256(pepper_ + std::string(name) + '\0' +
-                                       std::string(password) + '\0' + std::string(stored));
+  const std::string cache_key = Sha256(pepper_ + std::string(name) + '\0' + std::string(password) +
+                                       '\0' + std::string(stored));
   bool ok = false;
   if (user) {
     MutexLock lock(mu_);

@@ -97,9 +97,9 @@ class Authenticator {
 
   Store& store_;
   AuthOptions options_;
-  std::string pepper_;       // random per process: cache keys mean nothing elsewhere
+  std::string pepper_;  // random per process: cache keys mean nothing elsewhere
   std::once_flag dummy_once_;
-  std::string dummy_hash_;   // verified for unknown users, so they cost the same
+  std::string dummy_hash_;  // verified for unknown users, so they cost the same
   Mutex mu_;
   std::unordered_map<std::string, Failures> failures_ GUARDED_BY(mu_);
   std::unordered_map<std::string, Clock::time_point> verified_ GUARDED_BY(mu_);

@@ -80,8 +80,7 @@ TEST_F(AuthenticatorTest, RefusalsDoNotSayWhichPartWasWrong) {
   const AuthResult unknown = auth.Authenticate(Basic("carol", "nope-nope"), "10.0.0.2");
   EXPECT_EQ(wrong.status.code(), Code::kUnauthorized);
   EXPECT_EQ(wrong.status.message(), unknown.status.message());
-  EXPECT_EQ(auth.Authenticate("Bearer braid_nope", "10.0.0.3").status.code(),
-            Code::kUnauthorized);
+  EXPECT_EQ(auth.Authenticate("Bearer braid_nope", "10.0.0.3").status.code(), Code::kUnauthorized);
   EXPECT_EQ(auth.Authenticate("Basic !!!", "10.0.0.3").status.code(), Code::kUnauthorized);
   EXPECT_EQ(auth.Authenticate("Basic " + Base64Encode("no-colon"), "10.0.0.3").status.code(),
             Code::kUnauthorized);
@@ -113,8 +112,7 @@ TEST_F(AuthenticatorTest, ChangesToAUserTakeEffectOnTheNextRequest) {
   }
   EXPECT_EQ(auth.Authenticate(Basic("alice", "new-password"), "10.0.0.1").status.code(),
             Code::kUnauthorized);
-  EXPECT_EQ(auth.Authenticate("Bearer " + token_, "10.0.0.1").status.code(),
-            Code::kUnauthorized);
+  EXPECT_EQ(auth.Authenticate("Bearer " + token_, "10.0.0.1").status.code(), Code::kUnauthorized);
 }
 
 TEST_F(AuthenticatorTest, FailedLoginsSlowDownPerAddressAndPerUser) {
@@ -122,9 +120,9 @@ TEST_F(AuthenticatorTest, FailedLoginsSlowDownPerAddressAndPerUser) {
   options.free_failures = 3;
   Authenticator auth(*store_, options);
   for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(auth.Authenticate(Basic("alice", "guess" + std::to_string(i)), "10.0.0.1")
-                  .status.code(),
-              Code::kUnauthorized);
+    EXPECT_EQ(
+        auth.Authenticate(Basic("alice", "guess" + std::to_string(i)), "10.0.0.1").status.code(),
+        Code::kUnauthorized);
   }
   // The fourth failure starts a wait: even the right password is refused
   // now, from that address and, for alice, from any other.

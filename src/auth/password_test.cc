@@ -42,7 +42,10 @@ TEST(PasswordTest, Rules) {
   EXPECT_EQ(ValidatePassword(std::string(1025, 'a')).code(), Code::kInvalidArgument);
   EXPECT_EQ(ValidatePassword("password\n").code(), Code::kInvalidArgument);
   EXPECT_EQ(ValidatePassword("pass\tword").code(), Code::kInvalidArgument);
-  EXPECT_EQ(ValidatePassword("passw\xff" "rd").code(), Code::kInvalidArgument);
+  EXPECT_EQ(ValidatePassword("passw\xff"
+                             "rd")
+                .code(),
+            Code::kInvalidArgument);
   EXPECT_TRUE(ValidatePassword("pässwörd").ok());
   const std::string a = NewPassword(), b = NewPassword();
   EXPECT_EQ(a.size(), 24u);

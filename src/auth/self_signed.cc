@@ -51,8 +51,7 @@ Status CheckHost(const std::string& host) {
                 c == '.' || c == '-' || c == '*');
   }
   if (!ok) {
-    return Status::InvalidArgument("\"" + host +
-                                   "\" is neither a host name nor an IP address");
+    return Status::InvalidArgument("\"" + host + "\" is neither a host name nor an IP address");
   }
   return Status::OK();
 }
@@ -68,8 +67,8 @@ Status AddExtension(X509* cert, int nid, const std::string& value) {
 
 // Opens a new file for writing, readable by its owner only when `secret`.
 Result<File> CreateFile(const std::string& path, bool secret) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                        secret ? 0600 : 0644);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, secret ? 0600 : 0644);
   if (fd < 0) {
     const int e = errno;
     if (e == EEXIST) return Status::AlreadyExists(path + " exists; remove it first");

@@ -42,10 +42,10 @@ TEST(EncodingTest, Base64PaddedKnownVectorsAndRejects) {
   EXPECT_EQ(Base64Decode("Zm8="), "fo");
   EXPECT_EQ(Base64Encode("\xfb\xff"), "+/8=");
   EXPECT_EQ(Base64Decode("+/8="), "\xfb\xff");
-  EXPECT_FALSE(Base64Decode("Zm8").has_value());     // padding missing
-  EXPECT_FALSE(Base64Decode("Zg=A").has_value());    // padding inside
-  EXPECT_FALSE(Base64Decode("-_8=").has_value());    // the URL alphabet
-  EXPECT_FALSE(Base64Decode("Zh==").has_value());    // leftover bits set
+  EXPECT_FALSE(Base64Decode("Zm8").has_value());   // padding missing
+  EXPECT_FALSE(Base64Decode("Zg=A").has_value());  // padding inside
+  EXPECT_FALSE(Base64Decode("-_8=").has_value());  // the URL alphabet
+  EXPECT_FALSE(Base64Decode("Zh==").has_value());  // leftover bits set
   EXPECT_FALSE(Base64Decode("Z===").has_value());
 }
 

@@ -36,21 +36,21 @@ Status MakeSelfSignedTls(const std::string& dir, const std::vector<std::string>&
   fs::create_directories(dir + "/tls", ec);
   if (ec) return Status::IoError("cannot create " + dir + "/tls: " + ec.message());
   fs::permissions(dir + "/tls", fs::perms::owner_all, ec);
-  return auth::WriteSelfSignedCertificate(hosts, dir + "/tls/cert.pem", dir + "/tls/key.pem",
-                                          3650);
+  return auth::WriteSelfSignedCertificate(hosts, dir + "/tls/cert.pem", dir + "/tls/key.pem", 3650);
 }
 
 Status RunInit(const Globals& g, const InitArgs& a) {
   const bool no_admin = a.no_admin;
   const bool tls = !a.tls_hosts.empty();
   if (tls) BRAID_RETURN_IF_ERROR(MakeSelfSignedTls(g.data, a.tls_hosts));
-  BRAID_ASSIGN_OR_RETURN(auto inst, Instance::Init(g.data, tls ? "tls/cert.pem" : "",
-                                                   tls ? "tls/key.pem" : ""));
+  BRAID_ASSIGN_OR_RETURN(
+      auto inst, Instance::Init(g.data, tls ? "tls/cert.pem" : "", tls ? "tls/key.pem" : ""));
   const std::string id = inst->store().instance_id().Hex();
   const std::string password_file = g.data + "/admin-password";
   if (Status s = no_admin ? Status::OK() : CreateFirstAdmin(*inst, password_file); !s.ok()) {
-    return s.WithContext("the store is made, but not its first admin (add one with `braid user "
-                         "add admin --role admin`)");
+    return s.WithContext(
+        "the store is made, but not its first admin (add one with `braid user "
+        "add admin --role admin`)");
   }
   if (g.json) {
     std::string out;
@@ -77,7 +77,8 @@ Status RunInit(const Globals& g, const InitArgs& a) {
               for (const auto& x : a.tls_hosts) h += (h.empty() ? "" : ", ") + x;
               return h;
             }() +
-            ": " + g.data + "/tls/cert.pem. Peers trust it with a copy of that file: braid "
+            ": " + g.data +
+            "/tls/cert.pem. Peers trust it with a copy of that file: braid "
             "remote add NAME https://HOST:PORT --ca-cert cert.pem");
     }
     if (no_admin) return Status::OK();
@@ -106,9 +107,10 @@ void RaiseOpenFileLimit(size_t connections) {
     (void)::setrlimit(RLIMIT_NOFILE, &r);
   }
   if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < connections + 64) {
-    spdlog::warn("open files are limited to {} (ulimit -n): fewer connections than "
-                 "server.max_connections ({}) can be served",
-                 static_cast<uint64_t>(r.rlim_cur), connections);
+    spdlog::warn(
+        "open files are limited to {} (ulimit -n): fewer connections than "
+        "server.max_connections ({}) can be served",
+        static_cast<uint64_t>(r.rlim_cur), connections);
   }
 }
 
@@ -138,8 +140,9 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
   BRAID_ASSIGN_OR_RETURN(const auto users, inst->store().ListUsers());
   BRAID_ASSIGN_OR_RETURN(const auto tokens, inst->store().ListTokens());
   if (users.empty() && tokens.empty()) {
-    spdlog::warn("no users and no tokens: every request but /healthz will be refused; add a "
-                 "user with `braid user add NAME --role admin`");
+    spdlog::warn(
+        "no users and no tokens: every request but /healthz will be refused; add a "
+        "user with `braid user add NAME --role admin`");
   }
   auto api = std::make_unique<api::Api>(inst->store(), api_options);
   http::ServerOptions options;
@@ -274,9 +277,8 @@ void AddAdminCommands(CLI::App& app, Globals& g, Action& action) {
   init->add_option("--tls-self-signed", init_args->tls_hosts,
                    "Make a self-signed certificate for these host names or IP addresses "
                    "(DIR/tls/), so that braid serve uses HTTPS");
-  init->callback([&g, &action, init_args] {
-    action = [&g, init_args] { return RunInit(g, *init_args); };
-  });
+  init->callback(
+      [&g, &action, init_args] { action = [&g, init_args] { return RunInit(g, *init_args); }; });
 
   auto serve_args = std::make_shared<ServeArgs>();
   CLI::App* serve = app.add_subcommand(

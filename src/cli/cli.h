@@ -52,8 +52,7 @@ Result<Scope> ParseScope(const std::vector<std::string>& prefixes);
 // "NAME\tROLE\tscope P1 P2"; and the JSON object of --json:
 // {"name","role","scope","created_ms"}.
 std::string AccountLine(const std::string& name, Role role, const Scope& scope);
-std::string AccountJson(const std::string& name, Role role, const Scope& scope,
-                        int64_t created_ms);
+std::string AccountJson(const std::string& name, Role role, const Scope& scope, int64_t created_ms);
 
 void AddRecordCommands(CLI::App& app, Globals& g, Action& action);
 void AddAdminCommands(CLI::App& app, Globals& g, Action& action);

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "auth/token.h"
 #include "base/json.h"
 #include "braid/catalog.h"
 #include "cli/cli.h"
-#include "auth/token.h"
 #include "repl/client.h"
 #include "repl/protocol.h"
 
@@ -352,8 +352,9 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
     CLI::App* create =
         token->add_subcommand("create", "Create a token; prints it (last line of stdout), once");
     create->add_option("name", args->name, "A name to revoke it by")->required();
-    create->add_option("--role", args->role,
-                       "reader (read, pull), writer (also write, push) or admin")
+    create
+        ->add_option("--role", args->role,
+                     "reader (read, pull), writer (also write, push) or admin")
         ->capture_default_str();
     create->add_option("--scope", args->scope,
                        "A partition prefix the token is limited to (repeatable; default: all)");

@@ -44,8 +44,9 @@ Status RunUserAdd(const Globals& g, const UserArgs& a) {
   BRAID_ASSIGN_OR_RETURN(u.role, ParseRole(a.role));
   BRAID_ASSIGN_OR_RETURN(u.scope, ParseScope(a.scope));
   if (u.role == Role::kAdmin && !u.scope.empty()) {
-    return Status::InvalidArgument("an admin manages every partition: drop --scope, or use the "
-                                   "writer or reader role");
+    return Status::InvalidArgument(
+        "an admin manages every partition: drop --scope, or use the "
+        "writer or reader role");
   }
   bool generated = false;
   BRAID_ASSIGN_OR_RETURN(const std::string password, PasswordFor(a.password_file, &generated));
@@ -119,8 +120,7 @@ Status CreateFirstAdmin(Instance& inst, const std::string& password_path) {
 
 void AddUserCommands(CLI::App& app, Globals& g, Action& action) {
   CLI::App* user = app.add_subcommand(
-      "user",
-      "Manage the accounts that may use this instance's server (HTTP Basic: curl -u NAME)");
+      "user", "Manage the accounts that may use this instance's server (HTTP Basic: curl -u NAME)");
   user->require_subcommand(1);
   auto args = std::make_shared<UserArgs>();
   const char* password_help =

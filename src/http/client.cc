@@ -209,8 +209,8 @@ Status CurlClient::MapError(CURLcode code, const std::string& url) {
                              "): give the certificate of the CA that signed it as a CA file "
                              "(braid remote add --ca-cert FILE)");
     case CURLE_SSL_CACERT_BADFILE:
-      return Status::IoError("cannot use the CA file " + options_.ca_cert + " for " + url +
-                             ": " + detail);
+      return Status::IoError("cannot use the CA file " + options_.ca_cert + " for " + url + ": " +
+                             detail);
     default:
       return Status::IoError("request to " + url + " failed: " + detail);
   }

@@ -22,7 +22,7 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{120000};  // whole request, 0: none
   std::string ca_cert;                        // PEM file to trust, empty: system store
   std::string authorization;  // "Authorization" of every request that has none of its own
-  bool verbose = false;                       // libcurl's trace on stderr
+  bool verbose = false;       // libcurl's trace on stderr
 };
 
 struct ClientResponse {

@@ -523,9 +523,10 @@ void Connection<Stream>::HandleRequest() {
 
 template <class Stream>
 void Connection<Stream>::Respond(uint64_t seq, Response response) {
-  asio::post(strand_, [self = this->shared_from_this(), seq, response = std::move(response)]() mutable {
-    self->WriteResponse(seq, std::move(response));
-  });
+  asio::post(strand_,
+             [self = this->shared_from_this(), seq, response = std::move(response)]() mutable {
+               self->WriteResponse(seq, std::move(response));
+             });
 }
 
 template <class Stream>
@@ -629,16 +630,18 @@ void Connection<Stream>::Linger() {
   beast::error_code ec;
   Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
   Lowest().expires_after(kLingerTime);
-  stream_.async_read_some(asio::buffer(discard_),
-                          beast::bind_front_handler(&Connection::OnLingerRead, this->shared_from_this()));
+  stream_.async_read_some(
+      asio::buffer(discard_),
+      beast::bind_front_handler(&Connection::OnLingerRead, this->shared_from_this()));
 }
 
 template <class Stream>
 void Connection<Stream>::OnLingerRead(beast::error_code ec, size_t /*bytes*/) {
   if (state_ == State::kClosed) return;
   if (ec) return Close();
-  stream_.async_read_some(asio::buffer(discard_),
-                          beast::bind_front_handler(&Connection::OnLingerRead, this->shared_from_this()));
+  stream_.async_read_some(
+      asio::buffer(discard_),
+      beast::bind_front_handler(&Connection::OnLingerRead, this->shared_from_this()));
 }
 
 template <class Stream>
@@ -727,19 +730,20 @@ Result<std::shared_ptr<ssl::context>> LoadTlsContext(const std::string& cert_fil
   SSL_CTX* native = ctx->native_handle();
   ERR_clear_error();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
     return Status::InvalidArgument("cannot load the TLS certificate " + cert_file + ": " +
                                    OpenSslErrors());
   }
   if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return Status::InvalidArgument("cannot load the TLS key " + key_file + ": " +
-                                   OpenSslErrors());
+    return Status::InvalidArgument("cannot load the TLS key " + key_file + ": " + OpenSslErrors());
   }
   if (SSL_CTX_check_private_key(native) != 1) {
-    return Status::InvalidArgument("the TLS key " + key_file + " does not belong to the "
-                                   "certificate " + cert_file);
+    return Status::InvalidArgument("the TLS key " + key_file +
+                                   " does not belong to the "
+                                   "certificate " +
+                                   cert_file);
   }
   return ctx;
 }

@@ -101,14 +101,14 @@ struct ServerOptions {
   // A new connection must finish its TLS handshake, then send its first
   // request header, each within this (slow or idle clients are dropped).
   std::chrono::seconds header_timeout{10};
-  size_t admit_body_bytes = 64 << 10;          // larger bodies go through Handler::Admit first
+  size_t admit_body_bytes = 64 << 10;  // larger bodies go through Handler::Admit first
   // Connections over these limits are closed as soon as they are accepted,
   // so a flood from one address cannot take every descriptor.
   size_t max_connections = 10000;
   size_t max_connections_per_address = 2000;
-  std::chrono::seconds drain_timeout{30};      // shutdown waits at most this long
-  bool handle_signals = true;                  // SIGINT/SIGTERM start a shutdown
-  std::function<void()> on_shutdown;           // runs once when shutdown begins
+  std::chrono::seconds drain_timeout{30};  // shutdown waits at most this long
+  bool handle_signals = true;              // SIGINT/SIGTERM start a shutdown
+  std::function<void()> on_shutdown;       // runs once when shutdown begins
   // TLS (1.2 and later): PEM certificate chain and private key. Empty: plain
   // HTTP. With handle_signals, SIGHUP reloads both files.
   std::string tls_cert_file;

@@ -349,8 +349,9 @@ TEST(ServerTest, ALargeBodyIsAdmittedFromItsHeaderFirst) {
         return Response{401, "application/json", R"({"code":"unauthorized","message":"no"})", {}};
       });
   RawSocket socket(server.port());
-  ASSERT_TRUE(socket.Send("PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
-                          "only a little of it"));
+  ASSERT_TRUE(
+      socket.Send("PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
+                  "only a little of it"));
   const std::string reply = socket.Read(5s, "no\"}");
   EXPECT_NE(reply.find("401 Unauthorized"), std::string::npos) << reply;
   EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;

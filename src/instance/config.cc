@@ -70,7 +70,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
   }
   if (const toml::table* server = root["server"].as_table()) {
     BRAID_RETURN_IF_ERROR(
-        CheckKeys(*server, {"listen", "max_request_bytes", "threads", "metrics", "tls_cert", "tls_key",
+        CheckKeys(*server,
+                  {"listen", "max_request_bytes", "threads", "metrics", "tls_cert", "tls_key",
                    "max_connections", "max_connections_per_address"},
                   "server", source));
     if (const toml::node* listen = server->get("listen")) {
@@ -98,8 +99,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     c.max_connections_per_address = static_cast<size_t>(v);
     if (const toml::node* metrics = server->get("metrics")) {
       const auto* m = metrics->as_string();
-      if (m == nullptr || (m->get() != "admin-or-loopback" && m->get() != "admin" &&
-                           m->get() != "public")) {
+      if (m == nullptr ||
+          (m->get() != "admin-or-loopback" && m->get() != "admin" && m->get() != "public")) {
         return Status::InvalidArgument(
             Where(*metrics, source) +
             ": server.metrics must be \"admin-or-loopback\", \"admin\" or \"public\"");
@@ -226,6 +227,5 @@ Result<ListenAddress> ParseListen(std::string_view text) {
   a.port = static_cast<uint16_t>(value);
   return a;
 }
-
 
 }  // namespace braid

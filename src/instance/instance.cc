@@ -48,9 +48,10 @@ void RestrictToOwner(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & 077) == 0) return;
   if (::chmod(dir.c_str(), st.st_mode & 0700) != 0) {
-    spdlog::warn("{} can be read by other users, and braid cannot change that ({}); it holds "
-                 "secrets: chmod 700 it",
-                 dir, std::strerror(errno));
+    spdlog::warn(
+        "{} can be read by other users, and braid cannot change that ({}); it holds "
+        "secrets: chmod 700 it",
+        dir, std::strerror(errno));
     return;
   }
   spdlog::info("{}: made readable by its owner only (it holds secrets)", dir);

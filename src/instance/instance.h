@@ -24,8 +24,8 @@ struct Config {
   size_t max_connections = 10000;
   size_t max_connections_per_address = 2000;
   std::string metrics = "admin-or-loopback";  // who may read /metrics (api::MetricsAccess)
-  std::string tls_cert;  // PEM files for HTTPS; relative paths are resolved
-  std::string tls_key;   // against the data directory by Instance
+  std::string tls_cert;                       // PEM files for HTTPS; relative paths are resolved
+  std::string tls_key;                        // against the data directory by Instance
   // [store]
   Durability durability = Durability::kFull;
   size_t max_record_bytes = 4 * 1024 * 1024;

@@ -37,9 +37,10 @@ Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::str
                 ? ". Create a token on the remote with `braid token create NAME` and give it "
                   "with `braid remote add " +
                       remote.name + " URL --token-file FILE`"
-                : ". Check user \"" + remote.user + "\" and its password on the remote "
-                  "(braid user passwd), then `braid remote add " + remote.name +
-                      " URL --user " + remote.user + " --password-file FILE`";
+                : ". Check user \"" + remote.user +
+                      "\" and its password on the remote "
+                      "(braid user passwd), then `braid remote add " +
+                      remote.name + " URL --user " + remote.user + " --password-file FILE`";
     return Status::Unauthorized(std::move(text));
   }
   if (r.status == 403) return Status::Forbidden(std::move(text));

@@ -172,10 +172,11 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
     for (const auto& p : req->filter) filter += (filter.empty() ? "" : ", ") + p;
     std::string scope;
     for (const auto& p : who.scope) scope += (scope.empty() ? "" : ", ") + p;
-    return Error(Status::Forbidden(
-        "the session's filter (" + filter + ") is outside the " +
-        (req->direction == Direction::kPull ? "read" : "read and write") + " scope of " +
-        who.Describe() + " (" + scope + "); give the remote a --filter inside it (braid remote add --filter)"));
+    return Error(
+        Status::Forbidden("the session's filter (" + filter + ") is outside the " +
+                          (req->direction == Direction::kPull ? "read" : "read and write") +
+                          " scope of " + who.Describe() + " (" + scope +
+                          "); give the remote a --filter inside it (braid remote add --filter)"));
   }
   if (req->protocol != kProtocol) {
     return Error(Status::InvalidArgument("this server speaks replication protocol " +

@@ -455,8 +455,7 @@ TEST_P(ApplyTest, SettingsRoundTrip) {
   TokenInfo bad_token = token;
   bad_token.name = "other";
   bad_token.scope = {"a::b"};
-  EXPECT_EQ(txn->CreateToken(bad_token, std::string(32, '\x04')).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(txn->CreateToken(bad_token, std::string(32, '\x04')).code(), Code::kInvalidArgument);
   User user;
   user.name = "alice";
   user.role = Role::kWriter;

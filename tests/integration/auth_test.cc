@@ -68,8 +68,9 @@ class AuthTest : public ::testing::Test {
   }
   http::ClientResponse Send(http::Client& c, const std::string& method, const std::string& path,
                             const std::string& body = "") {
-    auto r = c.Send(method, server_->url() + path, body,
-                    body.empty() ? http::Headers{} : http::Headers{{"Content-Type", "application/json"}});
+    auto r = c.Send(
+        method, server_->url() + path, body,
+        body.empty() ? http::Headers{} : http::Headers{{"Content-Type", "application/json"}});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : http::ClientResponse{};
   }
@@ -95,8 +96,8 @@ TEST_F(AuthTest, WithoutValidCredentialsNothingIsReadOrWritten) {
   const uint64_t before = LastSeq();
   auto anonymous = std::move(*http::Client::Create());
   const std::string put = R"({"body":{"x":2}})";
-  for (const char* path : {"/api/v1/info", "/api/v1/collections/notes/records/b1",
-                           "/api/v1/delta", "/api/v1/stats", "/api/v1/nowhere"}) {
+  for (const char* path : {"/api/v1/info", "/api/v1/collections/notes/records/b1", "/api/v1/delta",
+                           "/api/v1/stats", "/api/v1/nowhere"}) {
     const auto r = Send(*anonymous, "GET", path);
     ExpectError(r, 401, "unauthorized", "braid user add");
     EXPECT_NE(r.Header("WWW-Authenticate").find("Basic"), std::string::npos);
@@ -104,10 +105,10 @@ TEST_F(AuthTest, WithoutValidCredentialsNothingIsReadOrWritten) {
   ExpectError(Send(*anonymous, "PUT", "/api/v1/collections/notes/records/n1", put), 401,
               "unauthorized");
   // A wrong password and an unknown user get the same answer.
-  const auto wrong = Send(*As("wanda", "not-her-password"), "PUT",
-                          "/api/v1/collections/notes/records/n1", put);
-  const auto unknown = Send(*As("nobody", "not-her-password"), "PUT",
-                            "/api/v1/collections/notes/records/n1", put);
+  const auto wrong =
+      Send(*As("wanda", "not-her-password"), "PUT", "/api/v1/collections/notes/records/n1", put);
+  const auto unknown =
+      Send(*As("nobody", "not-her-password"), "PUT", "/api/v1/collections/notes/records/n1", put);
   ExpectError(wrong, 401, "unauthorized", "wrong user name or password");
   EXPECT_EQ(wrong.body, unknown.body);
   // A token that is not this server's.
@@ -154,9 +155,9 @@ TEST_F(AuthTest, RolesAndScopesLimitWrites) {
                  R"({"body":{},"partition":"lab-a:x"})")
                 .status,
             201);
-  EXPECT_EQ(Send(*wanda, "PUT", "/api/v1/collections/notes/records/w1", R"({"body":{"y":1}})")
-                .status,
-            200);
+  EXPECT_EQ(
+      Send(*wanda, "PUT", "/api/v1/collections/notes/records/w1", R"({"body":{"y":1}})").status,
+      200);
   EXPECT_EQ(Send(*admin_, "PUT", "/api/v1/collections/notes", R"({"conflicts":"lww"})").status,
             200);
 }
@@ -257,17 +258,17 @@ TEST(AuthReplicationTest, TokensLimitWhatReplicates) {
   ASSERT_EQ(token.exit_code, 0) << token.err;
   const std::string value = LastLine(token.out);
   const std::string url = c["a"].server->url();
-  ASSERT_EQ(c.Cli("b", {"remote", "add", "everything", url, "--token", value, "--direction",
-                        "pull"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      c.Cli("b", {"remote", "add", "everything", url, "--token", value, "--direction", "pull"})
+          .exit_code,
+      0);
   ASSERT_EQ(c.Cli("b", {"remote", "add", "lab-b", url, "--token", value, "--direction", "pull",
                         "--filter", "lab-b"})
                 .exit_code,
             0);
-  ASSERT_EQ(c.Cli("b", {"remote", "add", "both", url, "--token", value, "--filter", "lab-a"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      c.Cli("b", {"remote", "add", "both", url, "--token", value, "--filter", "lab-a"}).exit_code,
+      0);
   ASSERT_EQ(c.Cli("b", {"remote", "add", "lab-a", url, "--token", value, "--direction", "pull",
                         "--filter", "lab-a"})
                 .exit_code,
@@ -295,10 +296,10 @@ TEST(AuthReplicationTest, ARemoteSignsInAsAUser) {
   ASSERT_EQ(Braid(b, {"init", "--no-admin"}).exit_code, 0);
   const std::string password_file = dir.File("pw");
   std::ofstream(password_file) << "puller-password\n";
-  ASSERT_EQ(Braid(a, {"user", "add", "puller", "--role", "reader", "--password-file",
-                      password_file})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Braid(a, {"user", "add", "puller", "--role", "reader", "--password-file", password_file})
+          .exit_code,
+      0);
   ASSERT_EQ(Braid(a, {"put", "notes", "n1"}, R"({"x":1})").exit_code, 0);
   auto server = BraidServer::Start(a);
   ASSERT_TRUE(server.ok());

@@ -142,8 +142,7 @@ std::string InstanceOf(const testing::BraidServer& server) {
 
 void Put(const testing::BraidServer& server, const std::string& id) {
   auto client = server.AdminClient();
-  auto r = client->Put(server.url() + "/api/v1/collections/c/records/" + id,
-                       R"({"body":{"v":1}})");
+  auto r = client->Put(server.url() + "/api/v1/collections/c/records/" + id, R"({"body":{"v":1}})");
   ASSERT_TRUE(r.ok() && r->status == 201) << (r.ok() ? r->body : r.status().ToString());
 }
 

@@ -76,8 +76,8 @@ class TlsTest : public ::testing::Test {
     }
   }
   RunResult AddRemote(const std::string& name, const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"remote", "add", name, server_->url(), "--token", token_,
-                                     "--direction", "pull"};
+    std::vector<std::string> args = {"remote",  "add",  name,          server_->url(),
+                                     "--token", token_, "--direction", "pull"};
     args.insert(args.end(), extra.begin(), extra.end());
     return Braid(b_, args);
   }
@@ -104,8 +104,8 @@ TEST_F(TlsTest, ARemoteThatTrustsTheCaSyncsAndOthersAreRefused) {
   EXPECT_NE(Braid(b_, {"get", "notes", "n1"}).out.find("tls"), std::string::npos);
   // A CA file is checked when the remote is added, and is for https only.
   EXPECT_EQ(AddRemote("bad", {"--ca-cert", certs_ + "/missing.pem"}).exit_code, 2);
-  EXPECT_EQ(Braid(b_, {"remote", "add", "plain", "http://127.0.0.1:1", "--token", "t",
-                       "--ca-cert", certs_ + "/one-ca.pem"})
+  EXPECT_EQ(Braid(b_, {"remote", "add", "plain", "http://127.0.0.1:1", "--token", "t", "--ca-cert",
+                       certs_ + "/one-ca.pem"})
                 .exit_code,
             2);
 }
@@ -188,8 +188,8 @@ TEST(TlsServeTest, BadTlsSettingsAreRefusedAtStart) {
   RunResult r = Braid(data, {"serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.File("x.pem")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("both a certificate and its key"), std::string::npos) << r.err;
-  r = Braid(data, {"serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.File("x.pem"),
-                   "--tls-key", dir.File("x.key")});
+  r = Braid(data, {"serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.File("x.pem"), "--tls-key",
+                   dir.File("x.key")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cannot load the TLS certificate"), std::string::npos) << r.err;
   r = Braid(data, {"serve", "--listen", "0.0.0.0:0"});

@@ -154,8 +154,7 @@ TEST(UpgradeTest, AnUpgradeKilledMidwayLeavesTheOldSchemaWhole) {
   EXPECT_NE(killed3.err.find("upgrading the store from schema 2 to 3"), std::string::npos)
       << killed3.err;
   EXPECT_EQ(RawInt(data + "/store.db", "PRAGMA user_version"), 2);
-  EXPECT_EQ(RawInt(data + "/store.db",
-                   "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"),
+  EXPECT_EQ(RawInt(data + "/store.db", "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"),
             0);
   const auto status = testing::Braid(data, {"status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;

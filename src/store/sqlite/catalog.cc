@@ -53,11 +53,12 @@ Status SqliteRowTransaction::PutPolicy(std::string_view collection, ConflictPoli
 
 Status SqliteRowTransaction::PutRemote(const Remote& r) {
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("INSERT INTO remotes(name, url, direction, filter, chunk_size, token, "
-                           "ca_cert, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                           "url = excluded.url, direction = excluded.direction, "
-                           "filter = excluded.filter, chunk_size = excluded.chunk_size, "
-                           "token = excluded.token, ca_cert = excluded.ca_cert, user = excluded.user"));
+      Stmt s, db_->Prepare(
+                  "INSERT INTO remotes(name, url, direction, filter, chunk_size, token, "
+                  "ca_cert, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                  "url = excluded.url, direction = excluded.direction, "
+                  "filter = excluded.filter, chunk_size = excluded.chunk_size, "
+                  "token = excluded.token, ca_cert = excluded.ca_cert, user = excluded.user"));
   const std::string filter = FilterJson(r.filter);
   return s.Bind(1, r.name)
       .Bind(2, r.url)
@@ -98,11 +99,11 @@ Result<bool> SqliteRowTransaction::CreateToken(const TokenInfo& info, std::strin
 }
 
 Status SqliteRowTransaction::PutUser(const User& u) {
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("INSERT INTO users(name, role, scope, password, created_at) "
-                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                           "role = excluded.role, scope = excluded.scope, "
-                           "password = excluded.password"));
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("INSERT INTO users(name, role, scope, password, created_at) "
+                                      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                                      "role = excluded.role, scope = excluded.scope, "
+                                      "password = excluded.password"));
   const std::string scope = FilterJson(u.scope);
   return s.Bind(1, u.name)
       .Bind(2, RoleName(u.role))
@@ -209,8 +210,9 @@ Result<std::vector<std::pair<std::string, ConflictPolicy>>> SqliteStore::Policie
 Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                                  "last_sync_at, last_result, ca_cert, user FROM remotes WHERE name = ?"));
+      Stmt s,
+      reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
+                          "last_sync_at, last_result, ca_cert, user FROM remotes WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<Remote>();
@@ -221,8 +223,9 @@ Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
 Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                                  "last_sync_at, last_result, ca_cert, user FROM remotes ORDER BY name"));
+      Stmt s,
+      reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
+                          "last_sync_at, last_result, ca_cert, user FROM remotes ORDER BY name"));
   std::vector<Remote> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -260,9 +263,9 @@ Result<User> DecodeUser(const Stmt& s) {
 
 Result<std::optional<TokenInfo>> SqliteStore::FindToken(std::string_view sha256) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
-                                  "WHERE sha256 = ?"));
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
+                                             "WHERE sha256 = ?"));
   s.BindBlob(1, sha256);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<TokenInfo>();
@@ -272,9 +275,9 @@ Result<std::optional<TokenInfo>> SqliteStore::FindToken(std::string_view sha256)
 
 Result<std::vector<TokenInfo>> SqliteStore::ListTokens() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
-                                  "ORDER BY name"));
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
+                                             "ORDER BY name"));
   std::vector<TokenInfo> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
