@@ -57,6 +57,7 @@ struct Remote {
   std::string user;          // when set: HTTP Basic as this user, `token` is its password
   std::string token;         // bearer token the remote's server accepts (or the password)
   std::string ca_cert;       // https: PEM file of the CA to trust; empty: the system's
+  std::string cert;          // set: sessions prove this certificate of ours (serial), not `token`
   int64_t last_sync_ms = 0;  // 0: never
   std::string last_result;   // JSON summary of the last sync, or {"error":...}
 };
@@ -102,6 +103,25 @@ struct TokenInfo {
   int64_t created_ms = 0;
   Role role = Role::kWriter;  // tokens made before roles existed replicate both ways
   Scope scope;
+};
+
+// A certificate this instance keeps (auth/cert.h): its own, those of its
+// issuers up to the dataset's root, and those it signed for others. The
+// store keeps the canonical text; auth/ reads it.
+struct CertificateRow {
+  std::string serial;      // 32 hex digits
+  std::string issuer;      // the issuer's serial (the serial itself for a root)
+  std::string text;        // the certificate's canonical encoding
+  std::string signed_for;  // "user NAME" when this instance signed it on request; else ""
+  int64_t stored_ms = 0;
+};
+
+// A revocation this instance knows (auth/cert.h), made here or received
+// from a peer.
+struct RevocationRow {
+  std::string serial;  // the revoked certificate's
+  std::string text;    // the revocation's canonical encoding
+  int64_t stored_ms = 0;
 };
 
 }  // namespace braid

@@ -149,6 +149,11 @@ class WriteTransaction {
   // keeping its creation time. Errors: InvalidArgument (ValidateUser).
   virtual Status PutUser(const User& user) = 0;
   virtual Status DeleteUser(std::string_view name) = 0;  // NotFound
+  // Keeps a certificate, or a revocation; one already kept under that serial
+  // stays as it is (both are immutable: the same serial, the same text).
+  // `stored_ms` is set by the store.
+  virtual Status PutCertificate(const CertificateRow& cert) = 0;
+  virtual Status PutRevocation(const RevocationRow& revocation) = 0;
 
   // Makes every write of this transaction durable and visible at once.
   // After a failed Commit() nothing was written.
@@ -360,6 +365,12 @@ class Store {
   virtual Result<std::vector<TokenInfo>> ListTokens() = 0;
   virtual Result<std::optional<User>> GetUser(std::string_view name) = 0;
   virtual Result<std::vector<User>> ListUsers() = 0;  // by name
+  virtual Result<std::optional<CertificateRow>> GetCertificate(std::string_view serial) = 0;
+  virtual Result<std::vector<CertificateRow>> ListCertificates() = 0;  // by serial
+  virtual Result<std::vector<RevocationRow>> ListRevocations() = 0;    // by serial
+  // Which of `serials` are revoked: one indexed lookup each.
+  virtual Result<std::vector<std::string>> RevokedAmong(
+      const std::vector<std::string>& serials) = 0;
   // Records with conflicts or held versions, by (collection, id) after the
   // given key; at most `limit`.
   virtual Result<std::vector<Record>> ListConflicts(std::string_view after_collection,

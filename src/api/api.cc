@@ -144,7 +144,7 @@ Api::Api(Store& store, ApiOptions options)
     : store_(store),
       options_(options),
       auth_(store, options.auth),
-      sync_(std::make_unique<repl::SyncServer>(store, nullptr)) {}
+      sync_(std::make_unique<repl::SyncServer>(store, nullptr, options.keyring)) {}
 
 bool Api::Authenticate(const http::Request& request, const http::Responder& respond,
                        Principal* who) {
@@ -171,6 +171,11 @@ http::Response Api::Refusal(const auth::AuthResult& result) {
 
 std::optional<http::Response> Api::Admit(const http::Request& header) {
   if (header.path == "/healthz" || header.path == "/metrics") return std::nullopt;
+  if (const std::string_view id = SessionCredential(header.Header("Authorization")); !id.empty()) {
+    if (sync_->IsCertificateSession(std::string(id))) return std::nullopt;
+    return ErrorResponse(Status::NotFound("no certificate session \"" + std::string(id) +
+                                          "\" (it ended, expired or was aborted)"));
+  }
   auth::AuthResult r =
       auth_.Authenticate(header.Header("Authorization"), http::HostOf(header.remote_address));
   if (r.status.ok()) return std::nullopt;
@@ -183,7 +188,7 @@ Api::~Api() {
 
 void Api::Attach(http::Executor& executor) {
   waiters_ = std::make_unique<Waiters>(executor);
-  sync_ = std::make_unique<repl::SyncServer>(store_, &executor);
+  sync_ = std::make_unique<repl::SyncServer>(store_, &executor, options_.keyring);
   listener_ = store_.AddChangeListener([w = waiters_.get()] { w->Notify(); });
 }
 
@@ -260,6 +265,16 @@ void Api::Handle(http::Request request, http::Responder respond) {
     r.content_type = "text/plain; version=0.0.4";
     return respond(std::move(r));
   }
+  // Certificate sessions carry no credentials but their proof, and then
+  // their session's id (repl/server.h).
+  if (n >= 3 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "sync") {
+    const std::string_view authorization = request.Header("Authorization");
+    if (authorization.empty() || !SessionCredential(authorization).empty()) {
+      who.kind = Principal::Kind::kNone;
+      return respond(
+          sync_->Handle(request, std::vector<std::string>(seg.begin() + 3, seg.end()), who));
+    }
+  }
   // Everything else needs credentials, checked before anything else is.
   if (!Authenticate(request, respond, &who)) return;
   auto need = [&](const Status& s) {
@@ -286,6 +301,10 @@ void Api::Handle(http::Request request, http::Responder respond) {
     if (seg[2] == "sync") {
       return respond(
           sync_->Handle(request, std::vector<std::string>(seg.begin() + 3, seg.end()), who));
+    }
+    if (seg[2] == "certs") {
+      if (!need(auth::NeedRole(who, Role::kAdmin, "manage certificates"))) return;
+      return respond(Certs(request, std::vector<std::string>(seg.begin() + 3, seg.end()), who));
     }
     if (n == 3 && seg[2] == "conflicts") {
       if (!get) return not_allowed("GET");
@@ -346,8 +365,9 @@ http::Response Api::Info() {
       .Key("auth")
       .BeginArray()
       .String("basic")
-      .String("token")
-      .EndArray()
+      .String("token");
+  if (options_.keyring != nullptr) w.String("certificate");
+  w.EndArray()
       .Key("compression")
       .BeginArray()
       .String("zstd")

@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "auth/authenticator.h"
+#include "auth/keyring.h"
 #include "braid/store.h"
 #include "http/errors.h"
 #include "http/server.h"
@@ -48,7 +49,12 @@ struct ApiOptions {
   int max_wait_seconds = 60;  // cap of the delta feed's wait=
   MetricsAccess metrics = MetricsAccess::kAdminOrLoopback;
   auth::AuthOptions auth;
+  auth::Keyring* keyring = nullptr;  // null: no certificates (signing, sessions)
+  int cert_max_days = 365;           // the longest certificate signed on request
 };
+
+// The session id of an "Authorization: Braid-Session ID" header, or "".
+std::string_view SessionCredential(std::string_view authorization);
 
 class Api : public http::Handler {
  public:
@@ -85,6 +91,9 @@ class Api : public http::Handler {
   http::Response Conflicts(const http::Request& request);
   http::Response CollectionSettings(std::string_view collection, const http::Request& request);
   void Delta(const http::Request& request, http::Responder respond);
+  // /api/v1/certs... (certs.cc); `who` is an admin.
+  http::Response Certs(const http::Request& request, const std::vector<std::string>& segments,
+                       const Principal& who);
 
   Store& store_;
   ApiOptions options_;

@@ -47,7 +47,17 @@ std::string ScopeText(const Scope& scope) {
 }  // namespace
 
 std::string Principal::Describe() const {
-  return (kind == Kind::kUser ? "user " : "token ") + name;
+  switch (kind) {
+    case Kind::kUser:
+      return "user " + name;
+    case Kind::kToken:
+      return "token " + name;
+    case Kind::kCertificate:
+      return "certificate " + name;
+    case Kind::kNone:
+      break;
+  }
+  return "a client without credentials";
 }
 
 Status NeedRole(const Principal& who, Role role, std::string_view to_do) {

@@ -34,7 +34,9 @@ namespace braid::auth {
 
 // An authenticated caller.
 struct Principal {
-  enum class Kind { kUser, kToken };
+  // kCertificate: a replication session opened with a certificate
+  // (repl/proof.h); kNone: no credentials (only for what needs none).
+  enum class Kind { kUser, kToken, kCertificate, kNone };
   Kind kind = Kind::kUser;
   std::string name;
   Role role = Role::kReader;
@@ -45,7 +47,7 @@ struct Principal {
   bool CanWrite(std::string_view partition) const {
     return Has(Role::kWriter) && InScope(scope, partition);
   }
-  // "user alice", "token lab-b": for messages and logs.
+  // "user alice", "token lab-b", "certificate 3f..": for messages and logs.
   std::string Describe() const;
 };
 

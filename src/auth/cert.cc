@@ -62,18 +62,10 @@ bool IsSerial(std::string_view s) {
 }
 
 bool IsSubject(std::string_view s) {
-  return !s.empty() && s.size() <= kMaxSubjectBytes &&
-         std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == ' ' || c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-         });
-}
-
-void WriteSet(json::Writer& w, const PartitionSet& s) {
-  w.BeginArray();
-  if (s.all) w.String("*");
-  for (const auto& p : s.prefixes) w.String(p);
-  w.EndArray();
+  return !s.empty() && s.size() <= kMaxSubjectBytes && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+           c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
+  });
 }
 
 // The encoding up to (not including) the closing brace, signature left out.
@@ -92,9 +84,9 @@ std::string Body(const Certificate& c) {
       .Key("key")
       .String(Base64UrlEncode(c.public_key))
       .Key("read");
-  WriteSet(w, c.read);
+  WritePartitionSet(w, c.read);
   w.Key("write");
-  WriteSet(w, c.write);
+  WritePartitionSet(w, c.write);
   w.Key("not_before").Int(c.not_before_ms).Key("not_after").Int(c.not_after_ms).EndObject();
   out.pop_back();
   return out;
@@ -113,29 +105,6 @@ Result<std::string> Base64Field(const json::Value& v, std::string_view name, siz
     return Invalid(std::string(name) + " must be " + std::to_string(bytes) + " bytes in base64url");
   }
   return std::move(*raw);
-}
-
-Result<PartitionSet> SetField(const json::Value& v, std::string_view name) {
-  if (!v.IsArray()) return Invalid(std::string(name) + " must be an array of partition prefixes");
-  if (v.Size() > kMaxScopePrefixes) {
-    return Invalid(std::string(name) + " has more than " + std::to_string(kMaxScopePrefixes) +
-                   " prefixes");
-  }
-  std::vector<std::string> prefixes;
-  Status bad;
-  v.ForEachElement([&](json::Value e) {
-    auto s = e.AsString();
-    if (!s) {
-      bad = Invalid(std::string(name) + " must hold strings");
-      return false;
-    }
-    prefixes.push_back(std::move(*s));
-    return true;
-  });
-  BRAID_RETURN_IF_ERROR(bad);
-  auto set = PartitionSet::FromPrefixes(std::move(prefixes));
-  if (!set.ok()) return Invalid(std::string(name) + ": " + set.status().message());
-  return set;
 }
 
 Result<int64_t> TimeField(const json::Value& v, std::string_view name) {
@@ -209,18 +178,22 @@ Result<KeyPair> KeyPair::LoadOrCreate(const std::string& path) {
   if (errno != ENOENT) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
   KeyPair key = Generate();
   const std::string pem = key.Pem();
-  const std::string tmp = path + ".tmp";
-  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // Written aside, then linked into place: link() fails when another
+  // process made the key meanwhile, and then its key is the one.
+  const std::string tmp = path + "." + std::to_string(::getpid()) + ".tmp";
+  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0) return Status::IoError("cannot create " + tmp + ": " + std::strerror(errno));
-  const bool ok = ::write(out, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) &&
-                  ::fsync(out) == 0;
+  const bool ok =
+      ::write(out, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) && ::fsync(out) == 0;
   ::close(out);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot write " + path + ": " + why);
+  const int linked = ok ? ::link(tmp.c_str(), path.c_str()) : -1;
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0) {
+    if (ok && link_errno == EEXIST) return LoadOrCreate(path);
+    return Status::IoError("cannot write " + path + ": " + std::strerror(link_errno));
   }
-  // The rename is durable once the directory is synced.
+  // The new name is durable once the directory is synced.
   const std::string dir = path.substr(0, path.find_last_of('/') + 1);
   if (const int d = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       d >= 0) {
@@ -325,6 +298,40 @@ PartitionSet Intersect(const PartitionSet& a, const PartitionSet& b) {
   return s.ok() ? *s : PartitionSet{};
 }
 
+void WritePartitionSet(json::Writer& w, const PartitionSet& s) {
+  w.BeginArray();
+  if (s.all) w.String("*");
+  for (const auto& p : s.prefixes) w.String(p);
+  w.EndArray();
+}
+
+std::string PartitionSetJson(const PartitionSet& s) {
+  std::string out;
+  json::Writer w(&out);
+  WritePartitionSet(w, s);
+  return out;
+}
+
+Result<PartitionSet> ParsePartitionSet(const json::Value& v, std::string_view name) {
+  if (!v.IsArray() || v.Size() > kMaxScopePrefixes) {
+    return Status::InvalidArgument(std::string(name) + " must be an array of at most " +
+                                   std::to_string(kMaxScopePrefixes) +
+                                   " partition prefixes (\"*\": every partition)");
+  }
+  std::vector<std::string> prefixes;
+  bool ok = true;
+  v.ForEachElement([&](json::Value e) {
+    auto s = e.AsString();
+    ok = s.has_value();
+    if (ok) prefixes.push_back(std::move(*s));
+    return ok;
+  });
+  if (!ok) return Status::InvalidArgument(std::string(name) + " must hold strings");
+  auto set = PartitionSet::FromPrefixes(std::move(prefixes));
+  if (!set.ok()) return set.status().WithContext(name);
+  return set;
+}
+
 std::string NewSerial() {
   std::string raw(kSerialHexChars / 2, '\0');
   RandomBytes(raw.data(), raw.size());
@@ -361,7 +368,8 @@ Result<Certificate> ParseCertificate(std::string_view text) {
       version = static_cast<int>(m.AsInt64().value_or(0));
     } else if (key == "serial" || key == "issuer") {
       auto r = StringField(m, key);
-      if (r.ok() && !IsSerial(*r)) r = Invalid(std::string(key) + " must be 32 lowercase hex digits");
+      if (r.ok() && !IsSerial(*r))
+        r = Invalid(std::string(key) + " must be 32 lowercase hex digits");
       if (r.ok()) (key == "serial" ? c.serial : c.issuer) = std::move(*r);
       s = r.status();
     } else if (key == "subject") {
@@ -380,9 +388,9 @@ Result<Certificate> ParseCertificate(std::string_view text) {
       if (r.ok()) c.signature = std::move(*r);
       s = r.status();
     } else if (key == "read" || key == "write") {
-      auto r = SetField(m, key);
+      auto r = ParsePartitionSet(m, key);
       if (r.ok()) (key == "read" ? c.read : c.write) = std::move(*r);
-      s = r.status();
+      s = r.ok() ? Status::OK() : Invalid(r.status().message());
     } else if (key == "not_before" || key == "not_after") {
       auto r = TimeField(m, key);
       if (r.ok()) (key == "not_before" ? c.not_before_ms : c.not_after_ms) = *r;
@@ -465,7 +473,8 @@ Status VerifyChain(const Chain& chain, const std::vector<Certificate>& roots,
       return Status::Forbidden(name + " has a signature that its issuer's key did not make");
     }
     if (!c.ValidAt(now_ms)) {
-      return Status::Forbidden(name + (now_ms < c.not_before_ms ? " is not valid yet" : " expired") +
+      return Status::Forbidden(name +
+                               (now_ms < c.not_before_ms ? " is not valid yet" : " expired") +
                                "; ask for a new one: braid cert request");
     }
     if (revoked.count(c.serial) != 0) {

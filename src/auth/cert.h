@@ -32,6 +32,11 @@
 #include "braid/catalog.h"
 #include "braid/status.h"
 
+namespace braid::json {
+class Value;
+class Writer;
+}  // namespace braid::json
+
 namespace braid::auth {
 
 inline constexpr size_t kEd25519KeyBytes = 32;
@@ -53,9 +58,9 @@ class KeyPair {
   // that others may read. Errors: IoError, InvalidArgument.
   static Result<KeyPair> LoadOrCreate(const std::string& path);
 
-  std::string Pem() const;                               // the private key
+  std::string Pem() const;                                // the private key
   const std::string& public_key() const { return pub_; }  // 32 raw bytes
-  std::string Sign(std::string_view message) const;      // 64 raw bytes
+  std::string Sign(std::string_view message) const;       // 64 raw bytes
 
  private:
   std::string priv_, pub_;  // raw
@@ -87,6 +92,12 @@ struct PartitionSet {
 };
 // The partitions both cover.
 PartitionSet Intersect(const PartitionSet& a, const PartitionSet& b);
+// The wire form: ["*"], or the prefixes.
+void WritePartitionSet(json::Writer& w, const PartitionSet& s);
+std::string PartitionSetJson(const PartitionSet& s);
+// Reads the wire form (at most kMaxScopePrefixes; normalizes). `name` is
+// the member, for errors. Errors: InvalidArgument.
+Result<PartitionSet> ParsePartitionSet(const json::Value& v, std::string_view name);
 
 struct Certificate {
   std::string serial;      // 32 lowercase hex characters

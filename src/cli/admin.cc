@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "api/api.h"
+#include "auth/keyring.h"
 #include "auth/self_signed.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -46,6 +47,8 @@ Status RunInit(const Globals& g, const InitArgs& a) {
   BRAID_ASSIGN_OR_RETURN(
       auto inst, Instance::Init(g.data, tls ? "tls/cert.pem" : "", tls ? "tls/key.pem" : ""));
   const std::string id = inst->store().instance_id().Hex();
+  // The instance's key and the root of its own dataset.
+  BRAID_ASSIGN_OR_RETURN(const auto keys, auth::Keyring::Open(inst->store(), g.data + "/keys"));
   const std::string password_file = g.data + "/admin-password";
   if (Status s = no_admin ? Status::OK() : CreateFirstAdmin(*inst, password_file); !s.ok()) {
     return s.WithContext(
@@ -60,6 +63,8 @@ Status RunInit(const Globals& g, const InitArgs& a) {
         .String(g.data)
         .Key("instance_id")
         .String(id)
+        .Key("root_certificate")
+        .String(keys->own_root().serial)
         .Key("admin_password_file");
     if (no_admin) {
       w.Null();
@@ -144,6 +149,11 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
         "no users and no tokens: every request but /healthz will be refused; add a "
         "user with `braid user add NAME --role admin`");
   }
+  // Made on the first start after an upgrade from a store without keys.
+  BRAID_ASSIGN_OR_RETURN(const auto keys,
+                         auth::Keyring::Open(inst->store(), inst->dir() + "/keys"));
+  api_options.keyring = keys.get();
+  api_options.cert_max_days = inst->config().cert_days;
   auto api = std::make_unique<api::Api>(inst->store(), api_options);
   http::ServerOptions options;
   options.host = addr.host;

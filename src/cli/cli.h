@@ -59,6 +59,7 @@ void AddAdminCommands(CLI::App& app, Globals& g, Action& action);
 void AddSyncCommands(CLI::App& app, Globals& g, Action& action);
 void AddConflictCommands(CLI::App& app, Globals& g, Action& action);
 void AddUserCommands(CLI::App& app, Globals& g, Action& action);
+void AddCertCommands(CLI::App& app, Globals& g, Action& action);
 
 // `braid init`: the user "admin", with a new password written to
 // `password_path` (0600) before the user is stored.

@@ -107,6 +107,7 @@ int Main(int argc, char** argv) {
   AddSyncCommands(app, g, action);
   AddConflictCommands(app, g, action);
   AddUserCommands(app, g, action);
+  AddCertCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "auth/keyring.h"
 #include "auth/token.h"
 #include "base/json.h"
 #include "braid/catalog.h"
@@ -59,12 +60,22 @@ Status RunRemoteAdd(const Globals& g, const RemoteArgs& a) {
     }
   }
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  // Added again (a new URL, new credentials): its certificate stays.
+  BRAID_ASSIGN_OR_RETURN(const auto old, inst->store().GetRemote(r.name));
+  if (old) r.cert = old->cert;
   BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
   BRAID_RETURN_IF_ERROR(txn->PutRemote(r));
   BRAID_RETURN_IF_ERROR(txn->Commit());
-  if (!g.json)
+  if (!g.json) {
     Print("remote " + r.name + " -> " + r.url + " (" + std::string(DirectionName(r.direction)) +
           ")");
+    if (r.token.empty() && r.cert.empty()) {
+      std::fprintf(stderr,
+                   "braid: remote %s has no credentials yet: get a certificate (braid cert "
+                   "request %s --user ADMIN ...) or add it again with --token-file or --user\n",
+                   r.name.c_str(), r.name.c_str());
+    }
+  }
   return Status::OK();
 }
 
@@ -85,6 +96,12 @@ void WriteRemote(json::Writer& w, const Remote& r) {
     w.Null();
   } else {
     w.String(r.user);
+  }
+  w.Key("cert");
+  if (r.cert.empty()) {
+    w.Null();
+  } else {
+    w.String(r.cert);
   }
   w.Key("ca_cert");
   if (r.ca_cert.empty()) {
@@ -107,6 +124,7 @@ std::string Describe(const Remote& r) {
     s += "\tfilter";
     for (const auto& p : r.filter) s += " " + p;
   }
+  if (!r.cert.empty()) s += "\tcertificate " + r.cert;
   return s;
 }
 
@@ -241,10 +259,25 @@ Status RunSync(const Globals& g, const std::vector<std::string>& names, bool all
   const bool live = !g.json && ::isatty(STDERR_FILENO);
   std::vector<std::string> results;  // one JSON summary (or error) per remote
   Status first_error;
+  std::unique_ptr<auth::Keyring> keys;  // for remotes with a certificate
   for (const auto& remote : remotes) {
-    auto summary = repl::Sync(store, remote, [&](const repl::SyncProgress& p) {
-      if (live) ShowProgress(remote.name, p);
-    });
+    if (!remote.cert.empty() && keys == nullptr) {
+      BRAID_ASSIGN_OR_RETURN(keys, auth::Keyring::Open(store, inst->dir() + "/keys"));
+    }
+    Result<repl::SyncSummary> summary = Status::OK();
+    if (remote.token.empty() && remote.cert.empty()) {
+      summary = Status::Unauthorized(
+          "remote \"" + remote.name +
+          "\" has no credentials: get a certificate (braid cert request " + remote.name +
+          " --user ADMIN ...) or add it again with --token-file or --user");
+    } else {
+      summary = repl::Sync(
+          store, remote,
+          [&](const repl::SyncProgress& p) {
+            if (live) ShowProgress(remote.name, p);
+          },
+          keys.get());
+    }
     std::string result;
     if (summary.ok()) {
       result = repl::SummaryJson(*summary);

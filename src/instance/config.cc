@@ -72,7 +72,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     BRAID_RETURN_IF_ERROR(
         CheckKeys(*server,
                   {"listen", "max_request_bytes", "threads", "metrics", "tls_cert", "tls_key",
-                   "max_connections", "max_connections_per_address"},
+                   "max_connections", "max_connections_per_address", "cert_days"},
                   "server", source));
     if (const toml::node* listen = server->get("listen")) {
       const auto* s = listen->as_string();
@@ -97,6 +97,9 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     BRAID_RETURN_IF_ERROR(
         ReadInt(*server, {"max_connections_per_address", 1, 1'000'000}, "server", source, &v));
     c.max_connections_per_address = static_cast<size_t>(v);
+    v = c.cert_days;
+    BRAID_RETURN_IF_ERROR(ReadInt(*server, {"cert_days", 1, 3650}, "server", source, &v));
+    c.cert_days = static_cast<int>(v);
     if (const toml::node* metrics = server->get("metrics")) {
       const auto* m = metrics->as_string();
       if (m == nullptr ||
@@ -171,6 +174,9 @@ threads = 0
 # counts as one address); more are closed as soon as they are accepted.
 max_connections = 10000
 max_connections_per_address = 2000
+# The longest a certificate signed on request (braid cert request) lasts,
+# in days; a request may ask for less.
+cert_days = 365
 # Who may read /metrics: "admin-or-loopback" (an admin, or any client on
 # this machine), "admin", or "public" (no credentials).
 metrics = "admin-or-loopback"

@@ -23,6 +23,7 @@ struct Config {
   int threads = 0;  // 0: automatic
   size_t max_connections = 10000;
   size_t max_connections_per_address = 2000;
+  int cert_days = 365;                        // the longest certificate signed on request
   std::string metrics = "admin-or-loopback";  // who may read /metrics (api::MetricsAccess)
   std::string tls_cert;                       // PEM files for HTTPS; relative paths are resolved
   std::string tls_key;                        // against the data directory by Instance

@@ -6,6 +6,7 @@
 #include "base/compress.h"
 #include "base/encoding.h"
 #include "base/failpoint.h"
+#include "base/ids.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "http/client.h"
@@ -54,11 +55,76 @@ Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::str
 class Session {
  public:
   Session(Store& store, const Remote& remote, std::unique_ptr<http::Client> client,
-          std::function<void(const SyncProgress&)> progress)
+          std::function<void(const SyncProgress&)> progress, auth::Keyring* keyring)
       : store_(store),
         remote_(remote),
         client_(std::move(client)),
-        progress_(std::move(progress)) {}
+        progress_(std::move(progress)),
+        keyring_(keyring) {
+    if (remote_.cert.empty()) {
+      authorization_ = remote_.user.empty()
+                           ? "Bearer " + remote_.token
+                           : "Basic " + Base64Encode(remote_.user + ":" + remote_.token);
+    }
+  }
+
+  // The certificate part of the handshake (proof.h): asks for a challenge,
+  // checks the server's chain and proof, and returns ours.
+  Result<CertificateProof> Prove() {
+    const std::string name = "remote \"" + remote_.name + "\"";
+    if (keyring_ == nullptr) {
+      return Status::InvalidArgument(name + " uses a certificate, but no keys were loaded");
+    }
+    BRAID_ASSIGN_OR_RETURN(auth::Chain own, keyring_->ChainOf(remote_.cert));
+    if (own.front().public_key != keyring_->key().public_key()) {
+      return Status::InvalidArgument(name + ": certificate " + remote_.cert +
+                                     " is not for this instance's key");
+    }
+    if (Status s = keyring_->Recheck(own); !s.ok()) {
+      return Status::Forbidden(name + ": " + s.message() +
+                               "; get a new one with braid cert request " + remote_.name);
+    }
+    ChallengeRequest ask;
+    ask.root = own.back().serial;
+    ask.nonce.resize(kNonceBytes);
+    RandomBytes(ask.nonce.data(), ask.nonce.size());
+    BRAID_ASSIGN_OR_RETURN(ask.revocations_digest, keyring_->RevocationsDigest());
+    BRAID_ASSIGN_OR_RETURN(const auto r,
+                           Send("POST", "/api/v1/sync/challenge", ChallengeRequestJson(ask), {}));
+    if (r.status != 200) return AnswerError(remote_, r, "a certificate challenge");
+    BRAID_ASSIGN_OR_RETURN(const ChallengeResponse answer, ParseChallengeResponse(r.body));
+    BRAID_RETURN_IF_ERROR(keyring_->Accept(answer.revocations).status());
+    // The server must hold a certificate of the same dataset, and its key.
+    if (answer.chain.back().serial != ask.root) {
+      return Status::Forbidden(name + " answered with a certificate of another dataset (root " +
+                               answer.chain.back().serial + ", not " + ask.root + ")");
+    }
+    if (Status s = keyring_->Check(answer.chain); !s.ok()) {
+      return Status::Forbidden(name + "'s certificate is not trusted: " + s.message());
+    }
+    if (!auth::VerifySignature(
+            answer.chain.front().public_key,
+            ServerProofInput(ask.nonce, answer.nonce, answer.instance_id, answer.challenge),
+            answer.signature)) {
+      return Status::Forbidden(name + " did not prove it holds the key of its certificate " +
+                               answer.chain.front().serial);
+    }
+    server_id_ = answer.instance_id;
+    BRAID_RETURN_IF_ERROR(keyring_->Recheck(own).WithContext(name));  // revoked by what it sent?
+    CertificateProof proof;
+    proof.challenge = answer.challenge;
+    proof.chain = std::move(own);
+    proof.signature = keyring_->key().Sign(
+        ClientProofInput(answer.nonce, ask.nonce, store_.instance_id(), answer.challenge));
+    BRAID_ASSIGN_OR_RETURN(const std::string digest, keyring_->RevocationsDigest());
+    if (digest != answer.revocations_digest) {
+      BRAID_ASSIGN_OR_RETURN(proof.revocations, keyring_->Revocations());
+      if (proof.revocations.size() > kMaxRevocationsSent) {
+        proof.revocations.resize(kMaxRevocationsSent);
+      }
+    }
+    return proof;
+  }
 
   Status Open(bool pull, bool push, std::vector<std::string> filter) {
     filter_ = std::move(filter);
@@ -70,10 +136,21 @@ class Session {
     req.fsic = own_fsic_;
     req.chunk_size = remote_.chunk_size;
     req.compression = {"zstd", "gzip"};
+    if (!remote_.cert.empty()) {
+      BRAID_ASSIGN_OR_RETURN(req.certificate, Prove());
+    }
     const std::string body = HandshakeRequestJson(req);
     BRAID_ASSIGN_OR_RETURN(const auto r, Send("POST", "/api/v1/sync/sessions", body, {}));
     if (r.status != 201) return AnswerError(remote_, r, "the session");
     BRAID_ASSIGN_OR_RETURN(hello_, ParseHandshakeResponse(r.body));
+    if (req.certificate) {
+      if (hello_.instance_id != server_id_) {
+        return Status::Forbidden("remote \"" + remote_.name +
+                                 "\": the session was opened by another instance than the one "
+                                 "that proved its certificate");
+      }
+      authorization_ = "Braid-Session " + hello_.session;
+    }
     if (hello_.instance_id == store_.instance_id()) {
       return Status::InvalidArgument("remote \"" + remote_.name +
                                      "\" is this same instance; a store cannot sync with itself");
@@ -192,10 +269,7 @@ class Session {
 
   Result<http::ClientResponse> Send(std::string_view method, const std::string& path,
                                     std::string_view body, http::Headers headers) {
-    headers.emplace_back("Authorization",
-                         remote_.user.empty()
-                             ? "Bearer " + remote_.token
-                             : "Basic " + Base64Encode(remote_.user + ":" + remote_.token));
+    if (!authorization_.empty()) headers.emplace_back("Authorization", authorization_);
     headers.emplace_back("Content-Type", "application/json");
     auto r = client_->Send(method, remote_.url + path, body, headers);
     if (!r.ok()) {
@@ -219,6 +293,9 @@ class Session {
   const Remote& remote_;
   std::unique_ptr<http::Client> client_;
   std::function<void(const SyncProgress&)> progress_;
+  auth::Keyring* keyring_;
+  std::string authorization_;  // of every request; none before a certificate session opens
+  InstanceId server_id_;       // the server that proved its certificate
   std::vector<std::string> filter_;
   VersionVector own_fsic_;
   HandshakeResponse hello_;
@@ -230,7 +307,8 @@ class Session {
 }  // namespace
 
 Result<SyncSummary> Sync(Store& store, const Remote& remote,
-                         const std::function<void(const SyncProgress&)>& progress) {
+                         const std::function<void(const SyncProgress&)>& progress,
+                         auth::Keyring* keyring) {
   const auto start = Clock::now();
   BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
   http::ClientOptions client_options;
@@ -238,7 +316,7 @@ Result<SyncSummary> Sync(Store& store, const Remote& remote,
   BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(client_options));
   const bool pull = remote.direction != Direction::kPush;
   const bool push = remote.direction != Direction::kPull;
-  Session session(store, remote, std::move(client), progress);
+  Session session(store, remote, std::move(client), progress, keyring);
   session.set_two_way(pull && push);
   BRAID_RETURN_IF_ERROR(session.Open(pull, push, std::move(filter)));
   Status s;

@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "auth/keyring.h"
 #include "braid/catalog.h"
 #include "braid/status.h"
 #include "braid/store.h"
@@ -45,8 +46,13 @@ struct SyncSummary {
 // Unauthorized (token), Unavailable (cannot reach the remote), Conflict
 // (policy needs a one-way remote), InvalidArgument (a peer sent bad data;
 // nothing of that chunk was applied).
+//
+// A remote with a certificate (Remote::cert) opens a certificate session
+// with `keyring`'s key (repl/proof.h), and both sides pass on the
+// revocations they know.
 Result<SyncSummary> Sync(Store& store, const Remote& remote,
-                         const std::function<void(const SyncProgress&)>& progress = {});
+                         const std::function<void(const SyncProgress&)>& progress = {},
+                         auth::Keyring* keyring = nullptr);
 
 std::string SummaryJson(const SyncSummary& s);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/validate.h"
+#include "repl/fields.h"
 #include "store/wire.h"
 
 namespace braid::repl {
@@ -16,24 +17,7 @@ size_t RampedChunkSize(size_t chunk_size, size_t chunks_sent) {
 }
 namespace {
 
-// Validates `body` and hands its top-level object members to `fn`, which
-// returns an error for a member it does not know.
-template <typename Fn>
-Status ForEachMember(std::string_view body, std::string_view what, Fn&& fn) {
-  BRAID_RETURN_IF_ERROR(json::Validate(body, nullptr).WithContext(what));
-  const json::Value v(body);
-  if (!v.IsObject()) return Status::InvalidArgument(std::string(what) + " must be a JSON object");
-  Status status;
-  v.ForEachMember([&](std::string_view key, json::Value value) {
-    status = fn(key, value);
-    return status.ok();
-  });
-  return status.WithContext(what);
-}
-
-Status Unknown(std::string_view key) {
-  return Status::InvalidArgument("unknown member \"" + std::string(key) + "\"");
-}
+Status Unknown(std::string_view key) { return UnknownMember(key); }
 
 Result<InstanceId> ParseId(json::Value v, std::string_view what) {
   const auto s = v.AsString();
@@ -137,6 +121,7 @@ std::string HandshakeRequestJson(const HandshakeRequest& r) {
   w.Key("fsic").Raw(VersionVectorToJson(r.fsic)).Key("chunk_size").Uint(r.chunk_size);
   w.Key("compression");
   WriteStrings(w, r.compression);
+  if (r.certificate) w.Key("certificate").Raw(CertificateProofJson(*r.certificate));
   w.EndObject();
   return out;
 }
@@ -173,6 +158,8 @@ Result<HandshakeRequest> ParseHandshakeRequest(std::string_view body) {
           r.chunk_size = c;
         } else if (key == "compression") {
           BRAID_ASSIGN_OR_RETURN(r.compression, ParseStrings(v, "compression"));
+        } else if (key == "certificate") {
+          BRAID_ASSIGN_OR_RETURN(r.certificate, ParseCertificateProof(v.raw()));
         } else {
           return Unknown(key);
         }

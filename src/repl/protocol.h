@@ -23,6 +23,7 @@
 #include "braid/catalog.h"
 #include "braid/record.h"
 #include "braid/status.h"
+#include "repl/proof.h"
 
 namespace braid::repl {
 
@@ -47,6 +48,9 @@ struct HandshakeRequest {
   VersionVector fsic;               // the client's FSIC for the filter
   size_t chunk_size = 500;
   std::vector<std::string> compression;  // codecs the client accepts, preferred first
+  // Set for a certificate session (proof.h); else the request's credentials
+  // say who opens it.
+  std::optional<CertificateProof> certificate;
 };
 
 struct HandshakeResponse {

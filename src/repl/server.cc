@@ -85,8 +85,16 @@ struct Prefetch {
 
 }  // namespace
 
+struct SyncServer::Challenge {
+  std::string root;
+  std::string client_nonce, server_nonce;
+  std::chrono::steady_clock::time_point made;
+};
+
 struct SyncServer::Session {
   std::string id;
+  // A certificate session: the peer's chain, checked again at every request.
+  std::optional<auth::Chain> chain;
   std::string peer;   // for logs and errors: "instance <hex> (token <name>)"
   std::string owner;  // Principal::Describe() of who opened it
   Direction direction = Direction::kBoth;
@@ -101,8 +109,9 @@ struct SyncServer::Session {
   std::shared_ptr<Prefetch> prefetch;
 };
 
-SyncServer::SyncServer(Store& store, http::Executor* executor, SyncServerOptions options)
-    : store_(store), executor_(executor), options_(options) {
+SyncServer::SyncServer(Store& store, http::Executor* executor, auth::Keyring* keyring,
+                       SyncServerOptions options)
+    : store_(store), executor_(executor), options_(options), keyring_(keyring) {
   (void)M();
 }
 
@@ -131,9 +140,18 @@ void SyncServer::Drop(const std::string& id) {
   sessions_.erase(id);
 }
 
+bool SyncServer::IsCertificateSession(const std::string& id) {
+  auto session = Find(id);
+  return session != nullptr && session->chain.has_value();
+}
+
 http::Response SyncServer::Handle(const http::Request& request,
                                   const std::vector<std::string>& segments,
                                   const auth::Principal& who) {
+  if (segments.size() == 1 && segments[0] == "challenge") {
+    if (request.method != "POST") return Error(Status::MethodNotAllowed("use POST"));
+    return NewChallenge(request);
+  }
   if (segments.size() == 1 && segments[0] == "sessions") {
     if (request.method != "POST") return Error(Status::MethodNotAllowed("use POST"));
     return Open(request, who);
@@ -144,7 +162,14 @@ http::Response SyncServer::Handle(const http::Request& request,
       return Error(Status::NotFound("no session \"" + segments[1] +
                                     "\" (it ended, expired or was aborted); start a new one"));
     }
-    if (session->owner != who.Describe()) {
+    if (session->chain) {
+      // The session's id is its credential; its certificate must still hold.
+      if (Status s = keyring_->Recheck(*session->chain); !s.ok()) {
+        spdlog::warn("sync session {} of {} ends: {}", session->id, session->peer, s.ToString());
+        Drop(session->id);
+        return Error(s);
+      }
+    } else if (session->owner != who.Describe()) {
       return Error(Status::Forbidden("session " + segments[1] + " belongs to " + session->owner +
                                      ", not to " + who.Describe()));
     }
@@ -161,13 +186,133 @@ http::Response SyncServer::Handle(const http::Request& request,
   return Error(Status::NotFound("no replication route " + request.path));
 }
 
-http::Response SyncServer::Open(const http::Request& request, const auth::Principal& who) {
+http::Response SyncServer::NewChallenge(const http::Request& request) {
+  if (keyring_ == nullptr) {
+    return Error(Status::NotFound("this server does not take certificate sessions"));
+  }
+  auto req = ParseChallengeRequest(request.body);
+  if (!req.ok()) return Error(req.status());
+  auto chain = keyring_->OwnChainTo(req->root);
+  if (!chain.ok()) {
+    return Error(Status::NotFound("this server holds no valid certificate of dataset " + req->root +
+                                  "; its admin can get one with braid cert request"));
+  }
+  auto challenge = std::make_unique<Challenge>();
+  challenge->root = req->root;
+  challenge->client_nonce = req->nonce;
+  challenge->server_nonce.resize(kNonceBytes);
+  RandomBytes(challenge->server_nonce.data(), kNonceBytes);
+  challenge->made = std::chrono::steady_clock::now();
+  std::string raw(16, '\0');
+  RandomBytes(raw.data(), raw.size());
+  ChallengeResponse resp;
+  resp.challenge = HexEncode(raw);
+  resp.instance_id = store_.instance_id();
+  resp.nonce = challenge->server_nonce;
+  resp.chain = std::move(*chain);
+  resp.signature = keyring_->key().Sign(
+      ServerProofInput(req->nonce, resp.nonce, resp.instance_id, resp.challenge));
+  auto digest = keyring_->RevocationsDigest();
+  if (!digest.ok()) return Error(digest.status());
+  resp.revocations_digest = *digest;
+  if (*digest != req->revocations_digest) {
+    auto all = keyring_->Revocations();
+    if (!all.ok()) return Error(all.status());
+    resp.revocations = std::move(*all);
+    if (resp.revocations.size() > kMaxRevocationsSent) resp.revocations.resize(kMaxRevocationsSent);
+  }
+  {
+    MutexLock lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = challenges_.begin(); it != challenges_.end();) {
+      it = now - it->second->made > options_.challenge_ttl ? challenges_.erase(it) : std::next(it);
+    }
+    while (challenges_.size() >= options_.max_challenges) {
+      auto oldest = challenges_.begin();
+      for (auto it = challenges_.begin(); it != challenges_.end(); ++it) {
+        if (it->second->made < oldest->second->made) oldest = it;
+      }
+      challenges_.erase(oldest);
+    }
+    challenges_.emplace(resp.challenge, std::move(challenge));
+  }
+  return http::JsonResponse(200, ChallengeResponseJson(resp));
+}
+
+Status SyncServer::CheckProof(const HandshakeRequest& req, auth::Principal* who,
+                              auth::Chain* chain) {
+  if (keyring_ == nullptr) {
+    return Status::NotFound("this server does not take certificate sessions");
+  }
+  const CertificateProof& proof = *req.certificate;
+  std::unique_ptr<Challenge> challenge;
+  {
+    MutexLock lock(mu_);
+    auto it = challenges_.find(proof.challenge);
+    if (it != challenges_.end()) {
+      challenge = std::move(it->second);
+      challenges_.erase(it);  // used once
+    }
+  }
+  if (challenge == nullptr ||
+      std::chrono::steady_clock::now() - challenge->made > options_.challenge_ttl) {
+    return Status::Forbidden("challenge " + proof.challenge +
+                             " is unknown, used already or older than a minute; ask for a new one");
+  }
+  // The client's revocations first: they may end the very chain it shows.
+  BRAID_RETURN_IF_ERROR(keyring_->Accept(proof.revocations).status());
+  BRAID_RETURN_IF_ERROR(keyring_->Check(proof.chain));
+  if (proof.chain.back().serial != challenge->root) {
+    return Status::Forbidden("the certificate's chain ends at root " + proof.chain.back().serial +
+                             ", not at " + challenge->root + " as the challenge said");
+  }
+  const auth::Certificate& leaf = proof.chain.front();
+  if (!auth::VerifySignature(leaf.public_key,
+                             ClientProofInput(challenge->server_nonce, challenge->client_nonce,
+                                              req.instance_id, proof.challenge),
+                             proof.signature)) {
+    return Status::Forbidden("the proof of certificate " + leaf.serial +
+                             " is not signed by its key");
+  }
+  const auth::PartitionSet filter = req.filter.empty()
+                                        ? auth::PartitionSet::All()
+                                        : *auth::PartitionSet::FromPrefixes(req.filter);
+  const bool pull = req.direction != Direction::kPush, push = req.direction != Direction::kPull;
+  if ((pull && !filter.Within(leaf.read)) || (push && !filter.Within(leaf.write))) {
+    return Status::Forbidden("the session's filter (" + filter.Describe() +
+                             ") is outside what certificate " + leaf.serial + " may " +
+                             (pull && push ? "read and write"
+                              : pull       ? "read"
+                                           : "write") +
+                             " (read: " + leaf.read.Describe() + "; write: " +
+                             leaf.write.Describe() + "); give the remote a --filter inside it");
+  }
+  who->kind = auth::Principal::Kind::kCertificate;
+  who->name = leaf.serial;
+  who->role = leaf.write.Empty() ? Role::kReader : Role::kWriter;
+  *chain = proof.chain;
+  return Status::OK();
+}
+
+http::Response SyncServer::Open(const http::Request& request, const auth::Principal& caller) {
   auto req = ParseHandshakeRequest(request.body);
   if (!req.ok()) return Error(req.status());
-  if (req->direction != Direction::kPull) {
+  auth::Principal who = caller;
+  std::optional<auth::Chain> chain;
+  if (req->certificate) {
+    chain.emplace();
+    if (Status s = CheckProof(*req, &who, &*chain); !s.ok()) {
+      spdlog::warn("certificate session refused to instance {}: {}", req->instance_id.Hex(),
+                   s.ToString());
+      return Error(s);
+    }
+  } else if (who.kind == auth::Principal::Kind::kNone) {
+    return Error(Status::Unauthorized(
+        "a replication session needs credentials (a token, a user's password) or a certificate"));
+  } else if (req->direction != Direction::kPull) {
     if (Status s = auth::NeedRole(who, Role::kWriter, "push records"); !s.ok()) return Error(s);
   }
-  if (!ScopeWithin(req->filter, who.scope)) {
+  if (!chain && !ScopeWithin(req->filter, who.scope)) {
     std::string filter = req->filter.empty() ? "every partition" : "";
     for (const auto& p : req->filter) filter += (filter.empty() ? "" : ", ") + p;
     std::string scope;
@@ -192,6 +337,7 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
   session->id = HexEncode(raw);
   session->peer = "instance " + req->instance_id.Hex() + " (" + who.Describe() + ")";
   session->owner = who.Describe();
+  session->chain = std::move(chain);
   session->direction = req->direction;
   session->chunk_size = req->chunk_size;
   std::string offered;
@@ -233,6 +379,11 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
                                            req->direction == Direction::kBoth, session->peer);
     if (!receiver.ok()) return Error(receiver.status());
     receiver->LimitRecords(session->chunk_size);
+    if (session->chain) {
+      receiver->LimitWrites(session->chain->front().write, who.Describe());
+    } else {
+      receiver->LimitWrites(auth::PartitionSet::FromScope(who.scope), who.Describe());
+    }
     session->receiver.emplace(std::move(*receiver));
   }
   session->last_used = std::chrono::steady_clock::now();

@@ -8,6 +8,15 @@
 // needs the writer role), every pushed record must lie within the filter,
 // and only the principal that opened a session may use it.
 //
+// Or a session is opened with a certificate (repl/proof.h), without
+// credentials: a challenge first, then the handshake with the proof. The
+// chain must lead to a root this instance trusts, unexpired and unrevoked;
+// a pull's filter must lie within the certificate's read scope, a push's
+// within its write scope, and every pushed record within the write scope
+// (Forbidden, the session ends, nothing of the chunk is applied). The
+// session's id is then its credential ("Authorization: Braid-Session ID");
+// every request of it checks the chain for revocations and expiry again.
+//
 // While a client applies pull chunk N, the session prepares chunk N+1 on the
 // server's executor, and sends it when the client asks for it. So transfers
 // are pipelined, yet at most one chunk is ever unacknowledged: a client
@@ -27,6 +36,7 @@
 #include <vector>
 
 #include "auth/authenticator.h"
+#include "auth/keyring.h"
 #include "base/mutex.h"
 #include "braid/store.h"
 #include "http/server.h"
@@ -38,12 +48,16 @@ struct SyncServerOptions {
   std::chrono::seconds idle_timeout{300};      // sessions unused this long are dropped
   size_t max_sessions = 1000;                  // the oldest goes when a new one would exceed
   size_t max_chunk_bytes = 256 * 1024 * 1024;  // decompressed push chunk limit
+  size_t max_challenges = 10000;               // open challenges; the oldest goes
+  std::chrono::seconds challenge_ttl{60};
 };
 
 class SyncServer {
  public:
   // `executor` runs prefetches; may be null (then chunks are built on demand).
-  SyncServer(Store& store, http::Executor* executor, SyncServerOptions options = {});
+  // `keyring` may be null: then certificate sessions are refused.
+  SyncServer(Store& store, http::Executor* executor, auth::Keyring* keyring,
+             SyncServerOptions options = {});
   ~SyncServer();
 
   // Handles a request under /api/v1/sync/: `segments` are the decoded path
@@ -52,8 +66,16 @@ class SyncServer {
   http::Response Handle(const http::Request& request, const std::vector<std::string>& segments,
                         const auth::Principal& who);
 
+  // True when `id` is an open certificate session: its requests carry no
+  // other credentials, yet their bodies may be large (http::Handler::Admit).
+  bool IsCertificateSession(const std::string& id);
+
  private:
   struct Session;
+  struct Challenge;
+  http::Response NewChallenge(const http::Request& request);
+  // Checks a handshake's certificate proof; sets *who to the certificate.
+  Status CheckProof(const HandshakeRequest& req, auth::Principal* who, auth::Chain* chain);
   http::Response Open(const http::Request& request, const auth::Principal& who);
   http::Response Pull(const std::shared_ptr<Session>& session, const http::Request& request);
   // Builds the chunk after `after` on the executor, for the next pull.
@@ -67,6 +89,8 @@ class SyncServer {
   SyncServerOptions options_;
   Mutex mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
+  auth::Keyring* keyring_;
+  std::map<std::string, std::unique_ptr<Challenge>> challenges_ GUARDED_BY(mu_);
 };
 
 }  // namespace braid::repl

@@ -54,7 +54,7 @@ class SyncServerTest : public ::testing::Test {
       ASSERT_TRUE(txn->Put(r).ok());
     }
     ASSERT_TRUE(txn->Commit().ok());
-    server_ = std::make_unique<SyncServer>(*store_, &executor_);
+    server_ = std::make_unique<SyncServer>(*store_, &executor_, nullptr);
   }
 
   http::Response Post(const std::vector<std::string>& segments, std::string body) {

@@ -239,6 +239,12 @@ Status StreamReceiver::CheckRecord(const Record& r, size_t index) const {
         peer_name_ + " sent a chunk of more than " + std::to_string(max_records_) +
         " records; the session's chunk size is " + std::to_string(max_records_));
   }
+  if (!writable_.Covers(r.partition)) {
+    return Status::Forbidden(peer_name_ + " sent record " + r.collection + "/" + r.id +
+                             " of partition \"" + r.partition + "\", which " + writer_ +
+                             " may not write (it may write " + writable_.Describe() +
+                             "); nothing of this chunk was applied");
+  }
   if (!InFilter(filter_, r.partition)) {
     return Status::InvalidArgument(peer_name_ + " sent record " + r.collection + "/" + r.id +
                                    " of partition \"" + r.partition +

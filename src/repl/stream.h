@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth/cert.h"
 #include "base/compress.h"
 #include "braid/store.h"
 #include "repl/protocol.h"
@@ -101,6 +102,12 @@ class StreamReceiver {
 
   // Refuse chunks of more than `n` records (the session's chunk size).
   void LimitRecords(size_t n) { max_records_ = n; }
+  // Refuses (Forbidden) a chunk with a record outside `writable`, which
+  // `holder` (for the message) may write; checked before the filter.
+  void LimitWrites(auth::PartitionSet writable, std::string holder) {
+    writable_ = std::move(writable);
+    writer_ = std::move(holder);
+  }
 
   // Tests: `before_record` runs on the reading thread before each record
   // it reads, with the record's index in its batch (to hold it off a core
@@ -149,6 +156,8 @@ class StreamReceiver {
   std::map<std::string, ConflictPolicy> policies_;
   std::string peer_name_;
   size_t max_records_ = kMaxChunkSize;
+  auth::PartitionSet writable_ = auth::PartitionSet::All();
+  std::string writer_;
   // The last chunk decompressed: its memory is reused by the next one.
   std::string text_;
   std::unique_ptr<ReadingThread> reading_;

@@ -508,6 +508,36 @@ TEST_P(ApplyTest, SettingsRoundTrip) {
   EXPECT_TRUE(store_->ListUsers()->empty());
 }
 
+// Certificates and revocations are immutable: a serial stored once keeps
+// its text; RevokedAmong answers for the serials asked only.
+TEST_P(ApplyTest, CertificatesAndRevocationsAreKeptOnce) {
+  const std::string a(32, 'a'), b(32, 'b'), c(32, 'c');
+  auto txn = std::move(*store_->BeginWrite());
+  ASSERT_TRUE(txn->PutCertificate({a, a, "{\"root\":1}", "", 0}).ok());
+  ASSERT_TRUE(txn->PutCertificate({b, a, "{\"b\":1}", "user alice", 0}).ok());
+  ASSERT_TRUE(txn->PutCertificate({b, a, "{\"b\":2}", "user eve", 0}).ok());
+  ASSERT_TRUE(txn->PutRevocation({b, "{\"revoked\":1}", 0}).ok());
+  ASSERT_TRUE(txn->PutRevocation({b, "{\"revoked\":2}", 0}).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  auto got = store_->GetCertificate(b);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->issuer, a);
+  EXPECT_EQ((*got)->text, "{\"b\":1}");
+  EXPECT_EQ((*got)->signed_for, "user alice");
+  EXPECT_GT((*got)->stored_ms, 0);
+  EXPECT_FALSE(store_->GetCertificate(c)->has_value());
+  auto all = store_->ListCertificates();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].serial, a);
+  auto revocations = store_->ListRevocations();
+  ASSERT_TRUE(revocations.ok());
+  ASSERT_EQ(revocations->size(), 1u);
+  EXPECT_EQ((*revocations)[0].text, "{\"revoked\":1}");
+  EXPECT_EQ(*store_->RevokedAmong({a, b, c}), std::vector<std::string>{b});
+  EXPECT_TRUE(store_->RevokedAmong({})->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ApplyTest, ::testing::ValuesIn(testing::TestBackends()),
                          [](const auto& info) { return info.param.name; });
 

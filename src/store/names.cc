@@ -107,11 +107,6 @@ Status ValidateRemote(const Remote& r) {
     return Status::InvalidArgument("chunk size must be between 1 and " +
                                    std::to_string(kMaxChunkSize));
   }
-  if (r.token.empty()) {
-    return Status::InvalidArgument("remote \"" + r.name +
-                                   "\" needs a token (braid token create on the remote), or a "
-                                   "user and its password");
-  }
   if (!r.user.empty()) {
     BRAID_RETURN_IF_ERROR(ValidateCollection(r.user).WithContext("remote \"" + r.name + "\" user"));
   }

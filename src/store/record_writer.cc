@@ -236,6 +236,20 @@ Status RecordWriter::PutUser(const User& user) {
   return Poison(rows_->PutUser(row));
 }
 
+Status RecordWriter::PutCertificate(const CertificateRow& cert) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  CertificateRow row = cert;
+  row.stored_ms = store_.clock().NowMillis();
+  return Poison(rows_->PutCertificate(row));
+}
+
+Status RecordWriter::PutRevocation(const RevocationRow& revocation) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  RevocationRow row = revocation;
+  row.stored_ms = store_.clock().NowMillis();
+  return Poison(rows_->PutRevocation(row));
+}
+
 Status RecordWriter::DeleteUser(std::string_view name) {
   BRAID_RETURN_IF_ERROR(Usable());
   auto deleted = rows_->DeleteUser(name);

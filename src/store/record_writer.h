@@ -59,6 +59,8 @@ class RecordWriter final : public WriteTransaction {
   Status RevokeToken(std::string_view name) override;
   Status PutUser(const User& user) override;
   Status DeleteUser(std::string_view name) override;
+  Status PutCertificate(const CertificateRow& cert) override;
+  Status PutRevocation(const RevocationRow& revocation) override;
   Status Commit() override;
 
  private:

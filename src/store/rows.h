@@ -104,6 +104,9 @@ class RowTransaction {
   virtual Status PutUser(const User& user) = 0;
   // False when there was no such user.
   virtual Result<bool> DeleteUser(std::string_view name) = 0;
+  // Insert unless the serial is there (then nothing is written).
+  virtual Status PutCertificate(const CertificateRow& cert) = 0;
+  virtual Status PutRevocation(const RevocationRow& revocation) = 0;
 
   // Writes the counters and makes every row written durable (as the
   // transaction's durability says) and visible at once. After a failed

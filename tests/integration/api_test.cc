@@ -210,7 +210,7 @@ TEST_F(ApiTest, CollectionPoliciesConflictsAndMetrics) {
   EXPECT_NE(metrics.body.find("# TYPE braid_http_requests_total counter"), std::string::npos);
   EXPECT_NE(metrics.Header("Content-Type").find("text/plain"), std::string::npos);
   const json info = Json(Send("GET", "/api/v1/info"));
-  EXPECT_EQ(info["capabilities"]["auth"], json::parse(R"(["basic","token"])"));
+  EXPECT_EQ(info["capabilities"]["auth"], json::parse(R"(["basic","token","certificate"])"));
 }
 
 // Each bad request gets a 4xx {"code","message"} and writes nothing.

@@ -110,6 +110,37 @@ TEST_F(TlsTest, ARemoteThatTrustsTheCaSyncsAndOthersAreRefused) {
             2);
 }
 
+// A certificate session over https: the signing request and the syncs
+// trust the server's CA file; without it the request is refused.
+TEST_F(TlsTest, ACertificateSessionRunsOverHttps) {
+  const std::string password = dir_.File("boss-password");
+  std::ofstream(password) << "boss-password-1\n";
+  ASSERT_EQ(
+      Braid(a_, {"user", "add", "boss", "--role", "admin", "--password-file", password}).exit_code,
+      0);
+  ASSERT_EQ(
+      Braid(b_, {"remote", "add", "certified", server_->url(), "--ca-cert", certs_ + "/one-ca.pem"})
+          .exit_code,
+      0);
+  ASSERT_EQ(Braid(b_, {"remote", "add", "untrusting", server_->url()}).exit_code, 0);
+  const std::vector<std::string> scope = {"--user", "boss", "--password-file", password,
+                                          "--read", "*",    "--write",         "*"};
+  std::vector<std::string> args = {"cert", "request", "untrusting"};
+  args.insert(args.end(), scope.begin(), scope.end());
+  RunResult r = Braid(b_, args);
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_NE(r.err.find("--ca-cert"), std::string::npos) << r.err;
+  args[2] = "certified";
+  r = Braid(b_, args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Braid(b_, {"put", "notes", "from-b"}, R"({"x":1})").exit_code, 0);
+  r = Braid(b_, {"sync", "certified"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(Braid(b_, {"get", "notes", "n1"}).out.find("tls"), std::string::npos);
+  EXPECT_EQ(Braid(a_, {"get", "notes", "from-b"}).exit_code, 0);
+  EXPECT_NE(server_->LogTail().find("(certificate "), std::string::npos) << server_->LogTail();
+}
+
 TEST_F(TlsTest, PlainHttpToTheTlsPortGetsNoAnswerAndOthersGoOn) {
   const std::string plain = "http://" + server_->url().substr(std::string("https://").size());
   auto client = std::move(*http::Client::Create());

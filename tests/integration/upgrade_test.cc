@@ -156,6 +156,17 @@ TEST(UpgradeTest, AnUpgradeKilledMidwayLeavesTheOldSchemaWhole) {
   EXPECT_EQ(RawInt(data + "/store.db", "PRAGMA user_version"), 2);
   EXPECT_EQ(RawInt(data + "/store.db", "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"),
             0);
+  // And in the one after (3 to 4, the second migration this process runs):
+  // schema 3 stays, without certificates.
+  ASSERT_EQ(testing::Run({"/usr/bin/env", "BRAID_FAILPOINTS=migrate=2", testing::BraidBin(),
+                          "--data", data, "status"})
+                .exit_code,
+            128 + 9);
+  EXPECT_EQ(RawInt(data + "/store.db", "PRAGMA user_version"), 3);
+  EXPECT_EQ(RawInt(data + "/store.db", "SELECT count(*) FROM users"), 0);
+  EXPECT_EQ(
+      RawInt(data + "/store.db", "SELECT count(*) FROM sqlite_schema WHERE name = 'certificates'"),
+      0);
   const auto status = testing::Braid(data, {"status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("schema          " + std::to_string(sqlite::kSchemaVersion)),
@@ -211,6 +222,63 @@ TEST(UpgradeTest, AnUpgradedStoresTokenStillReadsAndWrites) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 201) << r->body;
   ASSERT_TRUE((*server)->Stop().ok());
+}
+
+// What schema 3 added and store_dump of that release leaves out: users,
+// tokens' roles and scopes, remotes' user and CA file (make-fixture made
+// them). After the upgrade the store has no certificates until a keyring
+// opens it; braid serve then makes the instance's key and root.
+TEST(UpgradeTest, V3AccountsSurviveAndTheFirstServeMakesTheKeys) {
+  testing::TempDir fixture_dir;
+  const std::string path = InstallFixture("v3", fixture_dir);
+  {
+    auto store = Open(path);
+    ASSERT_NE(store, nullptr);
+    auto ana = store->GetUser("ana");
+    ASSERT_TRUE(ana.ok() && ana->has_value());
+    EXPECT_EQ((*ana)->role, Role::kReader);
+    EXPECT_EQ((*ana)->scope, Scope({"lab_a"}));
+    EXPECT_EQ((*ana)->password_hash.rfind("scrypt$", 0), 0u);
+    auto users = store->ListUsers();
+    ASSERT_TRUE(users.ok());
+    ASSERT_EQ(users->size(), 3u);  // admin, ana, wes
+    EXPECT_EQ((*users)[2].name, "wes");
+    EXPECT_EQ((*users)[2].role, Role::kWriter);
+    auto tokens = store->ListTokens();
+    ASSERT_TRUE(tokens.ok());
+    bool scoped = false;
+    for (const auto& t : *tokens) {
+      if (t.name != "scoped") continue;
+      scoped = true;
+      EXPECT_EQ(t.role, Role::kReader);
+      EXPECT_EQ(t.scope, Scope({"lab_a", "lab_b:x"}));
+    }
+    EXPECT_TRUE(scoped);
+    auto remote = store->GetRemote("viauser");
+    ASSERT_TRUE(remote.ok() && remote->has_value());
+    EXPECT_EQ((*remote)->user, "peer");
+    EXPECT_EQ((*remote)->token, "fixture-password-1");
+    EXPECT_NE((*remote)->ca_cert.find("lab-x.pem"), std::string::npos);
+    EXPECT_EQ((*remote)->cert, "");
+    auto certs = store->ListCertificates();
+    ASSERT_TRUE(certs.ok());
+    EXPECT_TRUE(certs->empty());
+  }
+  testing::TempDir dir;
+  const std::string data = dir.File("data");
+  ASSERT_EQ(testing::Braid(data, {"init", "--no-admin"}).exit_code, 0);
+  std::filesystem::remove_all(data + "/keys");
+  std::filesystem::remove(data + "/store.db");
+  std::filesystem::copy_file(path, data + "/store.db");
+  auto server = testing::BraidServer::Start(data);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ASSERT_TRUE((*server)->Stop().ok());
+  struct stat st {};
+  ASSERT_EQ(::stat((data + "/keys/instance.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const auto list = testing::Braid(data, {"--json", "cert", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find(R"("own":true,"root":true)"), std::string::npos) << list.out;
 }
 
 }  // namespace

@@ -40,7 +40,18 @@ Result<Remote> DecodeRemote(const Stmt& s) {
   if (!s.IsNull(7)) r.last_result.assign(s.Text(7));
   r.ca_cert.assign(s.Text(8));
   r.user.assign(s.Text(9));
+  r.cert.assign(s.Text(10));
   return r;
+}
+
+CertificateRow DecodeCertificate(const Stmt& s) {
+  CertificateRow c;
+  c.serial.assign(s.Text(0));
+  c.issuer.assign(s.Text(1));
+  c.text.assign(s.Text(2));
+  c.signed_for.assign(s.Text(3));
+  c.stored_ms = s.Int(4);
+  return c;
 }
 
 }  // namespace
@@ -53,12 +64,14 @@ Status SqliteRowTransaction::PutPolicy(std::string_view collection, ConflictPoli
 
 Status SqliteRowTransaction::PutRemote(const Remote& r) {
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare(
-                  "INSERT INTO remotes(name, url, direction, filter, chunk_size, token, "
-                  "ca_cert, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                  "url = excluded.url, direction = excluded.direction, "
-                  "filter = excluded.filter, chunk_size = excluded.chunk_size, "
-                  "token = excluded.token, ca_cert = excluded.ca_cert, user = excluded.user"));
+      Stmt s,
+      db_->Prepare(
+          "INSERT INTO remotes(name, url, direction, filter, chunk_size, token, "
+          "ca_cert, user, cert) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
+          "SET url = excluded.url, direction = excluded.direction, "
+          "filter = excluded.filter, chunk_size = excluded.chunk_size, "
+          "token = excluded.token, ca_cert = excluded.ca_cert, user = excluded.user, "
+          "cert = excluded.cert"));
   const std::string filter = FilterJson(r.filter);
   return s.Bind(1, r.name)
       .Bind(2, r.url)
@@ -68,6 +81,7 @@ Status SqliteRowTransaction::PutRemote(const Remote& r) {
       .Bind(6, r.token)
       .Bind(7, r.ca_cert)
       .Bind(8, r.user)
+      .Bind(9, r.cert)
       .Run();
 }
 
@@ -117,6 +131,24 @@ Result<bool> SqliteRowTransaction::DeleteUser(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM users WHERE name = ?"));
   BRAID_RETURN_IF_ERROR(s.Bind(1, name).Run());
   return db_->Changes() != 0;
+}
+
+Status SqliteRowTransaction::PutCertificate(const CertificateRow& c) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT INTO certificates(serial, issuer, text, signed_for, stored_at) "
+                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING"));
+  return s.Bind(1, c.serial)
+      .Bind(2, c.issuer)
+      .Bind(3, c.text)
+      .Bind(4, c.signed_for)
+      .Bind(5, c.stored_ms)
+      .Run();
+}
+
+Status SqliteRowTransaction::PutRevocation(const RevocationRow& r) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO revocations(serial, text, stored_at) "
+                                              "VALUES (?, ?, ?) ON CONFLICT (serial) DO NOTHING"));
+  return s.Bind(1, r.serial).Bind(2, r.text).Bind(3, r.stored_ms).Run();
 }
 
 Result<bool> SqliteRowTransaction::RevokeToken(std::string_view name) {
@@ -210,9 +242,9 @@ Result<std::vector<std::pair<std::string, ConflictPolicy>>> SqliteStore::Policie
 Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s,
-      reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                          "last_sync_at, last_result, ca_cert, user FROM remotes WHERE name = ?"));
+      Stmt s, reader.db().Prepare(
+                  "SELECT name, url, direction, filter, chunk_size, token, "
+                  "last_sync_at, last_result, ca_cert, user, cert FROM remotes WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<Remote>();
@@ -223,9 +255,9 @@ Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
 Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s,
-      reader.db().Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                          "last_sync_at, last_result, ca_cert, user FROM remotes ORDER BY name"));
+      Stmt s, reader.db().Prepare(
+                  "SELECT name, url, direction, filter, chunk_size, token, "
+                  "last_sync_at, last_result, ca_cert, user, cert FROM remotes ORDER BY name"));
   std::vector<Remote> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -311,6 +343,63 @@ Result<std::vector<User>> SqliteStore::ListUsers() {
     if (!row) break;
     BRAID_ASSIGN_OR_RETURN(User u, DecodeUser(s));
     out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Result<std::optional<CertificateRow>> SqliteStore::GetCertificate(std::string_view serial) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
+                                             "stored_at FROM certificates WHERE serial = ?"));
+  s.Bind(1, serial);
+  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return std::optional<CertificateRow>();
+  return std::optional<CertificateRow>(DecodeCertificate(s));
+}
+
+Result<std::vector<CertificateRow>> SqliteStore::ListCertificates() {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
+                                             "stored_at FROM certificates ORDER BY serial"));
+  std::vector<CertificateRow> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.push_back(DecodeCertificate(s));
+  }
+  return out;
+}
+
+Result<std::vector<RevocationRow>> SqliteStore::ListRevocations() {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s,
+      reader.db().Prepare("SELECT serial, text, stored_at FROM revocations ORDER BY serial"));
+  std::vector<RevocationRow> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.push_back({std::string(s.Text(0)), std::string(s.Text(1)), s.Int(2)});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SqliteStore::RevokedAmong(
+    const std::vector<std::string>& serials) {
+  std::vector<std::string> out;
+  if (serials.empty()) return out;
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         reader.db().Prepare("SELECT serial FROM revocations WHERE serial IN "
+                                             "(SELECT value FROM json_each(?))"));
+  const std::string list = FilterJson(serials);
+  s.Bind(1, list);
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(s.Text(0));
   }
   return out;
 }

@@ -56,6 +56,8 @@ class SqliteRowTransaction final : public RowTransaction {
   Result<bool> CreateToken(const TokenInfo& info, std::string_view sha256) override;
   Status PutUser(const User& user) override;
   Result<bool> DeleteUser(std::string_view name) override;
+  Status PutCertificate(const CertificateRow& cert) override;
+  Status PutRevocation(const RevocationRow& revocation) override;
   Result<bool> RevokeToken(std::string_view name) override;
   Status Commit(const WriteCounters& after) override;
 

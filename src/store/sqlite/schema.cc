@@ -133,6 +133,24 @@ ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE remotes ADD COLUMN ca_cert TEXT NOT NULL DEFAULT '';  -- PEM file; '' = system CAs
 ALTER TABLE remotes ADD COLUMN user TEXT NOT NULL DEFAULT '';     -- set: token is its password
 )sql"},
+    {4,
+     "certificates (this instance's, its issuers', those it signed) and revocations; remotes get "
+     "the serial of the certificate their sessions prove (none: token or password as before)",
+     R"sql(
+CREATE TABLE certificates(
+  serial     TEXT PRIMARY KEY,  -- 32 hex digits
+  issuer     TEXT NOT NULL,     -- the issuer's serial; serial itself for a root
+  text       TEXT NOT NULL,     -- canonical encoding (docs/protocol.md, "Certificates")
+  signed_for TEXT NOT NULL,     -- 'user NAME' when signed here on request; else ''
+  stored_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE revocations(
+  serial    TEXT PRIMARY KEY,   -- the revoked certificate's
+  text      TEXT NOT NULL,      -- the signed revocation, checked before it was stored
+  stored_at INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE remotes ADD COLUMN cert TEXT NOT NULL DEFAULT '';  -- serial of our certificate; '' = none
+)sql"},
 };
 
 }  // namespace braid::sqlite

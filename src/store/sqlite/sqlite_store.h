@@ -91,6 +91,10 @@ class SqliteStore final : public Store {
   Result<std::vector<TokenInfo>> ListTokens() override;
   Result<std::optional<User>> GetUser(std::string_view name) override;
   Result<std::vector<User>> ListUsers() override;
+  Result<std::optional<CertificateRow>> GetCertificate(std::string_view serial) override;
+  Result<std::vector<CertificateRow>> ListCertificates() override;
+  Result<std::vector<RevocationRow>> ListRevocations() override;
+  Result<std::vector<std::string>> RevokedAmong(const std::vector<std::string>& serials) override;
   Result<std::vector<Record>> ListConflicts(std::string_view after_collection,
                                             std::string_view after_id, size_t limit) override;
   Result<std::vector<Record>> HeldVersions(std::string_view collection,
