@@ -111,6 +111,7 @@ struct TokenInfo {
 struct CertificateRow {
   std::string serial;      // 32 hex digits
   std::string issuer;      // the issuer's serial (the serial itself for a root)
+  std::string key;         // the public key it binds, base64url: finds an instance's own
   std::string text;        // the certificate's canonical encoding
   std::string signed_for;  // "user NAME" when this instance signed it on request; else ""
   int64_t stored_ms = 0;

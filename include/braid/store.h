@@ -367,7 +367,10 @@ class Store {
   virtual Result<std::vector<User>> ListUsers() = 0;  // by name
   virtual Result<std::optional<CertificateRow>> GetCertificate(std::string_view serial) = 0;
   virtual Result<std::vector<CertificateRow>> ListCertificates() = 0;  // by serial
-  virtual Result<std::vector<RevocationRow>> ListRevocations() = 0;    // by serial
+  // Those binding `key` (CertificateRow::key): an instance's own, one
+  // indexed lookup however many it signed.
+  virtual Result<std::vector<CertificateRow>> ListCertificatesOf(std::string_view key) = 0;
+  virtual Result<std::vector<RevocationRow>> ListRevocations() = 0;  // by serial
   // Which of `serials` are revoked: one indexed lookup each.
   virtual Result<std::vector<std::string>> RevokedAmong(
       const std::vector<std::string>& serials) = 0;

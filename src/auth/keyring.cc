@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <map>
 #include <set>
 
 #include "auth/token.h"
@@ -26,6 +25,16 @@ constexpr int64_t kClockSkewMillis = 5 * 60 * 1000;
 // it at once make the same one (the store keeps the first).
 std::string RootSerial(const KeyPair& key) {
   return HexEncode(TokenHash("braid-root\n" + key.public_key())).substr(0, kSerialHexChars);
+}
+
+CertificateRow Row(const Certificate& c, std::string signed_for) {
+  CertificateRow row;
+  row.serial = c.serial;
+  row.issuer = c.issuer;
+  row.key = Base64UrlEncode(c.public_key);
+  row.text = EncodeCertificate(c);
+  row.signed_for = std::move(signed_for);
+  return row;
 }
 
 std::vector<std::string> Serials(const Chain& chain) {
@@ -157,7 +166,7 @@ Status Keyring::MakeOwnRoot() {
     root.not_after_ms = now + kRootYears * 365 * kDayMillis;
     SignCertificate(&root, key_);
     BRAID_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
-    BRAID_RETURN_IF_ERROR(txn->PutCertificate({serial, serial, EncodeCertificate(root), "", 0}));
+    BRAID_RETURN_IF_ERROR(txn->PutCertificate(Row(root, "")));
     BRAID_RETURN_IF_ERROR(txn->Commit());
     BRAID_ASSIGN_OR_RETURN(row, store_.GetCertificate(serial));
     if (!row) return Status::Internal("the root certificate just kept is missing");
@@ -170,8 +179,9 @@ Status Keyring::MakeOwnRoot() {
   return Status::OK();
 }
 
-Result<std::vector<Certificate>> Keyring::Kept() {
-  BRAID_ASSIGN_OR_RETURN(const auto rows, store_.ListCertificates());
+Result<std::vector<Certificate>> Keyring::Own() {
+  BRAID_ASSIGN_OR_RETURN(const auto rows,
+                         store_.ListCertificatesOf(Base64UrlEncode(key_.public_key())));
   std::vector<Certificate> out;
   for (const auto& row : rows) {
     auto c = ParseCertificate(row.text);
@@ -182,22 +192,17 @@ Result<std::vector<Certificate>> Keyring::Kept() {
 }
 
 Result<std::vector<Certificate>> Keyring::TrustedRoots() {
-  BRAID_ASSIGN_OR_RETURN(const auto kept, Kept());
-  std::map<std::string, const Certificate*> by_serial;
-  for (const auto& c : kept) by_serial[c.serial] = &c;
+  BRAID_ASSIGN_OR_RETURN(const auto own, Own());
   std::vector<Certificate> roots = {own_root_};
-  for (const auto& c : kept) {
-    if (c.public_key != key_.public_key() || c.IsRoot()) continue;
+  for (const auto& c : own) {
+    if (c.IsRoot()) continue;
     // Up the issuers of one of ours, to its root.
-    const Certificate* at = &c;
-    for (size_t depth = 0; at != nullptr && !at->IsRoot() && depth < kMaxChainLength; ++depth) {
-      auto it = by_serial.find(at->issuer);
-      at = it == by_serial.end() ? nullptr : it->second;
-    }
-    if (at != nullptr && at->IsRoot() &&
-        std::none_of(roots.begin(), roots.end(),
-                     [&](const Certificate& r) { return r.serial == at->serial; })) {
-      roots.push_back(*at);
+    auto chain = ChainOf(c.serial);
+    if (!chain.ok()) continue;
+    const Certificate& root = chain->back();
+    if (std::none_of(roots.begin(), roots.end(),
+                     [&](const Certificate& r) { return r.serial == root.serial; })) {
+      roots.push_back(root);
     }
   }
   return roots;
@@ -225,11 +230,11 @@ Result<Chain> Keyring::ChainOf(std::string_view serial) {
 
 Result<Chain> Keyring::OwnChainTo(std::string_view root_serial) {
   if (root_serial.empty() || root_serial == own_root_.serial) return Chain{own_root_};
-  BRAID_ASSIGN_OR_RETURN(const auto kept, Kept());
+  BRAID_ASSIGN_OR_RETURN(const auto own, Own());
   const int64_t now = clock_.NowMillis();
   std::optional<Chain> best;
-  for (const auto& c : kept) {
-    if (c.public_key != key_.public_key() || c.IsRoot() || !c.ValidAt(now)) continue;
+  for (const auto& c : own) {
+    if (c.IsRoot() || !c.ValidAt(now)) continue;
     auto chain = ChainOf(c.serial);
     if (!chain.ok() || chain->back().serial != root_serial) continue;
     if (!best || c.not_after_ms > best->front().not_after_ms) best = std::move(*chain);
@@ -303,7 +308,7 @@ Result<Chain> Keyring::Sign(const SignRequest& request, const Principal& who, in
   const std::string text = EncodeCertificate(c);
   BRAID_RETURN_IF_ERROR(ParseCertificate(text).status());  // the subject, mostly
   BRAID_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
-  BRAID_RETURN_IF_ERROR(txn->PutCertificate({c.serial, c.issuer, text, who.Describe(), 0}));
+  BRAID_RETURN_IF_ERROR(txn->PutCertificate(Row(c, who.Describe())));
   BRAID_RETURN_IF_ERROR(txn->Commit());
   Chain chain = {c};
   chain.insert(chain.end(), issuer.begin(), issuer.end());
@@ -323,7 +328,7 @@ Status Keyring::Adopt(const Chain& chain) {
                             .WithContext("certificate received"));
   BRAID_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
   for (const auto& c : chain) {
-    BRAID_RETURN_IF_ERROR(txn->PutCertificate({c.serial, c.issuer, EncodeCertificate(c), "", 0}));
+    BRAID_RETURN_IF_ERROR(txn->PutCertificate(Row(c, "")));
   }
   return txn->Commit();
 }

@@ -109,7 +109,8 @@ class Keyring {
   Keyring(Store& store, KeyPair key, const Clock& clock)
       : store_(store), key_(std::move(key)), clock_(clock) {}
   Status MakeOwnRoot();
-  Result<std::vector<Certificate>> Kept();
+  // This instance's certificates (its key's), its root included.
+  Result<std::vector<Certificate>> Own();
 
   Store& store_;
   KeyPair key_;

@@ -513,9 +513,9 @@ TEST_P(ApplyTest, SettingsRoundTrip) {
 TEST_P(ApplyTest, CertificatesAndRevocationsAreKeptOnce) {
   const std::string a(32, 'a'), b(32, 'b'), c(32, 'c');
   auto txn = std::move(*store_->BeginWrite());
-  ASSERT_TRUE(txn->PutCertificate({a, a, "{\"root\":1}", "", 0}).ok());
-  ASSERT_TRUE(txn->PutCertificate({b, a, "{\"b\":1}", "user alice", 0}).ok());
-  ASSERT_TRUE(txn->PutCertificate({b, a, "{\"b\":2}", "user eve", 0}).ok());
+  ASSERT_TRUE(txn->PutCertificate({a, a, "k1", "{\"root\":1}", "", 0}).ok());
+  ASSERT_TRUE(txn->PutCertificate({b, a, "k2", "{\"b\":1}", "user alice", 0}).ok());
+  ASSERT_TRUE(txn->PutCertificate({b, a, "k1", "{\"b\":2}", "user eve", 0}).ok());
   ASSERT_TRUE(txn->PutRevocation({b, "{\"revoked\":1}", 0}).ok());
   ASSERT_TRUE(txn->PutRevocation({b, "{\"revoked\":2}", 0}).ok());
   ASSERT_TRUE(txn->Commit().ok());
@@ -530,6 +530,10 @@ TEST_P(ApplyTest, CertificatesAndRevocationsAreKeptOnce) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].serial, a);
+  auto of_k1 = store_->ListCertificatesOf("k1");
+  ASSERT_TRUE(of_k1.ok());
+  ASSERT_EQ(of_k1->size(), 1u);
+  EXPECT_EQ((*of_k1)[0].serial, a);
   auto revocations = store_->ListRevocations();
   ASSERT_TRUE(revocations.ok());
   ASSERT_EQ(revocations->size(), 1u);

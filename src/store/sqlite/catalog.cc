@@ -51,6 +51,7 @@ CertificateRow DecodeCertificate(const Stmt& s) {
   c.text.assign(s.Text(2));
   c.signed_for.assign(s.Text(3));
   c.stored_ms = s.Int(4);
+  c.key.assign(s.Text(5));
   return c;
 }
 
@@ -135,13 +136,14 @@ Result<bool> SqliteRowTransaction::DeleteUser(std::string_view name) {
 
 Status SqliteRowTransaction::PutCertificate(const CertificateRow& c) {
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("INSERT INTO certificates(serial, issuer, text, signed_for, stored_at) "
-                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING"));
+      Stmt s, db_->Prepare("INSERT INTO certificates(serial, issuer, text, signed_for, stored_at, "
+                           "key) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING"));
   return s.Bind(1, c.serial)
       .Bind(2, c.issuer)
       .Bind(3, c.text)
       .Bind(4, c.signed_for)
       .Bind(5, c.stored_ms)
+      .Bind(6, c.key)
       .Run();
 }
 
@@ -351,7 +353,7 @@ Result<std::optional<CertificateRow>> SqliteStore::GetCertificate(std::string_vi
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(Stmt s,
                          reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
-                                             "stored_at FROM certificates WHERE serial = ?"));
+                                             "stored_at, key FROM certificates WHERE serial = ?"));
   s.Bind(1, serial);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<CertificateRow>();
@@ -362,7 +364,22 @@ Result<std::vector<CertificateRow>> SqliteStore::ListCertificates() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(Stmt s,
                          reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
-                                             "stored_at FROM certificates ORDER BY serial"));
+                                             "stored_at, key FROM certificates ORDER BY serial"));
+  std::vector<CertificateRow> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.push_back(DecodeCertificate(s));
+  }
+  return out;
+}
+
+Result<std::vector<CertificateRow>> SqliteStore::ListCertificatesOf(std::string_view key) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
+                                                     "stored_at, key FROM certificates "
+                                                     "WHERE key = ? ORDER BY serial"));
+  s.Bind(1, key);
   std::vector<CertificateRow> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());

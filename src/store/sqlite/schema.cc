@@ -142,8 +142,10 @@ CREATE TABLE certificates(
   issuer     TEXT NOT NULL,     -- the issuer's serial; serial itself for a root
   text       TEXT NOT NULL,     -- canonical encoding (docs/protocol.md, "Certificates")
   signed_for TEXT NOT NULL,     -- 'user NAME' when signed here on request; else ''
-  stored_at  INTEGER NOT NULL
+  stored_at  INTEGER NOT NULL,
+  key        TEXT NOT NULL      -- the public key it binds (base64url): an instance's own
 ) WITHOUT ROWID;
+CREATE INDEX certificates_by_key ON certificates(key);
 CREATE TABLE revocations(
   serial    TEXT PRIMARY KEY,   -- the revoked certificate's
   text      TEXT NOT NULL,      -- the signed revocation, checked before it was stored

@@ -93,6 +93,7 @@ class SqliteStore final : public Store {
   Result<std::vector<User>> ListUsers() override;
   Result<std::optional<CertificateRow>> GetCertificate(std::string_view serial) override;
   Result<std::vector<CertificateRow>> ListCertificates() override;
+  Result<std::vector<CertificateRow>> ListCertificatesOf(std::string_view key) override;
   Result<std::vector<RevocationRow>> ListRevocations() override;
   Result<std::vector<std::string>> RevokedAmong(const std::vector<std::string>& serials) override;
   Result<std::vector<Record>> ListConflicts(std::string_view after_collection,
