@@ -259,9 +259,9 @@ Status RunSync(const Globals& g, const std::vector<std::string>& names, bool all
   const bool live = !g.json && ::isatty(STDERR_FILENO);
   std::vector<std::string> results;  // one JSON summary (or error) per remote
   Status first_error;
-  std::unique_ptr<auth::Keyring> keys;  // for remotes with a certificate
+  std::unique_ptr<auth::Keyring> keys;
   for (const auto& remote : remotes) {
-    if (!remote.cert.empty() && keys == nullptr) {
+    if (keys == nullptr) {  // certificates, and revocations passed on
       BRAID_ASSIGN_OR_RETURN(keys, auth::Keyring::Open(store, inst->dir() + "/keys"));
     }
     Result<repl::SyncSummary> summary = Status::OK();

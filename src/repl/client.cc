@@ -68,6 +68,26 @@ class Session {
     }
   }
 
+  // Keeps the revocations the server sent, and sends it those it lacks.
+  Status PassRevocations() {
+    if (keyring_ == nullptr || !hello_.revocations_digest) return Status::OK();
+    BRAID_RETURN_IF_ERROR(keyring_->Accept(hello_.revocations).status());
+    BRAID_ASSIGN_OR_RETURN(const std::string digest, keyring_->RevocationsDigest());
+    if (digest == *hello_.revocations_digest) return Status::OK();
+    BRAID_ASSIGN_OR_RETURN(std::vector<std::string> mine, keyring_->Revocations());
+    if (mine.size() > kMaxRevocationsSent) mine.resize(kMaxRevocationsSent);
+    std::string body;
+    json::Writer w(&body);
+    w.BeginObject().Key("revocations");
+    WriteRevocationList(w, mine);
+    w.EndObject();
+    BRAID_ASSIGN_OR_RETURN(
+        const auto r,
+        Send("POST", "/api/v1/sync/sessions/" + hello_.session + "/revocations", body, {}));
+    if (r.status != 200) return AnswerError(remote_, r, "the revocations sent");
+    return Status::OK();
+  }
+
   // The certificate part of the handshake (proof.h): asks for a challenge,
   // checks the server's chain and proof, and returns ours.
   Result<CertificateProof> Prove() {
@@ -139,6 +159,9 @@ class Session {
     if (!remote_.cert.empty()) {
       BRAID_ASSIGN_OR_RETURN(req.certificate, Prove());
     }
+    if (keyring_ != nullptr) {
+      BRAID_ASSIGN_OR_RETURN(req.revocations_digest, keyring_->RevocationsDigest());
+    }
     const std::string body = HandshakeRequestJson(req);
     BRAID_ASSIGN_OR_RETURN(const auto r, Send("POST", "/api/v1/sync/sessions", body, {}));
     if (r.status != 201) return AnswerError(remote_, r, "the session");
@@ -151,6 +174,7 @@ class Session {
       }
       authorization_ = "Braid-Session " + hello_.session;
     }
+    BRAID_RETURN_IF_ERROR(PassRevocations());
     if (hello_.instance_id == store_.instance_id()) {
       return Status::InvalidArgument("remote \"" + remote_.name +
                                      "\" is this same instance; a store cannot sync with itself");

@@ -41,8 +41,9 @@ Result<std::string> Hex(json::Value v, std::string_view what, size_t n) {
   return s;
 }
 
-// A digest: "" or 64 hex digits.
-Result<std::string> Digest(json::Value v) {
+}  // namespace
+
+Result<std::string> ParseRevocationsDigest(json::Value v) {
   BRAID_ASSIGN_OR_RETURN(std::string s, Text(v, "revocations_digest"));
   if (!s.empty() && !IsHex(s, 64)) {
     return Status::InvalidArgument("revocations_digest must be \"\" or 64 hex digits");
@@ -50,7 +51,7 @@ Result<std::string> Digest(json::Value v) {
   return s;
 }
 
-Result<std::vector<std::string>> Revocations(json::Value v) {
+Result<std::vector<std::string>> ParseRevocationList(json::Value v) {
   if (!v.IsArray()) return Status::InvalidArgument("revocations must be an array");
   if (v.Size() > kMaxRevocationsSent) {
     return Status::InvalidArgument("more than " + std::to_string(kMaxRevocationsSent) +
@@ -67,11 +68,13 @@ Result<std::vector<std::string>> Revocations(json::Value v) {
   return out;
 }
 
-void WriteRevocations(json::Writer& w, const std::vector<std::string>& texts) {
+void WriteRevocationList(json::Writer& w, const std::vector<std::string>& texts) {
   w.BeginArray();
   for (const auto& t : texts) w.Raw(t);
   w.EndArray();
 }
+
+namespace {
 
 std::string ProofInput(std::string_view context, std::string_view theirs, std::string_view ours,
                        const InstanceId& signer, std::string_view challenge) {
@@ -124,7 +127,7 @@ Result<ChallengeRequest> ParseChallengeRequest(std::string_view body) {
           BRAID_ASSIGN_OR_RETURN(r.nonce, Bytes(v, "nonce", kNonceBytes));
           seen |= 2;
         } else if (key == "revocations_digest") {
-          BRAID_ASSIGN_OR_RETURN(r.revocations_digest, Digest(v));
+          BRAID_ASSIGN_OR_RETURN(r.revocations_digest, ParseRevocationsDigest(v));
         } else {
           return UnknownMember(key);
         }
@@ -151,7 +154,7 @@ std::string ChallengeResponseJson(const ChallengeResponse& r) {
       .Key("revocations_digest")
       .String(r.revocations_digest)
       .Key("revocations");
-  WriteRevocations(w, r.revocations);
+  WriteRevocationList(w, r.revocations);
   w.EndObject();
   return out;
 }
@@ -178,9 +181,9 @@ Result<ChallengeResponse> ParseChallengeResponse(std::string_view body) {
           BRAID_ASSIGN_OR_RETURN(r.signature, Bytes(v, "signature", auth::kEd25519SignatureBytes));
           seen |= 16;
         } else if (key == "revocations_digest") {
-          BRAID_ASSIGN_OR_RETURN(r.revocations_digest, Digest(v));
+          BRAID_ASSIGN_OR_RETURN(r.revocations_digest, ParseRevocationsDigest(v));
         } else if (key == "revocations") {
-          BRAID_ASSIGN_OR_RETURN(r.revocations, Revocations(v));
+          BRAID_ASSIGN_OR_RETURN(r.revocations, ParseRevocationList(v));
         } else {
           return UnknownMember(key);
         }
@@ -204,7 +207,7 @@ std::string CertificateProofJson(const CertificateProof& p) {
       .Key("signature")
       .String(Base64UrlEncode(p.signature))
       .Key("revocations");
-  WriteRevocations(w, p.revocations);
+  WriteRevocationList(w, p.revocations);
   w.EndObject();
   return out;
 }
@@ -224,7 +227,7 @@ Result<CertificateProof> ParseCertificateProof(std::string_view body) {
           BRAID_ASSIGN_OR_RETURN(p.signature, Bytes(v, "signature", auth::kEd25519SignatureBytes));
           seen |= 4;
         } else if (key == "revocations") {
-          BRAID_ASSIGN_OR_RETURN(p.revocations, Revocations(v));
+          BRAID_ASSIGN_OR_RETURN(p.revocations, ParseRevocationList(v));
         } else {
           return UnknownMember(key);
         }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "auth/cert.h"
+#include "base/json.h"
 #include "braid/instance_id.h"
 #include "braid/status.h"
 
@@ -51,6 +52,13 @@ struct CertificateProof {
   std::string signature;
   std::vector<std::string> revocations;  // the client's, when the digests differ
 };
+
+// Revocations as messages carry them: an array of revocations (at most
+// kMaxRevocationsSent, each an object, checked by the keyring), and the
+// digest of a keyring's ("" or 64 hex digits). Errors: InvalidArgument.
+Result<std::vector<std::string>> ParseRevocationList(json::Value v);
+Result<std::string> ParseRevocationsDigest(json::Value v);
+void WriteRevocationList(json::Writer& w, const std::vector<std::string>& texts);
 
 // What the server signs: "braid-session-server-v1\n" + hex(client nonce) +
 // "\n" + hex(server nonce) + "\n" + server instance id + "\n" + challenge.

@@ -122,6 +122,7 @@ std::string HandshakeRequestJson(const HandshakeRequest& r) {
   w.Key("compression");
   WriteStrings(w, r.compression);
   if (r.certificate) w.Key("certificate").Raw(CertificateProofJson(*r.certificate));
+  if (r.revocations_digest) w.Key("revocations_digest").String(*r.revocations_digest);
   w.EndObject();
   return out;
 }
@@ -160,6 +161,8 @@ Result<HandshakeRequest> ParseHandshakeRequest(std::string_view body) {
           BRAID_ASSIGN_OR_RETURN(r.compression, ParseStrings(v, "compression"));
         } else if (key == "certificate") {
           BRAID_ASSIGN_OR_RETURN(r.certificate, ParseCertificateProof(v.raw()));
+        } else if (key == "revocations_digest") {
+          BRAID_ASSIGN_OR_RETURN(r.revocations_digest, ParseRevocationsDigest(v));
         } else {
           return Unknown(key);
         }
@@ -188,8 +191,12 @@ std::string HandshakeResponseJson(const HandshakeResponse& r) {
       .Key("chunk_size")
       .Uint(r.chunk_size)
       .Key("pull_pending")
-      .Uint(r.pull_pending)
-      .EndObject();
+      .Uint(r.pull_pending);
+  if (r.revocations_digest) {
+    w.Key("revocations_digest").String(*r.revocations_digest).Key("revocations");
+    WriteRevocationList(w, r.revocations);
+  }
+  w.EndObject();
   return out;
 }
 
@@ -225,6 +232,10 @@ Result<HandshakeResponse> ParseHandshakeResponse(std::string_view body) {
           }
         } else if (key == "pull_pending") {
           BRAID_ASSIGN_OR_RETURN(r.pull_pending, ParseCount(v, "pull_pending"));
+        } else if (key == "revocations_digest") {
+          BRAID_ASSIGN_OR_RETURN(r.revocations_digest, ParseRevocationsDigest(v));
+        } else if (key == "revocations") {
+          BRAID_ASSIGN_OR_RETURN(r.revocations, ParseRevocationList(v));
         } else {
           return Unknown(key);
         }

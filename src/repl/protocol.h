@@ -51,6 +51,9 @@ struct HandshakeRequest {
   // Set for a certificate session (proof.h); else the request's credentials
   // say who opens it.
   std::optional<CertificateProof> certificate;
+  // Set: the client passes revocations on (its keyring's digest); the
+  // answer then carries the server's.
+  std::optional<std::string> revocations_digest;
 };
 
 struct HandshakeResponse {
@@ -61,6 +64,10 @@ struct HandshakeResponse {
   std::string compression = "identity";
   size_t chunk_size = 500;
   uint64_t pull_pending = 0;  // version entries the server would stream (an upper bound)
+  // Only when the request had a digest: the server's, and its revocations
+  // when the digests differ.
+  std::optional<std::string> revocations_digest;
+  std::vector<std::string> revocations;
 };
 
 // A stream position: after `counter` in `origin`'s stream.

@@ -37,6 +37,34 @@ TEST(ProtocolTest, HandshakeRoundTrips) {
   EXPECT_EQ(rb->fsic, resp.fsic);
 }
 
+// Revocation members appear only when the client sent a digest, so an
+// older client, which does not know them, never gets them.
+TEST(ProtocolTest, RevocationDigestsRoundTripOnlyWhenSent) {
+  HandshakeRequest req;
+  req.instance_id = Id('c');
+  EXPECT_EQ(HandshakeRequestJson(req).find("revocations"), std::string::npos);
+  req.revocations_digest = std::string(64, 'a');
+  auto back = ParseHandshakeRequest(HandshakeRequestJson(req));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->revocations_digest, req.revocations_digest);
+  HandshakeResponse resp;
+  resp.session = "s";
+  resp.instance_id = Id('e');
+  EXPECT_EQ(HandshakeResponseJson(resp).find("revocations"), std::string::npos);
+  resp.revocations_digest = "";
+  resp.revocations = {R"({"braid_revocation":1})"};
+  auto rb = ParseHandshakeResponse(HandshakeResponseJson(resp));
+  ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+  EXPECT_EQ(rb->revocations_digest, std::string());
+  EXPECT_EQ(rb->revocations, resp.revocations);
+  for (const char* bad : {R"({"protocol":1,"instance_id":"00000000000000000000000000000063",)"
+                          R"("fsic":{},"revocations_digest":"xyz"})",
+                          R"({"protocol":1,"instance_id":"00000000000000000000000000000063",)"
+                          R"("fsic":{},"revocations_digest":7})"}) {
+    EXPECT_EQ(ParseHandshakeRequest(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
 TEST(ProtocolTest, ASessionsFirstChunksAreSmaller) {
   EXPECT_EQ(RampedChunkSize(50000, 0), kFirstChunkRecords);
   EXPECT_EQ(RampedChunkSize(50000, 1), 2 * kFirstChunkRecords);

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "http/errors.h"
+#include "repl/fields.h"
 #include "repl/protocol.h"
 #include "repl/stream.h"
 
@@ -179,11 +180,29 @@ http::Response SyncServer::Handle(const http::Request& request,
       return http::JsonResponse(200, "{}");
     }
     if (request.method != "POST") return Error(Status::MethodNotAllowed("use POST"));
+    if (segments[2] == "revocations") return TakeRevocations(request);
     MutexLock lock(session->mu);
     if (segments[2] == "pull") return Pull(session, request);
     if (segments[2] == "push") return Push(*session, request);
   }
   return Error(Status::NotFound("no replication route " + request.path));
+}
+
+http::Response SyncServer::TakeRevocations(const http::Request& request) {
+  if (keyring_ == nullptr) {
+    return Error(Status::NotFound("this server does not keep revocations"));
+  }
+  std::vector<std::string> texts;
+  Status s = ForEachMember(request.body, "revocations",
+                           [&](std::string_view key, json::Value v) -> Status {
+                             if (key != "revocations") return UnknownMember(key);
+                             BRAID_ASSIGN_OR_RETURN(texts, ParseRevocationList(v));
+                             return Status::OK();
+                           });
+  if (!s.ok()) return Error(s);
+  auto added = keyring_->Accept(texts);
+  if (!added.ok()) return Error(added.status());
+  return http::JsonResponse(200, "{\"added\":" + std::to_string(*added) + "}");
 }
 
 http::Response SyncServer::NewChallenge(const http::Request& request) {
@@ -361,6 +380,20 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
   resp.fsic = *own;
   resp.compression = std::string(CodecName(session->codec));
   resp.chunk_size = session->chunk_size;
+  if (req->revocations_digest && keyring_ != nullptr) {
+    // Revocations travel with every session, not only certificate ones.
+    auto digest = keyring_->RevocationsDigest();
+    if (!digest.ok()) return Error(digest.status());
+    resp.revocations_digest = *digest;
+    if (*digest != *req->revocations_digest) {
+      auto all = keyring_->Revocations();
+      if (!all.ok()) return Error(all.status());
+      resp.revocations = std::move(*all);
+      if (resp.revocations.size() > kMaxRevocationsSent) {
+        resp.revocations.resize(kMaxRevocationsSent);
+      }
+    }
+  }
   if (req->direction != Direction::kPush) {
     auto sender = StreamSender::Create(store_, req->filter, req->fsic, *own);
     if (!sender.ok()) return Error(sender.status());

@@ -74,6 +74,9 @@ class SyncServer {
   struct Session;
   struct Challenge;
   http::Response NewChallenge(const http::Request& request);
+  // POST .../sessions/ID/revocations: those the client knows and the
+  // server did not (at the handshake the digests differed).
+  http::Response TakeRevocations(const http::Request& request);
   // Checks a handshake's certificate proof; sets *who to the certificate.
   Status CheckProof(const HandshakeRequest& req, auth::Principal* who, auth::Chain* chain);
   http::Response Open(const http::Request& request, const auth::Principal& who);

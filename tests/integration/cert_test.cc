@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -429,6 +430,61 @@ TEST_F(CertTest, ARevocationReachesOtherInstancesAndEndsOpenSessions) {
       OpenRaw(b_server_->url(), CChain(c), c.keys->key(), c.store->instance_id(), pull);
   EXPECT_EQ(refused.status, 403) << refused.body;
   EXPECT_NE(refused.body.find("revoked"), std::string::npos) << refused.body;
+}
+
+// Revocations travel with token sessions too, both ways: the server's in
+// the handshake's answer, the client's in a request after it.
+TEST_F(CertTest, RevocationsTravelWithTokenSessionsBothWays) {
+  ASSERT_EQ(Braid(b_, {"remote", "add", "a", a_server_->url()}).exit_code, 0);
+  ASSERT_EQ(Request(b_, "a", {"--read", "*", "--write", "*"}).exit_code, 0);
+  ASSERT_EQ(Request(c_, "a", {"--read", "lab_c"}).exit_code, 0);
+  const RunResult token = Braid(a_, {"token", "create", "b"});
+  ASSERT_EQ(token.exit_code, 0);
+  const std::string value = token.out.substr(token.out.rfind('\n', token.out.size() - 2) + 1);
+  ASSERT_EQ(Braid(b_, {"remote", "add", "a-token", a_server_->url(), "--token",
+                       value.substr(0, value.size() - 1)})
+                .exit_code,
+            0);
+  std::string c_serial, a_root, b_signed;
+  {
+    Holder c = OpenHolder(c_);
+    c_serial = CChain(c).front().serial;
+    Holder a = OpenHolder(a_);
+    a_root = a.keys->own_root().serial;
+  }
+  {
+    // B signs a certificate in A's dataset, and revokes it.
+    Holder b = OpenHolder(b_);
+    auth::SignRequest request;
+    request.public_key = auth::KeyPair::Generate().public_key();
+    request.subject = "lab d";
+    request.read = *auth::PartitionSet::FromPrefixes({"lab_d"});
+    request.root = a_root;
+    auth::Principal admin;
+    admin.name = "admin";
+    admin.role = Role::kAdmin;
+    auto chain = b.keys->Sign(request, admin, 365);
+    ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+    b_signed = chain->front().serial;
+    ASSERT_TRUE(b.keys->Revoke(b_signed).ok());
+  }
+  ASSERT_EQ(Braid(a_, {"cert", "revoke", c_serial}).exit_code, 0);
+
+  const RunResult sync = Braid(b_, {"sync", "a-token"});
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  {
+    Holder b = OpenHolder(b_);
+    std::vector<std::string> learned = *b.store->RevokedAmong({c_serial, b_signed});
+    std::sort(learned.begin(), learned.end());
+    std::vector<std::string> want = {c_serial, b_signed};
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(learned, want);
+    Holder a = OpenHolder(a_);
+    EXPECT_EQ(*a.store->RevokedAmong({b_signed}), std::vector<std::string>{b_signed});
+  }
+  // The second time the digests agree and the sync is as before.
+  const RunResult again = Braid(b_, {"sync", "a-token"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
 }
 
 }  // namespace
