@@ -1,41 +1,40 @@
-// libFuzzer target for the JSON validator and the Value walker.
+// JSON: the validator, the Value walker and the one-pass Reader
+// (src/base/json.h), which every body from outside goes through.
 //
-// For every input that Validate() accepts it checks that minifying is
-// idempotent, that Pretty() output validates back to the same minified text,
-// and that walking the value (members, elements, strings, integers) stays in
-// bounds and agrees with Size(). Any violation aborts.
+// For every input: the Reader accepts exactly what Validate() accepts, with
+// the same minified text and top-level keys. For accepted input: minifying
+// is idempotent, Pretty() output validates back to the same minified text,
+// and walking the value (members, elements, strings, integers) stays in
+// bounds and agrees with Size().
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/json.h"
+#include "fuzz/check.h"
 
 namespace {
 
 using braid::json::Value;
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // Visits every nested value. Recursion is bounded by the validator's
 // max_depth, which is far below any stack limit.
 void Walk(const Value& v) {
   switch (v.type()) {
     case braid::json::Type::kString:
-      Check(v.AsString().has_value());
+      FUZZ_CHECK(v.AsString().has_value());
       break;
     case braid::json::Type::kNumber:
       (void)v.AsInt64();
       break;
     case braid::json::Type::kBool:
-      Check(v.AsBool().has_value());
+      FUZZ_CHECK(v.AsBool().has_value());
       break;
     case braid::json::Type::kNull:
-      Check(v.raw() == "null");
+      FUZZ_CHECK(v.raw() == "null");
       break;
     case braid::json::Type::kArray: {
       size_t n = 0;
@@ -44,41 +43,58 @@ void Walk(const Value& v) {
         Walk(e);
         return true;
       });
-      Check(n == v.Size());
+      FUZZ_CHECK(n == v.Size());
       break;
     }
     case braid::json::Type::kObject: {
       size_t n = 0;
       v.ForEachMember([&](std::string_view key, Value e) {
         ++n;
-        Check(v.Find(key).has_value());
+        FUZZ_CHECK(v.Find(key).has_value());
         Walk(e);
         return true;
       });
-      Check(n == v.Size());
+      FUZZ_CHECK(n == v.Size());
       break;
     }
   }
 }
 
+// The Reader reads `text` as one value; true when it accepts it.
+bool ReadWhole(std::string_view text, std::string* minified, std::vector<std::string_view>* keys) {
+  braid::json::Reader in(text);
+  auto v = in.ReadValue(minified, keys);
+  return v.ok() && in.Finish().ok();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = braid::fuzz::AsText(data, size);
   std::string minified;
-  if (!braid::json::Validate(text, &minified).ok()) {
-    Check(minified.empty());
+  std::vector<std::string_view> keys;
+  const bool valid =
+      braid::json::Validate(text, &minified, braid::json::kDefaultMaxDepth, &keys).ok();
+
+  std::string read_minified;
+  std::vector<std::string_view> read_keys;
+  FUZZ_CHECK(ReadWhole(text, &read_minified, &read_keys) == valid);
+  if (!valid) {
+    FUZZ_CHECK(minified.empty());
+    FUZZ_CHECK(!braid::json::Validate(text, nullptr).ok());
     return 0;
   }
-  Check(braid::json::Validate(text, nullptr).ok());
+  FUZZ_CHECK(read_minified == minified);
+  FUZZ_CHECK(read_keys == keys);
+  FUZZ_CHECK(braid::json::Validate(text, nullptr).ok());
 
   std::string again;
-  Check(braid::json::Validate(minified, &again).ok());
-  Check(again == minified);
+  FUZZ_CHECK(braid::json::Validate(minified, &again).ok());
+  FUZZ_CHECK(again == minified);
 
   std::string from_pretty;
-  Check(braid::json::Validate(braid::json::Pretty(minified), &from_pretty).ok());
-  Check(from_pretty == minified);
+  FUZZ_CHECK(braid::json::Validate(braid::json::Pretty(minified), &from_pretty).ok());
+  FUZZ_CHECK(from_pretty == minified);
 
   Walk(Value(text));
   Walk(Value(minified));
