@@ -22,7 +22,7 @@ namespace {
 
 using braid::Codec;
 
-constexpr size_t kLimits[] = {0, 1, 2, 100, 4096, 65535, 65536, 65537, 200000, 1 << 20, 4 << 20};
+constexpr size_t kLimits[] = {0, 1, 2, 100, 4096, 65535, 65536, 65537, 200000, 1 << 20};
 
 // What *out holds before a call: output is appended after it.
 constexpr std::string_view kBefore = "kept";
