@@ -5,7 +5,8 @@
 // the same minified text and top-level keys. For accepted input: minifying
 // is idempotent, Pretty() output validates back to the same minified text,
 // and walking the value (members, elements, strings, integers) stays in
-// bounds and agrees with Size().
+// bounds and agrees with Size(). Record bodies from clients go through
+// NormalizeBody(): what it accepts is an object and comes out minified.
 
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "base/json.h"
+#include "base/validate.h"
 #include "fuzz/check.h"
 
 namespace {
@@ -79,6 +81,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string read_minified;
   std::vector<std::string_view> read_keys;
   FUZZ_CHECK(ReadWhole(text, &read_minified, &read_keys) == valid);
+  std::string body;
+  if (braid::NormalizeBody(text, size, &body).ok()) {
+    FUZZ_CHECK(valid);
+    FUZZ_CHECK(body == minified);
+    FUZZ_CHECK(Value(body).IsObject());
+  }
   if (!valid) {
     FUZZ_CHECK(minified.empty());
     FUZZ_CHECK(!braid::json::Validate(text, nullptr).ok());
