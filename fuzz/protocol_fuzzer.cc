@@ -3,16 +3,19 @@
 // normalization a handshake applies. Each input is offered to every parser.
 //
 // Checks that what a parser accepts, written back, parses to the same
-// message, and that a normalized filter is sorted, without duplicates or
-// covered prefixes, and normalizes to itself.
+// message, that a handshake's protocol number is the one sent (not wrapped
+// into an int), and that a normalized filter is sorted, without duplicates
+// or covered prefixes, and normalizes to itself.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/json.h"
 #include "base/validate.h"
 #include "fuzz/check.h"
 #include "repl/protocol.h"
@@ -33,9 +36,21 @@ void CheckNormalized(const std::vector<std::string>& filter) {
   FUZZ_CHECK(*again == filter);
 }
 
+// The "protocol" member of a message the parsers accepted, as a JSON
+// integer (the last one, as the parsers take it); nullopt when absent.
+std::optional<int64_t> ProtocolSent(std::string_view text) {
+  std::optional<int64_t> protocol;
+  braid::json::Value(text).ForEachMember([&](std::string_view key, braid::json::Value v) {
+    if (key == "protocol") protocol = v.AsInt64();
+    return true;
+  });
+  return protocol;
+}
+
 void HandshakeRequestRoundTrips(std::string_view text) {
   const auto r = ParseHandshakeRequest(text);
   if (!r.ok()) return;
+  FUZZ_CHECK(ProtocolSent(text) == r->protocol);
   CheckNormalized(r->filter);
   const auto back = ParseHandshakeRequest(HandshakeRequestJson(*r));
   FUZZ_CHECK(back.ok());
@@ -51,6 +66,8 @@ void HandshakeRequestRoundTrips(std::string_view text) {
 void HandshakeResponseRoundTrips(std::string_view text) {
   const auto r = ParseHandshakeResponse(text);
   if (!r.ok()) return;
+  const auto sent = ProtocolSent(text);
+  FUZZ_CHECK(!sent || *sent == r->protocol);
   const auto back = ParseHandshakeResponse(HandshakeResponseJson(*r));
   FUZZ_CHECK(back.ok());
   FUZZ_CHECK(back->session == r->session);
