@@ -6,6 +6,8 @@
 #   make bench       end-to-end benchmarks (JSON on stdout), then bench/compare
 #                    (braid beside PouchDB and raw SQLite; installs the npm peers)
 #   make asan        the test suite under AddressSanitizer + UBSan
+#   make fuzz        every libFuzzer target for 10M runs (FUZZ_RUNS=N for more or
+#                    fewer); `make test` runs each for a few seconds
 
 MAKEFLAGS += --no-print-directory
 BUILD ?= build
@@ -13,8 +15,12 @@ DATA ?= ./braid-data
 LISTEN ?= 127.0.0.1:8470
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_RUNS ?= 10000000
+# Wall seconds of fuzzing in `make test`, shared by all targets.
+FUZZ_BUDGET ?= 60
 
-.PHONY: all deps configure build build-braid run test check-long bench asan format clean
+.PHONY: all deps configure build build-braid run test check-long bench asan fuzz-build fuzz format clean
 
 all: build
 
@@ -37,8 +43,9 @@ run: build-braid
 	@test -f $(DATA)/store.db || $(BUILD)/braid --data $(DATA) init
 	@$(BUILD)/braid --data $(DATA) serve --listen $(LISTEN)
 
-test: build
+test: build fuzz-build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+	@fuzz/run --build $(FUZZ_BUILD) --budget $(FUZZ_BUDGET) -j$(JOBS)
 
 check-long: build
 	@cd $(BUILD) && BRAID_CRASH_ROUNDS=200 BRAID_MODEL_SEEDS=0:4000 BRAID_POWERCUT_SCALE=10 \
@@ -58,8 +65,19 @@ asan: deps
 	@cmake --build build-asan -j$(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS) --timeout 900
 
+# The libFuzzer targets of fuzz/ and the libraries they link, built by clang
+# with ASan + UBSan and coverage feedback; nothing else is built.
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRAID_FUZZ=ON -DBRAID_BUILD_TESTS=OFF \
+	  -DBRAID_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	@fuzz/run --build $(FUZZ_BUILD) --runs $(FUZZ_RUNS) -j$(JOBS)
+
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
-	@rm -rf $(BUILD) build-asan
+	@rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

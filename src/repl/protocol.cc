@@ -1,6 +1,7 @@
 #include "repl/protocol.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "base/validate.h"
 #include "repl/fields.h"
@@ -25,6 +26,16 @@ Result<InstanceId> ParseId(json::Value v, std::string_view what) {
   auto id = InstanceId::FromHex(*s);
   if (!id.ok()) return id.status().WithContext(what);
   return id;
+}
+
+// A number that does not fit an int is refused rather than wrapped, or a
+// peer sending 2^32 + 1 would pass for protocol 1.
+Result<int> ParseProtocol(json::Value v) {
+  const auto p = v.AsInt64();
+  if (!p || *p < std::numeric_limits<int>::min() || *p > std::numeric_limits<int>::max()) {
+    return Status::InvalidArgument("protocol must be a 32-bit integer");
+  }
+  return static_cast<int>(*p);
 }
 
 Result<uint64_t> ParseCount(json::Value v, std::string_view what) {
@@ -133,9 +144,7 @@ Result<HandshakeRequest> ParseHandshakeRequest(std::string_view body) {
   BRAID_RETURN_IF_ERROR(
       ForEachMember(body, "session request", [&](std::string_view key, json::Value v) -> Status {
         if (key == "protocol") {
-          const auto p = v.AsInt64();
-          if (!p) return Status::InvalidArgument("protocol must be an integer");
-          r.protocol = static_cast<int>(*p);
+          BRAID_ASSIGN_OR_RETURN(r.protocol, ParseProtocol(v));
           seen |= 1;
         } else if (key == "instance_id") {
           BRAID_ASSIGN_OR_RETURN(r.instance_id, ParseId(v, "instance_id"));
@@ -211,9 +220,7 @@ Result<HandshakeResponse> ParseHandshakeResponse(std::string_view body) {
           r.session = std::move(*s);
           seen |= 1;
         } else if (key == "protocol") {
-          const auto p = v.AsInt64();
-          if (!p) return Status::InvalidArgument("protocol must be an integer");
-          r.protocol = static_cast<int>(*p);
+          BRAID_ASSIGN_OR_RETURN(r.protocol, ParseProtocol(v));
         } else if (key == "instance_id") {
           BRAID_ASSIGN_OR_RETURN(r.instance_id, ParseId(v, "instance_id"));
           seen |= 2;

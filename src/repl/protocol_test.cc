@@ -96,6 +96,27 @@ TEST(ProtocolTest, BadHandshakesAreRefused) {
   }
 }
 
+// The number was cast to int, so 2^32 + 1 passed for protocol 1;
+// protocol_fuzzer checks it too (fuzz/regressions/protocol_fuzzer/).
+TEST(ProtocolTest, ProtocolNumbersOutsideIntAreRefusedNotWrapped) {
+  const std::string id(32, 'a');
+  for (const std::string protocol : {"4294967297", "-4294967295", "9223372036854775807"}) {
+    SCOPED_TRACE(protocol);
+    auto req = ParseHandshakeRequest(R"({"protocol":)" + protocol + R"(,"instance_id":")" + id +
+                                     R"(","fsic":{}})");
+    EXPECT_EQ(req.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(req.status().message().find("protocol must be a 32-bit integer"), std::string::npos)
+        << req.status().message();
+    auto resp = ParseHandshakeResponse(R"({"session":"s","protocol":)" + protocol +
+                                       R"(,"instance_id":")" + id + R"(","fsic":{}})");
+    EXPECT_EQ(resp.status().code(), Code::kInvalidArgument);
+  }
+  auto req =
+      ParseHandshakeRequest(R"({"protocol":2147483647,"instance_id":")" + id + R"(","fsic":{}})");
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  EXPECT_EQ(req->protocol, 2147483647);
+}
+
 TEST(ProtocolTest, FiltersAreNormalized) {
   auto f = NormalizeFilter({"lab_b", "lab_a:x", "lab_a", "lab_b"});
   ASSERT_TRUE(f.ok());
