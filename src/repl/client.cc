@@ -136,13 +136,6 @@ class Session {
     proof.chain = std::move(own);
     proof.signature = keyring_->key().Sign(
         ClientProofInput(answer.nonce, ask.nonce, store_.instance_id(), answer.challenge));
-    BRAID_ASSIGN_OR_RETURN(const std::string digest, keyring_->RevocationsDigest());
-    if (digest != answer.revocations_digest) {
-      BRAID_ASSIGN_OR_RETURN(proof.revocations, keyring_->Revocations());
-      if (proof.revocations.size() > kMaxRevocationsSent) {
-        proof.revocations.resize(kMaxRevocationsSent);
-      }
-    }
     return proof;
   }
 

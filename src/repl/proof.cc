@@ -206,9 +206,7 @@ std::string CertificateProofJson(const CertificateProof& p) {
       .Raw(auth::EncodeChain(p.chain))
       .Key("signature")
       .String(Base64UrlEncode(p.signature))
-      .Key("revocations");
-  WriteRevocationList(w, p.revocations);
-  w.EndObject();
+      .EndObject();
   return out;
 }
 
@@ -226,8 +224,6 @@ Result<CertificateProof> ParseCertificateProof(std::string_view body) {
         } else if (key == "signature") {
           BRAID_ASSIGN_OR_RETURN(p.signature, Bytes(v, "signature", auth::kEd25519SignatureBytes));
           seen |= 4;
-        } else if (key == "revocations") {
-          BRAID_ASSIGN_OR_RETURN(p.revocations, ParseRevocationList(v));
         } else {
           return UnknownMember(key);
         }

@@ -46,11 +46,13 @@ struct ChallengeResponse {
   std::vector<std::string> revocations;  // the server's, when the digests differ
 };
 
+// The client's revocations follow the handshake like in every session
+// (protocol.h, HandshakeRequest::revocations_digest): a handshake's body,
+// read before anyone is known, stays small.
 struct CertificateProof {
   std::string challenge;
   auth::Chain chain;
   std::string signature;
-  std::vector<std::string> revocations;  // the client's, when the digests differ
 };
 
 // Revocations as messages carry them: an array of revocations (at most

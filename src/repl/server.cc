@@ -278,8 +278,6 @@ Status SyncServer::CheckProof(const HandshakeRequest& req, auth::Principal* who,
     return Status::Forbidden("challenge " + proof.challenge +
                              " is unknown, used already or older than a minute; ask for a new one");
   }
-  // The client's revocations first: they may end the very chain it shows.
-  BRAID_RETURN_IF_ERROR(keyring_->Accept(proof.revocations).status());
   BRAID_RETURN_IF_ERROR(keyring_->Check(proof.chain));
   if (proof.chain.back().serial != challenge->root) {
     return Status::Forbidden("the certificate's chain ends at root " + proof.chain.back().serial +
