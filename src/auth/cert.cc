@@ -243,13 +243,7 @@ Result<PartitionSet> PartitionSet::FromPrefixes(std::vector<std::string> prefixe
     }
   }
   if (s.all) return s;  // "*" and prefixes: every partition
-  std::sort(prefixes.begin(), prefixes.end());
-  prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-  for (const auto& p : prefixes) {
-    bool covered = false;
-    for (const auto& q : prefixes) covered = covered || (q != p && PartitionCovers(q, p));
-    if (!covered) s.prefixes.push_back(p);
-  }
+  s.prefixes = DropCoveredPrefixes(std::move(prefixes));
   return s;
 }
 

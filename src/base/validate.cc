@@ -121,6 +121,23 @@ bool PartitionCovers(std::string_view prefix, std::string_view partition) {
   return partition.size() == prefix.size() || partition[prefix.size()] == ':';
 }
 
+std::vector<std::string> DropCoveredPrefixes(std::vector<std::string> prefixes) {
+  std::sort(prefixes.begin(), prefixes.end());
+  prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+  const auto less = [](std::string_view a, std::string_view b) { return a < b; };
+  std::vector<std::string> out;
+  for (const auto& p : prefixes) {
+    // Covered when one of its ancestors ("a" and "a:b" of "a:b:c") is there.
+    bool covered = false;
+    for (size_t i = p.find(':'); i != std::string::npos && !covered; i = p.find(':', i + 1)) {
+      covered = std::binary_search(prefixes.begin(), prefixes.end(),
+                                   std::string_view(p).substr(0, i), less);
+    }
+    if (!covered) out.push_back(p);
+  }
+  return out;
+}
+
 Status NormalizeBody(std::string_view text, size_t max_bytes, std::string* minified) {
   minified->clear();
   if (text.size() > max_bytes * 4 + 4096) {

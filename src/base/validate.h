@@ -36,6 +36,11 @@ Status ValidatePartition(std::string_view partition);
 // ':' (segment-aware: "lab_a" covers "lab_a" and "lab_a:x", not "lab_ab").
 bool PartitionCovers(std::string_view prefix, std::string_view partition);
 
+// Sorts `prefixes`, drops duplicates and every prefix another one covers.
+// O(n log n) per segment depth: filters come from peers, so a quadratic
+// pass over a large one would be a way to stall a server.
+std::vector<std::string> DropCoveredPrefixes(std::vector<std::string> prefixes);
+
 // Checks `text` as a record body and sets *minified to its minified form.
 // Errors: InvalidArgument (not JSON, not an object, duplicate key),
 // PayloadTooLarge (over max_bytes).

@@ -105,16 +105,12 @@ void WritePosition(json::Writer& w, const std::optional<Position>& p) {
 }  // namespace
 
 Result<std::vector<std::string>> NormalizeFilter(std::vector<std::string> prefixes) {
-  for (const auto& p : prefixes) BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("filter"));
-  std::sort(prefixes.begin(), prefixes.end());
-  prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-  std::vector<std::string> out;
-  for (const auto& p : prefixes) {
-    bool covered = false;
-    for (const auto& q : prefixes) covered = covered || (q != p && PartitionCovers(q, p));
-    if (!covered) out.push_back(p);
+  if (prefixes.size() > kMaxFilterPrefixes) {
+    return Status::InvalidArgument("a filter has at most " + std::to_string(kMaxFilterPrefixes) +
+                                   " partition prefixes; got " + std::to_string(prefixes.size()));
   }
-  return out;
+  for (const auto& p : prefixes) BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("filter"));
+  return DropCoveredPrefixes(std::move(prefixes));
 }
 
 std::string HandshakeRequestJson(const HandshakeRequest& r) {

@@ -89,8 +89,10 @@ struct PushResult {
   uint64_t applied = 0, merged = 0, kept = 0, ignored = 0, held = 0, conflicts = 0;
 };
 
+inline constexpr size_t kMaxFilterPrefixes = 1024;
 // Normalizes a filter: validates each prefix, sorts, drops duplicates and
-// prefixes covered by another one. Errors: InvalidArgument.
+// prefixes covered by another one. Errors: InvalidArgument (also for more
+// than kMaxFilterPrefixes).
 Result<std::vector<std::string>> NormalizeFilter(std::vector<std::string> prefixes);
 
 std::string HandshakeRequestJson(const HandshakeRequest& r);

@@ -122,6 +122,16 @@ TEST(ProtocolTest, FiltersAreNormalized) {
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(*f, (std::vector<std::string>{"lab_a", "lab_b"}));
   EXPECT_FALSE(NormalizeFilter({"bad prefix"}).ok());
+  // Deeper prefixes under a kept one go; siblings and look-alikes stay.
+  auto deep = NormalizeFilter({"a:b:c", "a:b", "a:bc", "ab", "a:b:c:d", "x:y"});
+  ASSERT_TRUE(deep.ok());
+  EXPECT_EQ(*deep, (std::vector<std::string>{"a:b", "a:bc", "ab", "x:y"}));
+  // A filter of many prefixes is refused before any work on it.
+  std::vector<std::string> many(kMaxFilterPrefixes + 1, "p");
+  EXPECT_EQ(NormalizeFilter(many).status().code(), Code::kInvalidArgument);
+  std::vector<std::string> most;
+  for (size_t i = 0; i < kMaxFilterPrefixes; ++i) most.push_back("p" + std::to_string(i));
+  EXPECT_EQ(NormalizeFilter(most)->size(), kMaxFilterPrefixes);
 }
 
 TEST(ProtocolTest, ChunksRoundTripAndMalformedOnesAreRefused) {
