@@ -264,20 +264,20 @@ Status RunSync(const Globals& g, const std::vector<std::string>& names, bool all
     if (keys == nullptr) {  // certificates, and revocations passed on
       BRAID_ASSIGN_OR_RETURN(keys, auth::Keyring::Open(store, inst->dir() + "/keys"));
     }
-    Result<repl::SyncSummary> summary = Status::OK();
-    if (remote.token.empty() && remote.cert.empty()) {
-      summary = Status::Unauthorized(
-          "remote \"" + remote.name +
-          "\" has no credentials: get a certificate (braid cert request " + remote.name +
-          " --user ADMIN ...) or add it again with --token-file or --user");
-    } else {
-      summary = repl::Sync(
+    const Result<repl::SyncSummary> summary = [&]() -> Result<repl::SyncSummary> {
+      if (remote.token.empty() && remote.cert.empty()) {
+        return Status::Unauthorized(
+            "remote \"" + remote.name +
+            "\" has no credentials: get a certificate (braid cert request " + remote.name +
+            " --user ADMIN ...) or add it again with --token-file or --user");
+      }
+      return repl::Sync(
           store, remote,
           [&](const repl::SyncProgress& p) {
             if (live) ShowProgress(remote.name, p);
           },
           keys.get());
-    }
+    }();
     std::string result;
     if (summary.ok()) {
       result = repl::SummaryJson(*summary);
