@@ -13,8 +13,8 @@ namespace {
 constexpr int64_t kDay = 86400000;
 constexpr int64_t kNow = 1'800'000'000'000;
 
-Certificate Make(const KeyPair& subject, std::string issuer, PartitionSet read,
-                 PartitionSet write, int64_t from = kNow - kDay, int64_t to = kNow + 365 * kDay) {
+Certificate Make(const KeyPair& subject, std::string issuer, PartitionSet read, PartitionSet write,
+                 int64_t from = kNow - kDay, int64_t to = kNow + 365 * kDay) {
   Certificate c;
   c.serial = NewSerial();
   c.issuer = issuer.empty() ? c.serial : issuer;
@@ -30,8 +30,7 @@ Certificate Make(const KeyPair& subject, std::string issuer, PartitionSet read,
 PartitionSet Prefixes(std::vector<std::string> p) { return *PartitionSet::FromPrefixes(p); }
 
 struct Dataset {
-  KeyPair root_key = KeyPair::Generate(), b_key = KeyPair::Generate(),
-          c_key = KeyPair::Generate();
+  KeyPair root_key = KeyPair::Generate(), b_key = KeyPair::Generate(), c_key = KeyPair::Generate();
   Certificate root, b, c;
   Dataset() {
     root = Make(root_key, "", PartitionSet::All(), PartitionSet::All(), kNow - kDay,
@@ -157,13 +156,13 @@ TEST(CertificateTest, AForgedSignatureIsRefused) {
 
 TEST(CertificateTest, ExpiredAndFutureCertificatesAreRefused) {
   Dataset d;
-  Certificate old = Make(d.b_key, d.root.serial, Prefixes({"lab_b"}), {}, kNow - 3 * kDay,
-                         kNow - kDay);
+  Certificate old =
+      Make(d.b_key, d.root.serial, Prefixes({"lab_b"}), {}, kNow - 3 * kDay, kNow - kDay);
   SignCertificate(&old, d.root_key);
   EXPECT_NE(VerifyChain({old, d.root}, {d.root}, {}, kNow).message().find("expired"),
             std::string::npos);
-  Certificate later = Make(d.b_key, d.root.serial, Prefixes({"lab_b"}), {}, kNow + kDay,
-                           kNow + 3 * kDay);
+  Certificate later =
+      Make(d.b_key, d.root.serial, Prefixes({"lab_b"}), {}, kNow + kDay, kNow + 3 * kDay);
   SignCertificate(&later, d.root_key);
   EXPECT_NE(VerifyChain({later, d.root}, {d.root}, {}, kNow).message().find("not valid yet"),
             std::string::npos);
@@ -173,8 +172,7 @@ TEST(CertificateTest, ARevokedCertificateEndsEveryOneBelowIt) {
   Dataset d;
   EXPECT_NE(VerifyChain({d.b, d.root}, {d.root}, {d.b.serial}, kNow).message().find("revoked"),
             std::string::npos);
-  EXPECT_EQ(VerifyChain({d.c, d.b, d.root}, {d.root}, {d.b.serial}, kNow).code(),
-            Code::kForbidden);
+  EXPECT_EQ(VerifyChain({d.c, d.b, d.root}, {d.root}, {d.b.serial}, kNow).code(), Code::kForbidden);
 }
 
 TEST(CertificateTest, AChildCannotWidenItsIssuersScope) {
@@ -183,8 +181,8 @@ TEST(CertificateTest, AChildCannotWidenItsIssuersScope) {
   SignCertificate(&wide, d.b_key);
   EXPECT_NE(VerifyChain({wide, d.b, d.root}, {d.root}, {}, kNow).message().find("wider"),
             std::string::npos);
-  Certificate longer = Make(d.c_key, d.b.serial, Prefixes({"lab_b"}), {}, kNow - kDay,
-                            kNow + 400 * kDay);
+  Certificate longer =
+      Make(d.c_key, d.b.serial, Prefixes({"lab_b"}), {}, kNow - kDay, kNow + 400 * kDay);
   SignCertificate(&longer, d.b_key);
   EXPECT_EQ(VerifyChain({longer, d.b, d.root}, {d.root}, {}, kNow).code(), Code::kForbidden);
   // A chain out of order.

@@ -360,26 +360,23 @@ Result<std::optional<CertificateRow>> SqliteStore::GetCertificate(std::string_vi
   return std::optional<CertificateRow>(DecodeCertificate(s));
 }
 
+// Every certificate, or those binding `key`: one query, by serial.
 Result<std::vector<CertificateRow>> SqliteStore::ListCertificates() {
-  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(Stmt s,
-                         reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
-                                             "stored_at, key FROM certificates ORDER BY serial"));
-  std::vector<CertificateRow> out;
-  for (;;) {
-    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    out.push_back(DecodeCertificate(s));
-  }
-  return out;
+  return Certificates(std::nullopt);
 }
 
 Result<std::vector<CertificateRow>> SqliteStore::ListCertificatesOf(std::string_view key) {
+  return Certificates(key);
+}
+
+Result<std::vector<CertificateRow>> SqliteStore::Certificates(std::optional<std::string_view> key) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
-                                                     "stored_at, key FROM certificates "
-                                                     "WHERE key = ? ORDER BY serial"));
-  s.Bind(1, key);
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare(key ? "SELECT serial, issuer, text, signed_for, stored_at, key "
+                                        "FROM certificates WHERE key = ? ORDER BY serial"
+                                      : "SELECT serial, issuer, text, signed_for, stored_at, key "
+                                        "FROM certificates ORDER BY serial"));
+  if (key) s.Bind(1, *key);
   std::vector<CertificateRow> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());

@@ -139,6 +139,7 @@ class SqliteStore final : public Store {
   Durability writer_durability_;
 
  private:
+  Result<std::vector<CertificateRow>> Certificates(std::optional<std::string_view> key);
   // A reader connection borrowed from the pool; returned when destroyed.
   class Reader {
    public:
