@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "braid/instance_id.h"
 #include "braid/version_vector.h"
@@ -52,6 +53,12 @@ struct Record {
 };
 
 // What a record write does, as reported to the caller and the change log.
+// The body member that lists a record's attachments (src/blob/attachments.h):
+// {"name": {"content_type", "md5", "sha256", "size"}, ...}. It merges like
+// any field. Local writes keep it: a body without it gets the stored one,
+// a body with it must carry the stored one unchanged (PutRequest).
+inline constexpr std::string_view kAttachmentsField = "_attachments";
+
 enum class WriteOp {
   kCreated,    // the record did not exist or was a tombstone
   kUpdated,    // a live record got a new body or parent

@@ -68,6 +68,12 @@ struct PutRequest {
   std::optional<std::string_view> partition;
   enum class ParentMode { kKeep, kSet, kClear } parent_mode = ParentMode::kKeep;
   std::string_view parent;  // with kSet
+  // The body's "_attachments" member (kAttachmentsField). kKeep: a body
+  // without it keeps the stored record's; a body with it must have the
+  // stored one unchanged (a read-modify-write of the whole record), else
+  // Conflict. kSet: the body's member (or its absence) is the record's
+  // attachments; only the attachments layer writes so (src/blob/).
+  enum class AttachmentsMode { kKeep, kSet } attachments = AttachmentsMode::kKeep;
 };
 
 struct WriteResult {

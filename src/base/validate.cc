@@ -23,28 +23,6 @@ std::string Shown(std::string_view s) {
   return out;
 }
 
-// Validates UTF-8 and rejects control characters: C0, DEL and C1 (U+0080 to
-// U+009F, encoded as C2 80 to C2 9F).
-Status ValidateName(std::string_view what, std::string_view s) {
-  if (s.empty()) return Status::InvalidArgument(std::string(what) + " must not be empty");
-  if (s.size() > kMaxIdBytes) {
-    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(s.size()) +
-                                   " bytes long; the limit is " + std::to_string(kMaxIdBytes));
-  }
-  if (!IsValidUtf8(s)) {
-    return Status::InvalidArgument(std::string(what) + " " + Shown(s) + " is not valid UTF-8");
-  }
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const bool c1 = c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0;
-    if (c < 0x20 || c == 0x7F || c1) {
-      return Status::InvalidArgument(std::string(what) + " " + Shown(s) +
-                                     " contains a control character");
-    }
-  }
-  return Status::OK();
-}
-
 // A key that appears twice among `keys` (as written between quotes), or
 // nullopt. Escaped keys are compared decoded ("a" and "\u0061" are one key).
 std::optional<std::string> DuplicateKey(std::vector<std::string_view>& keys) {
@@ -78,6 +56,28 @@ std::optional<std::string> DuplicateKey(std::vector<std::string_view>& keys) {
 }
 
 }  // namespace
+
+// Control characters: C0, DEL and C1 (U+0080 to U+009F, encoded as C2 80
+// to C2 9F).
+Status ValidateName(std::string_view what, std::string_view s) {
+  if (s.empty()) return Status::InvalidArgument(std::string(what) + " must not be empty");
+  if (s.size() > kMaxIdBytes) {
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(s.size()) +
+                                   " bytes long; the limit is " + std::to_string(kMaxIdBytes));
+  }
+  if (!IsValidUtf8(s)) {
+    return Status::InvalidArgument(std::string(what) + " " + Shown(s) + " is not valid UTF-8");
+  }
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const bool c1 = c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0;
+    if (c < 0x20 || c == 0x7F || c1) {
+      return Status::InvalidArgument(std::string(what) + " " + Shown(s) +
+                                     " contains a control character");
+    }
+  }
+  return Status::OK();
+}
 
 Status ValidateCollection(std::string_view c) {
   bool ok = !c.empty() && c.size() <= 64 && c[0] >= 'a' && c[0] <= 'z';

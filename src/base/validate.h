@@ -27,6 +27,10 @@ inline constexpr size_t kMaxIdBytes = 255;
 inline constexpr size_t kMaxPartitionBytes = 255;
 inline constexpr size_t kDefaultMaxBodyBytes = 4 * 1024 * 1024;
 
+// `s` as a name: 1..255 bytes of valid UTF-8 without control characters.
+// Errors: InvalidArgument, naming it `what` ("record id", ...).
+Status ValidateName(std::string_view what, std::string_view s);
+
 Status ValidateCollection(std::string_view collection);
 Status ValidateRecordId(std::string_view id);
 Status ValidateParent(std::string_view parent);

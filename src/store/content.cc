@@ -237,6 +237,16 @@ Result<Content> ContentAfterPut(const Record& old, std::string_view new_body,
   return next;
 }
 
+std::string_view AttachmentsMember(std::string_view body) {
+  // Most bodies have neither the name nor an escape: no parse for them.
+  if (body.find(kAttachmentsField) == std::string_view::npos &&
+      body.find("\\u") == std::string_view::npos) {
+    return {};
+  }
+  const auto member = json::Value(body).Find(kAttachmentsField);
+  return member ? member->raw() : std::string_view();
+}
+
 Result<std::string> ClocksToLocal(std::string_view clocks_json, const NumForId& num_for) {
   BRAID_ASSIGN_OR_RETURN(auto entries, ParseClocks(clocks_json));
   std::sort(entries.begin(), entries.end(),

@@ -122,6 +122,11 @@ Result<std::string> ClocksToLocal(std::string_view clocks_json, const NumForId& 
 // Errors: Corruption for a malformed blob.
 Result<std::string> ClocksFromLocal(std::string_view blob, const IdForNum& id_for);
 
+// The raw JSON of a minified body's top-level "_attachments" member
+// (kAttachmentsField), or "" when it has none. Escaped spellings of the
+// name count: the check must not be a way around PutRequest's rules.
+std::string_view AttachmentsMember(std::string_view body);
+
 // Canonical conflict entries.
 std::string FieldConflict(const FieldState& loser);
 std::string VersionConflict(const Record& loser);

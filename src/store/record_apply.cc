@@ -192,6 +192,8 @@ Result<WriteResult> RecordWriter::Resolve(std::string_view collection, std::stri
   next.conflicts.clear();
   const uint64_t counter = state_.counter + 1;
   if (body) {
+    // As a put: attachments change only through the attachments layer.
+    BRAID_RETURN_IF_ERROR(KeepAttachments(&prev->record));
     const FieldWrite write{hlc_.Now(), self_, counter};
     Record old = prev->record;
     old.conflicts.clear();

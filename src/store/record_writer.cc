@@ -3,6 +3,7 @@
 
 #include "store/record_writer.h"
 
+#include "base/json.h"
 #include "base/validate.h"
 #include "store/content.h"
 
@@ -101,6 +102,27 @@ Result<WriteResult> RecordWriter::WriteLocal(const StoredRecord& prev, Record ne
   return MakeResult(op, state_.seq, std::move(next));
 }
 
+Status RecordWriter::KeepAttachments(const Record* stored) {
+  const std::string_view kept =
+      stored != nullptr && !stored->deleted ? AttachmentsMember(stored->body) : std::string_view();
+  const std::string_view given = AttachmentsMember(body_);
+  if (!given.empty()) {
+    if (given == kept) return Status::OK();
+    return Status::Conflict(
+        "the body's \"_attachments\" differ from the record's: attachments change only "
+        "through .../attachments/NAME (braid attach, braid detach); send the body without "
+        "\"_attachments\" to keep them, or read the record again");
+  }
+  if (kept.empty()) return Status::OK();
+  body_.pop_back();  // '}'
+  if (body_.size() > 1) body_ += ',';
+  json::AppendQuoted(&body_, kAttachmentsField);
+  body_ += ':';
+  body_.append(kept);
+  body_ += '}';
+  return Status::OK();
+}
+
 Result<WriteResult> RecordWriter::Put(const PutRequest& req) {
   BRAID_RETURN_IF_ERROR(Usable());
   BRAID_RETURN_IF_ERROR(ValidateCollection(req.collection));
@@ -112,10 +134,13 @@ Result<WriteResult> RecordWriter::Put(const PutRequest& req) {
   BRAID_RETURN_IF_ERROR(NormalizeBody(req.body, store_.max_body_bytes(), &body_));
   std::optional<std::string> parent;
   if (req.parent_mode == PutRequest::ParentMode::kSet) parent.emplace(req.parent);
+  const bool keep_attachments = req.attachments == PutRequest::AttachmentsMode::kKeep;
+  const bool gives_attachments = keep_attachments && !AttachmentsMember(body_).empty();
 
   // Fast path: a new record, inserted without a lookup. The insert does
-  // nothing when (collection, id) exists; the record is then updated.
-  {
+  // nothing when (collection, id) exists; the record is then updated. A
+  // body that names attachments must match a stored record's: no fast path.
+  if (!gives_attachments) {
     const uint64_t counter = state_.counter + 1;
     Record rec;
     rec.collection.assign(req.collection);
@@ -138,6 +163,7 @@ Result<WriteResult> RecordWriter::Put(const PutRequest& req) {
   }
 
   BRAID_ASSIGN_OR_RETURN(auto prev, rows_->Load(req.collection, req.id));
+  if (keep_attachments) BRAID_RETURN_IF_ERROR(KeepAttachments(prev ? &prev->record : nullptr));
   if (!prev) return Poison(Status::Internal("record vanished inside a write transaction"));
   const Record& old = prev->record;
   if (req.partition && *req.partition != old.partition) {

@@ -89,6 +89,10 @@ class RecordWriter final : public WriteTransaction {
   // Drops the held versions of a record that `vv` includes.
   Status DropDominatedHeld(std::string_view collection, std::string_view id,
                            const VersionVector& vv);
+  // A local write's rule for the "_attachments" member (PutRequest::
+  // AttachmentsMode::kKeep): body_ gets `stored`'s (null: none) when it has
+  // none, and must have it unchanged when it has one (Conflict).
+  Status KeepAttachments(const Record* stored);
   WriteResult MakeResult(WriteOp op, uint64_t seq, Record record) const;
 
   const Store& store_;

@@ -175,6 +175,58 @@ TEST_P(StoreTest, DeleteWritesATombstoneOnce) {
   EXPECT_EQ(events[2].op, ChangeOp::kCreate);
 }
 
+TEST_P(StoreTest, LocalWritesKeepTheAttachmentsMember) {
+  const std::string list =
+      R"({"a.pdf":{"content_type":"application/pdf","md5":"m","sha256":"s","size":1}})";
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    const std::string body = R"({"title":"T","_attachments":)" + list + "}";
+    PutRequest req = Req("books", "b1", body);
+    // Only the attachments layer sets the member ...
+    auto refused = (*txn)->Put(req);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::kConflict) << refused.status().ToString();
+  }
+  // ... and an escaped spelling of its name is the same member.
+  auto escaped = Put("books", "b1", R"({"\u005fattachments":{}})");
+  ASSERT_FALSE(escaped.ok());
+  EXPECT_EQ(escaped.status().code(), Code::kConflict);
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    const std::string body = R"({"title":"T","_attachments":)" + list + "}";
+    PutRequest req = Req("books", "b1", body);
+    req.attachments = PutRequest::AttachmentsMode::kSet;
+    ASSERT_TRUE((*txn)->Put(req).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  // A body without the member keeps the stored one.
+  auto kept = Put("books", "b1", R"({"title":"U"})");
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->record.body, R"({"title":"U","_attachments":)" + list + "}");
+  // A read-modify-write of the whole body carries it unchanged.
+  auto same = Put("books", "b1", R"({"title":"V","_attachments":)" + list + "}");
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_EQ(same->record.body, R"({"title":"V","_attachments":)" + list + "}");
+  // Writing the stored content again (the member left out) is no write.
+  auto unchanged = Put("books", "b1", R"({"title":"V"})");
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_EQ(unchanged->op, WriteOp::kUnchanged);
+  // A changed member is refused; nothing is written.
+  auto changed = Put("books", "b1", R"({"title":"W","_attachments":{}})");
+  ASSERT_FALSE(changed.ok());
+  EXPECT_EQ(changed.status().code(), Code::kConflict);
+  auto stored = store_->Get("books", "b1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->body, R"({"title":"V","_attachments":)" + list + "}");
+  // A delete drops it with the body: the record comes back without it.
+  ASSERT_TRUE(Del("books", "b1").ok());
+  auto back = Put("books", "b1", R"({"title":"X"})");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->record.body, R"({"title":"X"})");
+}
+
 TEST_P(StoreTest, BadInputWritesNothing) {
   const std::vector<std::tuple<std::string, std::string, std::string, Code>> cases = {
       {"Notes", "n1", "{}", Code::kInvalidArgument},
