@@ -8,7 +8,9 @@
 // Names in use: pull-apply (client, before applying a pull chunk),
 // push-sent (client, after a push chunk was acknowledged), pull-send
 // (server, before answering a pull), push-apply (server, before applying a
-// push chunk), migrate (any process, inside a schema upgrade's transaction).
+// push chunk), migrate (any process, inside a schema upgrade's transaction), blob-append
+// (a blob writer, before writing a piece), blob-rename (a blob writer, before
+// moving a verified blob into place).
 
 #ifndef BRAID_BASE_FAILPOINT_H_
 #define BRAID_BASE_FAILPOINT_H_

@@ -122,9 +122,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     }
   }
   if (const toml::table* store = root["store"].as_table()) {
-    BRAID_RETURN_IF_ERROR(
-        CheckKeys(*store, {"durability", "max_record_bytes", "busy_timeout_ms", "cache_mib"},
-                  "store", source));
+    BRAID_RETURN_IF_ERROR(CheckKeys(
+        *store,
+        {"durability", "max_record_bytes", "max_attachment_bytes", "busy_timeout_ms", "cache_mib"},
+        "store", source));
     if (const toml::node* d = store->get("durability")) {
       const auto* s = d->as_string();
       if (s != nullptr && s->get() == "full") {
@@ -140,6 +141,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     BRAID_RETURN_IF_ERROR(
         ReadInt(*store, {"max_record_bytes", 1024, int64_t{256} << 20}, "store", source, &v));
     c.max_record_bytes = static_cast<size_t>(v);
+    BRAID_RETURN_IF_ERROR(ReadInt(*store, {"max_attachment_bytes", 1, int64_t{1} << 50}, "store",
+                                  source, &c.max_attachment_bytes));
     BRAID_RETURN_IF_ERROR(
         ReadInt(*store, {"busy_timeout_ms", 0, 600'000}, "store", source, &c.busy_timeout_ms));
     v = c.cache_mib;
@@ -192,6 +195,8 @@ tls_key = @TLS_KEY@
 durability = "full"
 # Largest record body, in bytes, after whitespace is removed.
 max_record_bytes = 4194304
+# Largest attachment, in bytes (4 GiB); larger uploads get HTTP 413.
+max_attachment_bytes = 4294967296
 # How long a write waits for another write (of this process or another)
 # before it fails with "busy".
 busy_timeout_ms = 30000

@@ -30,6 +30,7 @@ struct Config {
   // [store]
   Durability durability = Durability::kFull;
   size_t max_record_bytes = 4 * 1024 * 1024;
+  int64_t max_attachment_bytes = int64_t{4} << 30;
   int64_t busy_timeout_ms = 30000;
   int cache_mib = 64;
 };
