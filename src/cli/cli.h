@@ -55,6 +55,7 @@ std::string AccountLine(const std::string& name, Role role, const Scope& scope);
 std::string AccountJson(const std::string& name, Role role, const Scope& scope, int64_t created_ms);
 
 void AddRecordCommands(CLI::App& app, Globals& g, Action& action);
+void AddAttachmentCommands(CLI::App& app, Globals& g, Action& action);
 void AddAdminCommands(CLI::App& app, Globals& g, Action& action);
 void AddSyncCommands(CLI::App& app, Globals& g, Action& action);
 void AddConflictCommands(CLI::App& app, Globals& g, Action& action);

@@ -104,6 +104,7 @@ int Main(int argc, char** argv) {
   Action action;
   AddAdminCommands(app, g, action);
   AddRecordCommands(app, g, action);
+  AddAttachmentCommands(app, g, action);
   AddSyncCommands(app, g, action);
   AddConflictCommands(app, g, action);
   AddUserCommands(app, g, action);
