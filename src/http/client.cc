@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <exception>
 #include <mutex>
 
 namespace braid::http {
@@ -52,6 +53,71 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+// Stream() keeps at most this much of a body it collects (an error's JSON).
+constexpr size_t kMaxCollectedBody = size_t{1} << 20;
+
+// Calls a sink or source: an exception must not unwind through libcurl.
+template <typename Fn>
+auto CallUserCode(const char* what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string(what) + " threw: " + e.what());
+  } catch (...) {
+    return Status::Internal(std::string(what) + " threw an unknown exception");
+  }
+}
+
+// What Stream()'s libcurl callbacks work on.
+struct Transfer {
+  CURL* curl = nullptr;
+  BodySource* upload = nullptr;
+  uint64_t upload_size = 0;
+  uint64_t upload_left = 0;
+  BodySink* download = nullptr;
+  std::string* body = nullptr;  // other bodies go here, cut at kMaxCollectedBody
+  Status error;                 // the sink's or source's, which aborted the transfer
+};
+
+size_t OnUploadRead(char* buffer, size_t size, size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(size * count, t.upload_left));
+  if (want == 0) return 0;
+  Result<size_t> got = CallUserCode("upload source", [&] { return t.upload->Read(buffer, want); });
+  if (got.ok() && (*got == 0 || *got > want)) {
+    got = Status::Internal("upload source gave " + std::to_string(*got) + " bytes when " +
+                           std::to_string(want) + " were asked for, " +
+                           std::to_string(t.upload_size - t.upload_left) + " of " +
+                           std::to_string(t.upload_size) + " into the body");
+  }
+  if (!got.ok()) {
+    t.error = got.status();
+    return CURL_READFUNC_ABORT;
+  }
+  t.upload_left -= *got;
+  return *got;
+}
+
+size_t OnDownloadWrite(char* data, size_t size, size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  if (n == 0) return 0;
+  long status = 0;
+  curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
+  if (t.download != nullptr && status >= 200 && status <= 299) {
+    Status s = CallUserCode("download sink", [&] { return t.download->Write({data, n}); });
+    if (!s.ok()) {
+      t.error = std::move(s);
+      return 0;  // anything but n: CURLE_WRITE_ERROR
+    }
+    return n;
+  }
+  // The rest is read and dropped, so the connection stays usable.
+  t.body->append(data,
+                 std::min(n, kMaxCollectedBody - std::min(kMaxCollectedBody, t.body->size())));
+  return n;
+}
+
 // Called once per header line, status lines and the blank line included.
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto& headers = *static_cast<Headers*>(user);
@@ -94,8 +160,20 @@ class CurlClient final : public Client {
 
   Result<ClientResponse> Send(std::string_view method, const std::string& url,
                               std::string_view body, const Headers& headers) override;
+  Result<ClientResponse> Stream(std::string_view method, const std::string& url,
+                                const Headers& headers, BodySource* upload,
+                                BodySink* download) override;
 
  private:
+  // The header list of a request: `headers`, after the client's
+  // Authorization unless they have their own. Errors: InvalidArgument.
+  Result<Slist> HeaderList(const Headers& headers, bool* has_content_type);
+  // Resets the handle, then sets the options every request has: `url`, the
+  // timeouts but the whole-request one, TLS, and where headers go.
+  void SetUp(const std::string& url, ClientResponse* response);
+  // For a method without a body of its own: GET, HEAD, or an empty body.
+  Status SetBodilessMethod(std::string_view method, const std::string& method_string,
+                           bool has_content_type, Slist& header_list);
   Status MapError(CURLcode code, const std::string& url);
 
   const ClientOptions options_;
@@ -103,17 +181,19 @@ class CurlClient final : public Client {
   char error_[CURL_ERROR_SIZE] = {};
 };
 
-Result<ClientResponse> CurlClient::Send(std::string_view method, const std::string& url,
-                                        std::string_view body, const Headers& headers) {
+Status ValidateMethod(std::string_view method, bool has_body) {
   if (method.empty() || method.find_first_of(" \t\r\n") != std::string_view::npos) {
     return Status::InvalidArgument("invalid HTTP method \"" + std::string(method) + "\"");
   }
-  if (method == "GET" && !body.empty()) {
+  if (method == "GET" && has_body) {
     return Status::InvalidArgument("a GET request cannot carry a body");
   }
+  return Status::OK();
+}
 
+Result<Slist> CurlClient::HeaderList(const Headers& headers, bool* has_content_type) {
   Slist header_list;
-  bool has_content_type = false;
+  *has_content_type = false;
   if (!options_.authorization.empty() && FindHeader(headers, "authorization").empty()) {
     if (options_.authorization.find_first_of("\r\n") != std::string::npos ||
         !Append(header_list, "Authorization: " + options_.authorization)) {
@@ -125,7 +205,7 @@ Result<ClientResponse> CurlClient::Send(std::string_view method, const std::stri
         value.find_first_of("\r\n") != std::string::npos) {
       return Status::InvalidArgument("invalid HTTP header \"" + name + "\"");
     }
-    has_content_type = has_content_type || EqualsIgnoreCase(name, "content-type");
+    *has_content_type = *has_content_type || EqualsIgnoreCase(name, "content-type");
     // "Name;" is libcurl's spelling of a header with an empty value.
     std::string line = name;
     line += value.empty() ? ";" : ": ";
@@ -134,47 +214,76 @@ Result<ClientResponse> CurlClient::Send(std::string_view method, const std::stri
       return Status::Internal("libcurl is out of memory");
     }
   }
-  // libcurl would wait for a "100 Continue" before sending a large body.
-  if (!Append(header_list, "Expect:")) return Status::Internal("libcurl is out of memory");
+  return header_list;
+}
 
-  // Clears the previous request's options; the connection cache survives.
+void CurlClient::SetUp(const std::string& url, ClientResponse* response) {
+  // Clears the previous request's options (a Stream's upload mode, callbacks
+  // and low-speed limit too); the connection cache survives.
   curl_easy_reset(curl_);
   error_[0] = '\0';
-  ClientResponse response;
-  const std::string method_string(method);
   CURL* c = curl_;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
   if (!options_.ca_cert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_cert.c_str());
   curl_easy_setopt(c, CURLOPT_VERBOSE, options_.verbose ? 1L : 0L);
   // Replication chunks are hundreds of KiB: read them in few calls (the
   // default buffer is 16 KiB).
   curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response->headers);
+}
 
+Status CurlClient::SetBodilessMethod(std::string_view method, const std::string& method_string,
+                                     bool has_content_type, Slist& header_list) {
+  CURL* c = curl_;
   if (method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else if (method == "HEAD") {
     // With CUSTOMREQUEST "HEAD" libcurl would wait for a body.
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else {
-    const bool sends_body = !body.empty() || method == "PUT" || method == "POST" ||
-                            method == "DELETE" || method == "PATCH";
-    if (sends_body) {
-      // A null pointer would make libcurl read the body from a callback.
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    if (method == "PUT" || method == "POST" || method == "DELETE" || method == "PATCH") {
+      // An empty body, sent as "Content-Length: 0". (A null pointer would
+      // make libcurl read the body from a callback.)
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t{0});
       // Otherwise libcurl labels the body as a form.
       if (!has_content_type && !Append(header_list, "Content-Type:")) {
         return Status::Internal("libcurl is out of memory");
       }
+    }
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_string.c_str());
+  }
+  return Status::OK();
+}
+
+Result<ClientResponse> CurlClient::Send(std::string_view method, const std::string& url,
+                                        std::string_view body, const Headers& headers) {
+  BRAID_RETURN_IF_ERROR(ValidateMethod(method, !body.empty()));
+  bool has_content_type = false;
+  BRAID_ASSIGN_OR_RETURN(Slist header_list, HeaderList(headers, &has_content_type));
+  // libcurl would wait for a "100 Continue" before sending a large body.
+  if (!Append(header_list, "Expect:")) return Status::Internal("libcurl is out of memory");
+
+  ClientResponse response;
+  SetUp(url, &response);
+  const std::string method_string(method);
+  CURL* c = curl_;
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+  if (body.empty() || method == "HEAD") {
+    BRAID_RETURN_IF_ERROR(SetBodilessMethod(method, method_string, has_content_type, header_list));
+  } else {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    // Otherwise libcurl labels the body as a form.
+    if (!has_content_type && !Append(header_list, "Content-Type:")) {
+      return Status::Internal("libcurl is out of memory");
     }
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_string.c_str());
   }
@@ -187,6 +296,78 @@ Result<ClientResponse> CurlClient::Send(std::string_view method, const std::stri
 
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  response.status = static_cast<int>(status);
+  return response;
+}
+
+Result<ClientResponse> CurlClient::Stream(std::string_view method, const std::string& url,
+                                          const Headers& headers, BodySource* upload,
+                                          BodySink* download) {
+  BRAID_RETURN_IF_ERROR(ValidateMethod(method, upload != nullptr));
+  if (method == "HEAD" && upload != nullptr) {
+    return Status::InvalidArgument("a HEAD request cannot carry a body");
+  }
+  bool has_content_type = false;
+  BRAID_ASSIGN_OR_RETURN(Slist header_list, HeaderList(headers, &has_content_type));
+  // An upload waits for the server's "100 Continue", so that a refusal (no
+  // credentials, too large) costs no transfer; libcurl waits 1 s at most.
+  if (upload != nullptr && FindHeader(headers, "expect").empty() &&
+      !Append(header_list, "Expect: 100-continue")) {
+    return Status::Internal("libcurl is out of memory");
+  }
+
+  ClientResponse response;
+  SetUp(url, &response);
+  const std::string method_string(method);
+  CURL* c = curl_;
+  Transfer transfer;
+  transfer.curl = c;
+  transfer.download = download;
+  transfer.body = &response.body;
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnDownloadWrite);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
+  // A body of GiBs may take hours: give up only when nothing moves. The
+  // low-speed check counts whole seconds.
+  if (options_.timeout.count() > 0) {
+    const long seconds = static_cast<long>((options_.timeout.count() + 999) / 1000);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, seconds);
+  }
+  if (upload != nullptr) {
+    const uint64_t size = upload->size();
+    transfer.upload = upload;
+    transfer.upload_size = size;
+    transfer.upload_left = size;
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);  // a PUT, unless CUSTOMREQUEST says otherwise
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, &OnUploadRead);
+    curl_easy_setopt(c, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
+    if (method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_string.c_str());
+  } else {
+    BRAID_RETURN_IF_ERROR(SetBodilessMethod(method, method_string, has_content_type, header_list));
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, header_list.get());
+
+  const CURLcode code = curl_easy_perform(c);
+  Status error = std::move(transfer.error);
+  if (error.ok() && code != CURLE_OK) {
+    curl_off_t pretransfer_us = 0;
+    curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+    // Connected (TLS included), then timed out: the low-speed limit, not the
+    // connect timeout.
+    if (code == CURLE_OPERATION_TIMEDOUT && pretransfer_us > 0) {
+      error = Status::Unavailable("transfer with " + url + " stalled: no byte moved for " +
+                                  std::to_string(options_.timeout.count()) + " ms");
+    } else {
+      error = MapError(code, url);
+    }
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  // The options point at this call's locals, and a later Send must not
+  // inherit the upload mode or the low-speed limit.
+  curl_easy_reset(c);
+  if (!error.ok()) return error;
   response.status = static_cast<int>(status);
   return response;
 }

@@ -13,14 +13,15 @@
 #include <string_view>
 
 #include "braid/status.h"
-#include "http/server.h"  // Headers
+#include "http/server.h"  // Headers, BodySink, BodySource
 
 namespace braid::http {
 
 struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds timeout{120000};  // whole request, 0: none
-  std::string ca_cert;                        // PEM file to trust, empty: system store
+  // Send: the whole request; Stream: the longest no byte may move. 0: none.
+  std::chrono::milliseconds timeout{120000};
+  std::string ca_cert;        // PEM file to trust, empty: system store
   std::string authorization;  // "Authorization" of every request that has none of its own
   bool verbose = false;       // libcurl's trace on stderr
 };
@@ -45,6 +46,25 @@ class Client {
   // Unavailable("... timed out after 5000 ms"), IoError for the rest.
   virtual Result<ClientResponse> Send(std::string_view method, const std::string& url,
                                       std::string_view body = {}, const Headers& headers = {}) = 0;
+
+  // Sends a request whose body (if `upload` is not null) comes from
+  // `upload` (Content-Length = upload->size()), and delivers a 2xx response's
+  // body to `download` (if not null) piece by piece, leaving
+  // ClientResponse::body empty; other statuses' bodies (error JSON) are
+  // collected into ClientResponse::body as by Send (keep at most 1 MiB).
+  // No whole-request timeout applies: a transfer fails when no byte moves
+  // for ClientOptions::timeout (libcurl low-speed limit), and on connect
+  // timeout as in Send. An error returned by the sink or source aborts the
+  // transfer and is returned as is.
+  //
+  // Without `download`, a 2xx body is collected like the others (at most 1
+  // MiB). An upload says "Expect: 100-continue" (pass a header "Expect" with
+  // an empty value not to), so a server may refuse it before it is sent.
+  // The sink and source are called on the calling thread, from within
+  // libcurl; they must outlive the call.
+  virtual Result<ClientResponse> Stream(std::string_view method, const std::string& url,
+                                        const Headers& headers, BodySource* upload,
+                                        BodySink* download) = 0;
 
   Result<ClientResponse> Get(const std::string& url) { return Send("GET", url); }
   Result<ClientResponse> Delete(const std::string& url) { return Send("DELETE", url); }

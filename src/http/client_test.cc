@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -17,8 +18,56 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Echo;
+using testing::Faults;
 using testing::NewClient;
+using testing::PatternSink;
+using testing::PatternSource;
+using testing::PatternString;
+using testing::Probe;
 using testing::TestServer;
+using testing::WaitUntil;
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+// Answers every request with a body from a PatternSource of `size` bytes.
+testing::HandleFn ServeSource(uint64_t size) {
+  return [size](const Request&, const Responder& respond) {
+    Response response;
+    response.content_type = "application/octet-stream";
+    response.source = std::make_shared<PatternSource>(size, std::make_shared<Probe>());
+    respond(std::move(response));
+  };
+}
+
+// Streams every request body into a PatternSink of `probe`, and answers
+// with the method, the Content-Length received and the bytes streamed.
+class UploadServer {
+ public:
+  explicit UploadServer(std::shared_ptr<Probe> probe)
+      : probe_(std::move(probe)),
+        server_(
+            [probe = probe_](Request request, const Responder& respond) {
+              request.sink.reset();
+              Response response;
+              response.body = std::to_string(probe->bytes.load());
+              response.headers = {
+                  {"X-Method", request.method},
+                  {"X-Content-Length", std::string(request.Header("content-length"))},
+                  {"X-Expect", std::string(request.Header("expect"))}};
+              respond(std::move(response));
+            },
+            testing::TestOptions(), nullptr,
+            [probe = probe_](const Request&, uint64_t* max_bytes, std::optional<Response>*) {
+              *max_bytes = uint64_t{1} << 30;
+              return std::make_shared<PatternSink>(probe);
+            }) {}
+
+  std::string url(std::string_view path) const { return server_.url(path); }
+
+ private:
+  std::shared_ptr<Probe> probe_;
+  TestServer server_;
+};
 
 TEST(ClientTest, ConnectionRefusedIsUnavailable) {
   const std::string url = "http://127.0.0.1:" + std::to_string(testing::UnusedPort()) + "/";
@@ -129,6 +178,162 @@ TEST(ClientTest, ErrorStatusesAreResponses) {
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->status, 404);
   EXPECT_EQ(response->body, R"({"code":"notFound","message":"no such thing"})");
+}
+
+TEST(ClientStreamTest, UploadsFromASourceWithAnyMethod) {
+  auto probe = std::make_shared<Probe>();
+  UploadServer server(probe);
+  auto client = NewClient();
+  PatternSource source(3 * kMiB, std::make_shared<Probe>());
+  auto response = client->Stream("POST", server.url("/files/f"), {}, &source, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::to_string(3 * kMiB));
+  EXPECT_EQ(response->Header("x-method"), "POST");
+  EXPECT_EQ(response->Header("x-content-length"), std::to_string(3 * kMiB));
+  // So that a server may refuse it before it is sent.
+  EXPECT_EQ(response->Header("x-expect"), "100-continue");
+  EXPECT_EQ(probe->bytes, 3 * kMiB);
+  EXPECT_EQ(probe->mismatches, 0u);
+
+  PatternSource empty(0, std::make_shared<Probe>());
+  response = client->Stream("PUT", server.url("/files/e"), {{"Expect", ""}}, &empty, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->Header("x-method"), "PUT");
+  EXPECT_EQ(response->Header("x-content-length"), "0");
+  EXPECT_EQ(response->Header("x-expect"), "");
+}
+
+TEST(ClientStreamTest, DownloadsA2xxBodyIntoTheSink) {
+  TestServer server(ServeSource(5 * kMiB + 7));
+  auto probe = std::make_shared<Probe>();
+  PatternSink sink(probe);
+  auto response = NewClient()->Stream("GET", server.url("/f"), {}, nullptr, &sink);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "");
+  EXPECT_EQ(probe->bytes, 5 * kMiB + 7);
+  EXPECT_EQ(probe->mismatches, 0u);
+}
+
+TEST(ClientStreamTest, ANon2xxBodyGoesIntoBodyNotTheSink) {
+  TestServer server([](const Request& request, const Responder& respond) {
+    Response response;
+    response.status = request.path == "/big" ? 500 : 404;
+    response.body = request.path == "/big" ? PatternString(3 * kMiB)
+                                           : R"({"code":"notFound","message":"no such file"})";
+    respond(std::move(response));
+  });
+  auto client = NewClient();
+  auto probe = std::make_shared<Probe>();
+  PatternSink sink(probe);
+  auto response = client->Stream("GET", server.url("/missing"), {}, nullptr, &sink);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(response->body, R"({"code":"notFound","message":"no such file"})");
+  // At most 1 MiB of it is kept.
+  response = client->Stream("GET", server.url("/big"), {}, nullptr, &sink);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 500);
+  EXPECT_EQ(response->body.size(), kMiB);
+  EXPECT_TRUE(response->body == PatternString(kMiB));
+  EXPECT_EQ(probe->calls, 0);
+}
+
+TEST(ClientStreamTest, WithoutSinkOrSourceItIsLikeSend) {
+  TestServer server(Echo);
+  auto response =
+      NewClient()->Stream("DELETE", server.url("/x"), {{"X-Test", "t"}}, nullptr, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("x-method"), "DELETE");
+  EXPECT_EQ(response->Header("x-test"), "t");
+  EXPECT_EQ(response->Header("x-content-length"), "0");
+}
+
+TEST(ClientStreamTest, SinkAndSourceErrorsAreReturnedAsIs) {
+  TestServer download_server(ServeSource(8 * kMiB));
+  auto client = NewClient();
+  PatternSink failing_sink(std::make_shared<Probe>(),
+                           Faults{.fail_at = kMiB, .failure = Status::IoError("disk full")});
+  auto response = client->Stream("GET", download_server.url("/f"), {}, nullptr, &failing_sink);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kIoError);
+  EXPECT_EQ(response.status().message(), "disk full");
+
+  auto probe = std::make_shared<Probe>();
+  UploadServer upload_server(probe);
+  PatternSource failing_source(
+      8 * kMiB, std::make_shared<Probe>(),
+      Faults{.fail_at = kMiB, .failure = Status::Corruption("bad sector")});
+  response = client->Stream("PUT", upload_server.url("/f"), {}, &failing_source, nullptr);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kCorruption);
+  EXPECT_EQ(response.status().message(), "bad sector");
+  // The server dropped the sink of the upload cut short.
+  EXPECT_TRUE(WaitUntil([&] { return probe->destroyed.load(); }));
+
+  // A source that ends before its size is an error too.
+  PatternSource short_source(2 * kMiB, std::make_shared<Probe>(), Faults{.end_at = kMiB});
+  response = client->Stream("PUT", upload_server.url("/f"), {}, &short_source, nullptr);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kInternal);
+  EXPECT_NE(response.status().message().find("upload source gave 0 bytes"), std::string::npos)
+      << response.status().message();
+
+  // The client is still good.
+  auto after = client->Get(download_server.url("/f"));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->body.size(), 8 * kMiB);
+}
+
+TEST(ClientStreamTest, SendAfterStreamHasItsNormalOptions) {
+  TestServer server(Echo);
+  auto probe = std::make_shared<Probe>();
+  UploadServer upload_server(probe);
+  auto client = NewClient();
+  PatternSource source(kMiB, std::make_shared<Probe>());
+  auto streamed = client->Stream("POST", upload_server.url("/f"), {}, &source, nullptr);
+  ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+  EXPECT_EQ(streamed->status, 200);
+
+  auto get = client->Get(server.url("/g"));
+  ASSERT_TRUE(get.ok()) << get.status().ToString();
+  EXPECT_EQ(get->Header("x-method"), "GET");
+  EXPECT_EQ(get->Header("x-content-length"), "");
+  EXPECT_EQ(get->body, "");
+  auto put = client->Put(server.url("/p"), "small");
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->Header("x-method"), "PUT");
+  EXPECT_EQ(put->body, "small");
+  EXPECT_EQ(put->Header("x-content-type"), "application/json");
+}
+
+TEST(ClientStreamTest, AStalledTransferTimesOut) {
+  std::promise<Responder> parked;
+  TestServer server(
+      [&](const Request&, Responder respond) { parked.set_value(std::move(respond)); });
+  ClientOptions options;
+  options.timeout = 1s;
+  auto probe = std::make_shared<Probe>();
+  PatternSink sink(probe);
+  auto response = NewClient(options)->Stream("GET", server.url("/never"), {}, nullptr, &sink);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kUnavailable);
+  EXPECT_NE(response.status().message().find("stalled: no byte moved for 1000 ms"),
+            std::string::npos)
+      << response.status().message();
+  // Answered for the server's sake: the connection closes.
+  parked.get_future().get()(Response{});
+}
+
+TEST(ClientStreamTest, RejectsABodyOnGetOrHead) {
+  auto client = NewClient();
+  PatternSource source(10, std::make_shared<Probe>());
+  for (const std::string method : {"GET", "HEAD"}) {
+    auto response = client->Stream(method, "http://127.0.0.1:1/", {}, &source, nullptr);
+    EXPECT_EQ(response.status().code(), Code::kInvalidArgument) << method;
+  }
 }
 
 TEST(HeaderTest, LookupIsCaseInsensitiveAndFirstWins) {

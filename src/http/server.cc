@@ -3,6 +3,14 @@
 // body, hand the request to the Handler, wait for the Responder, write the
 // response, then read the next request or close.
 //
+// Bodies: a request body is read whole into a string by a string_body parser
+// under one idle timeout, unless the handler gives a BodySink for it; then the
+// header's parser is converted into one of SinkBody, which passes each piece
+// to the sink as it is parsed, one read (at most 64 KiB) at a time, each
+// under its own idle timeout. Every response goes out through one serializer
+// of ResponseBody (a string, or a BodySource read 64 KiB at a time), written
+// piece by piece, each under its own idle timeout.
+//
 // Lifetime: the server's registry holds every open connection (so a
 // connection waiting for a Responder stays alive without any pending I/O);
 // Connection::Close() removes it. Responders hold only a weak reference, so an
@@ -44,6 +52,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -52,11 +61,15 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/optional/optional.hpp>
+#include <boost/system/error_code.hpp>
 
 #include "base/mutex.h"
+#include "http/errors.h"
 
 namespace braid::http {
 namespace {
@@ -79,6 +92,15 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// How much of a BodySource is read (and held) at a time.
+constexpr size_t kSourcePieceBytes = 64 << 10;
+
+// The header parser's body limit: none, since the limit depends on whether
+// the handler streams the body (set once that is known, before any body is
+// read). Not boost::none: Beast 1.74 compares a Content-Length with an empty
+// limit as "too large".
+constexpr uint64_t kNoBodyLimit = std::numeric_limits<uint64_t>::max();
 
 std::string JsonEscape(std::string_view s) {
   std::string out;
@@ -134,8 +156,7 @@ std::string FormatEndpoint(const tcp::endpoint& endpoint) {
 }
 
 // A parsed request's line and headers as the Handler sees them (no body).
-Request RequestOf(const bhttp::request<bhttp::string_body>& message,
-                  const std::string& remote_address) {
+Request RequestOf(const bhttp::request_header<>& message, const std::string& remote_address) {
   Request request;
   request.method = std::string(message.method_string());
   request.target = std::string(message.target());
@@ -149,6 +170,122 @@ Request RequestOf(const bhttp::request<bhttp::string_body>& message,
   request.remote_address = remote_address;
   return request;
 }
+
+// Calls `fn`, turning an exception into an Internal status: sinks and
+// sources are handler code, and must not unwind through Beast.
+template <typename Fn>
+auto CallHandlerCode(const char* what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string(what) + " threw: " + e.what());
+  } catch (...) {
+    return Status::Internal(std::string(what) + " threw an unknown exception");
+  }
+}
+
+// The body of a streamed request, as a Beast Body: each piece goes to the
+// handler's sink as the parser produces it, so no more than one read of the
+// body (64 KiB) is in memory. The sink's error is kept in `error` for the
+// connection to answer.
+struct SinkBody {
+  struct value_type {
+    std::shared_ptr<BodySink> sink;
+    Status error;
+  };
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(bhttp::header<isRequest, Fields>& /*header*/, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<uint64_t>& /*length*/, beast::error_code& ec) { ec = {}; }
+
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      size_t used = 0;
+      for (const auto buffer : beast::buffers_range_ref(buffers)) {
+        if (buffer.size() == 0) continue;
+        const std::string_view piece(static_cast<const char*>(buffer.data()), buffer.size());
+        Status status = CallHandlerCode("body sink", [&] { return body_.sink->Write(piece); });
+        if (!status.ok()) {
+          body_.error = std::move(status);
+          // Any error stops the parser; the connection answers `error`.
+          ec = boost::system::errc::make_error_code(boost::system::errc::io_error);
+          return used;
+        }
+        used += piece.size();
+      }
+      return used;
+    }
+
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+// The body of every response, as a Beast Body: a string, or a BodySource
+// read kSourcePieceBytes at a time as the socket takes them.
+struct ResponseBody {
+  struct value_type {
+    std::string text;
+    std::shared_ptr<BodySource> source;  // when set, the body; `text` is empty
+    uint64_t source_size = 0;            // source->size(), asked once
+  };
+
+  static uint64_t size(const value_type& body) {
+    return body.source ? body.source_size : body.text.size();
+  }
+
+  class writer {
+   public:
+    using const_buffers_type = asio::const_buffer;
+
+    template <bool isRequest, class Fields>
+    writer(const bhttp::header<isRequest, Fields>& /*header*/, const value_type& body)
+        : body_(body), left_(body.source_size) {}
+
+    void init(beast::error_code& ec) {
+      ec = {};
+      if (body_.source && left_ > 0) buffer_ = std::make_unique<char[]>(kSourcePieceBytes);
+    }
+
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      if (!body_.source) return {{asio::buffer(body_.text), false}};
+      if (left_ == 0) return boost::none;
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(left_, kSourcePieceBytes));
+      Result<size_t> got =
+          CallHandlerCode("body source", [&] { return body_.source->Read(buffer_.get(), want); });
+      if (got.ok() && (*got == 0 || *got > want)) {
+        got = Status::Internal("body source gave " + std::to_string(*got) + " bytes when " +
+                               std::to_string(want) + " were asked for, " +
+                               std::to_string(body_.source_size - left_) + " of " +
+                               std::to_string(body_.source_size) + " into the body");
+      }
+      if (!got.ok()) {
+        // The header is out: the client can only learn of it by the
+        // connection closing short of the Content-Length.
+        std::fprintf(stderr, "braid http: aborting a response: %s\n",
+                     got.status().ToString().c_str());
+        ec = boost::system::errc::make_error_code(boost::system::errc::io_error);
+        return boost::none;
+      }
+      left_ -= *got;
+      return {{asio::const_buffer(buffer_.get(), *got), left_ > 0}};
+    }
+
+   private:
+    const value_type& body_;
+    uint64_t left_;
+    std::unique_ptr<char[]> buffer_;
+  };
+};
+
+using OutgoingResponse = bhttp::response<ResponseBody>;
 
 // One-shot callback state shared by the asio wait handler and the Timer
 // handle. Whoever flips `claimed` first decides: the handler runs the
@@ -228,16 +365,20 @@ class Connection final : public ConnectionBase,
   void ReadHeader();
   void OnReadHeader(beast::error_code ec, size_t bytes);
   void OnContinueWritten(beast::error_code ec, size_t bytes);
+  // Reads the body whole (`parser_`) or streams it into a sink (`upload_`).
   void ReadBody();
   void OnReadBody(beast::error_code ec, size_t bytes);
+  void ReadBodyPiece();
+  void OnReadBodyPiece(beast::error_code ec, size_t bytes);
   void OnReadError(beast::error_code ec);
   void HandleRequest();
   void WriteResponse(uint64_t seq, Response response);
   void WriteError(unsigned status, Code code, std::string_view message);
   // A handler's answer to a request whose body stays unread.
   void WriteRefusal(Response response);
-  void Write(bhttp::response<bhttp::string_body> response, bool linger);
-  void OnWrite(beast::error_code ec, size_t bytes);
+  void Write(OutgoingResponse response, bool linger);
+  void WriteSome();
+  void OnWriteSome(beast::error_code ec, size_t bytes);
   void Linger();
   void OnLingerRead(beast::error_code ec, size_t bytes);
   void Close();
@@ -255,8 +396,14 @@ class Connection final : public ConnectionBase,
   Stream stream_;
   std::string remote_address_;
   beast::flat_buffer buffer_;
+  // The request being read: its header and a body read whole, or, once a
+  // handler gave a sink, a body streamed into it (then `parser_` is empty).
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::optional<bhttp::request_parser<SinkBody>> upload_;
+  uint64_t body_limit_ = 0;  // of the body being read
+  std::optional<OutgoingResponse> response_;
+  // Writes `response_`; refers to it, so is reset first.
+  std::optional<bhttp::response_serializer<ResponseBody>> serializer_;
   State state_ = State::kReading;
   uint64_t seq_ = 0;  // number of the request being handled
   unsigned version_ = 11;
@@ -408,7 +555,8 @@ void Connection<Stream>::ReadHeader() {
   if (server_.shutting_down()) return Close();
   state_ = State::kReading;
   parser_.emplace();
-  parser_->body_limit(static_cast<uint64_t>(max_body_bytes_));
+  parser_->body_limit(kNoBodyLimit);
+  body_limit_ = max_body_bytes_;
   parser_->header_limit(static_cast<uint32_t>(
       std::min<size_t>(max_header_bytes_, std::numeric_limits<uint32_t>::max())));
   // A new connection sends its first request within the header timeout;
@@ -425,16 +573,47 @@ void Connection<Stream>::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
   if (ec) return OnReadError(ec);
   if (parser_->is_done()) return HandleRequest();
   const auto& message = parser_->get();
+  const Request header = RequestOf(message, remote_address_);
   // A large body (or one of unknown length) is read only if the handler
   // admits the request from its header: no credentials, no upload.
   const auto length = parser_->content_length();
   if (!length || *length > server_.options().admit_body_bytes) {
-    const Request header = RequestOf(message, remote_address_);
     std::optional<Response> refusal;
     RunGuarded("admit", [&] { refusal = server_.handler().Admit(header); });
     if (refusal) return WriteRefusal(std::move(*refusal));
   }
-  if (message.version() >= 11 && beast::iequals(message[bhttp::field::expect], "100-continue")) {
+  uint64_t max_bytes = max_body_bytes_;
+  std::optional<Response> refusal;
+  std::shared_ptr<BodySink> sink;
+  try {
+    sink = server_.handler().BodySinkFor(header, &max_bytes, &refusal);
+  } catch (const std::exception& e) {
+    return WriteError(500, Code::kInternal, std::string("handler failed: ") + e.what());
+  } catch (...) {
+    return WriteError(500, Code::kInternal, "handler failed with an unknown exception");
+  }
+  if (refusal) return WriteRefusal(std::move(*refusal));
+  body_limit_ = sink ? max_bytes : max_body_bytes_;
+  // Refused before the client sends it (with 100-continue) or before the
+  // server reads any of it; the sink is dropped unused.
+  if (length && *length > body_limit_) {
+    return WriteError(413, Code::kPayloadTooLarge,
+                      "request body is larger than " + std::to_string(body_limit_) + " bytes");
+  }
+  const bool expect_continue =
+      message.version() >= 11 && beast::iequals(message[bhttp::field::expect], "100-continue");
+  if (sink) {
+    // No body byte has been parsed yet (the header parser is not eager), so
+    // the parser may change its body type; `message` dies with `parser_`.
+    upload_.emplace(std::move(*parser_));
+    parser_.reset();
+    upload_->body_limit(body_limit_);
+    upload_->eager(true);  // each read hands the sink all it holds
+    upload_->get().body().sink = std::move(sink);
+  } else {
+    parser_->body_limit(body_limit_);
+  }
+  if (expect_continue) {
     asio::async_write(
         stream_, asio::buffer(kContinue.data(), kContinue.size()),
         beast::bind_front_handler(&Connection::OnContinueWritten, this->shared_from_this()));
@@ -452,6 +631,8 @@ void Connection<Stream>::OnContinueWritten(beast::error_code ec, size_t /*bytes*
 
 template <class Stream>
 void Connection<Stream>::ReadBody() {
+  if (upload_) return ReadBodyPiece();
+  // A whole body is at most max_body_bytes: one timeout for all of it.
   Lowest().expires_after(idle_timeout_);
   bhttp::async_read(stream_, buffer_, *parser_,
                     beast::bind_front_handler(&Connection::OnReadBody, this->shared_from_this()));
@@ -465,10 +646,37 @@ void Connection<Stream>::OnReadBody(beast::error_code ec, size_t /*bytes*/) {
 }
 
 template <class Stream>
+void Connection<Stream>::ReadBodyPiece() {
+  // A streamed body may take hours in all; each piece must come in time.
+  Lowest().expires_after(idle_timeout_);
+  bhttp::async_read_some(
+      stream_, buffer_, *upload_,
+      beast::bind_front_handler(&Connection::OnReadBodyPiece, this->shared_from_this()));
+}
+
+template <class Stream>
+void Connection<Stream>::OnReadBodyPiece(beast::error_code ec, size_t /*bytes*/) {
+  // Whatever ends the upload early also ends the sink: its destructor cleans
+  // up (a partial file, say).
+  if (state_ == State::kClosed) return upload_.reset();
+  Status error = std::move(upload_->get().body().error);
+  if (!error.ok()) {
+    upload_.reset();
+    return WriteRefusal(ErrorResponse(error));
+  }
+  if (ec) {
+    upload_.reset();
+    return OnReadError(ec);
+  }
+  if (upload_->is_done()) return HandleRequest();
+  ReadBodyPiece();
+}
+
+template <class Stream>
 void Connection<Stream>::OnReadError(beast::error_code ec) {
   if (ec == bhttp::error::body_limit) {
     return WriteError(413, Code::kPayloadTooLarge,
-                      "request body is larger than " + std::to_string(max_body_bytes_) + " bytes");
+                      "request body is larger than " + std::to_string(body_limit_) + " bytes");
   }
   if (ec == bhttp::error::header_limit) {
     return WriteError(
@@ -486,13 +694,25 @@ void Connection<Stream>::OnReadError(beast::error_code ec) {
 
 template <class Stream>
 void Connection<Stream>::HandleRequest() {
-  auto& message = parser_->get();
-  Request request = RequestOf(message, remote_address_);
-  request.body = std::move(message.body());
-  version_ = message.version();
-  keep_alive_ = message.keep_alive();
-  head_ = message.method() == bhttp::verb::head;
-  parser_.reset();
+  auto take = [&](auto& message) {
+    Request request = RequestOf(message, remote_address_);
+    version_ = message.version();
+    keep_alive_ = message.keep_alive();
+    head_ = message.method() == bhttp::verb::head;
+    return request;
+  };
+  Request request;
+  if (upload_) {
+    request = take(upload_->get());
+    // The connection keeps no reference: the sink lives as long as the
+    // handler wants it.
+    request.sink = std::move(upload_->get().body().sink);
+    upload_.reset();
+  } else {
+    request = take(parser_->get());
+    request.body = std::move(parser_->get().body());
+    parser_.reset();
+  }
 
   state_ = State::kHandling;
   const uint64_t seq = ++seq_;
@@ -534,7 +754,7 @@ void Connection<Stream>::WriteResponse(uint64_t seq, Response response) {
   // A second answer, or one for a connection that failed meanwhile.
   if (state_ != State::kHandling || seq != seq_) return;
 
-  bhttp::response<bhttp::string_body> message;
+  OutgoingResponse message;
   message.version(version_);
   try {
     const bool valid_status = response.status >= 200 && response.status <= 999;
@@ -551,12 +771,25 @@ void Connection<Stream>::WriteResponse(uint64_t seq, Response response) {
       }
       message.insert(name, value);
     }
+    if (response.source && !response.body.empty()) {
+      return WriteError(500, Code::kInternal, "handler produced both a body and a body source");
+    }
     // 204 and 304 have no body and, here, no Content-Length; HEAD gets the
-    // Content-Length of the body it would have received.
+    // Content-Length of the body it would have received (a source is not
+    // read).
     const unsigned status = message.result_int();
     if (status != 204 && status != 304) {
-      message.content_length(response.body.size());
-      if (!head_) message.body() = std::move(response.body);
+      if (response.source) {
+        const uint64_t size = response.source->size();
+        message.content_length(size);
+        if (!head_) {
+          message.body().source = std::move(response.source);
+          message.body().source_size = size;
+        }
+      } else {
+        message.content_length(response.body.size());
+        if (!head_) message.body().text = std::move(response.body);
+      }
     }
     message.keep_alive(keep_alive_ && !server_.shutting_down());
   } catch (const std::exception& e) {
@@ -567,7 +800,7 @@ void Connection<Stream>::WriteResponse(uint64_t seq, Response response) {
 
 template <class Stream>
 void Connection<Stream>::WriteRefusal(Response response) {
-  bhttp::response<bhttp::string_body> message;
+  OutgoingResponse message;
   message.version(11);
   const bool valid_status = response.status >= 400 && response.status <= 599;
   message.result(valid_status ? static_cast<unsigned>(response.status) : 400u);
@@ -579,7 +812,7 @@ void Connection<Stream>::WriteRefusal(Response response) {
       message.insert(name, value);
     }
   }
-  message.body() = std::move(response.body);
+  message.body().text = std::move(response.body);
   message.prepare_payload();
   message.keep_alive(false);
   Write(std::move(message), /*linger=*/true);
@@ -587,12 +820,12 @@ void Connection<Stream>::WriteRefusal(Response response) {
 
 template <class Stream>
 void Connection<Stream>::WriteError(unsigned status, Code code, std::string_view message) {
-  bhttp::response<bhttp::string_body> response;
+  OutgoingResponse response;
   response.version(11);
   response.result(status);
   response.set(bhttp::field::server, "braid");
   response.set(bhttp::field::content_type, "application/json");
-  response.body() = ErrorBody(code, message);
+  response.body().text = ErrorBody(code, message);
   response.prepare_payload();
   response.keep_alive(false);
   // Part of the request may still be unread: linger so that closing does not
@@ -601,21 +834,35 @@ void Connection<Stream>::WriteError(unsigned status, Code code, std::string_view
 }
 
 template <class Stream>
-void Connection<Stream>::Write(bhttp::response<bhttp::string_body> response, bool linger) {
+void Connection<Stream>::Write(OutgoingResponse response, bool linger) {
   state_ = State::kWriting;
   linger_ = linger;
   response_.emplace(std::move(response));
-  Lowest().expires_after(idle_timeout_);
-  bhttp::async_write(stream_, *response_,
-                     beast::bind_front_handler(&Connection::OnWrite, this->shared_from_this()));
+  serializer_.emplace(*response_);
+  WriteSome();
 }
 
 template <class Stream>
-void Connection<Stream>::OnWrite(beast::error_code ec, size_t /*bytes*/) {
-  if (state_ == State::kClosed) return;
+void Connection<Stream>::WriteSome() {
+  // A streamed body may take hours in all; each piece must leave in time.
+  Lowest().expires_after(idle_timeout_);
+  bhttp::async_write_some(
+      stream_, *serializer_,
+      beast::bind_front_handler(&Connection::OnWriteSome, this->shared_from_this()));
+}
+
+template <class Stream>
+void Connection<Stream>::OnWriteSome(beast::error_code ec, size_t /*bytes*/) {
+  if (state_ == State::kClosed || ec) {
+    // Drops the source now, not whenever the connection goes.
+    serializer_.reset();
+    response_.reset();
+    return Close();
+  }
+  if (!serializer_->is_done()) return WriteSome();
   const bool close = response_->need_eof();
+  serializer_.reset();
   response_.reset();
-  if (ec) return Close();
   if (linger_) return Linger();
   if (close) {
     Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -646,7 +893,9 @@ void Connection<Stream>::OnLingerRead(beast::error_code ec, size_t /*bytes*/) {
 
 template <class Stream>
 void Connection<Stream>::OnShutdown() {
-  const bool idle = state_ == State::kReading && (!parser_ || !parser_->got_some());
+  // An upload in progress is a request in flight, even if its parser (now
+  // `upload_`) has moved out of `parser_`.
+  const bool idle = state_ == State::kReading && !upload_ && (!parser_ || !parser_->got_some());
   if (idle || state_ == State::kLingering) Close();
 }
 

@@ -2,8 +2,16 @@
 // graceful shutdown. It knows nothing of braid's API: it parses requests,
 // hands them to a Handler and writes back what the Handler answers.
 //
-// Threading: Run() drives a pool of I/O threads. Handler::Handle is called on
-// one of them and may block briefly (a store read or write); work that waits
+// Bodies are whole strings by default. A request body may instead be streamed
+// into a BodySink (Handler::BodySinkFor) and a response body streamed from a
+// BodySource (Response::source), so a file of several GiB is never held in
+// memory: a streamed connection holds a few hundred KiB at most. A streamed
+// body may take any time in all, but each piece must move within
+// `idle_timeout` (a stalled peer is dropped, a slow one is not).
+//
+// Threading: Run() drives a pool of I/O threads. Handler::Handle (and Admit,
+// BodySinkFor, BodySink::Write and BodySource::Read) is called on one of them
+// and may block briefly (a store read or write, a disk write); work that waits
 // (long-polls) must not block: keep the Responder and answer later from any
 // thread, using the Executor for timers.
 //
@@ -32,6 +40,30 @@ namespace braid::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Receives a streamed request body (Handler::BodySinkFor).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Called with each piece of the body, in order, on an I/O thread; it may
+  // block briefly (a disk write). An error stops the reading: the server
+  // answers it as {"code","message"} with the HTTP status of its code (use
+  // ErrorResponse from http/errors.h) and closes the connection; Handle() is
+  // then not called. The sink is destroyed when the request is done or
+  // abandoned (client gone, timeout, too large): its destructor cleans up.
+  virtual Status Write(std::string_view piece) = 0;
+};
+
+// A response body produced piece by piece (for example a file range).
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // The exact number of bytes Read() will give: the Content-Length.
+  virtual uint64_t size() const = 0;
+  // Reads up to `n` next bytes into `buf`; returns how many (0 only at the end).
+  // An error (or fewer bytes in all than size()) aborts the connection: the header is already sent.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+};
+
 struct Request {
   std::string method;  // "GET", "PUT", ... as received
   std::string target;  // raw request target, e.g. "/api/v1/delta?cursor=x"
@@ -40,6 +72,10 @@ struct Request {
   Headers headers;     // as received; names compared case-insensitively
   std::string body;
   std::string remote_address;  // "127.0.0.1:53122"
+  // Set when the body was streamed into the sink that BodySinkFor gave;
+  // `body` is then empty. (Initialised so that aggregate initialisations
+  // that stop before it stay free of -Wmissing-field-initializers.)
+  std::shared_ptr<BodySink> sink = nullptr;
 
   // The first header named `name` (case-insensitive), or "" when absent.
   std::string_view Header(std::string_view name) const;
@@ -50,6 +86,11 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   Headers headers;  // extra headers, e.g. {"ETag", "\"...\""}
+  // When set, the body (`body` must be empty; else the answer is a 500): the
+  // Content-Length is source->size(), and the source is read piece by piece
+  // on an I/O thread as the client takes them. HEAD requests get the headers
+  // and Content-Length only (the source is not read); 204 and 304 carry none.
+  std::shared_ptr<BodySource> source = nullptr;
 };
 
 // Answers a request. Must be called exactly once; may be called from any
@@ -70,6 +111,22 @@ class Handler {
   virtual std::optional<Response> Admit(const Request& header) {
     (void)header;
     return std::nullopt;
+  }
+
+  // Called once a request's header is read and Admit() let it go on, for a
+  // request with a body (Content-Length > 0 or chunked). A sink makes the
+  // server stream the body into it instead of into Request::body; then
+  // ServerOptions::max_body_bytes does not apply but `*max_bytes` does (set
+  // by the handler; preset to max_body_bytes): a longer body gets 413
+  // {"code":"payloadTooLarge",...}, checked from Content-Length before
+  // anything is read when it is known. An error Response refuses the
+  // request unread (like Admit). Default: nullptr, the body is read whole.
+  virtual std::shared_ptr<BodySink> BodySinkFor(const Request& header, uint64_t* max_bytes,
+                                                std::optional<Response>* refusal) {
+    (void)header;
+    (void)max_bytes;
+    (void)refusal;
+    return nullptr;
   }
 };
 
@@ -93,11 +150,15 @@ class Executor {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8470;                        // 0: an ephemeral port
-  size_t max_body_bytes = size_t{16} << 20;    // larger bodies get 413
+  uint16_t port = 8470;  // 0: an ephemeral port
+  // Larger bodies get 413, but for those streamed into a BodySink (which has
+  // its own limit, Handler::BodySinkFor).
+  size_t max_body_bytes = size_t{16} << 20;
   size_t max_header_bytes = size_t{64} << 10;  // larger headers get 431
   int threads = 0;                             // 0: max(4, 2 * cores)
-  std::chrono::seconds idle_timeout{120};      // keep-alive connection idle limit
+  // A kept-alive connection's idle limit, and the longest a request body
+  // or a response may wait for its next piece to move.
+  std::chrono::seconds idle_timeout{120};
   // A new connection must finish its TLS handshake, then send its first
   // request header, each within this (slow or idle clients are dropped).
   std::chrono::seconds header_timeout{10};

@@ -1,7 +1,11 @@
 #include "http/server.h"
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -10,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "http/client.h"
+#include "http/errors.h"
 #include "http/test_util.h"
 
 namespace braid::http {
@@ -17,10 +22,16 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Echo;
+using testing::Faults;
 using testing::NewClient;
+using testing::PatternSink;
+using testing::PatternSource;
+using testing::PatternString;
+using testing::Probe;
 using testing::RawSocket;
 using testing::TestOptions;
 using testing::TestServer;
+using testing::WaitUntil;
 
 using Clock = std::chrono::steady_clock;
 
@@ -474,6 +485,466 @@ TEST(ServerTest, CreateRejectsBadHostAndBusyPort) {
   auto busy = Server::Create(options, handler);
   ASSERT_FALSE(busy.ok());
   EXPECT_EQ(busy.status().code(), Code::kIoError) << busy.status().ToString();
+}
+
+// --- Streamed bodies --------------------------------------------------------
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+// BodySinkFor for tests: a PatternSink of `probe` for every request, with
+// the body limit `max_bytes`.
+testing::SinkForFn SinkInto(std::shared_ptr<Probe> probe, uint64_t max_bytes, Faults faults = {}) {
+  return [probe, max_bytes, faults](const Request&, uint64_t* limit,
+                                    std::optional<Response>*) -> std::shared_ptr<BodySink> {
+    *limit = max_bytes;
+    return std::make_shared<PatternSink>(probe, faults);
+  };
+}
+
+// Answers a request whose body was streamed with the bytes its sink took,
+// and 500 if the body came some other way.
+void CountStreamed(Request request, const Responder& respond, const Probe& probe) {
+  const bool streamed = request.sink != nullptr && request.body.empty();
+  // Done with the sink: the server kept no reference, so it goes now.
+  request.sink.reset();
+  respond(Text(streamed ? 200 : 500, std::to_string(probe.bytes.load())));
+}
+
+// A handler answering every request with a body from a PatternSource.
+testing::HandleFn ServeSource(uint64_t size, std::shared_ptr<Probe> probe, Faults faults = {}) {
+  return [size, probe, faults](const Request&, const Responder& respond) {
+    Response response;
+    response.content_type = "application/octet-stream";
+    response.source = std::make_shared<PatternSource>(size, probe, faults);
+    respond(std::move(response));
+  };
+}
+
+// 64 MiB through a server whose max_body_bytes is 16 MiB: the sink sees
+// every byte, in order, and Request::body stays empty.
+TEST(StreamTest, AnUploadIsStreamedIntoItsSinkInOrder) {
+  auto probe = std::make_shared<Probe>();
+  std::atomic<int> asked{0};
+  TestServer server(
+      [&](Request request, const Responder& respond) {
+        if (request.method == "GET") return Echo(std::move(request), respond);
+        CountStreamed(std::move(request), respond, *probe);
+      },
+      TestOptions(), nullptr,
+      [&](const Request& header, uint64_t* max_bytes,
+          std::optional<Response>*) -> std::shared_ptr<BodySink> {
+        ++asked;
+        EXPECT_EQ(*max_bytes, TestOptions().max_body_bytes);
+        EXPECT_EQ(header.path, "/files/big");
+        EXPECT_EQ(header.Header("content-length"), std::to_string(64 * kMiB));
+        EXPECT_TRUE(header.body.empty());
+        *max_bytes = uint64_t{1} << 30;
+        return std::make_shared<PatternSink>(probe);
+      });
+  auto client = NewClient();
+  PatternSource source(64 * kMiB, std::make_shared<Probe>());
+  auto response = client->Stream("PUT", server.url("/files/big"), {}, &source, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::to_string(64 * kMiB));
+  EXPECT_EQ(probe->bytes, 64 * kMiB);
+  EXPECT_EQ(probe->mismatches, 0u);
+  EXPECT_TRUE(probe->destroyed);
+  // A request without a body is not offered a sink, and the connection goes on.
+  auto get = client->Get(server.url("/after"));
+  ASSERT_TRUE(get.ok()) << get.status().ToString();
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(asked, 1);
+}
+
+TEST(StreamTest, ExpectContinueIsHonouredForAStreamedUpload) {
+  auto probe = std::make_shared<Probe>();
+  TestServer server(
+      [&](Request r, const Responder& respond) { CountStreamed(std::move(r), respond, *probe); },
+      TestOptions(), nullptr, SinkInto(probe, 100));
+  RawSocket socket(server.port());
+  ASSERT_TRUE(socket.Send(
+      "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\nExpect: 100-continue\r\n\r\n"));
+  EXPECT_EQ(socket.Read(5s, "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(probe->calls, 0);
+  ASSERT_TRUE(socket.Send(PatternString(50)));
+  const std::string reply = socket.Read(5s, "\r\n\r\n50");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_EQ(probe->bytes, 50u);
+  EXPECT_EQ(probe->mismatches, 0u);
+}
+
+// Decided from Content-Length: neither the sink nor Handle sees any of it.
+TEST(StreamTest, ABodyOverTheSinksLimitGets413BeforeAnyOfItIsRead) {
+  auto probe = std::make_shared<Probe>();
+  std::atomic<int> handled{0};
+  TestServer server(
+      [&](Request r, const Responder& respond) {
+        ++handled;
+        CountStreamed(std::move(r), respond, *probe);
+      },
+      TestOptions(), nullptr, SinkInto(probe, 1000));
+  const std::string error =
+      R"({"code":"payloadTooLarge","message":"request body is larger than 1000 bytes"})";
+  {
+    RawSocket socket(server.port());
+    ASSERT_TRUE(socket.Send("PUT /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+                            PatternString(2000)));
+    bool closed = false;
+    const std::string reply = socket.Read(5s, {}, &closed);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply;
+    EXPECT_NE(reply.find(error), std::string::npos) << reply;
+    EXPECT_TRUE(closed);
+  }
+  auto client = NewClient();
+  PatternSource too_large(1001, std::make_shared<Probe>());
+  auto response = client->Stream("PUT", server.url("/u"), {}, &too_large, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->body, error);
+  EXPECT_EQ(probe->calls, 0);
+  EXPECT_TRUE(probe->destroyed);
+  EXPECT_EQ(handled, 0);
+
+  PatternSource at_limit(1000, std::make_shared<Probe>());
+  response = client->Stream("PUT", server.url("/u"), {}, &at_limit, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "1000");
+}
+
+// A chunked body has no length to check first: it is cut off where it
+// passes the limit, and the sink that took its beginning is dropped.
+TEST(StreamTest, AChunkedUploadOverTheLimitGets413AndDropsItsSink) {
+  auto probe = std::make_shared<Probe>();
+  std::atomic<int> handled{0};
+  TestServer server(
+      [&](Request r, const Responder& respond) {
+        ++handled;
+        CountStreamed(std::move(r), respond, *probe);
+      },
+      TestOptions(), nullptr, SinkInto(probe, 1024));
+  RawSocket socket(server.port());
+  const std::string body = PatternString(0x600);
+  ASSERT_TRUE(socket.Send(
+      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "200\r\n" +
+      body.substr(0, 0x200) + "\r\n400\r\n" + body.substr(0x200, 0x400) + "\r\n0\r\n\r\n"));
+  bool closed = false;
+  const std::string reply = socket.Read(5s, {}, &closed);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply;
+  EXPECT_NE(reply.find("request body is larger than 1024 bytes"), std::string::npos) << reply;
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(probe->destroyed);
+  EXPECT_LE(probe->bytes, 1024u);
+  EXPECT_EQ(handled, 0);
+
+  // Within the limit, a chunked body streams like any other.
+  RawSocket ok(server.port());
+  ASSERT_TRUE(
+      ok.Send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "200\r\n" +
+              body.substr(0, 0x200) + "\r\n100\r\n" + body.substr(0x200, 0x100) + "\r\n0\r\n\r\n"));
+  const std::string reply2 = ok.Read(5s, "\r\n\r\n");
+  EXPECT_TRUE(reply2.starts_with("HTTP/1.1 200")) << reply2;
+  EXPECT_EQ(handled, 1);
+}
+
+TEST(StreamTest, ASinkErrorIsAnsweredAndHandleIsNotCalled) {
+  auto probe = std::make_shared<Probe>();
+  std::atomic<int> handled{0};
+  TestServer server(
+      [&](Request r, const Responder& respond) {
+        ++handled;
+        CountStreamed(std::move(r), respond, *probe);
+      },
+      TestOptions(), nullptr,
+      SinkInto(probe, 1 << 30, Faults{.fail_at = kMiB, .failure = Status::IoError("disk full")}));
+  PatternSource source(8 * kMiB, std::make_shared<Probe>());
+  auto response = NewClient()->Stream("PUT", server.url("/files/f"), {}, &source, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 500);
+  EXPECT_EQ(response->body, ErrorResponse(Status::IoError("disk full")).body);
+  EXPECT_EQ(response->Header("connection"), "close");
+  EXPECT_TRUE(probe->destroyed);
+  EXPECT_EQ(handled, 0);
+  // Another code keeps its own status.
+  auto probe2 = std::make_shared<Probe>();
+  TestServer server2(
+      [](Request, const Responder&) { ADD_FAILURE() << "handled"; }, TestOptions(), nullptr,
+      SinkInto(probe2, 1 << 30, Faults{.fail_at = 0, .failure = Status::Forbidden("read-only")}));
+  PatternSource source2(1000, std::make_shared<Probe>());
+  response = NewClient()->Stream("POST", server2.url("/files/f"), {}, &source2, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 403);
+  EXPECT_EQ(response->body, R"({"code":"forbidden","message":"read-only"})");
+}
+
+TEST(StreamTest, BodySinkForMayRefuseTheRequestUnread) {
+  std::atomic<int> handled{0};
+  TestServer server(
+      [&](Request, const Responder& respond) {
+        ++handled;
+        respond(Text(200, ""));
+      },
+      TestOptions(), nullptr,
+      [](const Request&, uint64_t*, std::optional<Response>* refusal) {
+        *refusal = ErrorResponse(Status::Forbidden("no uploads here"));
+        return std::shared_ptr<BodySink>();
+      });
+  RawSocket socket(server.port());
+  ASSERT_TRUE(socket.Send("PUT /u HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nsome"));
+  const std::string reply = socket.Read(5s, "here\"}");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 403")) << reply;
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+  EXPECT_EQ(handled, 0);
+}
+
+TEST(StreamTest, AClientGoneMidUploadDropsTheSink) {
+  auto probe = std::make_shared<Probe>();
+  std::atomic<int> handled{0};
+  TestServer server(
+      [&](Request r, const Responder& respond) {
+        ++handled;
+        CountStreamed(std::move(r), respond, *probe);
+      },
+      TestOptions(), nullptr, SinkInto(probe, 1 << 30));
+  {
+    RawSocket socket(server.port());
+    ASSERT_TRUE(socket.Send("PUT /u HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n" +
+                            PatternString(100000)));
+    ASSERT_TRUE(WaitUntil([&] { return probe->bytes == 100000; }));
+    EXPECT_FALSE(probe->destroyed);
+  }
+  EXPECT_TRUE(WaitUntil([&] { return probe->destroyed.load(); }));
+  EXPECT_EQ(handled, 0);
+  EXPECT_EQ(probe->mismatches, 0u);
+}
+
+// Each piece must come within the idle timeout, not the whole body.
+TEST(StreamTest, AStalledUploadIsDroppedAndASlowOneIsNot) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 1s;
+  auto probe = std::make_shared<Probe>();
+  TestServer server(
+      [&](Request r, const Responder& respond) { CountStreamed(std::move(r), respond, *probe); },
+      options, nullptr, SinkInto(probe, 1 << 30));
+  {
+    RawSocket stalled(server.port());
+    ASSERT_TRUE(stalled.Send("PUT /u HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" +
+                             PatternString(10)));
+    bool closed = false;
+    EXPECT_EQ(stalled.Read(10s, {}, &closed), "");
+    EXPECT_TRUE(closed);
+    EXPECT_TRUE(WaitUntil([&] { return probe->destroyed.load(); }));
+  }
+  // 3 MiB, 64 KiB every 40 ms: about 2 s in all.
+  auto sink_probe = std::make_shared<Probe>();
+  TestServer server2(
+      [&](Request r, const Responder& respond) {
+        CountStreamed(std::move(r), respond, *sink_probe);
+      },
+      options, nullptr, SinkInto(sink_probe, 1 << 30));
+  auto slow_probe = std::make_shared<Probe>();
+  PatternSource slow(3 * kMiB, slow_probe, Faults{.delay = 40ms});
+  auto response = NewClient()->Stream("PUT", server2.url("/u"), {}, &slow, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::to_string(3 * kMiB));
+  EXPECT_EQ(sink_probe->mismatches, 0u);
+  EXPECT_GT(slow_probe->calls, 25);  // it did come in many pieces
+}
+
+// Without a sink, bodies are read whole and bound by max_body_bytes, beside
+// requests the handler streams.
+TEST(StreamTest, WholeBodiesStillObeyMaxBodyBytes) {
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = 1024;
+  auto probe = std::make_shared<Probe>();
+  TestServer server(
+      [&](Request request, const Responder& respond) {
+        if (request.sink) return CountStreamed(std::move(request), respond, *probe);
+        Echo(std::move(request), respond);
+      },
+      options, nullptr,
+      [&](const Request& header, uint64_t* max_bytes,
+          std::optional<Response>*) -> std::shared_ptr<BodySink> {
+        EXPECT_EQ(*max_bytes, 1024u);
+        if (!header.path.starts_with("/files/")) return nullptr;
+        *max_bytes = 8 * kMiB;
+        return std::make_shared<PatternSink>(probe);
+      });
+  auto client = NewClient();
+  auto response = client->Put(server.url("/records/r"), std::string(2000, 'r'));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->body,
+            R"({"code":"payloadTooLarge","message":"request body is larger than 1024 bytes"})");
+  response = client->Put(server.url("/records/r"), std::string(1000, 'r'));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::string(1000, 'r'));
+
+  PatternSource source(4 * kMiB, std::make_shared<Probe>());
+  response = client->Stream("PUT", server.url("/files/f"), {}, &source, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::to_string(4 * kMiB));
+  EXPECT_EQ(probe->mismatches, 0u);
+}
+
+TEST(StreamTest, AResponseIsStreamedFromItsSource) {
+  auto source_probe = std::make_shared<Probe>();
+  TestServer server(ServeSource(64 * kMiB, source_probe));
+  auto client = NewClient();
+  auto probe = std::make_shared<Probe>();
+  PatternSink sink(probe);
+  auto response = client->Stream("GET", server.url("/files/big"), {}, nullptr, &sink);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "");
+  EXPECT_EQ(response->Header("content-length"), std::to_string(64 * kMiB));
+  EXPECT_EQ(response->Header("content-type"), "application/octet-stream");
+  EXPECT_EQ(probe->bytes, 64 * kMiB);
+  EXPECT_EQ(probe->mismatches, 0u);
+  EXPECT_EQ(source_probe->bytes, 64 * kMiB);
+  EXPECT_TRUE(WaitUntil([&] { return source_probe->destroyed.load(); }));
+  // Kept alive: the next request on the connection is served.
+  auto again = client->Send("GET", server.url("/files/big"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->body.size(), 64 * kMiB);
+  EXPECT_TRUE(again->body == PatternString(64 * kMiB));
+}
+
+TEST(StreamTest, HeadAndNoContentDoNotReadTheSource) {
+  auto probe = std::make_shared<Probe>();
+  TestServer server([&](const Request& request, const Responder& respond) {
+    Response response;
+    response.status = request.path == "/none" ? 204 : 200;
+    response.source = std::make_shared<PatternSource>(12345, probe);
+    respond(std::move(response));
+  });
+  auto client = NewClient();
+  auto head = client->Send("HEAD", server.url("/f"));
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("content-length"), "12345");
+  EXPECT_EQ(head->body, "");
+  auto none = client->Send("GET", server.url("/none"));
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->status, 204);
+  EXPECT_EQ(none->Header("content-length"), "");
+  EXPECT_EQ(probe->calls, 0);
+  // The connection is in step afterwards.
+  auto get = client->Send("GET", server.url("/f"));
+  ASSERT_TRUE(get.ok()) << get.status().ToString();
+  EXPECT_EQ(get->body, PatternString(12345));
+}
+
+// The header is out when the source fails: the client sees a short body,
+// and the server goes on serving.
+TEST(StreamTest, ASourceThatFailsOrEndsShortAbortsTheResponse) {
+  for (const Faults& faults : {Faults{.fail_at = kMiB}, Faults{.end_at = kMiB}}) {
+    auto source_probe = std::make_shared<Probe>();
+    TestServer server(ServeSource(4 * kMiB, source_probe, faults));
+    auto probe = std::make_shared<Probe>();
+    PatternSink sink(probe);
+    auto response = NewClient()->Stream("GET", server.url("/f"), {}, nullptr, &sink);
+    EXPECT_FALSE(response.ok());
+    EXPECT_LT(probe->bytes, 4 * kMiB);
+    EXPECT_EQ(probe->mismatches, 0u);
+    EXPECT_TRUE(WaitUntil([&] { return source_probe->destroyed.load(); }));
+  }
+}
+
+TEST(StreamTest, ABodyAndASourceTogetherAre500) {
+  TestServer server([](const Request&, const Responder& respond) {
+    Response response = Text(200, "both");
+    response.source = std::make_shared<PatternSource>(10, std::make_shared<Probe>());
+    respond(std::move(response));
+  });
+  auto response = NewClient()->Get(server.url("/f"));
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 500);
+}
+
+// The source gives 64 KiB every 40 ms: the whole body takes longer than the
+// idle timeout, each piece does not.
+TEST(StreamTest, ASlowSourceOutlastsTheIdleTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 1s;
+  auto source_probe = std::make_shared<Probe>();
+  TestServer server(ServeSource(3 * kMiB, source_probe, Faults{.delay = 40ms}), options);
+  auto probe = std::make_shared<Probe>();
+  PatternSink sink(probe);
+  auto response = NewClient()->Stream("GET", server.url("/f"), {}, nullptr, &sink);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(probe->bytes, 3 * kMiB);
+  EXPECT_EQ(probe->mismatches, 0u);
+  EXPECT_GT(source_probe->calls, 25);  // it did go in many pieces
+}
+
+// A self-signed certificate for 127.0.0.1 in a temporary directory, made by
+// the openssl command.
+class SelfSignedCertificate {
+ public:
+  SelfSignedCertificate() {
+    char dir[] = "/tmp/braid-http-test-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) return;
+    dir_ = dir;
+    const std::string command =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key() +
+        " -out " + cert() +
+        " -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1";
+    made_ = std::system(command.c_str()) == 0;
+  }
+  ~SelfSignedCertificate() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  bool made() const { return made_; }
+  std::string cert() const { return dir_ + "/cert.pem"; }
+  std::string key() const { return dir_ + "/key.pem"; }
+
+ private:
+  std::string dir_;
+  bool made_ = false;
+};
+
+TEST(StreamTest, BodiesStreamOverTls) {
+  SelfSignedCertificate certificate;
+  if (!certificate.made()) GTEST_SKIP() << "no openssl command to make a certificate";
+  ServerOptions options = TestOptions();
+  options.tls_cert_file = certificate.cert();
+  options.tls_key_file = certificate.key();
+  auto upload_probe = std::make_shared<Probe>();
+  TestServer server(
+      [&](Request request, const Responder& respond) {
+        if (request.sink) return CountStreamed(std::move(request), respond, *upload_probe);
+        ServeSource(16 * kMiB, std::make_shared<Probe>())(request, respond);
+      },
+      options, nullptr, SinkInto(upload_probe, 1 << 30));
+  ASSERT_TRUE(server.server().url().starts_with("https://"));
+  ClientOptions client_options;
+  client_options.ca_cert = certificate.cert();
+  auto client = NewClient(client_options);
+
+  auto probe = std::make_shared<Probe>();
+  PatternSink sink(probe);
+  auto response = client->Stream("GET", server.url("/f"), {}, nullptr, &sink);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(probe->bytes, 16 * kMiB);
+  EXPECT_EQ(probe->mismatches, 0u);
+
+  PatternSource source(16 * kMiB, std::make_shared<Probe>());
+  response = client->Stream("PUT", server.url("/f"), {}, &source, nullptr);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::to_string(16 * kMiB));
+  EXPECT_EQ(upload_probe->mismatches, 0u);
 }
 
 // --- Executor -------------------------------------------------------------
