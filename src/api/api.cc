@@ -132,6 +132,23 @@ http::Response RecordResponse(int status, const Record& rec) {
 
 }  // namespace
 
+Result<std::vector<std::string>> PathSegments(std::string_view path) {
+  std::vector<std::string> seg;
+  if (path.empty() || path.front() != '/') {
+    return Status::InvalidArgument("the path must start with '/'");
+  }
+  path.remove_prefix(1);
+  while (true) {
+    const size_t slash = path.find('/');
+    auto decoded = http::UrlDecode(path.substr(0, slash));
+    if (!decoded.ok()) return decoded.status().WithContext("path");
+    seg.push_back(std::move(*decoded));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return seg;
+}
+
 Result<MetricsAccess> ParseMetricsAccess(std::string_view name) {
   if (name == "admin-or-loopback") return MetricsAccess::kAdminOrLoopback;
   if (name == "admin") return MetricsAccess::kAdmin;
@@ -213,21 +230,9 @@ void Api::Handle(http::Request request, http::Responder respond) {
       inner(std::move(r));
     };
   }
-  // Split the path into decoded segments: "/api/v1/x%2Fy" -> api, v1, "x/y".
-  std::vector<std::string> seg;
-  std::string_view path = request.path;
-  if (path.empty() || path.front() != '/') {
-    return respond(ErrorResponse(Status::InvalidArgument("the path must start with '/'")));
-  }
-  path.remove_prefix(1);
-  while (true) {
-    const size_t slash = path.find('/');
-    auto decoded = http::UrlDecode(path.substr(0, slash));
-    if (!decoded.ok()) return respond(ErrorResponse(decoded.status().WithContext("path")));
-    seg.push_back(std::move(*decoded));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
+  auto segments = PathSegments(request.path);
+  if (!segments.ok()) return respond(ErrorResponse(segments.status()));
+  const std::vector<std::string>& seg = *segments;
   const std::string& m = request.method;
   const bool get = m == "GET" || m == "HEAD";
   auto not_allowed = [&](const char* allow) {
@@ -323,6 +328,10 @@ void Api::Handle(http::Request request, http::Responder respond) {
       if (!query_check({})) return;
       if (!need(auth::NeedRole(who, Role::kWriter, "write records"))) return;
       return respond(Batch(request, who));
+    }
+    if ((n == 7 || n == 8) && seg[2] == "collections" && seg[4] == "records" &&
+        seg[6] == "attachments") {
+      return respond(Attachments(request, seg, who));
     }
     if ((n == 5 || n == 6) && seg[2] == "collections" && seg[4] == "records") {
       if (Status s = ValidateCollection(seg[3]); !s.ok()) return respond(ErrorResponse(s));

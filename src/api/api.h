@@ -21,6 +21,7 @@
 
 #include "auth/authenticator.h"
 #include "auth/keyring.h"
+#include "blob/blob_store.h"
 #include "braid/store.h"
 #include "http/errors.h"
 #include "http/server.h"
@@ -51,7 +52,13 @@ struct ApiOptions {
   auth::AuthOptions auth;
   auth::Keyring* keyring = nullptr;  // null: no certificates (signing, sessions)
   int cert_max_days = 365;           // the longest certificate signed on request
+  blob::BlobStore* blobs = nullptr;  // null: no attachments
+  uint64_t max_attachment_bytes = uint64_t{4} << 30;
 };
+
+// A request path's decoded segments: "/api/v1/x%2Fy" -> api, v1, "x/y".
+// Errors: InvalidArgument (no leading '/', a bad escape).
+Result<std::vector<std::string>> PathSegments(std::string_view path);
 
 // The session id of an "Authorization: Braid-Session ID" header, or "".
 std::string_view SessionCredential(std::string_view authorization);
@@ -69,6 +76,10 @@ class Api : public http::Handler {
   void Handle(http::Request request, http::Responder respond) override;
   // Refuses a large upload without valid credentials before it is read.
   std::optional<http::Response> Admit(const http::Request& header) override;
+  // Streams an attachment upload into the blob store once its header passed
+  // every check a complete upload would face (attachments.cc).
+  std::shared_ptr<http::BodySink> BodySinkFor(const http::Request& header, uint64_t* max_bytes,
+                                              std::optional<http::Response>* refusal) override;
 
  private:
   using Principal = auth::Principal;
@@ -91,6 +102,9 @@ class Api : public http::Handler {
   http::Response Conflicts(const http::Request& request);
   http::Response CollectionSettings(std::string_view collection, const http::Request& request);
   void Delta(const http::Request& request, http::Responder respond);
+  // /api/v1/collections/C/records/ID/attachments[/NAME] (attachments.cc).
+  http::Response Attachments(const http::Request& request, const std::vector<std::string>& seg,
+                             const Principal& who);
   // /api/v1/certs... (certs.cc); `who` is an admin.
   http::Response Certs(const http::Request& request, const std::vector<std::string>& segments,
                        const Principal& who);

@@ -1,6 +1,8 @@
 #include "blob/attachments.h"
 
 #include <algorithm>
+#include <cctype>
+#include <utility>
 
 #include "base/json.h"
 #include "base/validate.h"
@@ -118,6 +120,23 @@ Status ValidateContentType(std::string_view type) {
   return Status::InvalidArgument("content type " + Quoted(type) +
                                  " is not a media type such as application/pdf (printable "
                                  "ASCII, at most 255 bytes)");
+}
+
+std::string GuessContentType(std::string_view name) {
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {".pdf", "application/pdf"},   {".txt", "text/plain"},      {".md", "text/markdown"},
+      {".html", "text/html"},        {".htm", "text/html"},       {".csv", "text/csv"},
+      {".json", "application/json"}, {".xml", "application/xml"}, {".png", "image/png"},
+      {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},     {".gif", "image/gif"},
+      {".svg", "image/svg+xml"},     {".webp", "image/webp"},     {".zip", "application/zip"},
+      {".gz", "application/gzip"},   {".tif", "image/tiff"},      {".tiff", "image/tiff"},
+  };
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& [ext, type] : kTypes) {
+    if (lower.size() > ext.size() && lower.ends_with(ext)) return std::string(type);
+  }
+  return "application/octet-stream";
 }
 
 Result<std::vector<Attachment>> ParseAttachments(std::string_view body) {

@@ -44,6 +44,10 @@ Status ValidateAttachmentName(std::string_view name);
 // at most 255 bytes. Errors: InvalidArgument.
 Status ValidateContentType(std::string_view type);
 
+// A media type for a file name's extension (.pdf, .txt, .png, ...);
+// application/octet-stream for the rest.
+std::string GuessContentType(std::string_view name);
+
 // The attachments a body lists, sorted by name; none when it has no
 // "_attachments". Every member is checked (bodies come from peers too).
 // Errors: InvalidArgument naming the attachment and what is wrong.

@@ -12,6 +12,7 @@
 #include "auth/self_signed.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "blob/blob_store.h"
 #include "cli/cli.h"
 #include "feed/format.h"
 #include "http/address.h"
@@ -154,6 +155,9 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
                          auth::Keyring::Open(inst->store(), inst->dir() + "/keys"));
   api_options.keyring = keys.get();
   api_options.cert_max_days = inst->config().cert_days;
+  BRAID_ASSIGN_OR_RETURN(const auto blobs, blob::BlobStore::Open(inst->dir() + "/blobs"));
+  api_options.blobs = blobs.get();
+  api_options.max_attachment_bytes = static_cast<uint64_t>(inst->config().max_attachment_bytes);
   auto api = std::make_unique<api::Api>(inst->store(), api_options);
   http::ServerOptions options;
   options.host = addr.host;

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -19,24 +18,6 @@ namespace {
 struct AttachArgs {
   std::string collection, id, name, file, content_type;
 };
-
-// A media type for common file name extensions; the rest are bytes.
-std::string GuessContentType(std::string_view name) {
-  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
-      {".pdf", "application/pdf"},   {".txt", "text/plain"},      {".md", "text/markdown"},
-      {".html", "text/html"},        {".htm", "text/html"},       {".csv", "text/csv"},
-      {".json", "application/json"}, {".xml", "application/xml"}, {".png", "image/png"},
-      {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},     {".gif", "image/gif"},
-      {".svg", "image/svg+xml"},     {".webp", "image/webp"},     {".zip", "application/zip"},
-      {".gz", "application/gzip"},   {".tif", "image/tiff"},      {".tiff", "image/tiff"},
-  };
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto& [ext, type] : kTypes) {
-    if (lower.size() > ext.size() && lower.ends_with(ext)) return std::string(type);
-  }
-  return "application/octet-stream";
-}
 
 std::string AttachmentJson(const blob::Attachment& a) {
   std::string out;
@@ -62,7 +43,7 @@ Result<std::unique_ptr<blob::BlobStore>> OpenBlobs(const Instance& inst) {
 
 Status RunAttach(const Globals& g, const AttachArgs& a) {
   BRAID_RETURN_IF_ERROR(blob::ValidateAttachmentName(a.name));
-  const std::string type = a.content_type.empty() ? GuessContentType(a.name) : a.content_type;
+  const std::string type = a.content_type.empty() ? blob::GuessContentType(a.name) : a.content_type;
   BRAID_RETURN_IF_ERROR(blob::ValidateContentType(type));
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(auto blobs, OpenBlobs(*inst));

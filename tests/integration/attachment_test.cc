@@ -1,0 +1,287 @@
+// Attachments against a real `braid serve`: uploads streamed into the blob
+// store, downloads with Range and validators, the CLI, and each bad input
+// (a bad name, a hash mismatch, a body over the limit, a reader, a writer
+// outside its scope, a missing record, a bad media type) refused with its
+// code while nothing is written: no record version, no blob, no temp file.
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "http/client.h"
+#include "tests/support/server.h"
+#include "tests/support/temp_dir.h"
+
+namespace braid {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::Braid;
+using testing::BraidServer;
+using testing::RunResult;
+using testing::TempDir;
+
+std::string LastLine(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s.substr(s.rfind('\n') + 1);
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += hex[d[i] >> 4];
+    out += hex[d[i] & 15];
+  }
+  return out;
+}
+
+class AttachmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.File("data");
+    ASSERT_EQ(Braid(data_, {"init"}).exit_code, 0);
+    // A small limit, so the oversize case needs no gigabytes.
+    SetLimit(8 << 20);
+    AddUser("wanda", {"--role", "writer", "--scope", "lab-a"});
+    AddUser("rita", {"--role", "reader"});
+    auto s = BraidServer::Start(data_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+    admin_ = server_->AdminClient();
+    ASSERT_EQ(Send(*admin_, "PUT", "/api/v1/collections/books/records/b1",
+                   R"({"body":{"title":"T"},"partition":"lab-b"})")
+                  .status,
+              201);
+    ASSERT_EQ(Send(*admin_, "PUT", "/api/v1/collections/books/records/a1",
+                   R"({"body":{"title":"A"},"partition":"lab-a"})")
+                  .status,
+              201);
+  }
+  void TearDown() override {
+    if (server_) {
+      auto code = server_->Stop();
+      EXPECT_TRUE(code.ok() && *code == 0) << server_->LogTail();
+    }
+  }
+
+  void SetLimit(int64_t bytes) {
+    std::ifstream in(data_ + "/braid.toml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t at = text.find("max_attachment_bytes = ");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, text.find('\n', at) - at, "max_attachment_bytes = " + std::to_string(bytes));
+    std::ofstream(data_ + "/braid.toml", std::ios::trunc) << text;
+  }
+  void AddUser(const std::string& name, std::vector<std::string> args) {
+    args.insert(args.begin(), {"user", "add", name});
+    const RunResult r = Braid(data_, args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    passwords_[name] = LastLine(r.out);
+  }
+  std::unique_ptr<http::Client> As(const std::string& name) {
+    http::ClientOptions o;
+    o.authorization = testing::BasicAuthorization(name, passwords_.at(name));
+    return std::move(*http::Client::Create(o));
+  }
+  http::ClientResponse Send(http::Client& c, const std::string& method, const std::string& path,
+                            const std::string& body = "", http::Headers headers = {}) {
+    if (!body.empty() && headers.empty()) headers = {{"Content-Type", "application/json"}};
+    auto r = c.Send(method, server_->url() + path, body, headers);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : http::ClientResponse{};
+  }
+  void ExpectError(const http::ClientResponse& r, int status, const std::string& code,
+                   const std::string& words = "") {
+    EXPECT_EQ(r.status, status) << r.body;
+    const json j = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r.body;
+    EXPECT_EQ(j.value("code", ""), code) << r.body;
+    EXPECT_NE(j.value("message", "").find(words), std::string::npos) << r.body;
+  }
+  // Files in the blob store: blobs, partial downloads and temp files.
+  size_t BlobFiles() {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(data_ + "/blobs")) {
+      n += e.is_regular_file() ? 1 : 0;
+    }
+    return n;
+  }
+  std::string Version(const std::string& id) {
+    const auto r = Send(*admin_, "GET", "/api/v1/collections/books/records/" + id);
+    return json::parse(r.body, nullptr, false).value("version", "");
+  }
+
+  TempDir dir_;
+  std::string data_;
+  std::map<std::string, std::string> passwords_;
+  std::unique_ptr<BraidServer> server_;
+  std::unique_ptr<http::Client> admin_;
+};
+
+TEST_F(AttachmentTest, UploadThenDownloadWholeAndInRanges) {
+  const std::string bytes = RandomBytes(5 << 20, 1);
+  const std::string sha = Sha256Hex(bytes);
+  const std::string path = "/api/v1/collections/books/records/b1/attachments/scan%201.pdf";
+  auto put = Send(*admin_, "PUT", path, bytes,
+                  {{"Content-Type", "application/pdf"}, {"Braid-SHA256", sha}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  const json j = json::parse(put.body);
+  EXPECT_EQ(j["attachment"]["sha256"], sha);
+  EXPECT_EQ(j["attachment"]["size"], bytes.size());
+  EXPECT_EQ(j["record"]["body"]["_attachments"]["scan 1.pdf"]["content_type"], "application/pdf");
+  EXPECT_TRUE(fs::exists(data_ + "/blobs/" + sha.substr(0, 2) + "/" + sha.substr(2)));
+
+  auto get = Send(*admin_, "GET", path);
+  ASSERT_EQ(get.status, 200);
+  EXPECT_TRUE(get.body == bytes);
+  EXPECT_EQ(get.Header("ETag"), "\"" + sha + "\"");
+  EXPECT_EQ(get.Header("Content-Type"), "application/pdf");
+  EXPECT_EQ(get.Header("Braid-MD5").size(), 32u);
+  EXPECT_EQ(get.Header("Accept-Ranges"), "bytes");
+
+  auto head = Send(*admin_, "HEAD", path);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("Content-Length"), std::to_string(bytes.size()));
+  EXPECT_TRUE(head.body.empty());
+
+  auto part = Send(*admin_, "GET", path, "", {{"Range", "bytes=100-199"}});
+  EXPECT_EQ(part.status, 206);
+  EXPECT_TRUE(part.body == bytes.substr(100, 100));
+  EXPECT_EQ(part.Header("Content-Range"), "bytes 100-199/" + std::to_string(bytes.size()));
+  auto tail = Send(*admin_, "GET", path, "", {{"Range", "bytes=-10"}});
+  EXPECT_EQ(tail.status, 206);
+  EXPECT_TRUE(tail.body == bytes.substr(bytes.size() - 10));
+  auto rest = Send(*admin_, "GET", path, "", {{"Range", "bytes=5000000-"}});
+  EXPECT_EQ(rest.status, 206);
+  EXPECT_TRUE(rest.body == bytes.substr(5000000));
+  auto past = Send(*admin_, "GET", path, "", {{"Range", "bytes=9999999-"}});
+  EXPECT_EQ(past.status, 416);
+  EXPECT_EQ(past.Header("Content-Range"), "bytes */" + std::to_string(bytes.size()));
+  // A stale If-Range gets the whole attachment.
+  auto stale = Send(*admin_, "GET", path, "", {{"Range", "bytes=0-9"}, {"If-Range", "\"x\""}});
+  EXPECT_EQ(stale.status, 200);
+  auto same = Send(*admin_, "GET", path, "", {{"If-None-Match", "\"" + sha + "\""}});
+  EXPECT_EQ(same.status, 304);
+
+  auto list = Send(*As("rita"), "GET", "/api/v1/collections/books/records/b1/attachments");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(json::parse(list.body)["attachments"][0]["name"], "scan 1.pdf");
+
+  // The same bytes under another name: one blob.
+  ASSERT_EQ(Send(*admin_, "PUT", "/api/v1/collections/books/records/b1/attachments/copy.pdf", bytes)
+                .status,
+            201);
+  EXPECT_EQ(BlobFiles(), 1u);
+
+  // A record put keeps the attachments; changing them that way is refused.
+  auto kept = Send(*admin_, "PUT", "/api/v1/collections/books/records/b1",
+                   R"({"body":{"title":"U"},"partition":"lab-b"})");
+  ASSERT_EQ(kept.status, 200) << kept.body;
+  EXPECT_EQ(json::parse(kept.body)["body"]["_attachments"].size(), 2u);
+  ExpectError(Send(*admin_, "PUT", "/api/v1/collections/books/records/b1",
+                   R"({"body":{"title":"U","_attachments":{}},"partition":"lab-b"})"),
+              409, "conflict", "_attachments");
+
+  auto del = Send(*admin_, "DELETE", path);
+  ASSERT_EQ(del.status, 200) << del.body;
+  ExpectError(Send(*admin_, "GET", path), 404, "notFound", "no attachment");
+  ExpectError(Send(*admin_, "DELETE", path), 404, "notFound");
+}
+
+TEST_F(AttachmentTest, BadUploadsAreRefusedAndKeepNothing) {
+  const std::string bytes = RandomBytes(1 << 20, 2);
+  const std::string before = Version("b1");
+  const std::string base = "/api/v1/collections/books/records/";
+  // A name that is a path (decoded from the URL), or has "..".
+  ExpectError(Send(*admin_, "PUT", base + "b1/attachments/a%2Fb", bytes), 400, "invalidArgument",
+              "slash");
+  // (".." itself would be resolved away by the client: sent escaped.)
+  ExpectError(Send(*admin_, "PUT", base + "b1/attachments/%2E%2E", bytes), 400, "invalidArgument",
+              "..");
+  ExpectError(Send(*admin_, "PUT", base + "b1/attachments/a..b", bytes), 400, "invalidArgument",
+              "..");
+  ExpectError(Send(*admin_, "PUT", base + "b1/attachments/a%01b", bytes), 400, "invalidArgument",
+              "control");
+  // Bytes that do not match the hash they were announced with.
+  ExpectError(Send(*admin_, "PUT", base + "b1/attachments/x.bin", bytes,
+                   {{"Braid-SHA256", Sha256Hex("x")}}),
+              400, "invalidArgument", "do not match");
+  ExpectError(Send(*admin_, "PUT", base + "b1/attachments/x.bin", bytes, {{"Braid-MD5", "zz"}}),
+              400, "invalidArgument", "Braid-MD5");
+  // A body over the limit (8 MiB here), refused from its Content-Length.
+  ExpectError(Send(*admin_, "PUT", base + "b1/attachments/big.bin", RandomBytes(9 << 20, 3)), 413,
+              "payloadTooLarge");
+  // A media type that is not one.
+  ExpectError(
+      Send(*admin_, "PUT", base + "b1/attachments/x.bin", bytes, {{"Content-Type", "not a type"}}),
+      400, "invalidArgument", "media type");
+  // Who may not: no credentials, a reader, a writer outside its scope.
+  auto anonymous = std::move(*http::Client::Create({}));
+  ExpectError(Send(*anonymous, "PUT", base + "b1/attachments/x.bin", bytes), 401, "unauthorized");
+  ExpectError(Send(*As("rita"), "PUT", base + "b1/attachments/x.bin", bytes), 403, "forbidden");
+  ExpectError(Send(*As("wanda"), "PUT", base + "b1/attachments/x.bin", bytes), 403, "forbidden");
+  // No such record.
+  ExpectError(Send(*admin_, "PUT", base + "nope/attachments/x.bin", bytes), 404, "notFound");
+
+  EXPECT_EQ(Version("b1"), before);
+  EXPECT_EQ(BlobFiles(), 0u);
+
+  // Within its scope, the writer may.
+  EXPECT_EQ(Send(*As("wanda"), "PUT", base + "a1/attachments/x.bin", bytes).status, 201);
+  ExpectError(Send(*As("wanda"), "DELETE", base + "b1/attachments/x.bin"), 403, "forbidden");
+  EXPECT_EQ(BlobFiles(), 1u);
+}
+
+TEST_F(AttachmentTest, TheCommandLineAttachesListsAndWritesOut) {
+  const std::string bytes = RandomBytes(300000, 4);
+  const std::string file = dir_.File("paper.pdf");
+  std::ofstream(file, std::ios::binary) << bytes;
+  RunResult r = Braid(data_, {"attach", "books", "a1", "paper.pdf", "--file", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("attached paper.pdf"), std::string::npos) << r.out;
+  r = Braid(data_, {"attachments", "books", "a1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("paper.pdf\t300000\tapplication/pdf\t" + Sha256Hex(bytes)),
+            std::string::npos)
+      << r.out;
+  // The server serves what the command stored.
+  auto get = Send(*admin_, "GET", "/api/v1/collections/books/records/a1/attachments/paper.pdf");
+  EXPECT_TRUE(get.status == 200 && get.body == bytes);
+  const std::string out = dir_.File("out.pdf");
+  r = Braid(data_, {"attachments", "books", "a1", "paper.pdf", "--output", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(out, std::ios::binary);
+  EXPECT_TRUE(std::string(std::istreambuf_iterator<char>(in), {}) == bytes);
+
+  r = Braid(data_, {"attach", "books", "a1", "../x", "--file", file});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("slash"), std::string::npos) << r.err;
+  r = Braid(data_, {"attach", "books", "nope", "x", "--file", file});
+  EXPECT_EQ(r.exit_code, 3);
+  r = Braid(data_, {"attach", "books", "a1", "x", "--file", dir_.File("missing")});
+  EXPECT_EQ(r.exit_code, 7);
+  r = Braid(data_, {"detach", "books", "a1", "paper.pdf"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Braid(data_, {"detach", "books", "a1", "paper.pdf"});
+  EXPECT_EQ(r.exit_code, 3);
+}
+
+}  // namespace
+}  // namespace braid
