@@ -2,13 +2,11 @@
 // "Attachments"): uploads streamed into the blob store, downloads streamed
 // out of it with Range, listing and removal.
 
-#include <charconv>
-
+#include "blob/attachments.h"
 #include "api/api.h"
 #include "api/query.h"
 #include "base/json.h"
 #include "base/validate.h"
-#include "blob/attachments.h"
 #include "feed/format.h"
 #include "http/address.h"
 #include "http/client.h"
@@ -86,38 +84,6 @@ std::string AttachmentJson(const blob::Attachment& a) {
       .String(a.md5)
       .EndObject();
   return out;
-}
-
-uint64_t ParseUint(std::string_view s, bool* ok) {
-  uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  *ok = !s.empty() && ec == std::errc() && end == s.data() + s.size();
-  return v;
-}
-
-// One "bytes=" range of a blob of `size` bytes (RFC 9110 section 14.1.2):
-// nullopt for no range (absent, several ranges, or malformed ones, which
-// the RFC lets a server ignore); {size, 0} for an unsatisfiable one.
-std::optional<std::pair<uint64_t, uint64_t>> ParseRange(std::string_view h, uint64_t size) {
-  if (!h.starts_with("bytes=")) return std::nullopt;
-  h.remove_prefix(6);
-  const size_t dash = h.find('-');
-  if (dash == std::string_view::npos || h.find(',') != std::string_view::npos) {
-    return std::nullopt;
-  }
-  bool ok_first = false, ok_last = false;
-  const uint64_t first = ParseUint(h.substr(0, dash), &ok_first);
-  const uint64_t last = ParseUint(h.substr(dash + 1), &ok_last);
-  if (!ok_first) {  // bytes=-N: the last N bytes
-    if (!ok_last || dash != 0) return std::nullopt;
-    if (last == 0) return std::pair<uint64_t, uint64_t>{size, 0};
-    const uint64_t n = std::min(last, size);
-    return std::pair<uint64_t, uint64_t>{size - n, n};
-  }
-  if (dash + 1 < h.size() && (!ok_last || last < first)) return std::nullopt;
-  if (first >= size) return std::pair<uint64_t, uint64_t>{size, 0};
-  const uint64_t end = dash + 1 < h.size() ? std::min(last, size - 1) : size - 1;
-  return std::pair<uint64_t, uint64_t>{first, end - first + 1};
 }
 
 }  // namespace
@@ -293,7 +259,7 @@ http::Response Api::Attachments(const http::Request& request, const std::vector<
   uint64_t offset = 0, length = a.size;
   int status = 200;
   const std::string_view if_range = request.Header("If-Range");
-  if (auto range = ParseRange(request.Header("Range"), a.size);
+  if (auto range = ParseByteRange(request.Header("Range"), a.size);
       range && (if_range.empty() || if_range == etag)) {
     if (range->second == 0) {
       http::Response r = ErrorResponse(Status::InvalidArgument(

@@ -1,5 +1,6 @@
 #include "api/query.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "http/client.h"
@@ -62,6 +63,39 @@ Result<bool> Query::GetBool(std::string_view name, bool fallback) const {
   if (*v == "true" || *v == "1" || v->empty()) return true;
   if (*v == "false" || *v == "0") return false;
   return Status::InvalidArgument(std::string(name) + " must be true or false");
+}
+
+namespace {
+
+uint64_t ParseUint(std::string_view s, bool* ok) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  *ok = !s.empty() && ec == std::errc() && end == s.data() + s.size();
+  return v;
+}
+
+}  // namespace
+
+std::optional<std::pair<uint64_t, uint64_t>> ParseByteRange(std::string_view h, uint64_t size) {
+  if (!h.starts_with("bytes=")) return std::nullopt;
+  h.remove_prefix(6);
+  const size_t dash = h.find('-');
+  if (dash == std::string_view::npos || h.find(',') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  bool ok_first = false, ok_last = false;
+  const uint64_t first = ParseUint(h.substr(0, dash), &ok_first);
+  const uint64_t last = ParseUint(h.substr(dash + 1), &ok_last);
+  if (!ok_first) {  // bytes=-N: the last N bytes
+    if (!ok_last || dash != 0) return std::nullopt;
+    if (last == 0) return std::pair<uint64_t, uint64_t>{size, 0};
+    const uint64_t n = std::min(last, size);
+    return std::pair<uint64_t, uint64_t>{size - n, n};
+  }
+  if (dash + 1 < h.size() && (!ok_last || last < first)) return std::nullopt;
+  if (first >= size) return std::pair<uint64_t, uint64_t>{size, 0};
+  const uint64_t end = dash + 1 < h.size() ? std::min(last, size - 1) : size - 1;
+  return std::pair<uint64_t, uint64_t>{first, end - first + 1};
 }
 
 }  // namespace braid::api

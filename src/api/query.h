@@ -34,6 +34,12 @@ class Query {
   std::vector<std::pair<std::string, std::string>> params_;
 };
 
+// One "bytes=" range of a body of `size` bytes (RFC 9110 section 14.1.2),
+// as {offset, length}: nullopt for no range (absent, several ranges, or a
+// malformed one, which the RFC lets a server ignore and answer whole);
+// {size, 0} for an unsatisfiable one (416).
+std::optional<std::pair<uint64_t, uint64_t>> ParseByteRange(std::string_view header, uint64_t size);
+
 }  // namespace braid::api
 
 #endif  // BRAID_API_QUERY_H_

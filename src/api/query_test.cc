@@ -35,5 +35,22 @@ TEST(QueryTest, RefusesWhatItDoesNotKnow) {
   EXPECT_TRUE(Query::Parse("&&", {}).ok());
 }
 
+TEST(ByteRangeTest, OneRangeOfABody) {
+  using R = std::optional<std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(ParseByteRange("bytes=0-9", 100), R({0, 10}));
+  EXPECT_EQ(ParseByteRange("bytes=90-200", 100), R({90, 10}));  // clipped to the end
+  EXPECT_EQ(ParseByteRange("bytes=95-", 100), R({95, 5}));
+  EXPECT_EQ(ParseByteRange("bytes=-10", 100), R({90, 10}));
+  EXPECT_EQ(ParseByteRange("bytes=-1000", 100), R({0, 100}));
+  // Unsatisfiable: 416.
+  EXPECT_EQ(ParseByteRange("bytes=100-", 100), R({100, 0}));
+  EXPECT_EQ(ParseByteRange("bytes=-0", 100), R({100, 0}));
+  // Ignored: the whole body.
+  for (const char* h : {"", "bytes=", "bytes=a-b", "bytes=5-1", "bytes=0-1,5-6", "items=0-1",
+                        "bytes=+1-2", "bytes= 1-2", "bytes=1-2-3", "bytes=99999999999999999999-"}) {
+    EXPECT_EQ(ParseByteRange(h, 100), std::nullopt) << h;
+  }
+}
+
 }  // namespace
 }  // namespace braid::api
