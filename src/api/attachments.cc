@@ -68,24 +68,6 @@ Result<Record> LiveRecord(Store& store, std::string_view collection, std::string
   return std::move(*rec);
 }
 
-std::string AttachmentJson(const blob::Attachment& a) {
-  std::string out;
-  json::Writer w(&out);
-  w.BeginObject()
-      .Key("name")
-      .String(a.name)
-      .Key("content_type")
-      .String(a.content_type)
-      .Key("size")
-      .Uint(a.size)
-      .Key("sha256")
-      .String(a.sha256)
-      .Key("md5")
-      .String(a.md5)
-      .EndObject();
-  return out;
-}
-
 }  // namespace
 
 std::shared_ptr<http::BodySink> Api::BodySinkFor(const http::Request& header, uint64_t* max_bytes,
@@ -157,7 +139,7 @@ http::Response Api::Attachments(const http::Request& request, const std::vector<
     std::string body = R"({"attachments":[)";
     for (size_t i = 0; i < list->size(); ++i) {
       if (i > 0) body += ',';
-      body += AttachmentJson((*list)[i]);
+      body += blob::AttachmentJson((*list)[i]);
     }
     body += "]}";
     return JsonResponse(200, std::move(body));
@@ -204,7 +186,7 @@ http::Response Api::Attachments(const http::Request& request, const std::vector<
     auto r = blob::SetAttachment(store_, *options_.blobs, collection, id, a, may_write);
     if (!r.ok()) return ErrorResponse(r.status());
     http::Response resp =
-        JsonResponse(existed ? 200 : 201, R"({"attachment":)" + AttachmentJson(a) +
+        JsonResponse(existed ? 200 : 201, R"({"attachment":)" + blob::AttachmentJson(a) +
                                               R"(,"record":)" + RecordJson(r->record) + "}");
     resp.headers.emplace_back("ETag", "\"" + r->record.version.ToString() + "\"");
     return resp;

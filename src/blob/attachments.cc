@@ -176,6 +176,24 @@ Result<std::optional<Attachment>> FindAttachment(std::string_view body, std::str
   return std::optional<Attachment>();
 }
 
+std::string AttachmentJson(const Attachment& a) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject()
+      .Key("name")
+      .String(a.name)
+      .Key("content_type")
+      .String(a.content_type)
+      .Key("size")
+      .Uint(a.size)
+      .Key("sha256")
+      .String(a.sha256)
+      .Key("md5")
+      .String(a.md5)
+      .EndObject();
+  return out;
+}
+
 std::string BodyWithAttachments(std::string_view body, std::vector<Attachment> list) {
   std::sort(list.begin(), list.end(),
             [](const Attachment& a, const Attachment& b) { return a.name < b.name; });

@@ -55,6 +55,10 @@ Result<std::vector<Attachment>> ParseAttachments(std::string_view body);
 // The attachment `name` of a body, nullopt when it has none.
 Result<std::optional<Attachment>> FindAttachment(std::string_view body, std::string_view name);
 
+// {"name","content_type","size","sha256","md5"}: how the API and the CLI
+// show one attachment.
+std::string AttachmentJson(const Attachment& a);
+
 // `body` (a minified JSON object) with "_attachments" set to `list` in its
 // canonical form, or removed when `list` is empty.
 std::string BodyWithAttachments(std::string_view body, std::vector<Attachment> list);

@@ -391,15 +391,25 @@ Result<std::optional<uint64_t>> BlobStore::SizeOf(std::string_view sha256) const
   return std::optional<uint64_t>(static_cast<uint64_t>(st.st_size));
 }
 
-Result<std::unique_ptr<Reader>> BlobStore::Read(std::string_view sha256, uint64_t offset,
-                                                uint64_t length) const {
+namespace {
+
+// Opens blob `sha256` at `path` for reading. Errors: NotFound, IoError.
+Result<Fd> OpenBlob(std::string_view sha256, const std::string& path) {
   if (!IsSha256Hex(sha256)) return Status::NotFound("no blob " + std::string(sha256));
-  const std::string path = PathOf(sha256);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return Status::NotFound("no blob " + std::string(sha256) + " here");
     return Errno("cannot open", path);
   }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Reader>> BlobStore::Read(std::string_view sha256, uint64_t offset,
+                                                uint64_t length) const {
+  const std::string path = PathOf(sha256);
+  BRAID_ASSIGN_OR_RETURN(Fd fd, OpenBlob(sha256, path));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Errno("cannot stat", path);
   const auto size = static_cast<uint64_t>(st.st_size);
@@ -414,13 +424,8 @@ Result<std::unique_ptr<Reader>> BlobStore::Read(std::string_view sha256, uint64_
 }
 
 Result<BlobInfo> BlobStore::Hash(std::string_view sha256) const {
-  if (!IsSha256Hex(sha256)) return Status::NotFound("no blob " + std::string(sha256));
   const std::string path = PathOf(sha256);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return Status::NotFound("no blob " + std::string(sha256) + " here");
-    return Errno("cannot open", path);
-  }
+  BRAID_ASSIGN_OR_RETURN(Fd fd, OpenBlob(sha256, path));
   Hasher hasher;
   BlobInfo info;
   BRAID_RETURN_IF_ERROR(HashFile(fd.get(), path, &hasher, &info.size));

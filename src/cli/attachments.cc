@@ -19,24 +19,6 @@ struct AttachArgs {
   std::string collection, id, name, file, content_type;
 };
 
-std::string AttachmentJson(const blob::Attachment& a) {
-  std::string out;
-  json::Writer w(&out);
-  w.BeginObject()
-      .Key("name")
-      .String(a.name)
-      .Key("content_type")
-      .String(a.content_type)
-      .Key("size")
-      .Uint(a.size)
-      .Key("sha256")
-      .String(a.sha256)
-      .Key("md5")
-      .String(a.md5)
-      .EndObject();
-  return out;
-}
-
 Result<std::unique_ptr<blob::BlobStore>> OpenBlobs(const Instance& inst) {
   return blob::BlobStore::Open(inst.dir() + "/blobs");
 }
@@ -86,7 +68,7 @@ Status RunAttach(const Globals& g, const AttachArgs& a) {
   BRAID_ASSIGN_OR_RETURN(const WriteResult r,
                          blob::SetAttachment(inst->store(), *blobs, a.collection, a.id, att, {}));
   if (g.json) {
-    Print(AttachmentJson(att));
+    Print(blob::AttachmentJson(att));
   } else {
     Print(std::string(r.op == WriteOp::kUnchanged ? "unchanged " : "attached ") + a.name + " (" +
           std::to_string(info.size) + " bytes, sha256 " + info.sha256 + ") to " + a.collection +
@@ -144,7 +126,7 @@ Status RunAttachments(const Globals& g, const AttachArgs& a) {
   }
   if (g.json) {
     std::string out = "[";
-    for (const auto& x : list) out += (out.size() > 1 ? "," : "") + AttachmentJson(x);
+    for (const auto& x : list) out += (out.size() > 1 ? "," : "") + blob::AttachmentJson(x);
     Print(out + "]");
     return Status::OK();
   }

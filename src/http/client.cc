@@ -9,6 +9,8 @@
 #include <exception>
 #include <mutex>
 
+#include "http/errors.h"
+
 namespace braid::http {
 namespace {
 
@@ -56,18 +58,6 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 // Stream() keeps at most this much of a body it collects (an error's JSON).
 constexpr size_t kMaxCollectedBody = size_t{1} << 20;
 
-// Calls a sink or source: an exception must not unwind through libcurl.
-template <typename Fn>
-auto CallUserCode(const char* what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string(what) + " threw: " + e.what());
-  } catch (...) {
-    return Status::Internal(std::string(what) + " threw an unknown exception");
-  }
-}
-
 // What Stream()'s libcurl callbacks work on.
 struct Transfer {
   CURL* curl = nullptr;
@@ -83,7 +73,7 @@ size_t OnUploadRead(char* buffer, size_t size, size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   const size_t want = static_cast<size_t>(std::min<uint64_t>(size * count, t.upload_left));
   if (want == 0) return 0;
-  Result<size_t> got = CallUserCode("upload source", [&] { return t.upload->Read(buffer, want); });
+  Result<size_t> got = CallCatching("upload source", [&] { return t.upload->Read(buffer, want); });
   if (got.ok() && (*got == 0 || *got > want)) {
     got = Status::Internal("upload source gave " + std::to_string(*got) + " bytes when " +
                            std::to_string(want) + " were asked for, " +
@@ -105,7 +95,7 @@ size_t OnDownloadWrite(char* data, size_t size, size_t count, void* user) {
   long status = 0;
   curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
   if (t.download != nullptr && status >= 200 && status <= 299) {
-    Status s = CallUserCode("download sink", [&] { return t.download->Write({data, n}); });
+    Status s = CallCatching("download sink", [&] { return t.download->Write({data, n}); });
     if (!s.ok()) {
       t.error = std::move(s);
       return 0;  // anything but n: CURLE_WRITE_ERROR

@@ -171,19 +171,6 @@ Request RequestOf(const bhttp::request_header<>& message, const std::string& rem
   return request;
 }
 
-// Calls `fn`, turning an exception into an Internal status: sinks and
-// sources are handler code, and must not unwind through Beast.
-template <typename Fn>
-auto CallHandlerCode(const char* what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string(what) + " threw: " + e.what());
-  } catch (...) {
-    return Status::Internal(std::string(what) + " threw an unknown exception");
-  }
-}
-
 // The body of a streamed request, as a Beast Body: each piece goes to the
 // handler's sink as the parser produces it, so no more than one read of the
 // body (64 KiB) is in memory. The sink's error is kept in `error` for the
@@ -208,7 +195,7 @@ struct SinkBody {
       for (const auto buffer : beast::buffers_range_ref(buffers)) {
         if (buffer.size() == 0) continue;
         const std::string_view piece(static_cast<const char*>(buffer.data()), buffer.size());
-        Status status = CallHandlerCode("body sink", [&] { return body_.sink->Write(piece); });
+        Status status = CallCatching("body sink", [&] { return body_.sink->Write(piece); });
         if (!status.ok()) {
           body_.error = std::move(status);
           // Any error stops the parser; the connection answers `error`.
@@ -259,7 +246,7 @@ struct ResponseBody {
       if (left_ == 0) return boost::none;
       const size_t want = static_cast<size_t>(std::min<uint64_t>(left_, kSourcePieceBytes));
       Result<size_t> got =
-          CallHandlerCode("body source", [&] { return body_.source->Read(buffer_.get(), want); });
+          CallCatching("body source", [&] { return body_.source->Read(buffer_.get(), want); });
       if (got.ok() && (*got == 0 || *got > want)) {
         got = Status::Internal("body source gave " + std::to_string(*got) + " bytes when " +
                                std::to_string(want) + " were asked for, " +
