@@ -23,14 +23,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::Braid;
 using testing::BraidServer;
+using testing::LastLine;
 using testing::RunResult;
 using testing::TempDir;
-
-std::string LastLine(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') + 1);
-}
 
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -109,11 +104,7 @@ class AttachmentTest : public ::testing::Test {
   }
   void ExpectError(const http::ClientResponse& r, int status, const std::string& code,
                    const std::string& words = "") {
-    EXPECT_EQ(r.status, status) << r.body;
-    const json j = json::parse(r.body, nullptr, false);
-    ASSERT_TRUE(j.is_object()) << r.body;
-    EXPECT_EQ(j.value("code", ""), code) << r.body;
-    EXPECT_NE(j.value("message", "").find(words), std::string::npos) << r.body;
+    testing::ExpectApiError(r, status, code, words);
   }
   // Files in the blob store: blobs, partial downloads and temp files.
   size_t BlobFiles() {

@@ -20,14 +20,9 @@ using nlohmann::json;
 using testing::Braid;
 using testing::BraidServer;
 using testing::Cluster;
+using testing::LastLine;
 using testing::RunResult;
 using testing::TempDir;
-
-std::string LastLine(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') + 1);
-}
 
 class AuthTest : public ::testing::Test {
  protected:
@@ -76,10 +71,7 @@ class AuthTest : public ::testing::Test {
   }
   void ExpectError(const http::ClientResponse& r, int status, const std::string& code,
                    const std::string& words = "") {
-    EXPECT_EQ(r.status, status) << r.body;
-    const json j = json::parse(r.body, nullptr, false);
-    EXPECT_EQ(j.value("code", ""), code) << r.body;
-    EXPECT_NE(j.value("message", "").find(words), std::string::npos) << r.body;
+    testing::ExpectApiError(r, status, code, words);
   }
   uint64_t LastSeq() {
     return json::parse(Send(*admin_, "GET", "/api/v1/stats").body)["last_seq"].get<uint64_t>();

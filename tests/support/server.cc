@@ -1,5 +1,7 @@
 #include "tests/support/server.h"
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <cstdio>
@@ -104,6 +106,21 @@ std::string BraidServer::LogTail(size_t max_bytes) const {
   s << in.rdbuf();
   const std::string all = s.str();
   return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
+}
+
+std::string LastLine(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s.substr(s.rfind('\n') + 1);
+}
+
+void ExpectApiError(const http::ClientResponse& r, int status, const std::string& code,
+                    const std::string& words) {
+  EXPECT_EQ(r.status, status) << r.body;
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.body;
+  EXPECT_EQ(j.value("code", ""), code) << r.body;
+  EXPECT_NE(j.value("message", "").find(words), std::string::npos) << r.body;
 }
 
 }  // namespace braid::testing

@@ -54,6 +54,15 @@ std::string BasicAuthorization(const std::string& name, const std::string& passw
 // The first admin's password of an initialized data directory.
 std::string AdminPassword(const std::string& data_dir);
 
+// The last line of a command's output (where `user add`, `token create`
+// print the secret), without its newline.
+std::string LastLine(const std::string& out);
+
+// Expects an API error answer: HTTP `status`, {"code": code, "message"}
+// with `words` in the message.
+void ExpectApiError(const http::ClientResponse& r, int status, const std::string& code,
+                    const std::string& words = "");
+
 // Runs `braid --data DIR ARGS...` to completion.
 RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
                 const std::string& input = "");
