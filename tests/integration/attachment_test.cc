@@ -274,5 +274,36 @@ TEST_F(AttachmentTest, TheCommandLineAttachesListsAndWritesOut) {
   EXPECT_EQ(r.exit_code, 3);
 }
 
+TEST_F(AttachmentTest, AServerKilledMidUploadKeepsNothing) {
+  // The server dies (SIGKILL, from a failpoint) at the 10th piece it writes
+  // of an upload: the client sees the connection fail, the record is as it
+  // was, and the temp file the dead writer left goes at the next start.
+  ASSERT_TRUE(server_->Stop().ok());
+  ASSERT_TRUE(server_->Restart("BRAID_FAILPOINTS=blob-append=10").ok());
+  admin_ = server_->AdminClient();
+  const std::string before = Version("b1");
+  const std::string bytes = RandomBytes(6 << 20, 5);  // under the 8 MiB limit
+  auto r = admin_->Send(
+      "PUT", server_->url() + "/api/v1/collections/books/records/b1/attachments/x", bytes, {});
+  EXPECT_TRUE(!r.ok() || r->status >= 500);
+  server_->Kill();
+  size_t temps = 0;
+  for (const auto& e : fs::directory_iterator(data_ + "/blobs/tmp")) {
+    ++temps;
+    // Older than the grace a live writer's file gets.
+    fs::last_write_time(e.path(), fs::file_time_type::clock::now() - std::chrono::minutes(5));
+  }
+  EXPECT_EQ(temps, 1u);
+  ASSERT_TRUE(server_->Restart().ok());
+  admin_ = server_->AdminClient();
+  EXPECT_EQ(BlobFiles(), 0u);
+  EXPECT_EQ(Version("b1"), before);
+  // And the upload goes through when sent again.
+  EXPECT_EQ(
+      Send(*admin_, "PUT", "/api/v1/collections/books/records/b1/attachments/x", bytes).status,
+      201);
+  EXPECT_EQ(BlobFiles(), 1u);
+}
+
 }  // namespace
 }  // namespace braid
