@@ -13,6 +13,7 @@
 #include <random>
 
 #include "http/client.h"
+#include "tests/support/cluster.h"
 #include "tests/support/server.h"
 #include "tests/support/temp_dir.h"
 
@@ -303,6 +304,48 @@ TEST_F(AttachmentTest, AServerKilledMidUploadKeepsNothing) {
       Send(*admin_, "PUT", "/api/v1/collections/books/records/b1/attachments/x", bytes).status,
       201);
   EXPECT_EQ(BlobFiles(), 1u);
+}
+
+TEST(AttachmentReplicationTest, TheListReplicatesAndMergesLikeAField) {
+  // a attaches a file; b pulls the record: the list arrives, the bytes
+  // wait for b's attachments step. Concurrent changes of the list on both
+  // sides merge like any field: one list wins everywhere, the other is kept
+  // among the record's conflicts.
+  testing::Cluster c;
+  c.Add("a", /*serve=*/false);
+  c.Add("b");
+  TempDir dir;
+  const std::string file = dir.File("f.txt");
+  std::ofstream(file) << "hello world";
+  ASSERT_EQ(c.Cli("a", {"put", "books", "r1", "-"}, R"({"title":"T"})").exit_code, 0);
+  RunResult r = c.Cli("a", {"attach", "books", "r1", "f.txt", "--file", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(c.Link("a", "b").exit_code, 0);
+  r = c.Sync("a", {"b"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = c.Cli("b", {"attachments", "books", "r1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("f.txt\t11\ttext/plain"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not here yet"), std::string::npos) << r.out;
+  auto get = c["b"].TokenClient()->Get(c["b"].server->url() +
+                                       "/api/v1/collections/books/records/r1/attachments/f.txt");
+  ASSERT_TRUE(get.ok());
+  testing::ExpectApiError(*get, 404, "notFound", "not here yet");
+
+  // Concurrent: a detaches, b attaches another (b's server writes it).
+  ASSERT_EQ(c.Cli("a", {"detach", "books", "r1", "f.txt"}).exit_code, 0);
+  auto put = c["b"].TokenClient()->Send(
+      "PUT", c["b"].server->url() + "/api/v1/collections/books/records/r1/attachments/g.txt",
+      "other bytes", {{"Content-Type", "text/plain"}});
+  ASSERT_TRUE(put.ok());
+  ASSERT_EQ(put->status, 201) << put->body;
+  r = c.Sync("a", {"b"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto a_list = c.Cli("a", {"--json", "attachments", "books", "r1"});
+  const auto b_list = c.Cli("b", {"--json", "attachments", "books", "r1"});
+  EXPECT_EQ(a_list.out, b_list.out);  // one winner on both sides
+  const auto conflicts = c.Cli("a", {"conflicts", "show", "books", "r1"});
+  EXPECT_NE(conflicts.out.find("_attachments"), std::string::npos) << conflicts.out;
 }
 
 }  // namespace
