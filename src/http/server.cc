@@ -95,9 +95,9 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // How much of a BodySource is read (and held) at a time.
 constexpr size_t kSourcePieceBytes = 64 << 10;
-// Room a body is read into, per receive. A flat_buffer grown only by the
-// header would have Beast read a body 512 bytes per system call (a 1 GiB
-// upload: two million receives); released once the body is in.
+// Room a large body is read into, per receive. A flat_buffer grown only by
+// the header would have Beast read a body 512 bytes per system call (a 1
+// GiB upload: two million receives); released once the body is in.
 constexpr size_t kBodyReadBytes = 128 << 10;
 
 // The header parser's body limit: none, since the limit depends on whether
@@ -622,8 +622,12 @@ void Connection<Stream>::OnContinueWritten(beast::error_code ec, size_t /*bytes*
 
 template <class Stream>
 void Connection<Stream>::ReadBody() {
+  // Only for bodies Admit() or BodySinkFor() looked at: an anonymous client
+  // must not make the server reserve room it did not need.
   const auto length = upload_ ? upload_->content_length() : parser_->content_length();
-  if (!length || *length > 4096) buffer_.reserve(kBodyReadBytes);
+  if (upload_ || !length || *length > server_.options().admit_body_bytes) {
+    buffer_.reserve(kBodyReadBytes);
+  }
   if (upload_) return ReadBodyPiece();
   // A whole body is at most max_body_bytes: one timeout for all of it.
   Lowest().expires_after(idle_timeout_);
