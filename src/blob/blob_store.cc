@@ -380,6 +380,18 @@ Result<std::unique_ptr<Writer>> BlobStore::Resume(std::string_view sha256, uint6
   return std::unique_ptr<Writer>(std::move(writer));
 }
 
+Status BlobStore::DropPartial(std::string_view sha256) {
+  if (!IsSha256Hex(sha256)) return Status::OK();
+  const std::string path = dir_ + "/partial/" + std::string(sha256);
+  Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) return errno == ENOENT ? Status::OK() : Errno("cannot open", path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Status::Busy("another process is downloading blob " + std::string(sha256));
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", path);
+  return Status::OK();
+}
+
 Result<std::optional<uint64_t>> BlobStore::SizeOf(std::string_view sha256) const {
   if (!IsSha256Hex(sha256)) return std::optional<uint64_t>();
   struct stat st;

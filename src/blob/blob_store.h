@@ -111,6 +111,10 @@ class BlobStore {
   // Errors: InvalidArgument (not a SHA-256), Busy (another process is
   // downloading it), IoError.
   Result<std::unique_ptr<Writer>> Resume(std::string_view sha256, uint64_t max_bytes);
+  // Forgets what a partial download of `sha256` received (absent is fine),
+  // so the next Resume starts from byte 0. Errors: Busy (a writer has it),
+  // IoError.
+  Status DropPartial(std::string_view sha256);
   // The size of blob `sha256`, nullopt when it is not here.
   Result<std::optional<uint64_t>> SizeOf(std::string_view sha256) const;
   // Bytes [offset, offset + length) of blob `sha256`. Errors: NotFound,

@@ -65,8 +65,10 @@ struct Transfer {
   uint64_t upload_size = 0;
   uint64_t upload_left = 0;
   BodySink* download = nullptr;
-  std::string* body = nullptr;  // other bodies go here, cut at kMaxCollectedBody
-  Status error;                 // the sink's or source's, which aborted the transfer
+  const Headers* headers = nullptr;  // the response's, complete before its body
+  bool begun = false;                // download->Begin() was called
+  std::string* body = nullptr;       // other bodies go here, cut at kMaxCollectedBody
+  Status error;                      // the sink's or source's, which aborted the transfer
 };
 
 size_t OnUploadRead(char* buffer, size_t size, size_t count, void* user) {
@@ -95,7 +97,15 @@ size_t OnDownloadWrite(char* data, size_t size, size_t count, void* user) {
   long status = 0;
   curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
   if (t.download != nullptr && status >= 200 && status <= 299) {
-    Status s = CallCatching("download sink", [&] { return t.download->Write({data, n}); });
+    Status s;
+    if (!t.begun) {
+      t.begun = true;
+      s = CallCatching("download sink",
+                       [&] { return t.download->Begin(static_cast<int>(status), *t.headers); });
+    }
+    if (s.ok()) {
+      s = CallCatching("download sink", [&] { return t.download->Write({data, n}); });
+    }
     if (!s.ok()) {
       t.error = std::move(s);
       return 0;  // anything but n: CURLE_WRITE_ERROR
@@ -313,6 +323,7 @@ Result<ClientResponse> CurlClient::Stream(std::string_view method, const std::st
   Transfer transfer;
   transfer.curl = c;
   transfer.download = download;
+  transfer.headers = &response.headers;
   transfer.body = &response.body;
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnDownloadWrite);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);

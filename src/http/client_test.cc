@@ -216,6 +216,34 @@ TEST(ClientStreamTest, DownloadsA2xxBodyIntoTheSink) {
   EXPECT_EQ(probe->mismatches, 0u);
 }
 
+TEST(ClientStreamTest, TheSinkSeesStatusAndHeadersBeforeTheBody) {
+  TestServer server(ServeSource(1000));
+  // A sink that checks what it is about to receive, as a resumed download
+  // checks for 206, and refuses it.
+  struct Checking : BodySink {
+    int status = 0;
+    std::string length;
+    int writes = 0;
+    Status Begin(int s, const Headers& headers) override {
+      status = s;
+      for (const auto& [name, value] : headers) {
+        if (name == "Content-Length") length = value;
+      }
+      return Status::Conflict("not what was asked for");
+    }
+    Status Write(std::string_view) override {
+      ++writes;
+      return Status::OK();
+    }
+  } sink;
+  auto response = NewClient()->Stream("GET", server.url("/f"), {}, nullptr, &sink);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().message(), "not what was asked for");
+  EXPECT_EQ(sink.status, 200);
+  EXPECT_EQ(sink.length, "1000");
+  EXPECT_EQ(sink.writes, 0);
+}
+
 TEST(ClientStreamTest, ANon2xxBodyGoesIntoBodyNotTheSink) {
   TestServer server([](const Request& request, const Responder& respond) {
     Response response;

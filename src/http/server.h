@@ -51,6 +51,15 @@ class BodySink {
   // then not called. The sink is destroyed when the request is done or
   // abandoned (client gone, timeout, too large): its destructor cleans up.
   virtual Status Write(std::string_view piece) = 0;
+  // Client::Stream only: called with a 2xx response's status and headers
+  // before the first piece of its body goes to Write() (a download resumed
+  // with Range checks that it got 206 and the range it asked for). An error
+  // aborts the transfer. Default: nothing to check.
+  virtual Status Begin(int status, const Headers& headers) {
+    (void)status;
+    (void)headers;
+    return Status::OK();
+  }
 };
 
 // A response body produced piece by piece (for example a file range).

@@ -12,7 +12,9 @@
 #include <fstream>
 #include <random>
 
+#include "blob/blob_store.h"
 #include "http/client.h"
+#include "mirror/fetch.h"
 #include "tests/support/cluster.h"
 #include "tests/support/server.h"
 #include "tests/support/temp_dir.h"
@@ -346,6 +348,71 @@ TEST(AttachmentReplicationTest, TheListReplicatesAndMergesLikeAField) {
   EXPECT_EQ(a_list.out, b_list.out);  // one winner on both sides
   const auto conflicts = c.Cli("a", {"conflicts", "show", "books", "r1"});
   EXPECT_NE(conflicts.out.find("_attachments"), std::string::npos) << conflicts.out;
+}
+
+TEST_F(AttachmentTest, FetchResumesAPartialDownloadWithRange) {
+  const std::string bytes = RandomBytes(6 << 20, 6);
+  const std::string path = "/api/v1/collections/books/records/b1/attachments/f.bin";
+  auto put = Send(*admin_, "PUT", path, bytes);
+  ASSERT_EQ(put.status, 201) << put.body;
+  blob::Attachment want;
+  want.name = "f.bin";
+  want.sha256 = Sha256Hex(bytes);
+  want.md5 = json::parse(put.body)["attachment"]["md5"];
+  want.size = bytes.size();
+  const http::Headers auth = {{"Authorization", server_->admin_authorization()}};
+  auto client = std::move(*http::Client::Create({}));
+  auto mirror = std::move(*blob::BlobStore::Open(dir_.File("mirror-blobs")));
+
+  // A download cut short after 1 MiB: the partial keeps it.
+  {
+    auto partial = mirror->Resume(want.sha256, want.size);
+    ASSERT_TRUE(partial.ok());
+    ASSERT_TRUE((*partial)->Append(std::string_view(bytes).substr(0, 1 << 20)).ok());
+  }
+  uint64_t progressed = 0;
+  auto fetched = mirror::FetchBlob(*client, server_->url() + path, auth, *mirror, want,
+                                   blob::Sync::kDurable, [&](uint64_t n) { progressed += n; });
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fetched->resumed_at, 1u << 20);
+  EXPECT_EQ(fetched->received, bytes.size() - (1 << 20));  // only the rest went over the wire
+  EXPECT_EQ(progressed, fetched->received);
+  auto hashed = mirror->Hash(want.sha256);
+  ASSERT_TRUE(hashed.ok());
+  EXPECT_EQ(hashed->md5, want.md5);
+
+  // Here already: nothing fetched.
+  fetched =
+      mirror::FetchBlob(*client, server_->url() + path, auth, *mirror, want, blob::Sync::kDurable);
+  ASSERT_TRUE(fetched.ok());
+  EXPECT_TRUE(fetched->present);
+  EXPECT_EQ(fetched->received, 0u);
+
+  // A partial with wrong bytes: the result does not verify and is dropped,
+  // and the next fetch starts from byte 0.
+  ASSERT_TRUE(mirror->Remove(want.sha256).ok());
+  {
+    auto partial = mirror->Resume(want.sha256, want.size);
+    ASSERT_TRUE((*partial)->Append(std::string(1 << 20, 'x')).ok());
+  }
+  fetched =
+      mirror::FetchBlob(*client, server_->url() + path, auth, *mirror, want, blob::Sync::kDurable);
+  EXPECT_EQ(fetched.status().code(), Code::kInvalidArgument);
+  fetched =
+      mirror::FetchBlob(*client, server_->url() + path, auth, *mirror, want, blob::Sync::kDurable);
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fetched->resumed_at, 0u);
+  EXPECT_EQ(fetched->received, bytes.size());
+
+  // What the remote refuses comes back as its status.
+  blob::Attachment missing = want;
+  missing.sha256 = std::string(64, 'a');
+  fetched = mirror::FetchBlob(*client, server_->url() + path + "x", auth, *mirror, missing,
+                              blob::Sync::kDurable);
+  EXPECT_EQ(fetched.status().code(), Code::kNotFound);
+  fetched =
+      mirror::FetchBlob(*client, server_->url() + path, {}, *mirror, missing, blob::Sync::kDurable);
+  EXPECT_EQ(fetched.status().code(), Code::kUnauthorized);
 }
 
 }  // namespace
