@@ -1,8 +1,8 @@
 #include "tests/support/server.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
