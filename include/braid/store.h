@@ -160,10 +160,25 @@ class WriteTransaction {
   // `stored_ms` is set by the store.
   virtual Status PutCertificate(const CertificateRow& cert) = 0;
   virtual Status PutRevocation(const RevocationRow& revocation) = 0;
+  // Keeps the run of a mirror step (`last_ok_ms` is kept by the store: the
+  // run's finish when it succeeded, else the last successful one's).
+  virtual Status RecordStep(const StepRun& run) = 0;
+  // Forgets blobs DroppedBlobs() listed once the attachments step dealt
+  // with them.
+  virtual Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) = 0;
 
   // Makes every write of this transaction durable and visible at once.
   // After a failed Commit() nothing was written.
   virtual Status Commit() = 0;
+};
+
+// A blob that live records name (Store::ListBlobRefs).
+struct BlobRef {
+  std::string sha256;  // lowercase hex
+  std::string md5;     // lowercase hex
+  uint64_t size = 0;
+
+  bool operator==(const BlobRef&) const = default;
 };
 
 enum class ChangeOp { kCreate = 1, kUpdate = 2, kDelete = 3 };
@@ -387,6 +402,26 @@ class Store {
   // Versions held aside by the skip policy for one record.
   virtual Result<std::vector<Record>> HeldVersions(std::string_view collection,
                                                    std::string_view id) = 0;
+
+  // Blobs (src/blob/): the store keeps, in the transaction of every write,
+  // which blobs live records name in their "_attachments" (schema 5's
+  // blob_refs), and which blobs a write stopped naming.
+  //
+  // The distinct blobs live records name, by SHA-256 after `after_sha256`;
+  // at most `limit`.
+  virtual Result<std::vector<BlobRef>> ListBlobRefs(std::string_view after_sha256,
+                                                    size_t limit) = 0;
+  // The blobs named by the records of change-log events after seq `after`
+  // up to `upto` (a window the caller bounds), each once.
+  virtual Result<std::vector<BlobRef>> BlobRefsChanged(uint64_t after, uint64_t upto) = 0;
+  // Live records that name blob `sha256`, at most `limit` (by row).
+  virtual Result<std::vector<Record>> RecordsNamingBlob(std::string_view sha256,
+                                                        size_t limit) = 0;
+  // Blobs that a write stopped naming since ForgetDroppedBlobs() last
+  // forgot them (some may be named again since), at most `limit`.
+  virtual Result<std::vector<std::string>> DroppedBlobs(size_t limit) = 0;
+  // The last run of each mirror step, by step name.
+  virtual Result<std::vector<StepRun>> StepRuns() = 0;
 
   // Registers `fn` to run after a commit (of this process or another) adds
   // change-log events. It runs on an arbitrary thread and must be quick and

@@ -22,36 +22,23 @@
 #include <vector>
 
 #include "blob/blob_store.h"
+#include "store/attachment_list.h"
 #include "braid/status.h"
 #include "braid/store.h"
 
 namespace braid::blob {
 
-struct Attachment {
-  std::string name;
-  std::string content_type = "application/octet-stream";
-  std::string md5;     // lowercase hex
-  std::string sha256;  // lowercase hex
-  uint64_t size = 0;
-
-  bool operator==(const Attachment&) const = default;
-};
-
-// 1..255 bytes of UTF-8 without control characters, '/', '\' or "..".
-// Errors: InvalidArgument saying which rule.
-Status ValidateAttachmentName(std::string_view name);
-// A media type: type/subtype with optional parameters, printable ASCII,
-// at most 255 bytes. Errors: InvalidArgument.
-Status ValidateContentType(std::string_view type);
+// The list itself lives with the store, which indexes it
+// (store/attachment_list.h).
+using ::braid::Attachment;
+using ::braid::ParseAttachments;
+using ::braid::ValidateAttachmentName;
+using ::braid::ValidateContentType;
 
 // A media type for a file name's extension (.pdf, .txt, .png, ...);
 // application/octet-stream for the rest.
 std::string GuessContentType(std::string_view name);
 
-// The attachments a body lists, sorted by name; none when it has no
-// "_attachments". Every member is checked (bodies come from peers too).
-// Errors: InvalidArgument naming the attachment and what is wrong.
-Result<std::vector<Attachment>> ParseAttachments(std::string_view body);
 // The attachment `name` of a body, nullopt when it has none.
 Result<std::optional<Attachment>> FindAttachment(std::string_view body, std::string_view name);
 

@@ -299,9 +299,6 @@ std::atomic<uint64_t> temp_counter{0};
 
 }  // namespace
 
-bool IsSha256Hex(std::string_view s) { return IsLowerHex(s, 64); }
-bool IsMd5Hex(std::string_view s) { return IsLowerHex(s, 32); }
-
 BlobStore::BlobStore(std::string dir) : dir_(std::move(dir)) {}
 
 BlobStore::~BlobStore() {

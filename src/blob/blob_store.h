@@ -44,12 +44,12 @@
 #include <string_view>
 
 #include "braid/status.h"
+#include "store/attachment_list.h"
 
 namespace braid::blob {
 
-// 64 lowercase hex digits; 32 for MD5.
-bool IsSha256Hex(std::string_view s);
-bool IsMd5Hex(std::string_view s);
+using ::braid::IsMd5Hex;  // store/attachment_list.h
+using ::braid::IsSha256Hex;
 
 struct BlobInfo {
   std::string sha256;  // lowercase hex

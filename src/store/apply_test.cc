@@ -91,6 +91,40 @@ TEST_P(ApplyTest, NewRecordsAreStoredAsReceived) {
   EXPECT_EQ(page->events[0].op, ChangeOp::kCreate);
 }
 
+// A peer's attachment list is checked like the rest of its version, and a
+// version that is stored names its blobs in the store's index.
+TEST_P(ApplyTest, PeersAttachmentListsAreCheckedAndIndexed) {
+  const std::string good = R"({"_attachments":{"a.txt":{"content_type":"text/plain","md5":")" +
+                           std::string(32, '1') + R"(","sha256":")" + std::string(64, 'e') +
+                           R"(","size":4}}})";
+  for (const std::string bad : {
+           R"({"_attachments":[]})",
+           R"({"_attachments":{"../x":{}}})",
+           R"({"_attachments":{"a":{"content_type":"text/plain","md5":"x","sha256":"y","size":1}}})",
+           R"({"\u005fattachments":{"a":1}})",
+       }) {
+    auto r = Apply(Peer('a', 1, bad));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+  }
+  auto none = store_->Get("notes", "n1");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(Apply(Peer('a', 1, good)).ok());
+  auto refs = store_->ListBlobRefs("", 10);
+  ASSERT_TRUE(refs.ok());
+  ASSERT_EQ(refs->size(), 1u);
+  EXPECT_EQ((*refs)[0].sha256, std::string(64, 'e'));
+  // The peer's next version drops it.
+  ASSERT_TRUE(Apply(Peer('a', 2, R"({"x":1})")).ok());
+  refs = store_->ListBlobRefs("", 10);
+  ASSERT_TRUE(refs.ok());
+  EXPECT_TRUE(refs->empty());
+  auto dropped = store_->DroppedBlobs(10);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(*dropped, std::vector<std::string>{std::string(64, 'e')});
+}
+
 TEST_P(ApplyTest, TombstonesOfUnknownRecordsAreKeptButNotFed) {
   Record in = Peer('a', 3, "{}");
   in.deleted = true;

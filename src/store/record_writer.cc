@@ -5,6 +5,7 @@
 
 #include "base/json.h"
 #include "base/validate.h"
+#include "store/attachment_list.h"
 #include "store/content.h"
 
 namespace braid {
@@ -56,6 +57,8 @@ Result<int64_t> RecordWriter::StoreVersion(const std::optional<StoredRecord>& pr
     if (*inserted == 0) return int64_t{0};
     rid = *inserted;
   }
+  BRAID_RETURN_IF_ERROR(
+      IndexAttachments(rid, prev && !prev->record.deleted ? prev->record.body : "", next));
 
   // Versions entries: one per new version-vector entry. Entries the new
   // vector supersedes stay, stale (StreamedVersion), for compaction to
@@ -123,6 +126,17 @@ Status RecordWriter::KeepAttachments(const Record* stored) {
   return Status::OK();
 }
 
+Status RecordWriter::IndexAttachments(int64_t rid, std::string_view before, const Record& after) {
+  const std::string_view was = AttachmentsMember(before);
+  const std::string_view now = after.deleted ? std::string_view() : AttachmentsMember(after.body);
+  if (was == now) return Status::OK();
+  // Peers' lists were checked (CheckPeerVersion) and local writes make
+  // canonical ones; a malformed list stored before schema 5 names nothing.
+  auto list = ParseAttachments(after.deleted ? std::string_view("{}") : after.body);
+  if (!list.ok()) list = std::vector<Attachment>();
+  return Poison(rows_->SetBlobRefs(rid, !was.empty(), *list));
+}
+
 Result<WriteResult> RecordWriter::Put(const PutRequest& req) {
   BRAID_RETURN_IF_ERROR(Usable());
   BRAID_RETURN_IF_ERROR(ValidateCollection(req.collection));
@@ -156,6 +170,7 @@ Result<WriteResult> RecordWriter::Put(const PutRequest& req) {
     if (*inserted != 0) {
       state_.counter = counter;
       BRAID_RETURN_IF_ERROR(Poison(rows_->AddVersion(self_, counter, *inserted)));
+      BRAID_RETURN_IF_ERROR(IndexAttachments(*inserted, "", rec));
       BRAID_RETURN_IF_ERROR(LogChange(*inserted, ChangeOp::kCreate, rec.collection, rec.parent));
       return MakeResult(WriteOp::kCreated, state_.seq, std::move(rec));
     }
@@ -274,6 +289,20 @@ Status RecordWriter::PutRevocation(const RevocationRow& revocation) {
   RevocationRow row = revocation;
   row.stored_ms = store_.clock().NowMillis();
   return Poison(rows_->PutRevocation(row));
+}
+
+Status RecordWriter::RecordStep(const StepRun& run) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateCollection(run.step).WithContext("step name"));
+  return Poison(rows_->RecordStep(run));
+}
+
+Status RecordWriter::ForgetDroppedBlobs(const std::vector<std::string>& sha256s) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  for (const auto& sha : sha256s) {
+    if (!IsSha256Hex(sha)) return Status::InvalidArgument("not a SHA-256: " + sha.substr(0, 80));
+  }
+  return Poison(rows_->ForgetDroppedBlobs(sha256s));
 }
 
 Status RecordWriter::DeleteUser(std::string_view name) {

@@ -61,6 +61,8 @@ class RecordWriter final : public WriteTransaction {
   Status DeleteUser(std::string_view name) override;
   Status PutCertificate(const CertificateRow& cert) override;
   Status PutRevocation(const RevocationRow& revocation) override;
+  Status RecordStep(const StepRun& run) override;
+  Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) override;
   Status Commit() override;
 
  private:
@@ -93,6 +95,9 @@ class RecordWriter final : public WriteTransaction {
   // AttachmentsMode::kKeep): body_ gets `stored`'s (null: none) when it has
   // none, and must have it unchanged when it has one (Conflict).
   Status KeepAttachments(const Record* stored);
+  // Keeps the store's index of the blobs row `rid` names in step with its
+  // body, from `before` (deleted or new: "") to `after`.
+  Status IndexAttachments(int64_t rid, std::string_view before, const Record& after);
   WriteResult MakeResult(WriteOp op, uint64_t seq, Record record) const;
 
   const Store& store_;

@@ -12,7 +12,9 @@
 //   changes   the change log, by seq
 //   held      versions kept aside, by (collection, id, origin, counter)
 //   fsic      (partition prefix, origin) -> counter
-//   settings  policies, remotes, tokens
+//   settings  policies, remotes, tokens, users, certificates, step runs
+//   blob_refs the blobs each live record's "_attachments" names, and the
+//             blobs a write stopped naming
 // and the counters of the transaction (WriteCounters), read when it began
 // and written back by Commit().
 //
@@ -36,6 +38,7 @@
 #include "braid/record.h"
 #include "braid/status.h"
 #include "braid/store.h"
+#include "store/attachment_list.h"
 
 namespace braid {
 
@@ -107,6 +110,13 @@ class RowTransaction {
   // Insert unless the serial is there (then nothing is written).
   virtual Status PutCertificate(const CertificateRow& cert) = 0;
   virtual Status PutRevocation(const RevocationRow& revocation) = 0;
+  virtual Status RecordStep(const StepRun& run) = 0;
+
+  // The blobs row `rid` names are now `refs` (replacing those it named;
+  // `had`: it may have named some). A blob it no longer names joins the
+  // dropped ones.
+  virtual Status SetBlobRefs(int64_t rid, bool had, const std::vector<Attachment>& refs) = 0;
+  virtual Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) = 0;
 
   // Writes the counters and makes every row written durable (as the
   // transaction's durability says) and visible at once. After a failed

@@ -227,6 +227,108 @@ TEST_P(StoreTest, LocalWritesKeepTheAttachmentsMember) {
   EXPECT_EQ(back->record.body, R"({"title":"X"})");
 }
 
+// The store's index of the blobs live records name follows every write:
+// set, replaced, kept by a body without the member, removed, deleted.
+TEST_P(StoreTest, TheBlobIndexFollowsTheRecords) {
+  const std::string x(64, 'a'), y(64, 'b'), z(64, 'c'), md5(32, '0');
+  auto entry = [&](const std::string& name, const std::string& sha, int size) {
+    return "\"" + name + R"(":{"content_type":"text/plain","md5":")" + md5 +
+           R"(","sha256":")" + sha + R"(","size":)" + std::to_string(size) + "}";
+  };
+  auto set = [&](std::string_view id, const std::string& list) -> Status {
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+    const std::string body = R"({"t":1,"_attachments":{)" + list + "}}";
+    PutRequest req = Req("books", id, body);
+    req.attachments = PutRequest::AttachmentsMode::kSet;
+    BRAID_RETURN_IF_ERROR(txn->Put(req).status());
+    return txn->Commit();
+  };
+  auto refs = [&]() {
+    std::vector<std::string> out;
+    auto list = store_->ListBlobRefs("", 100);
+    EXPECT_TRUE(list.ok()) << list.status().ToString();
+    if (list.ok()) {
+      for (const auto& r : *list) out.push_back(r.sha256.substr(0, 1) + std::to_string(r.size));
+    }
+    return out;
+  };
+  auto dropped = [&]() {
+    auto d = store_->DroppedBlobs(100);
+    EXPECT_TRUE(d.ok());
+    return d.ok() ? *d : std::vector<std::string>{};
+  };
+  using V = std::vector<std::string>;
+  ASSERT_TRUE(Put("books", "b1", R"({"t":0})").ok());
+  ASSERT_TRUE(Put("books", "b2", R"({"t":0})").ok());
+  const uint64_t before = Changes().back().seq;
+  ASSERT_TRUE(set("b1", entry("a.txt", x, 1) + "," + entry("b.txt", y, 2)).ok());
+  ASSERT_TRUE(set("b2", entry("c.txt", x, 1)).ok());
+  EXPECT_EQ(refs(), (V{"a1", "b2"}));
+  auto changed = store_->BlobRefsChanged(before, before + 1);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->size(), 2u);  // b1's two blobs; b2's write is after the window
+  // A body without the member keeps the list: nothing changes in the index.
+  ASSERT_TRUE(Put("books", "b1", R"({"t":2})").ok());
+  EXPECT_EQ(refs(), (V{"a1", "b2"}));
+  EXPECT_TRUE(dropped().empty());
+  // Replacing b.txt's blob drops y; x stays named (by b1 and b2).
+  ASSERT_TRUE(set("b1", entry("a.txt", x, 1) + "," + entry("b.txt", z, 3)).ok());
+  EXPECT_EQ(refs(), (V{"a1", "c3"}));
+  EXPECT_EQ(dropped(), (V{y}));
+  // Deleting b1 drops x and z from it; x is still named by b2.
+  ASSERT_TRUE(Del("books", "b1").ok());
+  EXPECT_EQ(refs(), (V{"a1"}));
+  EXPECT_EQ(dropped(), (V{x, y, z}));
+  auto naming = store_->RecordsNamingBlob(x, 10);
+  ASSERT_TRUE(naming.ok());
+  ASSERT_EQ(naming->size(), 1u);
+  EXPECT_EQ((*naming)[0].id, "b2");
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->ForgetDroppedBlobs({x, y}).ok());
+    EXPECT_EQ((*txn)->ForgetDroppedBlobs({"nothex"}).code(), Code::kInvalidArgument);
+  }
+  EXPECT_EQ(dropped(), (V{x, y, z}));  // that transaction was abandoned
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->ForgetDroppedBlobs({x, y}).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  EXPECT_EQ(dropped(), (V{z}));
+  // Another handle (another process) sees the same index.
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  auto seen = other->ListBlobRefs("", 100);
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 1u);
+  EXPECT_EQ((*seen)[0], (BlobRef{x, md5, 1}));
+}
+
+TEST_P(StoreTest, StepRunsKeepTheLastSuccess) {
+  auto record = [&](const StepRun& run) -> Status {
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());
+    BRAID_RETURN_IF_ERROR(txn->RecordStep(run));
+    return txn->Commit();
+  };
+  ASSERT_TRUE(record({"attachments", 10, 20, true, R"({"files":1})", 7, 0}).ok());
+  ASSERT_TRUE(record({"attachments", 30, 40, false, R"({"error":"x"})", 7, 0}).ok());
+  ASSERT_TRUE(record({"index", 50, 60, true, "{}", 9, 0}).ok());
+  EXPECT_EQ(record({"Bad Name", 1, 2, true, "{}", 0, 0}).code(), Code::kInvalidArgument);
+  auto runs = store_->StepRuns();
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u);
+  const StepRun& a = (*runs)[0];
+  EXPECT_EQ(a.step, "attachments");
+  EXPECT_EQ(a.finished_ms, 40);
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.result, R"({"error":"x"})");
+  EXPECT_EQ(a.cursor, 7u);
+  EXPECT_EQ(a.last_ok_ms, 20);
+  EXPECT_EQ((*runs)[1].last_ok_ms, 60);
+}
+
 TEST_P(StoreTest, BadInputWritesNothing) {
   const std::vector<std::tuple<std::string, std::string, std::string, Code>> cases = {
       {"Notes", "n1", "{}", Code::kInvalidArgument},

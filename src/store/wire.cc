@@ -6,6 +6,7 @@
 
 #include "base/validate.h"
 #include "braid/hlc.h"
+#include "store/attachment_list.h"
 #include "store/content.h"
 
 namespace braid {
@@ -271,6 +272,11 @@ Status CheckPeerVersion(const Record& in, BodyForm body_form, size_t max_body_by
         "this instance's limit to the peers' to accept it, or the sync stops here each time");
   }
   BRAID_RETURN_IF_ERROR(named(std::move(body_status)));
+  if (!in.deleted) {
+    // A list of attachments other peers and the blob index can trust.
+    const std::string_view body = body_form == BodyForm::kUnchecked ? *normalized_body : in.body;
+    BRAID_RETURN_IF_ERROR(named(ParseAttachments(body).status()));
+  }
   if (in.version.counter == 0 || in.version.origin.IsZero() ||
       in.vv.Get(in.version.origin) < in.version.counter) {
     return Status::InvalidArgument(Name(in) + ": version " + in.version.ToString() +

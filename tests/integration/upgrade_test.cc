@@ -3,6 +3,7 @@
 // (tests/fixtures/make-fixture), with expected.json, its contents as that
 // braid read them (tests/support/store_dump.h).
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -282,4 +283,56 @@ TEST(UpgradeTest, V3AccountsSurviveAndTheFirstServeMakesTheKeys) {
 }
 
 }  // namespace
+// What schema 4 added, and schema 5's index of the blobs records name,
+// filled by the migration from the attachment lists the records had: the
+// certificate b signed for a survives; docs/d1 names two blobs and notes/n5
+// one of them; notes/n1's attachment was removed before the upgrade.
+TEST(UpgradeTest, V4CertificatesSurviveAndTheBlobIndexIsFilled) {
+  testing::TempDir dir;
+  const std::string path = InstallFixture("v4", dir);
+  auto store = Open(path);
+  ASSERT_NE(store, nullptr);
+  auto certs = store->ListCertificates();
+  ASSERT_TRUE(certs.ok());
+  EXPECT_EQ(certs->size(), 3u);  // a's own, b's root, and a's root
+  auto remote = store->GetRemote("b");
+  ASSERT_TRUE(remote.ok() && remote->has_value());
+  EXPECT_FALSE((*remote)->cert.empty());
+  const std::string report = "59835cb977942f5e2c3f1b0c7c5e08ddcea2344659f7ffb09ef04e92466647b3";
+  const std::string scan = "bd3a3b9c21724c34874d83b816feedd6a31f13622c765569b301e709c0d32cb5";
+  auto refs = store->ListBlobRefs("", 10);
+  ASSERT_TRUE(refs.ok()) << refs.status().ToString();
+  ASSERT_EQ(refs->size(), 2u);
+  EXPECT_EQ((*refs)[0], (BlobRef{report, "3f9ccff5885b962a4a313d65664acc60", 17}));
+  EXPECT_EQ((*refs)[1], (BlobRef{scan, "6e10962bd706cf1f9472344fd9b9a725", 3000}));
+  auto naming = store->RecordsNamingBlob(report, 10);
+  ASSERT_TRUE(naming.ok());
+  ASSERT_EQ(naming->size(), 2u);
+  std::vector<std::string> names = {(*naming)[0].collection + "/" + (*naming)[0].id,
+                                    (*naming)[1].collection + "/" + (*naming)[1].id};
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"docs/d1", "notes/n5"}));
+  auto dropped = store->DroppedBlobs(10);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_TRUE(dropped->empty());
+  auto steps = store->StepRuns();
+  ASSERT_TRUE(steps.ok());
+  EXPECT_TRUE(steps->empty());
+  // Writes after the upgrade keep the index: deleting d1 leaves report.txt
+  // named by n5 and drops scan 1.bin.
+  {
+    auto txn = store->BeginWrite(Durability::kFull);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->Delete("docs", "d1").ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  refs = store->ListBlobRefs("", 10);
+  ASSERT_TRUE(refs.ok());
+  ASSERT_EQ(refs->size(), 1u);
+  EXPECT_EQ((*refs)[0].sha256, report);
+  dropped = store->DroppedBlobs(10);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(*dropped, (std::vector<std::string>{report, scan}));
+}
+
 }  // namespace braid

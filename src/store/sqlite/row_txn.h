@@ -10,7 +10,8 @@
 // store's shared cache only once it commits.
 //
 // Files: row_txn.cc (begin, commit, records, versions, change log),
-// catalog.cc (held versions, FSIC, settings; and their reads).
+// catalog.cc (held versions, FSIC, settings; and their reads), blob_refs.cc
+// (the blobs records name, mirror step runs; and their reads).
 
 #ifndef BRAID_STORE_SQLITE_ROW_TXN_H_
 #define BRAID_STORE_SQLITE_ROW_TXN_H_
@@ -59,6 +60,9 @@ class SqliteRowTransaction final : public RowTransaction {
   Status PutCertificate(const CertificateRow& cert) override;
   Status PutRevocation(const RevocationRow& revocation) override;
   Result<bool> RevokeToken(std::string_view name) override;
+  Status RecordStep(const StepRun& run) override;
+  Status SetBlobRefs(int64_t rid, bool had, const std::vector<Attachment>& refs) override;
+  Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) override;
   Status Commit(const WriteCounters& after) override;
 
  private:

@@ -153,6 +153,46 @@ CREATE TABLE revocations(
 ) WITHOUT ROWID;
 ALTER TABLE remotes ADD COLUMN cert TEXT NOT NULL DEFAULT '';  -- serial of our certificate; '' = none
 )sql"},
+    {5,
+     "blob_refs (the blobs each live record's \"_attachments\" names, filled from the records "
+     "there are), blob_dropped (blobs writes stopped naming, for the attachments step) and "
+     "steps (the last run of each mirror step)",
+     R"sql(
+-- One row per attachment of a live record, kept by every write.
+CREATE TABLE blob_refs(
+  sha256 TEXT NOT NULL,         -- lowercase hex
+  rid    INTEGER NOT NULL,      -- records.rid
+  name   TEXT NOT NULL,         -- the attachment's name
+  size   INTEGER NOT NULL,
+  md5    TEXT NOT NULL,
+  PRIMARY KEY (sha256, rid, name)
+) WITHOUT ROWID;
+CREATE INDEX blob_refs_by_rid ON blob_refs(rid);
+-- Blobs a write stopped naming; the attachments step removes those no
+-- record names any more, then forgets them.
+CREATE TABLE blob_dropped(
+  sha256 TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE steps(
+  step     TEXT PRIMARY KEY,    -- cache, index, attachments
+  started  INTEGER NOT NULL,    -- ms
+  finished INTEGER NOT NULL,
+  ok       INTEGER NOT NULL,
+  result   TEXT NOT NULL,       -- JSON summary, or {"error": ...}
+  cursor   INTEGER NOT NULL,    -- change-log seq the step has dealt with
+  last_ok  INTEGER NOT NULL     -- finish of the last successful run; 0: never
+) WITHOUT ROWID;
+-- The attachments of the records there are (checked as the attachments
+-- step will need them; lists that are not are left out, as writes do).
+INSERT OR IGNORE INTO blob_refs(sha256, rid, name, size, md5)
+SELECT json_extract(j.value, '$.sha256'), r.rid, j.key, json_extract(j.value, '$.size'),
+       json_extract(j.value, '$.md5')
+FROM records r, json_each(r.body, '$._attachments') j
+WHERE r.deleted = 0 AND instr(r.body, '"_attachments"') > 0
+  AND json_type(r.body, '$._attachments') = 'object'
+  AND json_type(j.value, '$.sha256') = 'text' AND length(json_extract(j.value, '$.sha256')) = 64
+  AND json_type(j.value, '$.md5') = 'text' AND json_type(j.value, '$.size') = 'integer';
+)sql"},
 };
 
 }  // namespace braid::sqlite

@@ -98,6 +98,12 @@ class SqliteStore final : public Store {
   Result<std::vector<std::string>> RevokedAmong(const std::vector<std::string>& serials) override;
   Result<std::vector<Record>> ListConflicts(std::string_view after_collection,
                                             std::string_view after_id, size_t limit) override;
+  // Blob references and step runs (blob_refs.cc).
+  Result<std::vector<BlobRef>> ListBlobRefs(std::string_view after_sha256, size_t limit) override;
+  Result<std::vector<BlobRef>> BlobRefsChanged(uint64_t after, uint64_t upto) override;
+  Result<std::vector<Record>> RecordsNamingBlob(std::string_view sha256, size_t limit) override;
+  Result<std::vector<std::string>> DroppedBlobs(size_t limit) override;
+  Result<std::vector<StepRun>> StepRuns() override;
   Result<std::vector<Record>> HeldVersions(std::string_view collection,
                                            std::string_view id) override;
   // HeldVersions on a given connection (the writer's, inside a transaction).
