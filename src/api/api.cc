@@ -280,6 +280,17 @@ void Api::Handle(http::Request request, http::Responder respond) {
           sync_->Handle(request, std::vector<std::string>(seg.begin() + 3, seg.end()), who));
     }
   }
+  // Blobs: for credentials, or for a certificate session's read scope.
+  if (n == 4 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "blobs") {
+    if (const std::string_view id = SessionCredential(request.Header("Authorization"));
+        !id.empty()) {
+      auto scope = sync_->SessionReadScope(std::string(id));
+      if (!scope.ok()) return respond(ErrorResponse(scope.status()));
+      return respond(Blob(request, seg[3], [&](std::string_view p) { return scope->Covers(p); }));
+    }
+    if (!Authenticate(request, respond, &who)) return;
+    return respond(Blob(request, seg[3], [&](std::string_view p) { return who.CanRead(p); }));
+  }
   // Everything else needs credentials, checked before anything else is.
   if (!Authenticate(request, respond, &who)) return;
   auto need = [&](const Status& s) {

@@ -17,12 +17,14 @@
 #define BRAID_API_API_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "auth/authenticator.h"
 #include "auth/keyring.h"
 #include "blob/blob_store.h"
 #include "braid/store.h"
+#include "store/attachment_list.h"
 #include "http/errors.h"
 #include "http/server.h"
 
@@ -102,6 +104,13 @@ class Api : public http::Handler {
   http::Response Conflicts(const http::Request& request);
   http::Response CollectionSettings(std::string_view collection, const http::Request& request);
   void Delta(const http::Request& request, http::Responder respond);
+  // GET|HEAD /api/v1/blobs/SHA256 (attachments.cc): a blob's bytes, for
+  // whoever may read (`may_read(partition)`) a live record that names it;
+  // what mirrors' attachments steps fetch.
+  http::Response Blob(const http::Request& request, const std::string& sha256,
+                      const std::function<bool(std::string_view)>& may_read);
+  // An attachment's bytes, with ETag, Range, If-Range and If-None-Match.
+  http::Response ServeBlob(const http::Request& request, const Attachment& a);
   // /api/v1/collections/C/records/ID/attachments[/NAME] (attachments.cc).
   http::Response Attachments(const http::Request& request, const std::vector<std::string>& seg,
                              const Principal& who);

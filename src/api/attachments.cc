@@ -212,12 +212,15 @@ http::Response Api::Attachments(const http::Request& request, const std::vector<
     return ErrorResponse(Status::NotFound("record " + collection + "/" + id +
                                           " has no attachment \"" + name + "\""));
   }
-  const blob::Attachment& a = **found;
+  return ServeBlob(request, **found);
+}
+
+http::Response Api::ServeBlob(const http::Request& request, const blob::Attachment& a) {
   const std::string etag = "\"" + a.sha256 + "\"";
   auto size = options_.blobs->SizeOf(a.sha256);
   if (!size.ok()) return ErrorResponse(size.status());
   if (!*size || **size != a.size) {
-    return ErrorResponse(Status::NotFound("the bytes of attachment \"" + name +
+    return ErrorResponse(Status::NotFound("the bytes of attachment \"" + a.name +
                                           "\" are not here yet: run `braid sync attachments`"));
   }
   http::Headers headers = {
@@ -227,7 +230,7 @@ http::Response Api::Attachments(const http::Request& request, const std::vector<
       {"Accept-Ranges", "bytes"},
       // Never rendered as a page of this origin (the dashboard's): an
       // uploaded HTML file must not run as braid.
-      {"Content-Disposition", "attachment; filename*=UTF-8''" + http::UrlEncode(name)},
+      {"Content-Disposition", "attachment; filename*=UTF-8''" + http::UrlEncode(a.name)},
       {"X-Content-Type-Options", "nosniff"},
       {"Content-Security-Policy", "sandbox"},
   };
@@ -264,6 +267,39 @@ http::Response Api::Attachments(const http::Request& request, const std::vector<
   r.headers = std::move(headers);
   r.source = std::make_shared<BlobSource>(std::move(*reader));
   return r;
+}
+
+http::Response Api::Blob(const http::Request& request, const std::string& sha256,
+                         const std::function<bool(std::string_view)>& may_read) {
+  if (options_.blobs == nullptr) {
+    return ErrorResponse(Status::Unavailable("this server keeps no attachments"));
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    http::Response r = ErrorResponse(Status::MethodNotAllowed(
+        request.method + " is not allowed on " + request.path + "; use GET"));
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+  }
+  if (auto q = Query::Parse(request.query, {}); !q.ok()) return ErrorResponse(q.status());
+  if (!blob::IsSha256Hex(sha256)) {
+    return ErrorResponse(Status::InvalidArgument(
+        "a blob is named by its SHA-256: 64 lowercase hex digits"));
+  }
+  // Served to whoever may read a live record that names it; for the
+  // others it does not exist (its existence would tell about records
+  // outside their scope).
+  auto naming = store_.RecordsNamingBlob(sha256, 64);
+  if (!naming.ok()) return ErrorResponse(naming.status());
+  for (const Record& rec : *naming) {
+    if (!may_read(rec.partition)) continue;
+    auto list = blob::ParseAttachments(rec.body);
+    if (!list.ok()) continue;
+    for (const blob::Attachment& a : *list) {
+      if (a.sha256 == sha256) return ServeBlob(request, a);
+    }
+  }
+  return ErrorResponse(
+      Status::NotFound("no record you may read names blob " + sha256.substr(0, 12) + "..."));
 }
 
 }  // namespace braid::api

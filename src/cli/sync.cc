@@ -7,11 +7,16 @@
 #include <fstream>
 #include <sstream>
 
+#include <algorithm>
+
 #include "auth/keyring.h"
+#include "base/log.h"
+#include "blob/blob_store.h"
 #include "auth/token.h"
 #include "base/json.h"
 #include "braid/catalog.h"
 #include "cli/cli.h"
+#include "mirror/attachments_step.h"
 #include "repl/client.h"
 #include "repl/protocol.h"
 
@@ -239,16 +244,143 @@ void ShowProgress(const std::string& remote, const repl::SyncProgress& p) {
   std::fflush(stderr);
 }
 
-Status RunSync(const Globals& g, const std::vector<std::string>& names, bool all) {
+struct SyncArgs {
+  std::vector<std::string> words;  // remotes, then maybe a step
+  bool all = false;
+  bool full = false;
+  bool wait = false;
+  size_t parallel = 4;
+};
+
+constexpr std::string_view kSteps[] = {"cache", "attachments"};
+
+// One updating line on a terminal: files, bytes, rate, ETA.
+void ShowAttachmentsProgress(const std::string& remote, const mirror::AttachmentsProgress& p) {
+  const double rate = p.seconds > 0 ? static_cast<double>(p.bytes_done) / p.seconds : 0;
+  std::string line = "attachments " + remote + ": " + std::to_string(p.files_done) + "/" +
+                     std::to_string(p.files_total) + " files, " +
+                     Human(static_cast<double>(p.bytes_done)) + "B/" +
+                     Human(static_cast<double>(p.bytes_total)) + "B, " + Human(rate) + "B/s";
+  if (!p.done && rate > 0 && p.bytes_total > p.bytes_done) {
+    line += ", ETA " +
+            std::to_string(static_cast<int>((p.bytes_total - p.bytes_done) / rate) + 1) + " s";
+  }
+  std::fprintf(stderr, "\r%-78s%s", line.c_str(), p.done ? "\n" : "");
+  std::fflush(stderr);
+}
+
+// The error object of a step's result: {"remote","step","error"}.
+std::string ErrorJson(const std::string& remote, std::string_view step, const Status& s) {
+  std::string out;
+  json::Writer(&out)
+      .BeginObject()
+      .Key("remote")
+      .String(remote)
+      .Key("step")
+      .String(step)
+      .Key("error")
+      .String(s.message())
+      .EndObject();
+  return out;
+}
+
+// Step "cache": replication with the remote (pull, then push).
+Result<std::string> SyncCache(const Globals& g, Store& store, const Remote& remote,
+                              auth::Keyring* keys, bool live) {
+  spdlog::debug("cache: replicating with {} at {} ({}): records changed on either side since "
+                "the last sync",
+                remote.name, remote.url, DirectionName(remote.direction));
+  const int64_t started = Clock::Real().NowMillis();
+  const Result<repl::SyncSummary> summary = repl::Sync(
+      store, remote,
+      [&](const repl::SyncProgress& p) {
+        if (live) ShowProgress(remote.name, p);
+      },
+      keys);
+  std::string result =
+      summary.ok() ? repl::SummaryJson(*summary) : ErrorJson(remote.name, "cache", summary.status());
+  StepRun run{"cache", started, Clock::Real().NowMillis(), summary.ok(), result, 0, 0};
+  if (auto txn = store.BeginWrite(); txn.ok()) {
+    if ((*txn)->RecordSync(remote.name, run.finished_ms, result).ok() &&
+        (*txn)->RecordStep(run).ok()) {
+      (void)(*txn)->Commit();
+    }
+  }
+  if (!summary.ok()) return summary.status();
+  if (!g.json) {
+    Print(remote.name + ": received " + std::to_string(summary->received) + ", sent " +
+          std::to_string(summary->sent) + " records (" + std::to_string(summary->applied) +
+          " applied, " + std::to_string(summary->merged) + " merged, " +
+          std::to_string(summary->ignored + summary->kept) + " already here), " +
+          std::to_string(summary->conflicts) + " conflicts, " + Human(summary->seconds * 1000) +
+          "ms");
+  }
+  return result;
+}
+
+// Step "attachments": blobs from the remote (mirror/attachments_step.h).
+Result<std::string> SyncAttachments(const Globals& g, Instance& inst, const Remote& remote,
+                                    auth::Keyring* keys, const SyncArgs& a, bool live) {
+  Store& store = inst.store();
+  mirror::BlobSource source;
+  source.name = remote.name;
+  source.url = remote.url;
+  source.ca_cert = remote.ca_cert;
+  if (remote.direction == Direction::kPush) {
+    return Status::InvalidArgument("remote \"" + remote.name +
+                                   "\" is push-only: its attachments are not fetched from it");
+  }
+  BRAID_ASSIGN_OR_RETURN(const std::string authorization,
+                         repl::ReadAuthorization(store, remote, keys));
+  source.headers.emplace_back("Authorization", authorization);
+  BRAID_ASSIGN_OR_RETURN(auto blobs, blob::BlobStore::Open(inst.dir() + "/blobs"));
+  mirror::AttachmentsOptions options;
+  options.full = a.full;
+  options.parallel = a.parallel;
+  options.progress = [&](const mirror::AttachmentsProgress& p) {
+    if (live) ShowAttachmentsProgress(remote.name, p);
+  };
+  BRAID_ASSIGN_OR_RETURN(const auto sum,
+                         mirror::RunAttachmentsStep(store, *blobs, &source, options));
+  if (!g.json) {
+    Print(remote.name + ": attachments: " + std::to_string(sum.checked) + " compared (" +
+          (sum.full ? "full" : "changes only") + "), " + std::to_string(sum.fetched) +
+          " fetched (" + Human(static_cast<double>(sum.bytes)) + "B" +
+          (sum.resumed > 0 ? ", " + std::to_string(sum.resumed) + " resumed" : "") + "), " +
+          std::to_string(sum.removed) + " orphans removed, " + Human(sum.seconds * 1000) + "ms");
+  }
+  if (sum.failed > 0) {
+    std::string what = std::to_string(sum.failed) + " attachment(s) could not be fetched from \"" +
+                       remote.name + "\" (the next sync tries them again)";
+    for (const auto& e : sum.errors) what += "\n  " + e;
+    return Status::Unavailable(what);
+  }
+  return mirror::SummaryJson(sum);
+}
+
+Status RunSync(const Globals& g, const SyncArgs& a) {
+  std::vector<std::string> names = a.words;
+  std::string step;  // empty: every step, in order
+  if (!names.empty() &&
+      std::find(std::begin(kSteps), std::end(kSteps), names.back()) != std::end(kSteps)) {
+    step = names.back();
+    names.pop_back();
+  }
+  if (a.parallel < 1 || a.parallel > 64) {
+    return Status::InvalidArgument("--parallel must be from 1 to 64");
+  }
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   Store& store = inst->store();
   std::vector<Remote> remotes;
-  if (all) {
+  if (a.all) {
+    if (!names.empty()) return Status::InvalidArgument("name remotes or give --all, not both");
     BRAID_ASSIGN_OR_RETURN(remotes, store.ListRemotes());
     if (remotes.empty()) return Status::NotFound("no remotes; add one with `braid remote add`");
   } else {
     if (names.empty()) {
-      return Status::InvalidArgument("name the remotes to sync, or --all; see `braid remote list`");
+      return Status::InvalidArgument(
+          "name the remotes to sync, or --all; see `braid remote list` (the last word may be a "
+          "step: cache or attachments)");
     }
     for (const auto& n : names) {
       BRAID_ASSIGN_OR_RETURN(auto r, store.GetRemote(n));
@@ -256,62 +388,42 @@ Status RunSync(const Globals& g, const std::vector<std::string>& names, bool all
       remotes.push_back(std::move(*r));
     }
   }
+  BRAID_ASSIGN_OR_RETURN(auto lock, inst->LockSync(a.wait));
   const bool live = !g.json && ::isatty(STDERR_FILENO);
-  std::vector<std::string> results;  // one JSON summary (or error) per remote
+  std::vector<std::string> results;  // one JSON summary (or error) per remote and step
   Status first_error;
   std::unique_ptr<auth::Keyring> keys;
   for (const auto& remote : remotes) {
     if (keys == nullptr) {  // certificates, and revocations passed on
       BRAID_ASSIGN_OR_RETURN(keys, auth::Keyring::Open(store, inst->dir() + "/keys"));
     }
-    const Result<repl::SyncSummary> summary = [&]() -> Result<repl::SyncSummary> {
-      if (remote.token.empty() && remote.cert.empty()) {
-        return Status::Unauthorized(
-            "remote \"" + remote.name +
-            "\" has no credentials: get a certificate (braid cert request " + remote.name +
-            " --user ADMIN ...) or add it again with --token-file or --user");
+    for (const std::string_view s : kSteps) {
+      if (!step.empty() && step != s) continue;
+      Result<std::string> result = [&]() -> Result<std::string> {
+        if (remote.token.empty() && remote.cert.empty()) {
+          return Status::Unauthorized(
+              "remote \"" + remote.name +
+              "\" has no credentials: get a certificate (braid cert request " + remote.name +
+              " --user ADMIN ...) or add it again with --token-file or --user");
+        }
+        if (s == "cache") return SyncCache(g, store, remote, keys.get(), live);
+        return SyncAttachments(g, *inst, remote, keys.get(), a, live);
+      }();
+      if (!result.ok()) {
+        if (first_error.ok()) first_error = result.status();
+        if (!g.json || remotes.size() > 1 || step.empty()) {
+          std::fprintf(stderr, "braid: sync with %s failed (%s): %s\n", remote.name.c_str(),
+                       std::string(s).c_str(), result.status().message().c_str());
+        }
+        results.push_back(ErrorJson(remote.name, s, result.status()));
+        break;  // the next steps would work on what this one failed to bring
       }
-      return repl::Sync(
-          store, remote,
-          [&](const repl::SyncProgress& p) {
-            if (live) ShowProgress(remote.name, p);
-          },
-          keys.get());
-    }();
-    std::string result;
-    if (summary.ok()) {
-      result = repl::SummaryJson(*summary);
-      if (!g.json) {
-        Print(remote.name + ": received " + std::to_string(summary->received) + ", sent " +
-              std::to_string(summary->sent) + " records (" + std::to_string(summary->applied) +
-              " applied, " + std::to_string(summary->merged) + " merged, " +
-              std::to_string(summary->ignored + summary->kept) + " already here), " +
-              std::to_string(summary->conflicts) + " conflicts, " + Human(summary->seconds * 1000) +
-              "ms");
-      }
-    } else {
-      json::Writer(&result)
-          .BeginObject()
-          .Key("remote")
-          .String(remote.name)
-          .Key("error")
-          .String(summary.status().message())
-          .EndObject();
-      if (first_error.ok()) first_error = summary.status();
-      if (!g.json || remotes.size() > 1) {
-        std::fprintf(stderr, "braid: sync with %s failed: %s\n", remote.name.c_str(),
-                     summary.status().message().c_str());
-      }
+      results.push_back(std::move(*result));
     }
-    auto txn = store.BeginWrite();
-    if (txn.ok() && (*txn)->RecordSync(remote.name, Clock::Real().NowMillis(), result).ok()) {
-      (void)(*txn)->Commit();
-    }
-    results.push_back(std::move(result));
   }
   if (g.json) {
-    // One remote named: its summary object; otherwise an array of them.
-    if (results.size() == 1 && !all) {
+    // One remote and one step: its summary object; otherwise an array.
+    if (results.size() == 1 && !a.all && !step.empty()) {
       Print(results[0]);
     } else {
       std::string out;
@@ -402,15 +514,24 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
         [&g, &action, name] { action = [&g, name] { return RunTokenRevoke(g, *name); }; });
   }
 
-  auto names = std::make_shared<std::vector<std::string>>();
-  auto all = std::make_shared<bool>(false);
+  auto a = std::make_shared<SyncArgs>();
   CLI::App* sync = app.add_subcommand(
-      "sync", "Sync with remotes: pull then push in one session each, resumable, showing progress");
-  sync->add_option("remote", *names, "Remote names");
-  sync->add_flag("--all", *all, "Every remote");
-  sync->callback([&g, &action, names, all] {
-    action = [&g, names, all] { return RunSync(g, *names, *all); };
-  });
+      "sync",
+      "Sync with remotes, in steps: cache (pull then push the records, one session each, "
+      "resumable) and attachments (fetch the files live records name, resuming partial "
+      "downloads; remove those no record names); progress on a terminal, --debug says why");
+  sync->add_option("remote", a->words,
+                   "Remote names, then optionally one step: cache (replication of the "
+                   "records) or attachments (their files). No step: every step, in order");
+  sync->add_flag("--all", a->all, "Every remote");
+  sync->add_flag("--full", a->full,
+                 "attachments: compare every attachment live records name (not only those of "
+                 "records changed since the last run) and remove every orphan");
+  sync->add_option("--parallel", a->parallel, "attachments: downloads at once (1 to 64)")
+      ->capture_default_str();
+  sync->add_flag("--wait", a->wait,
+                 "When another sync of this instance runs, wait for it (default: exit 6, busy)");
+  sync->callback([&g, &action, a] { action = [&g, a] { return RunSync(g, *a); }; });
 }
 
 }  // namespace braid::cli

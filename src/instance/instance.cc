@@ -123,4 +123,33 @@ Result<std::unique_ptr<Instance::DirLock>> Instance::LockDirectory(std::string_v
   return std::make_unique<DirLock>(fd);
 }
 
+Result<std::unique_ptr<Instance::DirLock>> Instance::LockSync(bool wait) {
+  const std::string path = dir_ + "/sync.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
+  auto lock = std::make_unique<DirLock>(fd);  // closes it on every return
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err != EWOULDBLOCK) return Status::IoError("cannot lock " + path + ": " + std::strerror(err));
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    if (!wait) {
+      return Status::Busy("another sync of this instance is running" +
+                          (holder.empty() ? std::string() : " (process " + holder + ")") +
+                          "; wait for it to end, or run this one with --wait");
+    }
+    spdlog::info("waiting for the sync of process {} to end", holder.empty() ? "?" : holder);
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) return Status::IoError("cannot lock " + path + ": " + std::strerror(errno));
+    }
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return lock;
+}
+
 }  // namespace braid

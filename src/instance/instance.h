@@ -83,6 +83,11 @@ class Instance {
     int fd_;
   };
   Result<std::unique_ptr<DirLock>> LockDirectory(std::string_view holder_hint);
+  // Takes the lock of the instance's syncs (DIR/sync.lock, flock): one
+  // `braid sync` at a time, whatever its steps. The file holds the
+  // holder's process id, which the Busy error names. With `wait`, waits
+  // for the holder instead. Errors: Busy, IoError.
+  Result<std::unique_ptr<DirLock>> LockSync(bool wait);
 
  private:
   Instance() = default;

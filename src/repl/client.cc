@@ -279,6 +279,7 @@ class Session {
   }
 
   void set_two_way(bool v) { two_way_ = v; }
+  const std::string& authorization() const { return authorization_; }
   SyncSummary& summary() { return summary_; }
 
  private:
@@ -345,6 +346,18 @@ Result<SyncSummary> Sync(Store& store, const Remote& remote,
   summary.remote = remote.name;
   summary.seconds = Since(start);
   return summary;
+}
+
+Result<std::string> ReadAuthorization(Store& store, const Remote& remote,
+                                      auth::Keyring* keyring) {
+  http::ClientOptions client_options;
+  client_options.ca_cert = remote.ca_cert;
+  BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(client_options));
+  Session session(store, remote, std::move(client), {}, keyring);
+  if (remote.cert.empty()) return session.authorization();
+  BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
+  BRAID_RETURN_IF_ERROR(session.Open(/*pull=*/true, /*push=*/false, std::move(filter)));
+  return session.authorization();
 }
 
 std::string SummaryJson(const SyncSummary& s) {

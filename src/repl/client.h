@@ -56,6 +56,13 @@ Result<SyncSummary> Sync(Store& store, const Remote& remote,
 
 std::string SummaryJson(const SyncSummary& s);
 
+// The Authorization header value that reads `remote` outside a sync (the
+// blobs its records name, GET /api/v1/blobs/SHA256): its token's or
+// password's; for a certificate remote, a pull session's, opened for it
+// with `keyring`'s key (the remote ends it when it goes unused). Errors:
+// those of Sync's handshake.
+Result<std::string> ReadAuthorization(Store& store, const Remote& remote, auth::Keyring* keyring);
+
 }  // namespace braid::repl
 
 #endif  // BRAID_REPL_CLIENT_H_

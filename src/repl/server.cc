@@ -146,6 +146,20 @@ bool SyncServer::IsCertificateSession(const std::string& id) {
   return session != nullptr && session->chain.has_value();
 }
 
+Result<auth::PartitionSet> SyncServer::SessionReadScope(const std::string& id) {
+  auto session = Find(id);
+  if (session == nullptr || !session->chain) {
+    return Status::NotFound("no certificate session \"" + id +
+                            "\" (it ended, expired or was aborted)");
+  }
+  if (Status s = keyring_->Recheck(*session->chain); !s.ok()) {
+    spdlog::warn("sync session {} of {} ends: {}", session->id, session->peer, s.ToString());
+    Drop(session->id);
+    return s;
+  }
+  return session->chain->front().read;
+}
+
 http::Response SyncServer::Handle(const http::Request& request,
                                   const std::vector<std::string>& segments,
                                   const auth::Principal& who) {

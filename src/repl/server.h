@@ -69,6 +69,10 @@ class SyncServer {
   // True when `id` is an open certificate session: its requests carry no
   // other credentials, yet their bodies may be large (http::Handler::Admit).
   bool IsCertificateSession(const std::string& id);
+  // What the certificate session `id` may read, its chain checked again
+  // (the API serves blobs to it). Errors: NotFound (no such certificate
+  // session), the chain's (revoked, expired).
+  Result<auth::PartitionSet> SessionReadScope(const std::string& id);
 
  private:
   struct Session;

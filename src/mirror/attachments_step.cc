@@ -1,0 +1,388 @@
+// The attachments step (attachments_step.h explains the design).
+
+#include "mirror/attachments_step.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "mirror/fetch.h"
+
+namespace braid::mirror {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kPage = 1000;            // refs per store read
+constexpr uint64_t kSeqWindow = 10'000;   // change-log seqs per store read
+constexpr size_t kOrphanBatch = 256;      // orphans checked per write lock
+constexpr size_t kMaxErrors = 10;         // failures kept for the summary
+constexpr auto kProgressEvery = std::chrono::milliseconds(200);
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Calls `fn` with every blob the step wants: those named by records
+// changed after `after` up to `upto`, or on a full run by every live
+// record. A blob may come more than once on an incremental run.
+Status ForEachWanted(Store& store, bool full, uint64_t after, uint64_t upto,
+                     const std::function<Status(const BlobRef&)>& fn) {
+  if (full) {
+    std::string last;
+    for (;;) {
+      BRAID_ASSIGN_OR_RETURN(const auto page, store.ListBlobRefs(last, kPage));
+      for (const BlobRef& r : page) BRAID_RETURN_IF_ERROR(fn(r));
+      if (page.size() < kPage) return Status::OK();
+      last = page.back().sha256;
+    }
+  }
+  for (uint64_t from = after; from < upto;) {
+    const uint64_t to = std::min(upto, from + kSeqWindow);
+    BRAID_ASSIGN_OR_RETURN(const auto refs, store.BlobRefsChanged(from, to));
+    for (const BlobRef& r : refs) BRAID_RETURN_IF_ERROR(fn(r));
+    from = to;
+  }
+  return Status::OK();
+}
+
+// True when blob `ref` is here with its size.
+Result<bool> Present(const blob::BlobStore& blobs, const BlobRef& ref) {
+  BRAID_ASSIGN_OR_RETURN(const auto size, blobs.SizeOf(ref.sha256));
+  return size.has_value() && *size == ref.size;
+}
+
+// An error that concerns the remote as a whole, not one blob: the step
+// stops rather than fail every blob the same way.
+bool EndsTheStep(const Status& s) {
+  switch (s.code()) {
+    case Code::kUnauthorized:
+    case Code::kForbidden:
+    case Code::kUnavailable:
+    case Code::kTooManyRequests:
+    case Code::kIoError:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The fetches of one run: `parallel` threads, each with its own client,
+// taking blobs from a bounded queue.
+class Fetcher {
+ public:
+  Fetcher(blob::BlobStore& blobs, const BlobSource& source) : blobs_(blobs), source_(source) {}
+
+  ~Fetcher() { Finish(); }
+
+  Status Start(size_t parallel) {
+    http::ClientOptions options;
+    options.ca_cert = source_.ca_cert;
+    for (size_t i = 0; i < std::max<size_t>(1, parallel); ++i) {
+      BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(options));
+      threads_.emplace_back([this, c = std::shared_ptr<http::Client>(std::move(client))] {
+        Work(*c);
+      });
+    }
+    return Status::OK();
+  }
+
+  // Queues a blob; waits while the queue is full. False once the step ends.
+  bool Add(const BlobRef& ref) {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return queue_.size() < kQueue || !fatal_.ok(); });
+    if (!fatal_.ok()) return false;
+    queue_.push_back(ref);
+    ready_.notify_one();
+    return true;
+  }
+
+  // No more blobs: waits for the fetches to end.
+  void Finish() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  // Waits up to `d` for a change; true once every fetch ended.
+  bool WaitIdle(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu_);
+    // After a fatal error the workers leave what is queued.
+    auto idle = [&] { return busy_ == 0 && (queue_.empty() || !fatal_.ok()); };
+    idle_.wait_for(lock, d, idle);
+    return idle();
+  }
+
+  std::atomic<uint64_t> files{0}, bytes{0}, resumed{0}, failed{0};
+
+  Status fatal() {
+    std::lock_guard lock(mu_);
+    return fatal_;
+  }
+  std::vector<std::string> errors() {
+    std::lock_guard lock(mu_);
+    return errors_;
+  }
+
+ private:
+  static constexpr size_t kQueue = 256;
+
+  void Work(http::Client& client) {
+    for (;;) {
+      BlobRef ref;
+      {
+        std::unique_lock lock(mu_);
+        ready_.wait(lock, [&] { return !queue_.empty() || closed_ || !fatal_.ok(); });
+        if (queue_.empty() || !fatal_.ok()) return;
+        ref = std::move(queue_.front());
+        queue_.pop_front();
+        ++busy_;
+        room_.notify_one();
+      }
+      blob::Attachment want;
+      want.name = ref.sha256;
+      want.sha256 = ref.sha256;
+      want.md5 = ref.md5;
+      want.size = ref.size;
+      auto r = FetchBlob(client, source_.url + "/api/v1/blobs/" + ref.sha256, source_.headers,
+                         blobs_, want, blob::Sync::kDeferred,
+                         [this](uint64_t n) { bytes.fetch_add(n, std::memory_order_relaxed); });
+      std::lock_guard lock(mu_);
+      --busy_;
+      if (r.ok()) {
+        ++files;
+        if (r->resumed_at > 0) ++resumed;
+        spdlog::debug("attachments: fetched {} ({} bytes{})", ref.sha256, ref.size,
+                      r->resumed_at > 0 ? ", resumed at byte " + std::to_string(r->resumed_at)
+                                        : std::string());
+      } else if (EndsTheStep(r.status())) {
+        if (fatal_.ok()) fatal_ = r.status();
+        room_.notify_all();
+        ready_.notify_all();
+      } else {
+        ++failed;
+        spdlog::debug("attachments: could not fetch {}: {}", ref.sha256, r.status().ToString());
+        if (errors_.size() < kMaxErrors) errors_.push_back(r.status().ToString());
+      }
+      idle_.notify_all();
+    }
+  }
+
+  blob::BlobStore& blobs_;
+  const BlobSource& source_;
+  std::mutex mu_;
+  std::condition_variable ready_, room_, idle_;
+  std::deque<BlobRef> queue_;
+  size_t busy_ = 0;
+  bool closed_ = false;
+  Status fatal_;
+  std::vector<std::string> errors_;
+  std::vector<std::thread> threads_;
+};
+
+// Removes the blobs of `candidates` that no live record names, under the
+// store's write lock; forgets those that came from blob_dropped.
+Result<uint64_t> RemoveOrphans(Store& store, blob::BlobStore& blobs,
+                               const std::vector<std::string>& candidates, bool forget) {
+  BRAID_ASSIGN_OR_RETURN(auto txn, store.BeginWrite(Durability::kFull));
+  uint64_t removed = 0;
+  for (const std::string& sha : candidates) {
+    BRAID_ASSIGN_OR_RETURN(const auto naming, store.RecordsNamingBlob(sha, 1));
+    if (!naming.empty()) continue;
+    BRAID_ASSIGN_OR_RETURN(const auto size, blobs.SizeOf(sha));
+    if (!size) continue;
+    BRAID_RETURN_IF_ERROR(blobs.Remove(sha));
+    spdlog::debug("attachments: removed {} ({} bytes): no live record names it", sha, *size);
+    ++removed;
+  }
+  if (forget) BRAID_RETURN_IF_ERROR(txn->ForgetDroppedBlobs(candidates));
+  BRAID_RETURN_IF_ERROR(txn->Commit());
+  return removed;
+}
+
+Result<uint64_t> SweepOrphans(Store& store, blob::BlobStore& blobs, bool full) {
+  uint64_t removed = 0;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const auto dropped, store.DroppedBlobs(kOrphanBatch));
+    if (dropped.empty()) break;
+    BRAID_ASSIGN_OR_RETURN(const uint64_t n, RemoveOrphans(store, blobs, dropped, true));
+    removed += n;
+  }
+  if (!full) return removed;
+  // Every blob no record names, but recent ones: an upload is written
+  // before the record that names it.
+  const auto cutoff = std::chrono::system_clock::now() - kOrphanGrace;
+  std::vector<std::string> batch;
+  Status s = blobs.ForEach([&](std::string_view sha, uint64_t) -> Status {
+    BRAID_ASSIGN_OR_RETURN(const auto naming, store.RecordsNamingBlob(sha, 1));
+    if (!naming.empty()) return Status::OK();
+    struct stat st;
+    if (::stat(blobs.PathOf(sha).c_str(), &st) != 0) return Status::OK();
+    const auto mtime = std::chrono::system_clock::from_time_t(st.st_mtim.tv_sec);
+    if (mtime > cutoff) return Status::OK();
+    batch.emplace_back(sha);
+    return Status::OK();
+  });
+  BRAID_RETURN_IF_ERROR(s);
+  for (size_t i = 0; i < batch.size(); i += kOrphanBatch) {
+    const std::vector<std::string> part(
+        batch.begin() + static_cast<ptrdiff_t>(i),
+        batch.begin() + static_cast<ptrdiff_t>(std::min(batch.size(), i + kOrphanBatch)));
+    BRAID_ASSIGN_OR_RETURN(const uint64_t n, RemoveOrphans(store, blobs, part, false));
+    removed += n;
+  }
+  return removed;
+}
+
+Result<AttachmentsSummary> Run(Store& store, blob::BlobStore& blobs, const BlobSource* source,
+                               const AttachmentsOptions& options, uint64_t cursor,
+                               Clock::time_point start) {
+  AttachmentsSummary sum;
+  BRAID_ASSIGN_OR_RETURN(const StoreStats stats, store.Stats());
+  const uint64_t upto = stats.last_seq;
+  // No cursor yet, or one from another change log (the store was replaced).
+  sum.full = options.full || cursor == 0 || cursor > upto;
+  spdlog::debug("attachments: {} run: {}", sum.full ? "full" : "incremental",
+                sum.full ? "comparing every blob live records name"
+                         : "comparing the blobs of records changed after change-log seq " +
+                               std::to_string(cursor) + " up to " + std::to_string(upto));
+  if (blobs.NeedsVerify()) {
+    BRAID_ASSIGN_OR_RETURN(const uint64_t bad, blobs.VerifyUnsynced());
+    spdlog::warn("attachments: a batch of downloads was cut short; {} blob(s) did not match "
+                 "their hash and were removed (they are fetched again)",
+                 bad);
+  }
+
+  // Pass 1: what is missing, for the progress totals.
+  AttachmentsProgress p;
+  BRAID_RETURN_IF_ERROR(
+      ForEachWanted(store, sum.full, cursor, upto, [&](const BlobRef& ref) -> Status {
+        ++sum.checked;
+        BRAID_ASSIGN_OR_RETURN(const bool here, Present(blobs, ref));
+        if (!here) {
+          ++p.files_total;
+          p.bytes_total += ref.size;
+        }
+        return Status::OK();
+      }));
+  spdlog::debug("attachments: {} blob(s) compared, {} missing ({} bytes)", sum.checked,
+                p.files_total, p.bytes_total);
+
+  // Pass 2: fetch them.
+  if (p.files_total > 0 && source == nullptr) {
+    sum.failed = p.files_total;
+    sum.errors.push_back(std::to_string(p.files_total) +
+                         " blob(s) are missing and no remote was given to fetch them from");
+  } else if (p.files_total > 0) {
+    BRAID_RETURN_IF_ERROR(blobs.BeginBatch());
+    Fetcher fetcher(blobs, *source);
+    BRAID_RETURN_IF_ERROR(fetcher.Start(options.parallel));
+    auto last_report = Clock::now();
+    auto report = [&](bool done) {
+      if (!options.progress) return;
+      if (!done && Clock::now() - last_report < kProgressEvery) return;
+      last_report = Clock::now();
+      p.files_done = fetcher.files + fetcher.failed;
+      p.bytes_done = fetcher.bytes;
+      p.seconds = Since(start);
+      p.done = done;
+      options.progress(p);
+    };
+    Status s = ForEachWanted(store, sum.full, cursor, upto, [&](const BlobRef& ref) -> Status {
+      BRAID_ASSIGN_OR_RETURN(const bool here, Present(blobs, ref));
+      if (!here && !fetcher.Add(ref)) return fetcher.fatal();
+      report(false);
+      return Status::OK();
+    });
+    while (!fetcher.WaitIdle(kProgressEvery)) report(false);
+    fetcher.Finish();
+    report(true);
+    // The blobs fetched are durable before the run is recorded, whatever
+    // happened (an error leaves them in place for the next run).
+    const Status synced = blobs.EndBatch();
+    BRAID_RETURN_IF_ERROR(s);
+    BRAID_RETURN_IF_ERROR(fetcher.fatal().WithContext("remote \"" + source->name + "\""));
+    BRAID_RETURN_IF_ERROR(synced);
+    sum.fetched = fetcher.files;
+    sum.bytes = fetcher.bytes;
+    sum.resumed = fetcher.resumed;
+    sum.failed = fetcher.failed;
+    sum.errors = fetcher.errors();
+  }
+
+  // Pass 3: orphans.
+  BRAID_ASSIGN_OR_RETURN(sum.removed, SweepOrphans(store, blobs, sum.full));
+  sum.cursor = sum.failed == 0 ? upto : cursor;
+  sum.seconds = Since(start);
+  return sum;
+}
+
+}  // namespace
+
+std::string SummaryJson(const AttachmentsSummary& s) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject()
+      .Key("full")
+      .Bool(s.full)
+      .Key("checked")
+      .Uint(s.checked)
+      .Key("fetched")
+      .Uint(s.fetched)
+      .Key("bytes")
+      .Uint(s.bytes)
+      .Key("resumed")
+      .Uint(s.resumed)
+      .Key("failed")
+      .Uint(s.failed)
+      .Key("removed")
+      .Uint(s.removed)
+      .Key("cursor")
+      .Uint(s.cursor)
+      .Key("errors")
+      .BeginArray();
+  for (const auto& e : s.errors) w.String(e);
+  w.EndArray().Key("seconds").Double(s.seconds).EndObject();
+  return out;
+}
+
+Result<AttachmentsSummary> RunAttachmentsStep(Store& store, blob::BlobStore& blobs,
+                                              const BlobSource* source,
+                                              const AttachmentsOptions& options) {
+  const auto start = Clock::now();
+  const int64_t started_ms = store.clock().NowMillis();
+  uint64_t cursor = 0;
+  BRAID_ASSIGN_OR_RETURN(const auto runs, store.StepRuns());
+  for (const StepRun& r : runs) {
+    if (r.step == kAttachmentsStep) cursor = r.cursor;
+  }
+  auto result = Run(store, blobs, source, options, cursor, start);
+  StepRun run;
+  run.step = kAttachmentsStep;
+  run.started_ms = started_ms;
+  run.finished_ms = store.clock().NowMillis();
+  run.ok = result.ok() && result->failed == 0;
+  run.cursor = result.ok() ? result->cursor : cursor;
+  if (result.ok()) {
+    run.result = SummaryJson(*result);
+  } else {
+    json::Writer w(&run.result);
+    w.BeginObject().Key("error").String(result.status().ToString()).EndObject();
+  }
+  BRAID_ASSIGN_OR_RETURN(auto txn, store.BeginWrite(Durability::kFull));
+  BRAID_RETURN_IF_ERROR(txn->RecordStep(run));
+  BRAID_RETURN_IF_ERROR(txn->Commit());
+  return result;
+}
+
+}  // namespace braid::mirror
