@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace braid {
 
@@ -22,6 +23,9 @@ class Clock {
   // The process-wide real clock (CLOCK_REALTIME). Never destroyed.
   static const Clock& Real();
 };
+
+// ISO-8601 in UTC with milliseconds: "2026-12-03T22:01:47.123Z".
+std::string Iso8601(int64_t unix_millis);
 
 // A clock that only moves when told to. For tests.
 class FakeClock : public Clock {

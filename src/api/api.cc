@@ -297,6 +297,11 @@ void Api::Handle(http::Request request, http::Responder respond) {
     if (!s.ok()) respond(ErrorResponse(s));
     return s.ok();
   };
+  if (n == 2 && seg[0] == "api" && seg[1] == "last-sync") {
+    if (!get) return not_allowed("GET");
+    if (!query_check({})) return;
+    return respond(LastSync());
+  }
   if (n >= 3 && seg[0] == "api" && seg[1] == "v1") {
     if (n == 3 && seg[2] == "info") {
       if (!get) return not_allowed("GET");

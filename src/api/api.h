@@ -104,6 +104,9 @@ class Api : public http::Handler {
   http::Response Conflicts(const http::Request& request);
   http::Response CollectionSettings(std::string_view collection, const http::Request& request);
   void Delta(const http::Request& request, http::Responder respond);
+  // GET /api/last-sync (mirror.cc): {} before any step succeeded, else
+  // {"when": ISO-8601, "hours_ago": H} of the last successful step.
+  http::Response LastSync();
   // GET|HEAD /api/v1/blobs/SHA256 (attachments.cc): a blob's bytes, for
   // whoever may read (`may_read(partition)`) a live record that names it;
   // what mirrors' attachments steps fetch.

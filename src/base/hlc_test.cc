@@ -44,4 +44,10 @@ TEST(HlcTest, ResumesAfterAPersistedValue) {
 }
 
 }  // namespace
+TEST(ClockTest, Iso8601IsUtcWithMilliseconds) {
+  EXPECT_EQ(Iso8601(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(Iso8601(1'796'335'307'123), "2026-12-03T22:01:47.123Z");
+  EXPECT_EQ(Iso8601(-1), "1969-12-31T23:59:59.999Z");
+}
+
 }  // namespace braid

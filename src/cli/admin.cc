@@ -192,12 +192,29 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
 Status RunStatus(const Globals& g) {
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(const StoreStats s, inst->store().Stats());
+  BRAID_ASSIGN_OR_RETURN(const std::vector<StepRun> steps, inst->store().StepRuns());
   if (g.json) {
     std::string out;
     json::Writer w(&out);
     w.BeginObject().Key("data").String(inst->dir());
     WriteStatsMembers(w, s);
-    w.EndObject();
+    w.Key("steps").BeginObject();
+    for (const StepRun& r : steps) {
+      w.Key(r.step)
+          .BeginObject()
+          .Key("started_ms")
+          .Int(r.started_ms)
+          .Key("finished_ms")
+          .Int(r.finished_ms)
+          .Key("ok")
+          .Bool(r.ok)
+          .Key("last_ok_ms")
+          .Int(r.last_ok_ms)
+          .Key("result")
+          .Raw(r.result)
+          .EndObject();
+    }
+    w.EndObject().EndObject();
     Print(out);
     return Status::OK();
   }
@@ -213,6 +230,14 @@ Status RunStatus(const Globals& g) {
   Print("change log      " + std::to_string(s.changes) + " events, last seq " +
         std::to_string(s.last_seq) +
         (s.horizon != 0 ? ", compacted up to seq " + std::to_string(s.horizon) : ""));
+  // The last run of each sync step (braid sync REMOTE [STEP]).
+  for (const StepRun& r : steps) {
+    std::string line = "last " + r.step + std::string(r.step.size() < 11 ? 11 - r.step.size() : 1, ' ') +
+                       Iso8601(r.finished_ms) + (r.ok ? " ok" : " failed");
+    if (!r.ok && r.last_ok_ms != 0) line += " (last ok " + Iso8601(r.last_ok_ms) + ")";
+    Print(line);
+    if (!r.ok) Print("  " + r.result);
+  }
   return Status::OK();
 }
 

@@ -390,15 +390,20 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
   }
   BRAID_ASSIGN_OR_RETURN(auto lock, inst->LockSync(a.wait));
   const bool live = !g.json && ::isatty(STDERR_FILENO);
-  std::vector<std::string> results;  // one JSON summary (or error) per remote and step
+  // One JSON summary (or error) per remote: the step's, or with every
+  // step the cache step's with the attachments step's as "attachments".
+  std::vector<std::string> results;
   Status first_error;
   std::unique_ptr<auth::Keyring> keys;
   for (const auto& remote : remotes) {
     if (keys == nullptr) {  // certificates, and revocations passed on
       BRAID_ASSIGN_OR_RETURN(keys, auth::Keyring::Open(store, inst->dir() + "/keys"));
     }
+    std::string summary;
     for (const std::string_view s : kSteps) {
       if (!step.empty() && step != s) continue;
+      // A push-only remote's files are not fetched; asked for, that is an error.
+      if (step.empty() && s == "attachments" && remote.direction == Direction::kPush) continue;
       Result<std::string> result = [&]() -> Result<std::string> {
         if (remote.token.empty() && remote.cert.empty()) {
           return Status::Unauthorized(
@@ -415,15 +420,21 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
           std::fprintf(stderr, "braid: sync with %s failed (%s): %s\n", remote.name.c_str(),
                        std::string(s).c_str(), result.status().message().c_str());
         }
-        results.push_back(ErrorJson(remote.name, s, result.status()));
+        summary = ErrorJson(remote.name, s, result.status());
         break;  // the next steps would work on what this one failed to bring
       }
-      results.push_back(std::move(*result));
+      if (summary.empty()) {
+        summary = std::move(*result);
+      } else {
+        summary.pop_back();  // '}'
+        summary += ",\"" + std::string(s) + "\":" + *result + "}";
+      }
     }
+    results.push_back(std::move(summary));
   }
   if (g.json) {
-    // One remote and one step: its summary object; otherwise an array.
-    if (results.size() == 1 && !a.all && !step.empty()) {
+    // One remote named: its summary object; otherwise an array of them.
+    if (results.size() == 1 && !a.all) {
       Print(results[0]);
     } else {
       std::string out;

@@ -95,8 +95,17 @@ Result<FetchResult> FetchBlob(http::Client& client, const std::string& url,
         BRAID_RETURN_IF_ERROR(blobs.DropPartial(want.sha256));
         continue;
       }
-      if (!answer.ok()) return answer.status();  // the partial stays for next time
-      if (answer->status < 200 || answer->status > 299) return AnswerError(url, *answer);
+      Status failed = !answer.ok() ? answer.status()
+                      : answer->status < 200 || answer->status > 299 ? AnswerError(url, *answer)
+                                                                     : Status::OK();
+      if (!failed.ok()) {
+        // What arrived stays for the next try; an empty partial is litter.
+        if (offset == 0 && sink.received() == 0) {
+          writer.reset();
+          (void)blobs.DropPartial(want.sha256);
+        }
+        return failed;
+      }
     }
     BRAID_RETURN_IF_ERROR(writer->Commit(expected, sync).status());
     return result;
