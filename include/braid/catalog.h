@@ -131,8 +131,8 @@ struct StepRun {
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
   bool ok = false;
-  std::string result;    // JSON summary of what it did, or {"error": ...}
-  uint64_t cursor = 0;   // the change-log seq the step has dealt with (0: none)
+  std::string result;      // JSON summary of what it did, or {"error": ...}
+  uint64_t cursor = 0;     // the change-log seq the step has dealt with (0: none)
   int64_t last_ok_ms = 0;  // when a run of it last succeeded; 0: never
 };
 

@@ -415,8 +415,10 @@ class Store {
   // up to `upto` (a window the caller bounds), each once.
   virtual Result<std::vector<BlobRef>> BlobRefsChanged(uint64_t after, uint64_t upto) = 0;
   // Live records that name blob `sha256`, at most `limit` (by row).
-  virtual Result<std::vector<Record>> RecordsNamingBlob(std::string_view sha256,
-                                                        size_t limit) = 0;
+  virtual Result<std::vector<Record>> RecordsNamingBlob(std::string_view sha256, size_t limit) = 0;
+  // The partitions of the live records that name blob `sha256` (who may
+  // read it), at most `limit`; one indexed lookup, no record decoded.
+  virtual Result<std::vector<std::string>> BlobReaders(std::string_view sha256, size_t limit) = 0;
   // Blobs that a write stopped naming since ForgetDroppedBlobs() last
   // forgot them (some may be named again since), at most `limit`.
   virtual Result<std::vector<std::string>> DroppedBlobs(size_t limit) = 0;

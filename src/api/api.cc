@@ -281,15 +281,21 @@ void Api::Handle(http::Request request, http::Responder respond) {
     }
   }
   // Blobs: for credentials, or for a certificate session's read scope.
-  if (n == 4 && seg[0] == "api" && seg[1] == "v1" && seg[2] == "blobs") {
+  if ((n == 3 || n == 4) && seg[0] == "api" && seg[1] == "v1" && seg[2] == "blobs") {
+    if (n == 3 && m != "POST") return not_allowed("POST");
+    std::function<bool(std::string_view)> may_read;
+    std::optional<auth::PartitionSet> scope;
     if (const std::string_view id = SessionCredential(request.Header("Authorization"));
         !id.empty()) {
-      auto scope = sync_->SessionReadScope(std::string(id));
-      if (!scope.ok()) return respond(ErrorResponse(scope.status()));
-      return respond(Blob(request, seg[3], [&](std::string_view p) { return scope->Covers(p); }));
+      auto s = sync_->SessionReadScope(std::string(id));
+      if (!s.ok()) return respond(ErrorResponse(s.status()));
+      scope = std::move(*s);
+      may_read = [&scope](std::string_view p) { return scope->Covers(p); };
+    } else {
+      if (!Authenticate(request, respond, &who)) return;
+      may_read = [&who](std::string_view p) { return who.CanRead(p); };
     }
-    if (!Authenticate(request, respond, &who)) return;
-    return respond(Blob(request, seg[3], [&](std::string_view p) { return who.CanRead(p); }));
+    return respond(n == 3 ? BlobBatch(request, may_read) : Blob(request, seg[3], may_read));
   }
   // Everything else needs credentials, checked before anything else is.
   if (!Authenticate(request, respond, &who)) return;

@@ -24,9 +24,9 @@
 #include "auth/keyring.h"
 #include "blob/blob_store.h"
 #include "braid/store.h"
-#include "store/attachment_list.h"
 #include "http/errors.h"
 #include "http/server.h"
+#include "store/attachment_list.h"
 
 namespace braid::api {
 
@@ -112,6 +112,11 @@ class Api : public http::Handler {
   // what mirrors' attachments steps fetch.
   http::Response Blob(const http::Request& request, const std::string& sha256,
                       const std::function<bool(std::string_view)>& may_read);
+  // POST /api/v1/blobs (attachments.cc): several blobs in one answer, for
+  // the small files of an attachments step (docs/protocol.md, "Blobs").
+  static constexpr size_t kMaxBlobBatch = 1000;
+  http::Response BlobBatch(const http::Request& request,
+                           const std::function<bool(std::string_view)>& may_read);
   // An attachment's bytes, with ETag, Range, If-Range and If-None-Match.
   http::Response ServeBlob(const http::Request& request, const Attachment& a);
   // /api/v1/collections/C/records/ID/attachments[/NAME] (attachments.cc).

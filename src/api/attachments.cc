@@ -3,6 +3,11 @@
 // out of it with Range, listing and removal.
 
 #include "blob/attachments.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
 #include "api/api.h"
 #include "api/query.h"
 #include "base/json.h"
@@ -38,6 +43,60 @@ class BlobSource final : public http::BodySource {
  private:
   std::unique_ptr<blob::Reader> reader_;
   const uint64_t size_ = reader_->size();
+};
+
+// The body of POST /api/v1/blobs: for each blob asked for, in order,
+// "SHA256 SIZE\n" and its bytes, or "SHA256 -\n" when the caller cannot
+// have it. Each blob is opened when its turn comes.
+class BatchSource final : public http::BodySource {
+ public:
+  struct Item {
+    std::string sha256;
+    std::optional<uint64_t> size;  // nullopt: not given
+  };
+  BatchSource(const blob::BlobStore& blobs, std::vector<Item> items)
+      : blobs_(blobs), items_(std::move(items)) {
+    for (const Item& it : items_) size_ += Header(it).size() + it.size.value_or(0);
+  }
+  uint64_t size() const override { return size_; }
+  Result<size_t> Read(char* buf, size_t n) override {
+    size_t done = 0;
+    while (done < n && next_ < items_.size()) {
+      if (pending_.empty() && reader_ == nullptr) {
+        const Item& it = items_[next_];
+        pending_ = Header(it);
+        if (it.size && *it.size > 0) {
+          BRAID_ASSIGN_OR_RETURN(reader_, blobs_.Read(it.sha256, 0, *it.size));
+        }
+      }
+      if (!pending_.empty()) {
+        const size_t k = std::min(n - done, pending_.size());
+        std::memcpy(buf + done, pending_.data(), k);
+        pending_.erase(0, k);
+        done += k;
+        if (pending_.empty() && reader_ == nullptr) ++next_;
+        continue;
+      }
+      BRAID_ASSIGN_OR_RETURN(const size_t got, reader_->Read(buf + done, n - done));
+      done += got;
+      if (got == 0) {
+        reader_.reset();
+        ++next_;
+      }
+    }
+    return done;
+  }
+
+ private:
+  static std::string Header(const Item& it) {
+    return it.sha256 + " " + (it.size ? std::to_string(*it.size) : std::string("-")) + "\n";
+  }
+  const blob::BlobStore& blobs_;
+  const std::vector<Item> items_;
+  uint64_t size_ = 0;
+  size_t next_ = 0;
+  std::string pending_;
+  std::unique_ptr<blob::Reader> reader_;
 };
 
 bool IsAttachmentRoute(const std::vector<std::string>& seg) {
@@ -269,6 +328,62 @@ http::Response Api::ServeBlob(const http::Request& request, const blob::Attachme
   return r;
 }
 
+http::Response Api::BlobBatch(const http::Request& request,
+                              const std::function<bool(std::string_view)>& may_read) {
+  if (options_.blobs == nullptr) {
+    return ErrorResponse(Status::Unavailable("this server keeps no attachments"));
+  }
+  if (auto q = Query::Parse(request.query, {}); !q.ok()) return ErrorResponse(q.status());
+  // {"sha256": [HEX, ...]}, at most kMaxBlobBatch.
+  auto fail = [](const std::string& what) {
+    return ErrorResponse(Status::InvalidArgument(
+        "the body must be {\"sha256\": [SHA256, ...]} with 1 to " + std::to_string(kMaxBlobBatch) +
+        " blobs named by 64 lowercase hex digits: " + what));
+  };
+  if (Status s = json::Validate(request.body, nullptr); !s.ok()) return fail(s.message());
+  const json::Value root(request.body);
+  if (!root.IsObject()) return fail("not an object");
+  std::vector<BatchSource::Item> items;
+  std::string problem;
+  root.ForEachMember([&](std::string_view key, json::Value v) {
+    if (key != "sha256" || !v.IsArray()) {
+      problem = "unknown member \"" + std::string(key.substr(0, 40)) + "\"";
+      return false;
+    }
+    v.ForEachElement([&](json::Value e) {
+      auto sha = e.AsString();
+      if (!sha || !blob::IsSha256Hex(*sha)) {
+        problem = "an entry is not a SHA-256";
+        return false;
+      }
+      if (items.size() == kMaxBlobBatch) {
+        problem = "too many";
+        return false;
+      }
+      items.push_back({std::move(*sha), std::nullopt});
+      return true;
+    });
+    return problem.empty();
+  });
+  if (!problem.empty()) return fail(problem);
+  if (items.empty()) return fail("no blob named");
+  for (auto& it : items) {
+    auto readers = store_.BlobReaders(it.sha256, 64);
+    if (!readers.ok()) return ErrorResponse(readers.status());
+    const bool allowed = std::any_of(readers->begin(), readers->end(),
+                                     [&](const std::string& p) { return may_read(p); });
+    if (!allowed) continue;
+    auto size = options_.blobs->SizeOf(it.sha256);
+    if (!size.ok()) return ErrorResponse(size.status());
+    it.size = *size;
+  }
+  http::Response r;
+  r.status = 200;
+  r.content_type = "application/octet-stream";
+  r.source = std::make_shared<BatchSource>(*options_.blobs, std::move(items));
+  return r;
+}
+
 http::Response Api::Blob(const http::Request& request, const std::string& sha256,
                          const std::function<bool(std::string_view)>& may_read) {
   if (options_.blobs == nullptr) {
@@ -282,8 +397,8 @@ http::Response Api::Blob(const http::Request& request, const std::string& sha256
   }
   if (auto q = Query::Parse(request.query, {}); !q.ok()) return ErrorResponse(q.status());
   if (!blob::IsSha256Hex(sha256)) {
-    return ErrorResponse(Status::InvalidArgument(
-        "a blob is named by its SHA-256: 64 lowercase hex digits"));
+    return ErrorResponse(
+        Status::InvalidArgument("a blob is named by its SHA-256: 64 lowercase hex digits"));
   }
   // Served to whoever may read a live record that names it; for the
   // others it does not exist (its existence would tell about records

@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "blob/blob_store.h"
-#include "store/attachment_list.h"
 #include "braid/status.h"
 #include "braid/store.h"
+#include "store/attachment_list.h"
 
 namespace braid::blob {
 

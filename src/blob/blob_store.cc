@@ -99,9 +99,11 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
 // SHA-256 and MD5 of a byte stream, fed piece by piece.
 class Hasher {
  public:
-  Hasher() : sha_(EVP_MD_CTX_new()), md5_(EVP_MD_CTX_new()) {
-    ok_ = sha_ != nullptr && md5_ != nullptr && EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) &&
-          EVP_DigestInit_ex(md5_, EVP_md5(), nullptr);
+  // `md5`: also MD5 (else Finish gives "" for it).
+  explicit Hasher(bool md5 = true)
+      : sha_(EVP_MD_CTX_new()), md5_(md5 ? EVP_MD_CTX_new() : nullptr) {
+    ok_ = sha_ != nullptr && EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) &&
+          (!md5 || (md5_ != nullptr && EVP_DigestInit_ex(md5_, EVP_md5(), nullptr)));
   }
   ~Hasher() {
     EVP_MD_CTX_free(sha_);
@@ -112,7 +114,7 @@ class Hasher {
 
   void Update(std::string_view bytes) {
     ok_ = ok_ && EVP_DigestUpdate(sha_, bytes.data(), bytes.size()) &&
-          EVP_DigestUpdate(md5_, bytes.data(), bytes.size());
+          (md5_ == nullptr || EVP_DigestUpdate(md5_, bytes.data(), bytes.size()));
   }
   // Errors: Internal when OpenSSL failed.
   Status Finish(std::string* sha256, std::string* md5) {
@@ -120,6 +122,8 @@ class Hasher {
     unsigned n = 0;
     if (!ok_ || !EVP_DigestFinal_ex(sha_, digest, &n)) return Status::Internal("SHA-256 failed");
     *sha256 = ToHex(digest, n);
+    md5->clear();
+    if (md5_ == nullptr) return Status::OK();
     if (!EVP_DigestFinal_ex(md5_, digest, &n)) return Status::Internal("MD5 failed");
     *md5 = ToHex(digest, n);
     return Status::OK();
@@ -133,16 +137,22 @@ class Hasher {
 
 // Feeds bytes [0, limit) of `fd` to `hasher`, from the current offset 0.
 Status HashFile(int fd, const std::string& path, Hasher* hasher, uint64_t* size) {
-  std::vector<char> buf(kIoBytes);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Errno("cannot stat", path);
+  *size = 0;
+  // Most resumed downloads start empty: no buffer for them (an attachments
+  // step resumes one per blob). Not zero-filled: read() fills it.
+  if (st.st_size == 0) return Status::OK();
+  const auto buf = std::make_unique_for_overwrite<char[]>(kIoBytes);
   uint64_t total = 0;
   for (;;) {
-    const ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(total));
+    const ssize_t n = ::pread(fd, buf.get(), kIoBytes, static_cast<off_t>(total));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno("cannot read", path);
     }
     if (n == 0) break;
-    hasher->Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    hasher->Update(std::string_view(buf.get(), static_cast<size_t>(n)));
     total += static_cast<uint64_t>(n);
   }
   *size = total;
@@ -153,12 +163,13 @@ class WriterImpl final : public Writer {
  public:
   // `path` is a temp file, or a partial download (`partial_sha256` set).
   WriterImpl(BlobStore* store, Fd fd, std::string path, std::string partial_sha256,
-             uint64_t max_bytes)
+             uint64_t max_bytes, bool with_md5)
       : store_(store),
         fd_(std::move(fd)),
         path_(std::move(path)),
         partial_sha256_(std::move(partial_sha256)),
-        max_bytes_(max_bytes) {}
+        max_bytes_(max_bytes),
+        hasher_(with_md5) {}
 
   ~WriterImpl() override {
     if (!done_ && partial_sha256_.empty()) ::unlink(path_.c_str());
@@ -199,7 +210,7 @@ class WriterImpl final : public Writer {
                  std::to_string(*expected.size);
     } else if (!want_sha.empty() && want_sha != info.sha256) {
       mismatch = "its SHA-256 is " + info.sha256 + ", not " + want_sha;
-    } else if (!expected.md5.empty() && expected.md5 != info.md5) {
+    } else if (!expected.md5.empty() && !info.md5.empty() && expected.md5 != info.md5) {
       mismatch = "its MD5 is " + info.md5 + ", not " + expected.md5;
     }
     if (!mismatch.empty()) {
@@ -340,7 +351,7 @@ Status BlobStore::RemoveAbandonedTemps() {
   });
 }
 
-Result<std::unique_ptr<Writer>> BlobStore::Create(uint64_t max_bytes) {
+Result<std::unique_ptr<Writer>> BlobStore::Create(uint64_t max_bytes, bool with_md5) {
   const std::string path = dir_ + "/tmp/" + std::to_string(::getpid()) + "-" +
                            std::to_string(temp_counter.fetch_add(1)) + ".tmp";
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -350,7 +361,8 @@ Result<std::unique_ptr<Writer>> BlobStore::Create(uint64_t max_bytes) {
     ::unlink(path.c_str());
     return Errno("cannot lock", path, err);
   }
-  return std::unique_ptr<Writer>(new WriterImpl(this, std::move(fd), path, "", max_bytes));
+  return std::unique_ptr<Writer>(
+      new WriterImpl(this, std::move(fd), path, "", max_bytes, with_md5));
 }
 
 Result<std::unique_ptr<Writer>> BlobStore::Resume(std::string_view sha256, uint64_t max_bytes) {
@@ -367,8 +379,8 @@ Result<std::unique_ptr<Writer>> BlobStore::Resume(std::string_view sha256, uint6
     return Errno("cannot lock", path);
   }
   if (::lseek(fd.get(), 0, SEEK_END) < 0) return Errno("cannot seek", path);
-  auto writer =
-      std::make_unique<WriterImpl>(this, std::move(fd), path, std::string(sha256), max_bytes);
+  auto writer = std::make_unique<WriterImpl>(this, std::move(fd), path, std::string(sha256),
+                                             max_bytes, /*with_md5=*/false);
   BRAID_RETURN_IF_ERROR(writer->Load());
   if (writer->size() > max_bytes) {
     ::unlink(path.c_str());

@@ -104,10 +104,16 @@ class BlobStore {
   // Where blob `sha256` lives (whether or not it does).
   std::string PathOf(std::string_view sha256) const;
 
-  // A writer of a new blob of at most `max_bytes`. Errors: IoError.
-  Result<std::unique_ptr<Writer>> Create(uint64_t max_bytes);
+  // A writer of a new blob of at most `max_bytes`. Without `with_md5` it
+  // computes no MD5 (as Resume; for bytes fetched by their SHA-256).
+  // Errors: IoError.
+  Result<std::unique_ptr<Writer>> Create(uint64_t max_bytes, bool with_md5 = true);
   // A writer of blob `sha256` that keeps what it received when it fails, so
   // a later Resume continues where it stopped (size() says from where).
+  // Its bytes are checked against the name and the size; it computes no
+  // MD5 (BlobInfo::md5 is empty, an expected MD5 is not checked): the bytes
+  // a SHA-256 names have the MD5 computed where they entered braid, which
+  // the record that names them carries.
   // Errors: InvalidArgument (not a SHA-256), Busy (another process is
   // downloading it), IoError.
   Result<std::unique_ptr<Writer>> Resume(std::string_view sha256, uint64_t max_bytes);

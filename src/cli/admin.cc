@@ -232,7 +232,8 @@ Status RunStatus(const Globals& g) {
         (s.horizon != 0 ? ", compacted up to seq " + std::to_string(s.horizon) : ""));
   // The last run of each sync step (braid sync REMOTE [STEP]).
   for (const StepRun& r : steps) {
-    std::string line = "last " + r.step + std::string(r.step.size() < 11 ? 11 - r.step.size() : 1, ' ') +
+    std::string line = "last " + r.step +
+                       std::string(r.step.size() < 11 ? 11 - r.step.size() : 1, ' ') +
                        Iso8601(r.finished_ms) + (r.ok ? " ok" : " failed");
     if (!r.ok && r.last_ok_ms != 0) line += " (last ok " + Iso8601(r.last_ok_ms) + ")";
     Print(line);

@@ -10,10 +10,10 @@
 #include <algorithm>
 
 #include "auth/keyring.h"
-#include "base/log.h"
-#include "blob/blob_store.h"
 #include "auth/token.h"
 #include "base/json.h"
+#include "base/log.h"
+#include "blob/blob_store.h"
 #include "braid/catalog.h"
 #include "cli/cli.h"
 #include "mirror/attachments_step.h"
@@ -262,8 +262,8 @@ void ShowAttachmentsProgress(const std::string& remote, const mirror::Attachment
                      Human(static_cast<double>(p.bytes_done)) + "B/" +
                      Human(static_cast<double>(p.bytes_total)) + "B, " + Human(rate) + "B/s";
   if (!p.done && rate > 0 && p.bytes_total > p.bytes_done) {
-    line += ", ETA " +
-            std::to_string(static_cast<int>((p.bytes_total - p.bytes_done) / rate) + 1) + " s";
+    line += ", ETA " + std::to_string(static_cast<int>((p.bytes_total - p.bytes_done) / rate) + 1) +
+            " s";
   }
   std::fprintf(stderr, "\r%-78s%s", line.c_str(), p.done ? "\n" : "");
   std::fflush(stderr);
@@ -287,9 +287,10 @@ std::string ErrorJson(const std::string& remote, std::string_view step, const St
 // Step "cache": replication with the remote (pull, then push).
 Result<std::string> SyncCache(const Globals& g, Store& store, const Remote& remote,
                               auth::Keyring* keys, bool live) {
-  spdlog::debug("cache: replicating with {} at {} ({}): records changed on either side since "
-                "the last sync",
-                remote.name, remote.url, DirectionName(remote.direction));
+  spdlog::debug(
+      "cache: replicating with {} at {} ({}): records changed on either side since "
+      "the last sync",
+      remote.name, remote.url, DirectionName(remote.direction));
   const int64_t started = Clock::Real().NowMillis();
   const Result<repl::SyncSummary> summary = repl::Sync(
       store, remote,
@@ -297,8 +298,8 @@ Result<std::string> SyncCache(const Globals& g, Store& store, const Remote& remo
         if (live) ShowProgress(remote.name, p);
       },
       keys);
-  std::string result =
-      summary.ok() ? repl::SummaryJson(*summary) : ErrorJson(remote.name, "cache", summary.status());
+  std::string result = summary.ok() ? repl::SummaryJson(*summary)
+                                    : ErrorJson(remote.name, "cache", summary.status());
   StepRun run{"cache", started, Clock::Real().NowMillis(), summary.ok(), result, 0, 0};
   if (auto txn = store.BeginWrite(); txn.ok()) {
     if ((*txn)->RecordSync(remote.name, run.finished_ms, result).ok() &&

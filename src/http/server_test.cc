@@ -868,19 +868,20 @@ TEST(StreamTest, ABodyAndASourceTogetherAre500) {
   EXPECT_EQ(response->status, 500);
 }
 
-// The source gives 64 KiB every 40 ms: the whole body takes longer than the
+// The source gives 256 KiB every 40 ms: the whole body takes longer than the
 // idle timeout, each piece does not.
 TEST(StreamTest, ASlowSourceOutlastsTheIdleTimeout) {
   ServerOptions options = TestOptions();
   options.idle_timeout = 1s;
   auto source_probe = std::make_shared<Probe>();
-  TestServer server(ServeSource(3 * kMiB, source_probe, Faults{.delay = 40ms}), options);
+  // 48 pieces of 256 KiB, 40 ms apart: about 2 s in all.
+  TestServer server(ServeSource(12 * kMiB, source_probe, Faults{.delay = 40ms}), options);
   auto probe = std::make_shared<Probe>();
   PatternSink sink(probe);
   auto response = NewClient()->Stream("GET", server.url("/f"), {}, nullptr, &sink);
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 200);
-  EXPECT_EQ(probe->bytes, 3 * kMiB);
+  EXPECT_EQ(probe->bytes, 12 * kMiB);
   EXPECT_EQ(probe->mismatches, 0u);
   EXPECT_GT(source_probe->calls, 25);  // it did go in many pieces
 }

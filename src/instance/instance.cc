@@ -130,7 +130,8 @@ Result<std::unique_ptr<Instance::DirLock>> Instance::LockSync(bool wait) {
   auto lock = std::make_unique<DirLock>(fd);  // closes it on every return
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
-    if (err != EWOULDBLOCK) return Status::IoError("cannot lock " + path + ": " + std::strerror(err));
+    if (err != EWOULDBLOCK)
+      return Status::IoError("cannot lock " + path + ": " + std::strerror(err));
     char buf[32] = {};
     const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
@@ -142,7 +143,8 @@ Result<std::unique_ptr<Instance::DirLock>> Instance::LockSync(bool wait) {
     }
     spdlog::info("waiting for the sync of process {} to end", holder.empty() ? "?" : holder);
     while (::flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) return Status::IoError("cannot lock " + path + ": " + std::strerror(errno));
+      if (errno != EINTR)
+        return Status::IoError("cannot lock " + path + ": " + std::strerror(errno));
     }
   }
   const std::string pid = std::to_string(::getpid()) + "\n";

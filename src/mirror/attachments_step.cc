@@ -19,10 +19,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kPage = 1000;            // refs per store read
-constexpr uint64_t kSeqWindow = 10'000;   // change-log seqs per store read
-constexpr size_t kOrphanBatch = 256;      // orphans checked per write lock
-constexpr size_t kMaxErrors = 10;         // failures kept for the summary
+constexpr size_t kPage = 1000;           // refs per store read
+constexpr uint64_t kSeqWindow = 10'000;  // change-log seqs per store read
+constexpr size_t kOrphanBatch = 256;     // orphans checked per write lock
+constexpr size_t kMaxErrors = 10;        // failures kept for the summary
 constexpr auto kProgressEvery = std::chrono::milliseconds(200);
 
 double Since(Clock::time_point start) {
@@ -74,7 +74,9 @@ bool EndsTheStep(const Status& s) {
 }
 
 // The fetches of one run: `parallel` threads, each with its own client,
-// taking blobs from a bounded queue.
+// taking jobs from a bounded queue. A job is one large blob (GET, resumed
+// with Range after a failure) or a batch of small ones (one POST: the cost
+// of a request is paid once per batch, not once per file).
 class Fetcher {
  public:
   Fetcher(blob::BlobStore& blobs, const BlobSource& source) : blobs_(blobs), source_(source) {}
@@ -86,25 +88,24 @@ class Fetcher {
     options.ca_cert = source_.ca_cert;
     for (size_t i = 0; i < std::max<size_t>(1, parallel); ++i) {
       BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(options));
-      threads_.emplace_back([this, c = std::shared_ptr<http::Client>(std::move(client))] {
-        Work(*c);
-      });
+      threads_.emplace_back(
+          [this, c = std::shared_ptr<http::Client>(std::move(client))] { Work(*c); });
     }
     return Status::OK();
   }
 
   // Queues a blob; waits while the queue is full. False once the step ends.
   bool Add(const BlobRef& ref) {
-    std::unique_lock lock(mu_);
-    room_.wait(lock, [&] { return queue_.size() < kQueue || !fatal_.ok(); });
-    if (!fatal_.ok()) return false;
-    queue_.push_back(ref);
-    ready_.notify_one();
-    return true;
+    if (ref.size > kSmallBlob) return Push({ref});
+    batch_bytes_ += ref.size;
+    batch_.push_back(ref);
+    if (batch_.size() < kBatchBlobs && batch_bytes_ < kBatchBytes) return true;
+    return PushBatch();
   }
 
   // No more blobs: waits for the fetches to end.
   void Finish() {
+    (void)PushBatch();
     {
       std::lock_guard lock(mu_);
       closed_ = true;
@@ -116,6 +117,7 @@ class Fetcher {
 
   // Waits up to `d` for a change; true once every fetch ended.
   bool WaitIdle(std::chrono::milliseconds d) {
+    (void)PushBatch();
     std::unique_lock lock(mu_);
     // After a fatal error the workers leave what is queued.
     auto idle = [&] { return busy_ == 0 && (queue_.empty() || !fatal_.ok()); };
@@ -135,54 +137,123 @@ class Fetcher {
   }
 
  private:
-  static constexpr size_t kQueue = 256;
+  static constexpr size_t kQueue = 64;               // jobs waiting
+  static constexpr uint64_t kSmallBlob = 64 * 1024;  // fetched in batches up to this size
+  static constexpr size_t kBatchBlobs = 256;
+  static constexpr uint64_t kBatchBytes = 4 << 20;
+
+  bool PushBatch() {
+    if (batch_.empty()) return true;
+    std::vector<BlobRef> job;
+    job.swap(batch_);
+    batch_bytes_ = 0;
+    return Push(std::move(job));
+  }
+  bool Push(std::vector<BlobRef> job) {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return queue_.size() < kQueue || !fatal_.ok(); });
+    if (!fatal_.ok()) return false;
+    queue_.push_back(std::move(job));
+    ready_.notify_one();
+    return true;
+  }
+
+  static blob::Attachment Want(const BlobRef& ref) {
+    blob::Attachment a;
+    a.name = ref.sha256;
+    a.sha256 = ref.sha256;
+    a.md5 = ref.md5;
+    a.size = ref.size;
+    return a;
+  }
+
+  // Counts one blob's outcome; an error about the remote as a whole ends
+  // the step.
+  void Report(const BlobRef& ref, const Status& s, uint64_t resumed_at) {
+    std::lock_guard lock(mu_);
+    if (s.ok()) {
+      ++files;
+      if (resumed_at > 0) ++resumed;
+      spdlog::debug(
+          "attachments: fetched {} ({} bytes{})", ref.sha256, ref.size,
+          resumed_at > 0 ? ", resumed at byte " + std::to_string(resumed_at) : std::string());
+    } else if (EndsTheStep(s)) {
+      if (fatal_.ok()) fatal_ = s;
+      room_.notify_all();
+      ready_.notify_all();
+    } else {
+      ++failed;
+      spdlog::debug("attachments: could not fetch {}: {}", ref.sha256, s.ToString());
+      if (errors_.size() < kMaxErrors) errors_.push_back(s.ToString());
+    }
+  }
+
+  void FetchOne(http::Client& client, const BlobRef& ref) {
+    auto r = FetchBlob(client, source_.url + "/api/v1/blobs/" + ref.sha256, source_.headers, blobs_,
+                       Want(ref), blob::Sync::kDeferred,
+                       [this](uint64_t n) { bytes.fetch_add(n, std::memory_order_relaxed); });
+    Report(ref, r.status(), r.ok() ? r->resumed_at : 0);
+  }
+
+  void FetchMany(http::Client& client, const std::vector<BlobRef>& refs) {
+    if (no_batch_.load()) {
+      for (const BlobRef& ref : refs) FetchOne(client, ref);
+      return;
+    }
+    std::vector<blob::Attachment> want;
+    want.reserve(refs.size());
+    for (const BlobRef& ref : refs) want.push_back(Want(ref));
+    size_t reported = 0;
+    const Status s = FetchBatch(
+        client, source_.url + "/api/v1/blobs", source_.headers, blobs_, want, blob::Sync::kDeferred,
+        [&](size_t i, const Status& st) {
+          Report(refs[i], st, 0);
+          reported = i + 1;
+        },
+        [this](uint64_t n) { bytes.fetch_add(n, std::memory_order_relaxed); });
+    if (s.ok()) return;
+    if (reported == 0 && (s.code() == Code::kNotFound || s.code() == Code::kMethodNotAllowed)) {
+      // A remote from before POST /api/v1/blobs: one by one.
+      spdlog::debug("attachments: the remote fetches no batches ({}); one blob per request",
+                    s.ToString());
+      no_batch_.store(true);
+      for (const BlobRef& ref : refs) FetchOne(client, ref);
+      return;
+    }
+    for (size_t i = reported; i < refs.size(); ++i) Report(refs[i], s, 0);
+  }
 
   void Work(http::Client& client) {
     for (;;) {
-      BlobRef ref;
+      std::vector<BlobRef> job;
       {
         std::unique_lock lock(mu_);
         ready_.wait(lock, [&] { return !queue_.empty() || closed_ || !fatal_.ok(); });
         if (queue_.empty() || !fatal_.ok()) return;
-        ref = std::move(queue_.front());
+        job = std::move(queue_.front());
         queue_.pop_front();
         ++busy_;
         room_.notify_one();
       }
-      blob::Attachment want;
-      want.name = ref.sha256;
-      want.sha256 = ref.sha256;
-      want.md5 = ref.md5;
-      want.size = ref.size;
-      auto r = FetchBlob(client, source_.url + "/api/v1/blobs/" + ref.sha256, source_.headers,
-                         blobs_, want, blob::Sync::kDeferred,
-                         [this](uint64_t n) { bytes.fetch_add(n, std::memory_order_relaxed); });
+      if (job.size() == 1 && job[0].size > kSmallBlob) {
+        FetchOne(client, job[0]);
+      } else {
+        FetchMany(client, job);
+      }
       std::lock_guard lock(mu_);
       --busy_;
-      if (r.ok()) {
-        ++files;
-        if (r->resumed_at > 0) ++resumed;
-        spdlog::debug("attachments: fetched {} ({} bytes{})", ref.sha256, ref.size,
-                      r->resumed_at > 0 ? ", resumed at byte " + std::to_string(r->resumed_at)
-                                        : std::string());
-      } else if (EndsTheStep(r.status())) {
-        if (fatal_.ok()) fatal_ = r.status();
-        room_.notify_all();
-        ready_.notify_all();
-      } else {
-        ++failed;
-        spdlog::debug("attachments: could not fetch {}: {}", ref.sha256, r.status().ToString());
-        if (errors_.size() < kMaxErrors) errors_.push_back(r.status().ToString());
-      }
       idle_.notify_all();
     }
   }
 
   blob::BlobStore& blobs_;
   const BlobSource& source_;
+  std::vector<BlobRef> batch_;  // small blobs gathered by Add (the producer's thread)
+  uint64_t batch_bytes_ = 0;
+  std::atomic<bool> no_batch_{false};
   std::mutex mu_;
   std::condition_variable ready_, room_, idle_;
-  std::deque<BlobRef> queue_;
+  std::deque<std::vector<BlobRef>> queue_;
   size_t busy_ = 0;
   bool closed_ = false;
   Status fatal_;
@@ -258,9 +329,10 @@ Result<AttachmentsSummary> Run(Store& store, blob::BlobStore& blobs, const BlobS
                                std::to_string(cursor) + " up to " + std::to_string(upto));
   if (blobs.NeedsVerify()) {
     BRAID_ASSIGN_OR_RETURN(const uint64_t bad, blobs.VerifyUnsynced());
-    spdlog::warn("attachments: a batch of downloads was cut short; {} blob(s) did not match "
-                 "their hash and were removed (they are fetched again)",
-                 bad);
+    spdlog::warn(
+        "attachments: a batch of downloads was cut short; {} blob(s) did not match "
+        "their hash and were removed (they are fetched again)",
+        bad);
   }
 
   // Pass 1: what is missing, for the progress totals.
@@ -309,7 +381,11 @@ Result<AttachmentsSummary> Run(Store& store, blob::BlobStore& blobs, const BlobS
     report(true);
     // The blobs fetched are durable before the run is recorded, whatever
     // happened (an error leaves them in place for the next run).
+    const auto sync_start = Clock::now();
     const Status synced = blobs.EndBatch();
+    spdlog::debug("attachments: {} blob(s) fetched in {:.3f} s, made durable (syncfs) in {:.3f} s",
+                  fetcher.files.load(), std::chrono::duration<double>(sync_start - start).count(),
+                  Since(sync_start));
     BRAID_RETURN_IF_ERROR(s);
     BRAID_RETURN_IF_ERROR(fetcher.fatal().WithContext("remote \"" + source->name + "\""));
     BRAID_RETURN_IF_ERROR(synced);

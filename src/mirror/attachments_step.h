@@ -61,7 +61,7 @@ struct AttachmentsProgress {
 };
 
 struct AttachmentsOptions {
-  bool full = false;   // compare every blob live records name, and sweep every orphan
+  bool full = false;    // compare every blob live records name, and sweep every orphan
   size_t parallel = 4;  // fetches at once
   // Called from the calling thread, at most every 200 ms and at the end.
   std::function<void(const AttachmentsProgress&)> progress;
@@ -69,13 +69,13 @@ struct AttachmentsOptions {
 
 struct AttachmentsSummary {
   bool full = false;
-  uint64_t checked = 0;    // blobs compared with the blob store
-  uint64_t fetched = 0;    // blobs downloaded
-  uint64_t bytes = 0;      // bytes downloaded
-  uint64_t resumed = 0;    // downloads that continued a partial one
-  uint64_t failed = 0;     // blobs that could not be fetched (errors)
-  uint64_t removed = 0;    // orphans removed
-  uint64_t cursor = 0;     // the change-log seq dealt with
+  uint64_t checked = 0;             // blobs compared with the blob store
+  uint64_t fetched = 0;             // blobs downloaded
+  uint64_t bytes = 0;               // bytes downloaded
+  uint64_t resumed = 0;             // downloads that continued a partial one
+  uint64_t failed = 0;              // blobs that could not be fetched (errors)
+  uint64_t removed = 0;             // orphans removed
+  uint64_t cursor = 0;              // the change-log seq dealt with
   std::vector<std::string> errors;  // the first few failures
   double seconds = 0;
 };

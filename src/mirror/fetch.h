@@ -40,6 +40,20 @@ Result<FetchResult> FetchBlob(http::Client& client, const std::string& url,
                               const blob::Attachment& want, blob::Sync sync,
                               const std::function<void(uint64_t)>& progress = {});
 
+// Fetches several small blobs in one request (POST `url` with
+// {"sha256": [...]}, docs/protocol.md "Blobs") into `blobs`, each
+// committed as soon as its bytes are complete and verified. `done(i, s)`
+// is called for every blob of `want`, in order: OK, NotFound (the remote
+// does not give it to us), InvalidArgument (its bytes did not match), or
+// the error that cut the answer short. Errors (returned, and then `done`
+// was not called for every blob): the whole request failed, as FetchBlob's.
+// A remote that does not know the route answers NotFound or
+// MethodNotAllowed: fetch the blobs one by one then.
+Status FetchBatch(http::Client& client, const std::string& url, const http::Headers& headers,
+                  blob::BlobStore& blobs, const std::vector<blob::Attachment>& want,
+                  blob::Sync sync, const std::function<void(size_t, const Status&)>& done,
+                  const std::function<void(uint64_t)>& progress = {});
+
 }  // namespace braid::mirror
 
 #endif  // BRAID_MIRROR_FETCH_H_

@@ -348,8 +348,7 @@ Result<SyncSummary> Sync(Store& store, const Remote& remote,
   return summary;
 }
 
-Result<std::string> ReadAuthorization(Store& store, const Remote& remote,
-                                      auth::Keyring* keyring) {
+Result<std::string> ReadAuthorization(Store& store, const Remote& remote, auth::Keyring* keyring) {
   http::ClientOptions client_options;
   client_options.ca_cert = remote.ca_cert;
   BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(client_options));

@@ -97,12 +97,13 @@ TEST_P(ApplyTest, PeersAttachmentListsAreCheckedAndIndexed) {
   const std::string good = R"({"_attachments":{"a.txt":{"content_type":"text/plain","md5":")" +
                            std::string(32, '1') + R"(","sha256":")" + std::string(64, 'e') +
                            R"(","size":4}}})";
-  for (const std::string bad : {
-           R"({"_attachments":[]})",
-           R"({"_attachments":{"../x":{}}})",
-           R"({"_attachments":{"a":{"content_type":"text/plain","md5":"x","sha256":"y","size":1}}})",
-           R"({"\u005fattachments":{"a":1}})",
-       }) {
+  for (
+      const std::string bad : {
+          R"({"_attachments":[]})",
+          R"({"_attachments":{"../x":{}}})",
+          R"({"_attachments":{"a":{"content_type":"text/plain","md5":"x","sha256":"y","size":1}}})",
+          R"({"\u005fattachments":{"a":1}})",
+      }) {
     auto r = Apply(Peer('a', 1, bad));
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;

@@ -232,8 +232,8 @@ TEST_P(StoreTest, LocalWritesKeepTheAttachmentsMember) {
 TEST_P(StoreTest, TheBlobIndexFollowsTheRecords) {
   const std::string x(64, 'a'), y(64, 'b'), z(64, 'c'), md5(32, '0');
   auto entry = [&](const std::string& name, const std::string& sha, int size) {
-    return "\"" + name + R"(":{"content_type":"text/plain","md5":")" + md5 +
-           R"(","sha256":")" + sha + R"(","size":)" + std::to_string(size) + "}";
+    return "\"" + name + R"(":{"content_type":"text/plain","md5":")" + md5 + R"(","sha256":")" +
+           sha + R"(","size":)" + std::to_string(size) + "}";
   };
   auto set = [&](std::string_view id, const std::string& list) -> Status {
     BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite());

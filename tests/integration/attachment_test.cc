@@ -5,7 +5,6 @@
 // code while nothing is written: no record version, no blob, no temp file.
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "blob/blob_store.h"
 #include "http/client.h"
 #include "mirror/fetch.h"
+#include "tests/support/bytes.h"
 #include "tests/support/cluster.h"
 #include "tests/support/server.h"
 #include "tests/support/temp_dir.h"
@@ -27,28 +27,10 @@ using nlohmann::json;
 using testing::Braid;
 using testing::BraidServer;
 using testing::LastLine;
+using testing::RandomBytes;
 using testing::RunResult;
+using testing::Sha256Hex;
 using testing::TempDir;
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[d[i] >> 4];
-    out += hex[d[i] & 15];
-  }
-  return out;
-}
 
 class AttachmentTest : public ::testing::Test {
  protected:
@@ -306,6 +288,56 @@ TEST_F(AttachmentTest, AServerKilledMidUploadKeepsNothing) {
       Send(*admin_, "PUT", "/api/v1/collections/books/records/b1/attachments/x", bytes).status,
       201);
   EXPECT_EQ(BlobFiles(), 1u);
+}
+
+// The routes a mirror fetches blobs by (GET /api/v1/blobs/SHA256, POST
+// /api/v1/blobs): a blob is given to whoever may read a live record that
+// names it; to the others it does not exist. Each bad request is refused.
+TEST_F(AttachmentTest, BlobsByHashGoOnlyToWhoMayReadARecordNamingThem) {
+  // a1 is in lab-a (wanda's scope), b1 in lab-b.
+  const std::string in_a = "bytes of a", in_b = "bytes of b";
+  ASSERT_EQ(Send(*admin_, "PUT", "/api/v1/collections/books/records/a1/attachments/x.txt", in_a,
+                 {{"Content-Type", "text/plain"}})
+                .status,
+            201);
+  ASSERT_EQ(Send(*admin_, "PUT", "/api/v1/collections/books/records/b1/attachments/y.txt", in_b,
+                 {{"Content-Type", "text/plain"}})
+                .status,
+            201);
+  const std::string a = Sha256Hex(in_a), b = Sha256Hex(in_b), none(64, '0');
+  auto wanda = As("wanda");
+  auto r = Send(*wanda, "GET", "/api/v1/blobs/" + a);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, in_a);
+  ExpectError(Send(*wanda, "GET", "/api/v1/blobs/" + b), 404, "notFound");
+  ExpectError(Send(*wanda, "GET", "/api/v1/blobs/" + none), 404, "notFound");
+  ExpectError(Send(*wanda, "GET", "/api/v1/blobs/ABC"), 400, "invalidArgument", "SHA-256");
+  ExpectError(Send(*wanda, "DELETE", "/api/v1/blobs/" + a), 405, "methodNotAllowed");
+  // Ranges, as for attachments.
+  r = Send(*wanda, "GET", "/api/v1/blobs/" + a, "", {{"Range", "bytes=6-"}});
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "of a");
+
+  // Several at once: each one's bytes, or "-" when the caller may not.
+  r = Send(*wanda, "POST", "/api/v1/blobs",
+           R"({"sha256":[")" + a + R"(",")" + b + R"(",")" + none + R"("]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, a + " 10\n" + in_a + b + " -\n" + none + " -\n");
+  r = Send(*admin_, "POST", "/api/v1/blobs", R"({"sha256":[")" + b + R"(",")" + a + R"("]})");
+  EXPECT_EQ(r.body, b + " 10\n" + in_b + a + " 10\n" + in_a);
+  std::string many = R"({"sha256":[)";
+  for (int i = 0; i < 1001; ++i) many += (i ? ",\"" : "\"") + a + "\"";
+  many += "]}";
+  for (const std::string& bad :
+       {std::string("{}"), std::string(R"({"sha256":[]})"), std::string(R"({"sha256":["x"]})"),
+        std::string(R"([1])"), std::string(R"({"sha256":[")") + a + R"("],"more":1})", many,
+        std::string("not json")}) {
+    ExpectError(Send(*wanda, "POST", "/api/v1/blobs", bad), 400, "invalidArgument");
+  }
+  ExpectError(Send(*wanda, "GET", "/api/v1/blobs"), 405, "methodNotAllowed");
+  auto nobody = http::Client::Create({});
+  ExpectError(Send(**nobody, "POST", "/api/v1/blobs", R"({"sha256":[")" + a + R"("]})"), 401,
+              "unauthorized");
 }
 
 TEST(AttachmentReplicationTest, TheListReplicatesAndMergesLikeAField) {

@@ -182,6 +182,36 @@ TEST_F(CertTest, ACertificateSessionPullsAndPushesWithinItsScope) {
   EXPECT_NE(show.out.find("\"cert\":\""), std::string::npos) << show.out;
 }
 
+// A certificate remote's files: the attachments step reads blobs with a
+// pull session of the certificate (Authorization: Braid-Session ID), small
+// ones in a batch and large ones alone, within its read scope.
+TEST_F(CertTest, ACertificateSessionFetchesTheFilesOfItsScope) {
+  const std::string small_file = dir_.File("small.txt"), large_file = dir_.File("large.bin");
+  std::ofstream(small_file) << "a small file";
+  std::ofstream(large_file, std::ios::binary) << std::string(200'000, 'L');
+  ASSERT_EQ(Braid(a_, {"put", "notes", "in", "--partition", "lab_c:x"}, R"({"n":1})").exit_code, 0);
+  ASSERT_EQ(Braid(a_, {"attach", "notes", "in", "s.txt", "--file", small_file}).exit_code, 0);
+  ASSERT_EQ(Braid(a_, {"attach", "notes", "in", "l.bin", "--file", large_file}).exit_code, 0);
+  ASSERT_EQ(Braid(c_, {"remote", "add", "a", a_server_->url(), "--filter", "lab_c", "--direction",
+                       "pull"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Request(c_, "a", {"--read", "lab_c"}).exit_code, 0);
+  const RunResult sync = Braid(c_, {"--json", "sync", "a"});
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_NE(sync.out.find(R"("fetched":2)"), std::string::npos) << sync.out;
+  const RunResult out = Braid(c_, {"attachments", "notes", "in", "l.bin", "-o", dir_.File("got")});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  std::ifstream got(dir_.File("got"), std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(got), {}), std::string(200'000, 'L'));
+  // Without an open certificate session, the session credential is refused.
+  auto client = std::move(*http::Client::Create());
+  auto r = client->Send("POST", a_server_->url() + "/api/v1/blobs", R"({"sha256":[]})",
+                        {{"Authorization", "Braid-Session 0123"}});
+  ASSERT_TRUE(r.ok());
+  testing::ExpectApiError(*r, 404, "notFound", "no certificate session");
+}
+
 TEST_F(CertTest, ASigningRequestBeyondTheGrantIsRefusedAndNothingIsSigned) {
   // B holds a certificate of A's dataset for lab_b (write lab_b:x only), and
   // may grant no more in that dataset, whoever of its admins asks.

@@ -7,19 +7,20 @@
 // its clear error and leaves nothing behind.
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
 
+#include "tests/support/bytes.h"
 #include "tests/support/cluster.h"
 #include "tests/support/server.h"
 #include "tests/support/temp_dir.h"
@@ -29,28 +30,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::RandomBytes;
 using testing::RunResult;
+using testing::Sha256Hex;
 using testing::TempDir;
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[d[i] >> 4];
-    out += hex[d[i] & 15];
-  }
-  return out;
-}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -68,8 +51,7 @@ class MirrorStepsTest : public ::testing::Test {
   // Attaches `bytes` as `name` to up's record books/ID (made when new).
   void Attach(const std::string& id, const std::string& name, const std::string& bytes) {
     if (c_.Cli("up", {"get", "books", id}).exit_code != 0) {
-      ASSERT_EQ(c_.Cli("up", {"put", "books", id, "-"}, R"({"title":")" + id + "\"}").exit_code,
-                0);
+      ASSERT_EQ(c_.Cli("up", {"put", "books", id, "-"}, R"({"title":")" + id + "\"}").exit_code, 0);
     }
     const std::string file = dir_.File("upload");
     std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
@@ -177,48 +159,49 @@ TEST_F(MirrorStepsTest, TheStepsBringRecordsAndFilesInLineAndOrphansGo) {
 }
 
 TEST_F(MirrorStepsTest, AStepKilledMidFileResumesWithRangeAndFetchesNoCompleteFileAgain) {
-  const std::string big = RandomBytes(8 << 20, 7);
-  const std::string big_sha = Sha256Hex(big);
-  Attach("b1", "big.bin", big);
-  // Small files, each one piece; with one download at a time they are
-  // fetched in SHA-256 order, so `before` of them come before the big one.
+  // Two large files (one request each, written in 256 KiB pieces) and small
+  // ones (fetched together, after them). With one download at a time the
+  // large ones come in SHA-256 order.
+  std::vector<std::string> bigs = {RandomBytes(16 << 20, 7), RandomBytes(16 << 20, 8)};
+  std::sort(bigs.begin(), bigs.end(),
+            [](const std::string& a, const std::string& b) { return Sha256Hex(a) < Sha256Hex(b); });
+  Attach("b1", "big1.bin", bigs[0]);
+  Attach("b2", "big2.bin", bigs[1]);
   std::map<std::string, std::string> smalls;
   for (uint32_t i = 0; i < 12; ++i) {
     const std::string bytes = RandomBytes(3000, 100 + i);
     smalls[Sha256Hex(bytes)] = bytes;
     Attach("s" + std::to_string(i), "small.bin", bytes);
   }
-  int before = 0;
-  for (const auto& [sha, bytes] : smalls) before += sha < big_sha ? 1 : 0;
   ASSERT_EQ(Sync({"cache"}).exit_code, 0);
 
-  // Killed (SIGKILL) at the 40th piece the downloads write: the files
-  // before the big one are complete, the big one is partly there.
-  RunResult r = Sync({"attachments", "--parallel", "1"},
-                     "BRAID_FAILPOINTS=blob-append=" + std::to_string(before + 40));
+  // Killed (SIGKILL) at the 84th piece written: the first large file is
+  // complete (at most 64 pieces), the second one partly there.
+  RunResult r = Sync({"attachments", "--parallel", "1"}, "BRAID_FAILPOINTS=blob-append=84");
   ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
   std::vector<std::string> others;
   auto held = Blobs(&others);
-  EXPECT_EQ(held.size(), static_cast<size_t>(before));
-  for (const auto& [sha, bytes] : held) EXPECT_EQ(smalls.at(sha), bytes);
-  const std::string partial = c_["mirror"].dir + "/blobs/partial/" + big_sha;
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held.begin()->second, bigs[0]);
+  const std::string partial = c_["mirror"].dir + "/blobs/partial/" + Sha256Hex(bigs[1]);
   ASSERT_TRUE(fs::exists(partial));
   const uint64_t had = fs::file_size(partial);
   EXPECT_GT(had, 0u);
-  EXPECT_LT(had, big.size());
+  EXPECT_LT(had, bigs[1].size());
 
-  // The next run fetches the rest of the big one (Range) and the small
-  // ones it lacks: the bytes it downloads say no complete file came again.
+  // The next run fetches the rest of the second one (Range) and the small
+  // ones: the bytes it downloads say the complete one did not come again.
   r = Sync({"attachments", "--parallel", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json s = json::parse(r.out);
   EXPECT_EQ(s["resumed"], 1);
-  EXPECT_EQ(s["fetched"], 1 + 12 - before);
-  EXPECT_EQ(s["bytes"], (big.size() - had) + (12 - before) * 3000u);
+  EXPECT_EQ(s["fetched"], 1 + 12);
+  EXPECT_EQ(s["bytes"], (bigs[1].size() - had) + 12 * 3000u);
   others.clear();
   held = Blobs(&others);
-  EXPECT_EQ(held.size(), 13u);
-  EXPECT_EQ(held[big_sha], big);
+  EXPECT_EQ(held.size(), 14u);
+  EXPECT_EQ(held[Sha256Hex(bigs[1])], bigs[1]);
+  for (const auto& [sha, bytes] : smalls) EXPECT_EQ(held[sha], bytes);
   EXPECT_TRUE(others.empty()) << others[0];
 }
 

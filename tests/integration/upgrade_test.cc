@@ -3,10 +3,10 @@
 // (tests/fixtures/make-fixture), with expected.json, its contents as that
 // braid read them (tests/support/store_dump.h).
 
-#include <algorithm>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <algorithm>
 
 #include <filesystem>
 #include <fstream>

@@ -35,11 +35,11 @@ Status SqliteRowTransaction::SetBlobRefs(int64_t rid, bool had,
                               .Run());
   }
   for (const std::string& sha : before) {
-    const bool kept = std::any_of(refs.begin(), refs.end(),
-                                  [&](const Attachment& a) { return a.sha256 == sha; });
+    const bool kept =
+        std::any_of(refs.begin(), refs.end(), [&](const Attachment& a) { return a.sha256 == sha; });
     if (kept) continue;
-    BRAID_ASSIGN_OR_RETURN(
-        Stmt s, db_->Prepare("INSERT OR IGNORE INTO blob_dropped(sha256) VALUES (?)"));
+    BRAID_ASSIGN_OR_RETURN(Stmt s,
+                           db_->Prepare("INSERT OR IGNORE INTO blob_dropped(sha256) VALUES (?)"));
     BRAID_RETURN_IF_ERROR(s.Bind(1, sha).Run());
   }
   return Status::OK();
@@ -86,6 +86,17 @@ Result<std::vector<BlobRef>> ReadRefs(Stmt& s) {
   return out;
 }
 
+// The first column of every row, as text.
+Result<std::vector<std::string>> ReadTexts(Stmt& s) {
+  std::vector<std::string> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(s.Text(0));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::vector<BlobRef>> SqliteStore::ListBlobRefs(std::string_view after_sha256,
@@ -127,18 +138,23 @@ Result<std::vector<Record>> SqliteStore::RecordsNamingBlob(std::string_view sha2
   return out;
 }
 
+Result<std::vector<std::string>> SqliteStore::BlobReaders(std::string_view sha256, size_t limit) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  // The partition column is NULL when it is the collection.
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare("SELECT DISTINCT coalesce(r.partition, r.collection) FROM "
+                                  "blob_refs b JOIN records r ON r.rid = b.rid "
+                                  "WHERE b.sha256 = ? LIMIT ?"));
+  s.Bind(1, sha256).Bind(2, static_cast<int64_t>(limit));
+  return ReadTexts(s);
+}
+
 Result<std::vector<std::string>> SqliteStore::DroppedBlobs(size_t limit) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, reader.db().Prepare("SELECT sha256 FROM blob_dropped ORDER BY sha256 LIMIT ?"));
   s.Bind(1, static_cast<int64_t>(limit));
-  std::vector<std::string> out;
-  for (;;) {
-    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    out.emplace_back(s.Text(0));
-  }
-  return out;
+  return ReadTexts(s);
 }
 
 Result<std::vector<StepRun>> SqliteStore::StepRuns() {

@@ -102,6 +102,7 @@ class SqliteStore final : public Store {
   Result<std::vector<BlobRef>> ListBlobRefs(std::string_view after_sha256, size_t limit) override;
   Result<std::vector<BlobRef>> BlobRefsChanged(uint64_t after, uint64_t upto) override;
   Result<std::vector<Record>> RecordsNamingBlob(std::string_view sha256, size_t limit) override;
+  Result<std::vector<std::string>> BlobReaders(std::string_view sha256, size_t limit) override;
   Result<std::vector<std::string>> DroppedBlobs(size_t limit) override;
   Result<std::vector<StepRun>> StepRuns() override;
   Result<std::vector<Record>> HeldVersions(std::string_view collection,
