@@ -9,7 +9,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "blob/blob_store.h"
 #include "http/client.h"

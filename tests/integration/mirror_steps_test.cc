@@ -17,11 +17,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
-#include <set>
 
+#include "http/client.h"
 #include "tests/support/bytes.h"
 #include "tests/support/cluster.h"
+#include "tests/support/process.h"
 #include "tests/support/server.h"
 #include "tests/support/temp_dir.h"
 
@@ -156,6 +156,33 @@ TEST_F(MirrorStepsTest, TheStepsBringRecordsAndFilesInLineAndOrphansGo) {
   r = c_.Cli("mirror", {"attachments", "books", "b1", "notes.txt", "-o", dir_.File("out")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadAll(dir_.File("out")), "second notes\n");
+
+  // Each step's last run: braid status, and /api/last-sync (Kerko's); the
+  // upstream never ran a step.
+  r = c_.Cli("mirror", {"--json", "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  s = json::parse(r.out);
+  EXPECT_EQ(s["steps"]["cache"]["ok"], true);
+  EXPECT_EQ(s["steps"]["attachments"]["ok"], true);
+  EXPECT_EQ(s["steps"]["attachments"]["result"]["checked"], want.size());
+  auto last_sync = [&](const std::string& node, const std::string& token) {
+    auto client = http::Client::Create({});
+    auto got = (*client)->Send("GET", c_[node].server->url() + "/api/last-sync", "",
+                               {{"Authorization", "Bearer " + token}});
+    EXPECT_TRUE(got.ok());
+    EXPECT_EQ(got->status, 200) << got->body;
+    return json::parse(got->body);
+  };
+  const std::string up_token = testing::LastLine(c_.Cli("up", {"token", "create", "t"}).out);
+  EXPECT_EQ(last_sync("up", up_token), json::object());
+  const std::string token = testing::LastLine(c_.Cli("mirror", {"token", "create", "t"}).out);
+  auto served = testing::BraidServer::Start(c_["mirror"].dir);
+  ASSERT_TRUE(served.ok()) << served.status().ToString();
+  c_["mirror"].server = std::move(*served);
+  const json when = last_sync("mirror", token);
+  EXPECT_EQ(when["when"].get<std::string>().size(), 24u);  // 2026-12-03T22:01:47.123Z
+  EXPECT_LT(when["hours_ago"].get<double>(), 0.1);
+  EXPECT_EQ(when["when"].get<std::string>().back(), 'Z');
 }
 
 TEST_F(MirrorStepsTest, AStepKilledMidFileResumesWithRangeAndFetchesNoCompleteFileAgain) {
@@ -245,7 +272,7 @@ TEST_F(MirrorStepsTest, BadBytesMissingBlobsAndBadCredentialsLeaveNothing) {
 
   // One sync at a time: a held DIR/sync.lock names its holder.
   const std::string lock_path = c_["mirror"].dir + "/sync.lock";
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644);
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);
   const std::string pid = std::to_string(::getpid()) + "\n";
@@ -256,7 +283,17 @@ TEST_F(MirrorStepsTest, BadBytesMissingBlobsAndBadCredentialsLeaveNothing) {
                        std::to_string(::getpid()) + ")"),
             std::string::npos)
       << r.err;
+  // --wait waits for the holder, then syncs (and fails here on the bad
+  // token, past the lock).
+  auto waiting = testing::Process::Start({testing::BraidBin(), "--data", c_["mirror"].dir, "sync",
+                                          "up", "cache", "--wait"},
+                                         dir_.File("wait.log"));
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_FALSE((*waiting)->Wait(std::chrono::milliseconds(500)).ok());  // still waiting
   ::close(fd);
+  auto code = (*waiting)->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 8) << ReadAll(dir_.File("wait.log"));
 }
 
 }  // namespace
