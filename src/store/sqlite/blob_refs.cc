@@ -129,13 +129,7 @@ Result<std::vector<Record>> SqliteStore::RecordsNamingBlob(std::string_view sha2
                          "(SELECT rid FROM blob_refs WHERE sha256 = ?) AND r.deleted = 0 "
                          "ORDER BY r.rid LIMIT ?"));
   s.Bind(1, sha256).Bind(2, static_cast<int64_t>(limit));
-  std::vector<Record> out;
-  for (;;) {
-    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 0, &out.emplace_back()));
-  }
-  return out;
+  return DecodeRecords(db, s);
 }
 
 Result<std::vector<std::string>> SqliteStore::BlobReaders(std::string_view sha256, size_t limit) {

@@ -431,13 +431,7 @@ Result<std::vector<Record>> SqliteStore::ListConflicts(std::string_view after_co
                          "WHERE (h.collection, h.id) > (?1, ?2)) "
                          "ORDER BY r.collection, r.id LIMIT ?3"));
   s.Bind(1, after_collection).Bind(2, after_id).Bind(3, static_cast<int64_t>(limit));
-  std::vector<Record> out;
-  for (;;) {
-    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 0, &out.emplace_back()));
-  }
-  return out;
+  return DecodeRecords(db, s);
 }
 
 Result<std::vector<Record>> SqliteStore::HeldVersions(std::string_view collection,

@@ -386,6 +386,16 @@ Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& lo
   return vv;
 }
 
+Result<std::vector<Record>> SqliteStore::DecodeRecords(Db& db, Stmt& s) {
+  std::vector<Record> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    BRAID_RETURN_IF_ERROR(DecodeRecord(db, s, 0, &out.emplace_back()));
+  }
+  return out;
+}
+
 Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out,
                                  const PendingInstances* pending) {
   out->collection.assign(row.Text(col));

@@ -120,6 +120,8 @@ class SqliteStore final : public Store {
   // Decodes the BRAID_RECORD_COLUMNS of `row` starting at column `col`.
   Status DecodeRecord(Db& db, const Stmt& row, int col, Record* out,
                       const PendingInstances* pending = nullptr);
+  // Steps `s` to the end, decoding each row (BRAID_RECORD_COLUMNS first).
+  Result<std::vector<Record>> DecodeRecords(Db& db, Stmt& s);
   // The instance id behind a local instance number: `pending` first, then
   // the shared cache of committed entries, then `db`.
   Result<InstanceId> InstanceFor(Db& db, uint32_t num, const PendingInstances* pending = nullptr);
