@@ -9,6 +9,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -38,7 +39,9 @@ Status ForEachWanted(Store& store, bool full, uint64_t after, uint64_t upto,
     std::string last;
     for (;;) {
       BRAID_ASSIGN_OR_RETURN(const auto page, store.ListBlobRefs(last, kPage));
-      for (const BlobRef& r : page) BRAID_RETURN_IF_ERROR(fn(r));
+      for (const BlobRef& r : page) {
+        if (IsSha256Hex(r.sha256)) BRAID_RETURN_IF_ERROR(fn(r));
+      }
       if (page.size() < kPage) return Status::OK();
       last = page.back().sha256;
     }
@@ -46,11 +49,30 @@ Status ForEachWanted(Store& store, bool full, uint64_t after, uint64_t upto,
   for (uint64_t from = after; from < upto;) {
     const uint64_t to = std::min(upto, from + kSeqWindow);
     BRAID_ASSIGN_OR_RETURN(const auto refs, store.BlobRefsChanged(from, to));
-    for (const BlobRef& r : refs) BRAID_RETURN_IF_ERROR(fn(r));
+    for (const BlobRef& r : refs) {
+      if (IsSha256Hex(r.sha256)) BRAID_RETURN_IF_ERROR(fn(r));
+    }
     from = to;
   }
   return Status::OK();
 }
+
+// An incremental run reads the change log in windows, and a blob named in
+// several of them comes once per window: each is dealt with once per pass
+// (by the first 64 bits of its SHA-256: 8 bytes a blob, not the whole
+// name; two blobs sharing them would leave the second for a --full run).
+class SeenBlobs {
+ public:
+  explicit SeenBlobs(bool needed) : needed_(needed) {}
+  bool First(const BlobRef& ref) {
+    if (!needed_) return true;
+    return seen_.insert(std::stoull(ref.sha256.substr(0, 16), nullptr, 16)).second;
+  }
+
+ private:
+  const bool needed_;
+  std::unordered_set<uint64_t> seen_;
+};
 
 // True when blob `ref` is here with its size.
 Result<bool> Present(const blob::BlobStore& blobs, const BlobRef& ref) {
@@ -319,8 +341,13 @@ Result<AttachmentsSummary> Run(Store& store, blob::BlobStore& blobs, const BlobS
                                const AttachmentsOptions& options, uint64_t cursor,
                                Clock::time_point start) {
   AttachmentsSummary sum;
-  BRAID_ASSIGN_OR_RETURN(const StoreStats stats, store.Stats());
-  const uint64_t upto = stats.last_seq;
+  // The newest seq, from one event's page (Stats() would count records).
+  ChangeQuery newest;
+  newest.after_seq = cursor;
+  newest.limit = 1;
+  newest.with_records = false;
+  BRAID_ASSIGN_OR_RETURN(const ChangePage page, store.ReadChanges(newest));
+  const uint64_t upto = page.last_seq;
   // No cursor yet, or one from another change log (the store was replaced).
   sum.full = options.full || cursor == 0 || cursor > upto;
   spdlog::debug("attachments: {} run: {}", sum.full ? "full" : "incremental",
@@ -337,8 +364,10 @@ Result<AttachmentsSummary> Run(Store& store, blob::BlobStore& blobs, const BlobS
 
   // Pass 1: what is missing, for the progress totals.
   AttachmentsProgress p;
+  SeenBlobs counted(!sum.full);
   BRAID_RETURN_IF_ERROR(
       ForEachWanted(store, sum.full, cursor, upto, [&](const BlobRef& ref) -> Status {
+        if (!counted.First(ref)) return Status::OK();
         ++sum.checked;
         BRAID_ASSIGN_OR_RETURN(const bool here, Present(blobs, ref));
         if (!here) {
@@ -370,7 +399,9 @@ Result<AttachmentsSummary> Run(Store& store, blob::BlobStore& blobs, const BlobS
       p.done = done;
       options.progress(p);
     };
+    SeenBlobs queued(!sum.full);
     Status s = ForEachWanted(store, sum.full, cursor, upto, [&](const BlobRef& ref) -> Status {
+      if (!queued.First(ref)) return Status::OK();
       BRAID_ASSIGN_OR_RETURN(const bool here, Present(blobs, ref));
       if (!here && !fetcher.Add(ref)) return fetcher.fatal();
       report(false);

@@ -191,7 +191,9 @@ FROM records r, json_each(r.body, '$._attachments') j
 WHERE r.deleted = 0 AND instr(r.body, '"_attachments"') > 0
   AND json_type(r.body, '$._attachments') = 'object'
   AND json_type(j.value, '$.sha256') = 'text' AND length(json_extract(j.value, '$.sha256')) = 64
-  AND json_type(j.value, '$.md5') = 'text' AND json_type(j.value, '$.size') = 'integer';
+  AND json_extract(j.value, '$.sha256') NOT GLOB '*[^0-9a-f]*'
+  AND json_type(j.value, '$.md5') = 'text' AND json_type(j.value, '$.size') = 'integer'
+  AND json_extract(j.value, '$.size') >= 0;
 )sql"},
 };
 
