@@ -290,7 +290,7 @@ Result<uint64_t> RemoveOrphans(Store& store, blob::BlobStore& blobs,
   BRAID_ASSIGN_OR_RETURN(auto txn, store.BeginWrite(Durability::kFull));
   uint64_t removed = 0;
   for (const std::string& sha : candidates) {
-    BRAID_ASSIGN_OR_RETURN(const auto naming, store.RecordsNamingBlob(sha, 1));
+    BRAID_ASSIGN_OR_RETURN(const auto naming, store.BlobReaders(sha, 1));
     if (!naming.empty()) continue;
     BRAID_ASSIGN_OR_RETURN(const auto size, blobs.SizeOf(sha));
     if (!size) continue;
@@ -317,7 +317,7 @@ Result<uint64_t> SweepOrphans(Store& store, blob::BlobStore& blobs, bool full) {
   const auto cutoff = std::chrono::system_clock::now() - kOrphanGrace;
   std::vector<std::string> batch;
   Status s = blobs.ForEach([&](std::string_view sha, uint64_t) -> Status {
-    BRAID_ASSIGN_OR_RETURN(const auto naming, store.RecordsNamingBlob(sha, 1));
+    BRAID_ASSIGN_OR_RETURN(const auto naming, store.BlobReaders(sha, 1));
     if (!naming.empty()) return Status::OK();
     struct stat st;
     if (::stat(blobs.PathOf(sha).c_str(), &st) != 0) return Status::OK();

@@ -285,9 +285,9 @@ TEST_F(MirrorStepsTest, BadBytesMissingBlobsAndBadCredentialsLeaveNothing) {
       << r.err;
   // --wait waits for the holder, then syncs (and fails here on the bad
   // token, past the lock).
-  auto waiting = testing::Process::Start({testing::BraidBin(), "--data", c_["mirror"].dir, "sync",
-                                          "up", "cache", "--wait"},
-                                         dir_.File("wait.log"));
+  auto waiting = testing::Process::Start(
+      {testing::BraidBin(), "--data", c_["mirror"].dir, "sync", "up", "cache", "--wait"},
+      dir_.File("wait.log"));
   ASSERT_TRUE(waiting.ok());
   EXPECT_FALSE((*waiting)->Wait(std::chrono::milliseconds(500)).ok());  // still waiting
   ::close(fd);
