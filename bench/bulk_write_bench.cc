@@ -22,7 +22,7 @@
 
 #include "bench/bench_data.h"
 #include "braid/store.h"
-#include "store/sqlite/db.h"
+#include "sqlite/db.h"
 #include "tests/support/temp_dir.h"
 
 namespace braid {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "braid/status.h"
-#include "store/sqlite/db.h"
+#include "sqlite/db.h"
 
 namespace braid::sqlite {
 

@@ -123,7 +123,7 @@ Result<std::unique_ptr<Store>> SqliteStore::Open(const SqliteOptions& sqlite,
 }
 
 Result<std::unique_ptr<Db>> SqliteStore::OpenConnection(bool create) {
-  BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(path_, create, options_.busy_timeout));
+  BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(path_, create, options_.busy_timeout, BufferedWalVfs()));
   const std::string pragmas = std::string("PRAGMA synchronous=") +
                               (options_.durability == Durability::kFull ? "FULL" : "NORMAL") +
                               "; PRAGMA cache_size=-" + std::to_string(cache_mib_ * 1024) +

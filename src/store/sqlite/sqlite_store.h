@@ -24,7 +24,7 @@
 #include "base/mutex.h"
 #include "braid/store.h"
 #include "store/codec.h"
-#include "store/sqlite/db.h"
+#include "sqlite/db.h"
 
 namespace braid::sqlite {
 

@@ -16,7 +16,7 @@
 #include <sstream>
 #include <string>
 
-#include "store/sqlite/db.h"
+#include "sqlite/db.h"
 #include "tests/support/temp_dir.h"
 
 namespace braid::sqlite {
@@ -68,7 +68,7 @@ class BufferedWalTest : public ::testing::Test {
  protected:
   // `cache_size`: the PRAGMA's value (pages, or KiB when negative).
   std::unique_ptr<Db> Open(const std::string& cache_size = "-2000") {
-    auto db = Db::Open(path_, /*create=*/true, 5s);
+    auto db = Db::Open(path_, /*create=*/true, 5s, BufferedWalVfs());
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     const std::string setup =
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=" + cache_size +
@@ -183,7 +183,7 @@ TEST_F(BufferedWalTest, AProcessThatDiesLosesOnlyWhatItHadNotCommitted) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    auto db = Db::Open(path_, false, 5s);
+    auto db = Db::Open(path_, false, 5s, BufferedWalVfs());
     if (!db.ok() || !(*db)->Exec("PRAGMA synchronous=NORMAL").ok()) _exit(1);
     for (int txn = 0; txn < 5; ++txn) {
       if (!(*db)->Exec("BEGIN").ok() || !Insert(**db, txn * 1000, 1000, 300).ok() ||

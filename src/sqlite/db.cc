@@ -1,8 +1,6 @@
-#include "store/sqlite/db.h"
+#include "sqlite/db.h"
 
 #include <mutex>
-
-#include "store/sqlite/wal_vfs.h"
 
 namespace braid::sqlite {
 
@@ -66,12 +64,12 @@ void ConfigureProcess() {
 }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create,
-                                     std::chrono::milliseconds busy_timeout) {
+                                     std::chrono::milliseconds busy_timeout, const char* vfs) {
   ConfigureProcess();
   sqlite3* handle = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) flags |= SQLITE_OPEN_CREATE;
-  const int rc = sqlite3_open_v2(path.c_str(), &handle, flags, BufferedWalVfs());
+  const int rc = sqlite3_open_v2(path.c_str(), &handle, flags, vfs);
   if (rc != SQLITE_OK) {
     Status s = ErrorStatus(handle, rc, "opening " + path);
     sqlite3_close_v2(handle);

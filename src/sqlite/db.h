@@ -1,4 +1,5 @@
-// Thin RAII wrappers over the SQLite C API for the SQLite store backend.
+// Thin RAII wrappers over the SQLite C API, for the SQLite store backend and
+// the files derived from a store (the search index, src/index/).
 //
 // Db owns one connection and a cache of its prepared statements, keyed by
 // the SQL text's address (statements are string literals). Stmt is a
@@ -8,8 +9,8 @@
 // Thread-safety: a Db and its statements are used by one thread at a time;
 // the store hands connections out from a pool.
 
-#ifndef BRAID_STORE_SQLITE_DB_H_
-#define BRAID_STORE_SQLITE_DB_H_
+#ifndef BRAID_SQLITE_DB_H_
+#define BRAID_SQLITE_DB_H_
 
 #include <sqlite3.h>
 
@@ -60,6 +61,10 @@ class Stmt {
     sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
+  Stmt& BindDouble(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
   Stmt& BindNull(int i) {
     sqlite3_bind_null(stmt_, i);
     return *this;
@@ -70,7 +75,12 @@ class Stmt {
   // Steps to completion, for statements that return no rows.
   Status Run();
 
+  // Makes the statement ready to run again with new bindings (the
+  // destructor does it too).
+  void Reset() { sqlite3_reset(stmt_); }
+
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   // Valid until the next Step() or the Stmt's destruction.
   std::string_view Text(int col) const {
@@ -94,9 +104,11 @@ class Stmt {
 class Db {
  public:
   // Opens `path` read-write (creating the file when `create`), with extended
-  // result codes and the given busy timeout.
+  // result codes and the given busy timeout, through the VFS named `vfs`
+  // (nullptr: SQLite's default).
   static Result<std::unique_ptr<Db>> Open(const std::string& path, bool create,
-                                          std::chrono::milliseconds busy_timeout);
+                                          std::chrono::milliseconds busy_timeout,
+                                          const char* vfs = nullptr);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -124,4 +136,4 @@ class Db {
 
 }  // namespace braid::sqlite
 
-#endif  // BRAID_STORE_SQLITE_DB_H_
+#endif  // BRAID_SQLITE_DB_H_
