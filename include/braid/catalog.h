@@ -48,6 +48,9 @@ Result<Direction> ParseDirection(std::string_view name);
 inline constexpr size_t kDefaultChunkSize = 50000;
 inline constexpr size_t kMaxChunkSize = 100000;
 
+// The longest search-fields spec a collection keeps (Store::SetSearchFields).
+inline constexpr size_t kMaxSearchFieldsBytes = 8192;
+
 struct Remote {
   std::string name;  // [a-z][a-z0-9_.-]{0,63}, like a collection
   std::string url;   // http://host:port (https later)

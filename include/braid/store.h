@@ -144,6 +144,11 @@ class WriteTransaction {
 
   // Settings (catalog.h).
   virtual Status SetPolicy(std::string_view collection, ConflictPolicy policy) = 0;
+  // The fields of `collection` the search index takes, as index/text.h
+  // writes them ("title:3,abstract:1"); nullopt: every string field.
+  // Errors: InvalidArgument for the collection's name or an empty spec.
+  virtual Status SetSearchFields(std::string_view collection,
+                                 std::optional<std::string_view> spec) = 0;
   virtual Status PutRemote(const Remote& remote) = 0;
   virtual Status DeleteRemote(std::string_view name) = 0;  // NotFound
   virtual Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) = 0;
@@ -216,6 +221,11 @@ struct StoreStats {
 // The bytes a record takes in memory and on the wire, roughly: its text
 // members (the body first of all). Replication bounds chunks with it.
 size_t RecordBytes(const Record& r);
+
+class Store;
+// The change log's newest seq, horizon and epoch (a page with no events),
+// without counting or reading records.
+Result<ChangePage> LogHead(Store& store);
 
 struct StreamedVersion {
   uint64_t position = 0;
@@ -339,6 +349,8 @@ class Store {
   // Settings and conflicts.
   virtual Result<ConflictPolicy> Policy(std::string_view collection) = 0;
   virtual Result<std::vector<std::pair<std::string, ConflictPolicy>>> Policies() = 0;
+  // (collection, spec) of every collection with search fields, by name.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> SearchFields() = 0;
   virtual Result<std::optional<Remote>> GetRemote(std::string_view name) = 0;
   virtual Result<std::vector<Remote>> ListRemotes() = 0;
   // The token whose SHA-256 is `sha256`, or nullopt.

@@ -341,12 +341,7 @@ Result<AttachmentsSummary> Run(Store& store, blob::BlobStore& blobs, const BlobS
                                const AttachmentsOptions& options, uint64_t cursor,
                                Clock::time_point start) {
   AttachmentsSummary sum;
-  // The newest seq, from one event's page (Stats() would count records).
-  ChangeQuery newest;
-  newest.after_seq = cursor;
-  newest.limit = 1;
-  newest.with_records = false;
-  BRAID_ASSIGN_OR_RETURN(const ChangePage page, store.ReadChanges(newest));
+  BRAID_ASSIGN_OR_RETURN(const ChangePage page, LogHead(store));
   const uint64_t upto = page.last_seq;
   // No cursor yet, or one from another change log (the store was replaced).
   sum.full = options.full || cursor == 0 || cursor > upto;

@@ -506,7 +506,17 @@ TEST_P(ApplyTest, SettingsRoundTrip) {
   bad_user = user;
   bad_user.scope = {""};
   EXPECT_EQ(txn->PutUser(bad_user).code(), Code::kInvalidArgument);
+  // Search fields beside the policy: neither overwrites the other.
+  ASSERT_TRUE(txn->SetSearchFields("notes", "title:3,text:1").ok());
+  ASSERT_TRUE(txn->SetSearchFields("books", "title:1").ok());
+  ASSERT_TRUE(txn->SetSearchFields("books", std::nullopt).ok());
+  EXPECT_EQ(txn->SetSearchFields("Bad/Name", "title:1").code(), Code::kInvalidArgument);
+  EXPECT_EQ(txn->SetSearchFields("notes", "").code(), Code::kInvalidArgument);
+  EXPECT_EQ(txn->SetSearchFields("notes", std::string(kMaxSearchFieldsBytes + 1, 'a')).code(),
+            Code::kInvalidArgument);
   ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(*store_->SearchFields(),
+            (std::vector<std::pair<std::string, std::string>>{{"notes", "title:3,text:1"}}));
 
   auto alice = store_->GetUser("alice");
   ASSERT_TRUE(alice.ok() && alice->has_value());

@@ -5,6 +5,14 @@
 
 namespace braid {
 
+Result<ChangePage> LogHead(Store& store) {
+  ChangeQuery q;
+  q.after_seq = uint64_t{1} << 62;  // past any seq: no event to read
+  q.limit = 1;
+  q.with_records = false;
+  return store.ReadChanges(q);
+}
+
 size_t RecordBytes(const Record& r) {
   return r.collection.size() + r.id.size() + r.partition.size() +
          (r.parent ? r.parent->size() : 0) + r.field_clocks.size() + r.body.size() +

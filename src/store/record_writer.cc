@@ -232,6 +232,18 @@ Status RecordWriter::SetPolicy(std::string_view collection, ConflictPolicy polic
   return Poison(rows_->PutPolicy(collection, policy));
 }
 
+Status RecordWriter::SetSearchFields(std::string_view collection,
+                                     std::optional<std::string_view> spec) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
+  if (spec && (spec->empty() || spec->size() > kMaxSearchFieldsBytes)) {
+    return Status::InvalidArgument("search fields of " + std::string(collection) +
+                                   ": empty, or longer than " +
+                                   std::to_string(kMaxSearchFieldsBytes) + " bytes");
+  }
+  return Poison(rows_->PutSearchFields(collection, spec));
+}
+
 Status RecordWriter::PutRemote(const Remote& remote) {
   BRAID_RETURN_IF_ERROR(Usable());
   BRAID_RETURN_IF_ERROR(ValidateRemote(remote));

@@ -52,6 +52,8 @@ class RecordWriter final : public WriteTransaction {
   Result<WriteResult> Resolve(std::string_view collection, std::string_view id,
                               std::optional<std::string_view> body) override;
   Status SetPolicy(std::string_view collection, ConflictPolicy policy) override;
+  Status SetSearchFields(std::string_view collection,
+                         std::optional<std::string_view> spec) override;
   Status PutRemote(const Remote& remote) override;
   Status DeleteRemote(std::string_view name) override;
   Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) override;

@@ -96,6 +96,8 @@ class RowTransaction {
 
   // Settings. The names were validated by the caller.
   virtual Status PutPolicy(std::string_view collection, ConflictPolicy policy) = 0;
+  virtual Status PutSearchFields(std::string_view collection,
+                                 std::optional<std::string_view> spec) = 0;
   virtual Status PutRemote(const Remote& remote) = 0;
   // False when there was no such remote, or token.
   virtual Result<bool> DeleteRemote(std::string_view name) = 0;

@@ -335,4 +335,45 @@ TEST(UpgradeTest, V4CertificatesSurviveAndTheBlobIndexIsFilled) {
   EXPECT_EQ(*dropped, (std::vector<std::string>{report, scan}));
 }
 
+// Schema 6 gives collections their search fields: none after the upgrade
+// (every string field), the policies kept beside them, and the mirror
+// steps schema 5 recorded still there.
+TEST(UpgradeTest, V5CollectionsGetSearchFieldsAndKeepTheirPolicies) {
+  testing::TempDir dir;
+  const std::string path = InstallFixture("v5", dir);
+  auto store = Open(path);
+  ASSERT_NE(store, nullptr);
+  auto fields = store->SearchFields();
+  ASSERT_TRUE(fields.ok()) << fields.status().ToString();
+  EXPECT_TRUE(fields->empty());
+  auto steps = store->StepRuns();
+  ASSERT_TRUE(steps.ok());
+  ASSERT_EQ(steps->size(), 2u);
+  EXPECT_EQ((*steps)[0].step, "attachments");
+  EXPECT_EQ((*steps)[1].step, "cache");
+  {
+    auto txn = store->BeginWrite(Durability::kFull);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->SetSearchFields("lwwc", "title:3,abstract:1").ok());
+    ASSERT_TRUE((*txn)->SetSearchFields("books", "title:2").ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  fields = store->SearchFields();
+  ASSERT_TRUE(fields.ok());
+  EXPECT_EQ(*fields, (std::vector<std::pair<std::string, std::string>>{
+                         {"books", "title:2"}, {"lwwc", "title:3,abstract:1"}}));
+  auto policy = store->Policy("lwwc");
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(*policy, ConflictPolicy::kLww);  // search fields leave the policy alone
+  {
+    auto txn = store->BeginWrite(Durability::kFull);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->SetPolicy("lwwc", ConflictPolicy::kMerge).ok());  // and back
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  fields = store->SearchFields();
+  ASSERT_TRUE(fields.ok());
+  EXPECT_EQ(fields->size(), 2u);
+}
+
 }  // namespace braid

@@ -58,9 +58,24 @@ CertificateRow DecodeCertificate(const Stmt& s) {
 }  // namespace
 
 Status SqliteRowTransaction::PutPolicy(std::string_view collection, ConflictPolicy policy) {
-  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT OR REPLACE INTO collections(name, policy) "
-                                              "VALUES (?, ?)"));
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("INSERT INTO collections(name, policy) VALUES (?, ?) "
+                                      "ON CONFLICT (name) DO UPDATE SET policy = excluded.policy"));
   return s.Bind(1, collection).Bind(2, PolicyName(policy)).Run();
+}
+
+Status SqliteRowTransaction::PutSearchFields(std::string_view collection,
+                                             std::optional<std::string_view> spec) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT INTO collections(name, policy, search) VALUES (?, 'merge', ?) "
+                           "ON CONFLICT (name) DO UPDATE SET search = excluded.search"));
+  s.Bind(1, collection);
+  if (spec) {
+    s.Bind(2, *spec);
+  } else {
+    s.BindNull(2);
+  }
+  return s.Run();
 }
 
 Status SqliteRowTransaction::PutRemote(const Remote& r) {
@@ -237,6 +252,19 @@ Result<std::vector<std::pair<std::string, ConflictPolicy>>> SqliteStore::Policie
     if (!row) break;
     BRAID_ASSIGN_OR_RETURN(const ConflictPolicy p, ParsePolicy(s.Text(1)));
     out.emplace_back(std::string(s.Text(0)), p);
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::SearchFields() {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT name, search FROM collections "
+                                                     "WHERE search IS NOT NULL ORDER BY name"));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(std::string(s.Text(0)), std::string(s.Text(1)));
   }
   return out;
 }

@@ -51,6 +51,8 @@ class SqliteRowTransaction final : public RowTransaction {
   Status UnholdAll(std::string_view collection, std::string_view id) override;
   Status RaiseFsic(std::string_view prefix, const InstanceId& origin, uint64_t counter) override;
   Status PutPolicy(std::string_view collection, ConflictPolicy policy) override;
+  Status PutSearchFields(std::string_view collection,
+                         std::optional<std::string_view> spec) override;
   Status PutRemote(const Remote& remote) override;
   Result<bool> DeleteRemote(std::string_view name) override;
   Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) override;

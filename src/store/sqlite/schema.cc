@@ -195,6 +195,11 @@ WHERE r.deleted = 0 AND instr(r.body, '"_attachments"') > 0
   AND json_type(j.value, '$.md5') = 'text' AND json_type(j.value, '$.size') = 'integer'
   AND json_extract(j.value, '$.size') >= 0;
 )sql"},
+    {6, "collections.search: the fields and weights of the search index per collection",
+     R"sql(
+-- "title:3,abstract:1" (src/index/text.h); NULL: every string field.
+ALTER TABLE collections ADD COLUMN search TEXT;
+)sql"},
 };
 
 }  // namespace braid::sqlite

@@ -23,8 +23,8 @@
 
 #include "base/mutex.h"
 #include "braid/store.h"
-#include "store/codec.h"
 #include "sqlite/db.h"
+#include "store/codec.h"
 
 namespace braid::sqlite {
 
@@ -85,6 +85,7 @@ class SqliteStore final : public Store {
   // Settings and conflicts (catalog.cc).
   Result<ConflictPolicy> Policy(std::string_view collection) override;
   Result<std::vector<std::pair<std::string, ConflictPolicy>>> Policies() override;
+  Result<std::vector<std::pair<std::string, std::string>>> SearchFields() override;
   Result<std::optional<Remote>> GetRemote(std::string_view name) override;
   Result<std::vector<Remote>> ListRemotes() override;
   Result<std::optional<TokenInfo>> FindToken(std::string_view sha256) override;
