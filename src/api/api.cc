@@ -117,13 +117,6 @@ Result<WriteResult> ApplyWrite(WriteTransaction& txn, const WriteSpec& w,
   return r;
 }
 
-// Validates the whole request body once; Values then walk `*minified`.
-Result<json::Value> ParseBody(const http::Request& req, std::string* minified) {
-  if (req.body.empty()) return Status::InvalidArgument("the request needs a JSON body");
-  BRAID_RETURN_IF_ERROR(json::Validate(req.body, minified).WithContext("request body"));
-  return json::Value(*minified);
-}
-
 http::Response RecordResponse(int status, const Record& rec) {
   http::Response r = JsonResponse(status, RecordJson(rec));
   r.headers.emplace_back("ETag", "\"" + rec.version.ToString() + "\"");
@@ -131,6 +124,12 @@ http::Response RecordResponse(int status, const Record& rec) {
 }
 
 }  // namespace
+
+Result<json::Value> ParseBody(const http::Request& req, std::string* minified) {
+  if (req.body.empty()) return Status::InvalidArgument("the request needs a JSON body");
+  BRAID_RETURN_IF_ERROR(json::Validate(req.body, minified).WithContext("request body"));
+  return json::Value(*minified);
+}
 
 Result<std::vector<std::string>> PathSegments(std::string_view path) {
   std::vector<std::string> seg;
@@ -332,6 +331,10 @@ void Api::Handle(http::Request request, http::Responder respond) {
     if (seg[2] == "certs") {
       if (!need(auth::NeedRole(who, Role::kAdmin, "manage certificates"))) return;
       return respond(Certs(request, std::vector<std::string>(seg.begin() + 3, seg.end()), who));
+    }
+    if (n == 3 && seg[2] == "search") {
+      if (!get) return not_allowed("GET");
+      return respond(Search(request, who));
     }
     if (n == 3 && seg[2] == "conflicts") {
       if (!get) return not_allowed("GET");
@@ -579,46 +582,6 @@ http::Response Api::Conflicts(const http::Request& request) {
   }
   w.EndArray().Key("more").Bool(records->size() == n).EndObject();
   return JsonResponse(200, std::move(body));
-}
-
-http::Response Api::CollectionSettings(std::string_view collection, const http::Request& request) {
-  if (request.method == "PUT") {
-    std::string text;
-    auto body = ParseBody(request, &text);
-    if (!body.ok()) return ErrorResponse(body.status());
-    if (!body->IsObject()) return ErrorResponse(Status::InvalidArgument("expected a JSON object"));
-    std::optional<ConflictPolicy> policy;
-    Status status;
-    body->ForEachMember([&](std::string_view key, json::Value v) {
-      const auto s = v.AsString();
-      if (key != "conflicts" || !s) {
-        status = Status::InvalidArgument(
-            "collection settings are {\"conflicts\": \"merge|lww|skip|remote-wins|local-wins\"}");
-        return false;
-      }
-      auto p = ParsePolicy(*s);
-      status = p.status();
-      if (p.ok()) policy = *p;
-      return status.ok();
-    });
-    if (!status.ok()) return ErrorResponse(status);
-    if (!policy) return ErrorResponse(Status::InvalidArgument("missing \"conflicts\""));
-    auto txn = store_.BeginWrite();
-    if (!txn.ok()) return ErrorResponse(txn.status());
-    if (Status s = (*txn)->SetPolicy(collection, *policy); !s.ok()) return ErrorResponse(s);
-    if (Status s = (*txn)->Commit(); !s.ok()) return ErrorResponse(s);
-  }
-  auto policy = store_.Policy(collection);
-  if (!policy.ok()) return ErrorResponse(policy.status());
-  std::string out;
-  json::Writer(&out)
-      .BeginObject()
-      .Key("collection")
-      .String(collection)
-      .Key("conflicts")
-      .String(PolicyName(*policy))
-      .EndObject();
-  return JsonResponse(200, std::move(out));
 }
 
 }  // namespace braid::api

@@ -17,11 +17,13 @@
 #define BRAID_API_API_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 
 #include "auth/authenticator.h"
 #include "auth/keyring.h"
+#include "base/json.h"
 #include "blob/blob_store.h"
 #include "braid/store.h"
 #include "http/errors.h"
@@ -36,6 +38,11 @@ class Waiters;
 namespace braid::repl {
 class SyncServer;
 }  // namespace braid::repl
+
+namespace braid::index {
+class SearchIndex;
+class Follower;
+}  // namespace braid::index
 
 namespace braid::api {
 
@@ -52,15 +59,23 @@ struct ApiOptions {
   int max_wait_seconds = 60;  // cap of the delta feed's wait=
   MetricsAccess metrics = MetricsAccess::kAdminOrLoopback;
   auth::AuthOptions auth;
-  auth::Keyring* keyring = nullptr;  // null: no certificates (signing, sessions)
-  int cert_max_days = 365;           // the longest certificate signed on request
-  blob::BlobStore* blobs = nullptr;  // null: no attachments
+  auth::Keyring* keyring = nullptr;      // null: no certificates (signing, sessions)
+  int cert_max_days = 365;               // the longest certificate signed on request
+  blob::BlobStore* blobs = nullptr;      // null: no attachments
+  index::SearchIndex* search = nullptr;  // null: no search
+  // Keeps `search` in line with the store; null: searches do not wait for
+  // the index to catch up.
+  index::Follower* follower = nullptr;
   uint64_t max_attachment_bytes = uint64_t{4} << 30;
 };
 
 // A request path's decoded segments: "/api/v1/x%2Fy" -> api, v1, "x/y".
 // Errors: InvalidArgument (no leading '/', a bad escape).
 Result<std::vector<std::string>> PathSegments(std::string_view path);
+
+// Validates a request's whole JSON body once; Values then walk `*minified`.
+// Errors: InvalidArgument (no body, not JSON).
+Result<json::Value> ParseBody(const http::Request& req, std::string* minified);
 
 // The session id of an "Authorization: Braid-Session ID" header, or "".
 std::string_view SessionCredential(std::string_view authorization);
@@ -102,7 +117,14 @@ class Api : public http::Handler {
   http::Response Batch(const http::Request& request, const Principal& who);
   http::Response Stats();
   http::Response Conflicts(const http::Request& request);
+  // GET|PUT /api/v1/collections/C (collections.cc): conflict policy and
+  // search fields.
   http::Response CollectionSettings(std::string_view collection, const http::Request& request);
+  // GET /api/v1/search (search.cc): results within `who`'s read scope, from
+  // an index that has dealt with every write committed before the request
+  // (waiting up to kSearchFreshWait for it).
+  static constexpr std::chrono::milliseconds kSearchFreshWait{2000};
+  http::Response Search(const http::Request& request, const Principal& who);
   void Delta(const http::Request& request, http::Responder respond);
   // GET /api/last-sync (mirror.cc): {} before any step succeeded, else
   // {"when": ISO-8601, "hours_ago": H} of the last successful step.

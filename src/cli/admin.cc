@@ -17,6 +17,8 @@
 #include "feed/format.h"
 #include "http/address.h"
 #include "http/server.h"
+#include "index/follower.h"
+#include "index/search_index.h"
 
 namespace braid::cli {
 namespace {
@@ -158,6 +160,16 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
   BRAID_ASSIGN_OR_RETURN(const auto blobs, blob::BlobStore::Open(inst->dir() + "/blobs"));
   api_options.blobs = blobs.get();
   api_options.max_attachment_bytes = static_cast<uint64_t>(inst->config().max_attachment_bytes);
+  // The search index, kept in line with every commit by its own thread (a
+  // missing or outdated one is rebuilt there while the old one answers).
+  std::unique_ptr<index::SearchIndex> search;
+  std::unique_ptr<index::Follower> follower;
+  if (inst->config().search) {
+    BRAID_ASSIGN_OR_RETURN(search, index::SearchIndex::Open(inst->dir() + "/index"));
+    follower = std::make_unique<index::Follower>(inst->store(), *search);
+    api_options.search = search.get();
+    api_options.follower = follower.get();
+  }
   auto api = std::make_unique<api::Api>(inst->store(), api_options);
   http::ServerOptions options;
   options.host = addr.host;

@@ -61,6 +61,11 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action);
 void AddConflictCommands(CLI::App& app, Globals& g, Action& action);
 void AddUserCommands(CLI::App& app, Globals& g, Action& action);
 void AddCertCommands(CLI::App& app, Globals& g, Action& action);
+void AddMirrorCommands(CLI::App& app, Globals& g, Action& action);
+
+// The index step of `braid sync` (cli/mirror.cc): brings DIR/index in line
+// with the store, records the run; returns its JSON summary.
+Result<std::string> RunIndexStep(const Globals& g, Instance& inst, bool full, bool live);
 
 // `braid init`: the user "admin", with a new password written to
 // `password_path` (0600) before the user is stored.

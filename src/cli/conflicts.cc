@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "cli/cli.h"
 #include "feed/format.h"
+#include "index/text.h"
 #include "store/content.h"
 
 namespace braid::cli {
@@ -172,32 +173,74 @@ Status RunResolve(const Globals& g, const std::string& collection, const std::st
   return Status::OK();
 }
 
-Status RunCollectionSet(const Globals& g, const std::string& name, const std::string& policy) {
-  BRAID_ASSIGN_OR_RETURN(const ConflictPolicy p, ParsePolicy(policy));
+struct CollectionSetArgs {
+  std::string name, conflicts, index;
+  bool index_all = false;
+};
+
+Status RunCollectionSet(const Globals& g, const CollectionSetArgs& a) {
+  if (a.conflicts.empty() && a.index.empty() && !a.index_all) {
+    return Status::InvalidArgument("give --conflicts, --index or --index-all");
+  }
+  if (!a.index.empty() && a.index_all) {
+    return Status::InvalidArgument("give --index or --index-all, not both");
+  }
+  std::optional<ConflictPolicy> policy;
+  if (!a.conflicts.empty()) {
+    BRAID_ASSIGN_OR_RETURN(policy, ParsePolicy(a.conflicts));
+  }
+  std::optional<std::string> spec;
+  if (!a.index.empty()) {
+    BRAID_ASSIGN_OR_RETURN(const index::IndexSpec parsed, index::ParseIndexSpec(a.index));
+    spec = index::FormatIndexSpec(parsed);
+  }
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(auto txn, inst->store().BeginWrite());
-  BRAID_RETURN_IF_ERROR(txn->SetPolicy(name, p));
+  if (policy) BRAID_RETURN_IF_ERROR(txn->SetPolicy(a.name, *policy));
+  if (spec || a.index_all) {
+    BRAID_RETURN_IF_ERROR(
+        txn->SetSearchFields(a.name, spec ? std::optional<std::string_view>(*spec) : std::nullopt));
+  }
   BRAID_RETURN_IF_ERROR(txn->Commit());
-  if (!g.json) Print("collection " + name + ": conflicts " + std::string(PolicyName(p)));
+  if (!g.json) {
+    if (policy) Print("collection " + a.name + ": conflicts " + std::string(PolicyName(*policy)));
+    if (spec || a.index_all) {
+      Print("collection " + a.name + ": search index takes " +
+            (spec ? *spec : std::string("every string field")) +
+            " (the index is rebuilt by the next `braid sync index`, or at once by a running "
+            "`braid serve`)");
+    }
+  }
   return Status::OK();
 }
 
 Status RunCollectionList(const Globals& g) {
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(const auto policies, inst->store().Policies());
+  BRAID_ASSIGN_OR_RETURN(const auto fields, inst->store().SearchFields());
+  // Every collection with a setting: (policy, search fields).
+  std::map<std::string, std::pair<ConflictPolicy, std::optional<std::string>>> rows;
+  for (const auto& [name, p] : policies) rows[name].first = p;
+  for (const auto& [name, spec] : fields) {
+    auto [it, added] = rows.try_emplace(name, ConflictPolicy::kMerge, std::nullopt);
+    it->second.second = spec;
+  }
   std::string out;
   json::Writer w(&out);
   w.BeginArray();
-  for (const auto& [name, p] : policies) {
+  for (const auto& [name, row] : rows) {
     if (g.json) {
       w.BeginObject()
           .Key("collection")
           .String(name)
           .Key("conflicts")
-          .String(PolicyName(p))
+          .String(PolicyName(row.first))
+          .Key("index")
+          .OptionalString(row.second)
           .EndObject();
     } else {
-      Print(name + "\t" + std::string(PolicyName(p)));
+      Print(name + "\t" + std::string(PolicyName(row.first)) + "\t" +
+            row.second.value_or("every string field"));
     }
   }
   w.EndArray();
@@ -244,17 +287,21 @@ void AddConflictCommands(CLI::App& app, Globals& g, Action& action) {
   CLI::App* collection = app.add_subcommand("collection", "Collection settings");
   collection->require_subcommand(1);
   {
-    auto c = std::make_shared<std::pair<std::string, std::string>>();
-    CLI::App* set = collection->add_subcommand("set", "Set a collection's conflict policy");
-    set->add_option("name", c->first, "Collection")->required();
-    set->add_option("--conflicts", c->second,
+    auto c = std::make_shared<CollectionSetArgs>();
+    CLI::App* set = collection->add_subcommand(
+        "set", "Set a collection's conflict policy, or the fields its search index takes");
+    set->add_option("name", c->name, "Collection")->required();
+    set->add_option("--conflicts", c->conflicts,
                     "merge (default: field by field), lww (whole record), skip (hold for a "
-                    "person), remote-wins or local-wins (one-way remotes only)")
-        ->required();
-    set->callback([&g, &action, c] {
-      action = [&g, c] { return RunCollectionSet(g, c->first, c->second); };
-    });
-    collection->add_subcommand("list", "Collections with a policy other than the default")
+                    "person), remote-wins or local-wins (one-way remotes only)");
+    set->add_option("--index", c->index,
+                    "The top-level fields the search index takes, with weights from 1 to " +
+                        std::to_string(index::kMaxWeight) +
+                        " (default 1), e.g. title:3,abstract; a change rebuilds the index");
+    set->add_flag("--index-all", c->index_all,
+                  "The search index takes every string field at weight 1 (the default)");
+    set->callback([&g, &action, c] { action = [&g, c] { return RunCollectionSet(g, *c); }; });
+    collection->add_subcommand("list", "Collections with a conflict policy or search fields set")
         ->callback([&g, &action] { action = [&g] { return RunCollectionList(g); }; });
   }
 }

@@ -109,6 +109,7 @@ int Main(int argc, char** argv) {
   AddConflictCommands(app, g, action);
   AddUserCommands(app, g, action);
   AddCertCommands(app, g, action);
+  AddMirrorCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

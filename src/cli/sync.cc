@@ -252,7 +252,8 @@ struct SyncArgs {
   size_t parallel = 4;
 };
 
-constexpr std::string_view kSteps[] = {"cache", "attachments"};
+// Kerko's order: the records, their search index, their files.
+constexpr std::string_view kSteps[] = {"cache", "index", "attachments"};
 
 // One updating line on a terminal: files, bytes, rate, ETA.
 void ShowAttachmentsProgress(const std::string& remote, const mirror::AttachmentsProgress& p) {
@@ -372,6 +373,13 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
   }
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   Store& store = inst->store();
+  const bool live = !g.json && ::isatty(STDERR_FILENO);
+  if (step == "index" && names.empty() && !a.all) {  // the index needs no remote
+    BRAID_ASSIGN_OR_RETURN(auto lock, inst->LockSync(a.wait));
+    BRAID_ASSIGN_OR_RETURN(const std::string result, RunIndexStep(g, *inst, a.full, live));
+    if (g.json) Print(result);
+    return Status::OK();
+  }
   std::vector<Remote> remotes;
   if (a.all) {
     if (!names.empty()) return Status::InvalidArgument("name remotes or give --all, not both");
@@ -381,7 +389,7 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
     if (names.empty()) {
       return Status::InvalidArgument(
           "name the remotes to sync, or --all; see `braid remote list` (the last word may be a "
-          "step: cache or attachments)");
+          "step: cache, index or attachments)");
     }
     for (const auto& n : names) {
       BRAID_ASSIGN_OR_RETURN(auto r, store.GetRemote(n));
@@ -390,9 +398,10 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
     }
   }
   BRAID_ASSIGN_OR_RETURN(auto lock, inst->LockSync(a.wait));
-  const bool live = !g.json && ::isatty(STDERR_FILENO);
   // One JSON summary (or error) per remote: the step's, or with every
-  // step the cache step's with the attachments step's as "attachments".
+  // step the cache step's with the others' as "index" and "attachments".
+  // The index step is the instance's, not a remote's: it runs after the
+  // first remote's records, then catches up after each other's.
   std::vector<std::string> results;
   Status first_error;
   std::unique_ptr<auth::Keyring> keys;
@@ -406,6 +415,8 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
       // A push-only remote's files are not fetched; asked for, that is an error.
       if (step.empty() && s == "attachments" && remote.direction == Direction::kPush) continue;
       Result<std::string> result = [&]() -> Result<std::string> {
+        if (s == "index")
+          return RunIndexStep(g, *inst, a.full && &remote == &remotes.front(), live);
         if (remote.token.empty() && remote.cert.empty()) {
           return Status::Unauthorized(
               "remote \"" + remote.name +
@@ -530,13 +541,16 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
   CLI::App* sync = app.add_subcommand(
       "sync",
       "Sync with remotes, in steps: cache (pull then push the records, one session each, "
-      "resumable) and attachments (fetch the files live records name, resuming partial "
-      "downloads; remove those no record names); progress on a terminal, --debug says why");
+      "resumable), index (bring the search index in line with the records' changes) and "
+      "attachments (fetch the files live records name, resuming partial downloads; remove "
+      "those no record names); progress on a terminal, --debug says why");
   sync->add_option("remote", a->words,
                    "Remote names, then optionally one step: cache (replication of the "
-                   "records) or attachments (their files). No step: every step, in order");
+                   "records), index (the search index; `braid sync index` alone needs no "
+                   "remote) or attachments (their files). No step: every step, in order");
   sync->add_flag("--all", a->all, "Every remote");
   sync->add_flag("--full", a->full,
+                 "index: rebuild it from every record (in a new file, swapped in at the end); "
                  "attachments: compare every attachment live records name (not only those of "
                  "records changed since the last run) and remove every orphan");
   sync->add_option("--parallel", a->parallel, "attachments: downloads at once (1 to 64)")

@@ -72,7 +72,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     BRAID_RETURN_IF_ERROR(
         CheckKeys(*server,
                   {"listen", "max_request_bytes", "threads", "metrics", "tls_cert", "tls_key",
-                   "max_connections", "max_connections_per_address", "cert_days"},
+                   "max_connections", "max_connections_per_address", "cert_days", "search"},
                   "server", source));
     if (const toml::node* listen = server->get("listen")) {
       const auto* s = listen->as_string();
@@ -100,6 +100,14 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     v = c.cert_days;
     BRAID_RETURN_IF_ERROR(ReadInt(*server, {"cert_days", 1, 3650}, "server", source, &v));
     c.cert_days = static_cast<int>(v);
+    if (const toml::node* search = server->get("search")) {
+      const auto* b = search->as_boolean();
+      if (b == nullptr) {
+        return Status::InvalidArgument(Where(*search, source) +
+                                       ": server.search must be true or false");
+      }
+      c.search = b->get();
+    }
     if (const toml::node* metrics = server->get("metrics")) {
       const auto* m = metrics->as_string();
       if (m == nullptr ||
@@ -180,6 +188,10 @@ max_connections_per_address = 2000
 # The longest a certificate signed on request (braid cert request) lasts,
 # in days; a request may ask for less.
 cert_days = 365
+# Keep a full-text search index of the records (DIR/index) up to date after
+# every write, and answer GET /api/v1/search. false: no index work at all
+# (`braid search` and `braid sync index` still build one on demand).
+search = true
 # Who may read /metrics: "admin-or-loopback" (an admin, or any client on
 # this machine), "admin", or "public" (no credentials).
 metrics = "admin-or-loopback"

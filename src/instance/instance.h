@@ -27,6 +27,7 @@ struct Config {
   std::string metrics = "admin-or-loopback";  // who may read /metrics (api::MetricsAccess)
   std::string tls_cert;                       // PEM files for HTTPS; relative paths are resolved
   std::string tls_key;                        // against the data directory by Instance
+  bool search = true;  // braid serve keeps a search index (DIR/index) and answers searches
   // [store]
   Durability durability = Durability::kFull;
   size_t max_record_bytes = 4 * 1024 * 1024;
