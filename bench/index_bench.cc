@@ -165,29 +165,14 @@ std::string Fixed(double v, int decimals = 3) {
   return buf;
 }
 
-void Fill(const std::string& path, size_t n) {
-  auto store = OpenStore(path);
-  const size_t txn_size = 50'000;
-  for (size_t start = 0; start < n; start += txn_size) {
-    auto txn = store->BeginWrite(Durability::kNormal);
-    if (!txn.ok()) Die("begin", txn.status());
-    for (size_t i = start; i < std::min(n, start + txn_size); ++i) {
-      const std::string id = Id(i), body = Body(i, 0);
-      PutRequest req;
-      req.collection = "books";
-      req.id = id;
-      req.body = body;
-      if (auto r = (*txn)->Put(req); !r.ok()) Die("put", r.status());
-    }
-    if (Status s = (*txn)->Commit(); !s.ok()) Die("commit", s);
-  }
-}
-
-void Change(Store& store, size_t n, size_t changes, int version) {
+// Writes record index(k) at `version`, for k in [begin, end), in one
+// transaction.
+template <typename IndexFn>
+void Write(Store& store, size_t begin, size_t end, int version, IndexFn index) {
   auto txn = store.BeginWrite(Durability::kNormal);
   if (!txn.ok()) Die("begin", txn.status());
-  for (size_t k = 0; k < changes; ++k) {
-    const size_t i = (k * 7907 + static_cast<size_t>(version) * 13) % n;
+  for (size_t k = begin; k < end; ++k) {
+    const size_t i = index(k);
     const std::string id = Id(i), body = Body(i, version);
     PutRequest req;
     req.collection = "books";
@@ -196,6 +181,20 @@ void Change(Store& store, size_t n, size_t changes, int version) {
     if (auto r = (*txn)->Put(req); !r.ok()) Die("put", r.status());
   }
   if (Status s = (*txn)->Commit(); !s.ok()) Die("commit", s);
+}
+
+void Fill(const std::string& path, size_t n) {
+  auto store = OpenStore(path);
+  const size_t txn_size = 50'000;
+  for (size_t start = 0; start < n; start += txn_size) {
+    Write(*store, start, std::min(n, start + txn_size), 0, [](size_t k) { return k; });
+  }
+}
+
+// Changes `changes` records spread over the store, a new text for each.
+void Change(Store& store, size_t n, size_t changes, int version) {
+  Write(store, 0, changes, version,
+        [&](size_t k) { return (k * 7907 + static_cast<size_t>(version) * 13) % n; });
 }
 
 std::vector<std::string> Queries(size_t count) {

@@ -51,6 +51,10 @@ TEST(SearchQueryTest, QuotesEveryTerm) {
   EXPECT_EQ(fts("whale -shark NOT eel"), R"((("whale")) NOT ("shark" OR "eel"))");
   EXPECT_EQ(fts(R"(w1:x "a""b" AND)"), R"(("w1:x") AND ("a") AND ("b") AND ("AND"))");
   EXPECT_EQ(fts("whale !!! -"), R"(("whale"))");
+  EXPECT_EQ(fts(std::string("whale\0krill \"a\x01"
+                            "b\"",
+                            17)),
+            R"(("whale") AND ("krill") AND ("a b"))");  // control characters separate
   for (const char* bad : {"", "   ", "!!!", "-whale", "OR whale", "whale OR", "a OR OR b",
                           "\"unclosed", "NOT", "\xff\xfe"}) {
     EXPECT_FALSE(ToFtsExpression(bad).ok()) << bad;

@@ -10,7 +10,9 @@
 namespace braid::index {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// Control characters separate words too (a NUL would end the expression
+// FTS5 parses).
+bool IsSpace(char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }
 
 // True when `s` holds something the tokenizer keeps: an ASCII letter or
 // digit, or any non-ASCII character (letters of other scripts).
@@ -28,7 +30,7 @@ bool HasWordCharacter(std::string_view s) {
 std::string Quote(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
-    out += c;
+    out += IsSpace(c) ? ' ' : c;
     if (c == '"') out += '"';
   }
   out += '"';

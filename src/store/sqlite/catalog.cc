@@ -55,6 +55,16 @@ CertificateRow DecodeCertificate(const Stmt& s) {
   return c;
 }
 
+// The rows of a query of two text columns.
+Result<std::vector<std::pair<std::string, std::string>>> TextPairs(Stmt& s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return out;
+    out.emplace_back(std::string(s.Text(0)), std::string(s.Text(1)));
+  }
+}
+
 }  // namespace
 
 Status SqliteRowTransaction::PutPolicy(std::string_view collection, ConflictPolicy policy) {
@@ -181,13 +191,7 @@ Result<std::vector<Record>> SqliteRowTransaction::Held(std::string_view collecti
 
 Result<std::vector<std::pair<std::string, std::string>>> SqliteRowTransaction::HeldNames() {
   BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT DISTINCT collection, id FROM held"));
-  std::vector<std::pair<std::string, std::string>> out;
-  for (;;) {
-    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    out.emplace_back(std::string(s.Text(0)), std::string(s.Text(1)));
-  }
-  return out;
+  return TextPairs(s);
 }
 
 Status SqliteRowTransaction::Hold(const Record& r, std::string_view wire) {
@@ -260,13 +264,7 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::SearchFiel
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT name, search FROM collections "
                                                      "WHERE search IS NOT NULL ORDER BY name"));
-  std::vector<std::pair<std::string, std::string>> out;
-  for (;;) {
-    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
-    if (!row) break;
-    out.emplace_back(std::string(s.Text(0)), std::string(s.Text(1)));
-  }
-  return out;
+  return TextPairs(s);
 }
 
 Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
