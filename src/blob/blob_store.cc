@@ -45,6 +45,7 @@ std::string ToHex(const unsigned char* bytes, size_t n) {
 Status Errno(std::string_view what, const std::string& path, int err = errno) {
   std::string m = std::string(what) + " " + path + ": " + std::strerror(err);
   if (err == ENOSPC || err == EDQUOT) m += " (the disk is full: free space and try again)";
+  if (err == EFBIG) m += " (larger than this process may write a file: see ulimit -f)";
   return Status::IoError(std::move(m));
 }
 

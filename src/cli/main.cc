@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -81,6 +82,9 @@ std::string AccountJson(const std::string& name, Role role, const Scope& scope,
 namespace {
 
 int Main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) makes a write fail with EFBIG, reported
+  // like a full disk, instead of killing the process midway.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app(
       "braid keeps records in sync between instances, application clients and directories.\n"
       "Each instance is a data directory (--data, default ./braid-data) holding an embedded\n"

@@ -683,9 +683,7 @@ class SearchIndex::Impl {
       BRAID_RETURN_IF_ERROR(PutMeta(*db, "built", NowMs()));
       // From now on segments are merged after each update's commit
       // (Incremental), not inside it.
-      BRAID_RETURN_IF_ERROR(
-          db->Exec("INSERT INTO fts(fts, rank) VALUES('automerge', 0); "
-                   "INSERT INTO fts(fts, rank) VALUES('usermerge', 16)"));
+      BRAID_RETURN_IF_ERROR(db->Exec("INSERT INTO fts(fts, rank) VALUES('automerge', 0)"));
       BRAID_RETURN_IF_ERROR(db->Exec("COMMIT"));
       BRAID_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
     }

@@ -15,6 +15,7 @@
 #include "mirror/fetch.h"
 #include "tests/support/bytes.h"
 #include "tests/support/cluster.h"
+#include "tests/support/process.h"
 #include "tests/support/server.h"
 #include "tests/support/temp_dir.h"
 
@@ -256,6 +257,32 @@ TEST_F(AttachmentTest, TheCommandLineAttachesListsAndWritesOut) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = Braid(data_, {"detach", "books", "a1", "paper.pdf"});
   EXPECT_EQ(r.exit_code, 3);
+}
+
+// A disk that cannot take the file. A test cannot fill a file system
+// without root, but a file-size limit (ulimit -f) makes write() fail the
+// same way (EFBIG instead of ENOSPC): a clear error, exit 7, nothing kept.
+TEST(AttachmentDiskTest, AFileTheDiskCannotHoldIsRefusedAndLeavesNothing) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  ASSERT_EQ(Braid(data, {"init", "--no-admin"}).exit_code, 0);
+  ASSERT_EQ(Braid(data, {"put", "books", "b1", "-"}, R"({"title":"x"})").exit_code, 0);
+  const std::string file = dir.File("big.bin");
+  std::ofstream(file, std::ios::binary) << RandomBytes(16 << 20, 7);
+  // 8192 blocks: 4 MiB (dash counts 512-byte blocks) or 8 MiB (bash, KiB).
+  const RunResult r =
+      testing::Run({"/bin/sh", "-c", "ulimit -f 8192 && exec \"$0\" \"$@\"", testing::BraidBin(),
+                    "--data", data, "attach", "books", "b1", "big.bin", "--file", file});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_NE(r.err.find("ulimit -f"), std::string::npos) << r.err;
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(data + "/blobs")) {
+    if (e.is_regular_file()) ++files;
+  }
+  EXPECT_EQ(files, 0u);
+  const RunResult list = Braid(data, {"attachments", "books", "b1"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out.find("big.bin"), std::string::npos) << list.out;
 }
 
 TEST_F(AttachmentTest, AServerKilledMidUploadKeepsNothing) {
