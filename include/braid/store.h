@@ -292,6 +292,20 @@ class Store {
   // process may use the store meanwhile. Returns the new id.
   virtual Result<InstanceId> RenewIdentity() = 0;
 
+  // Forgets every record (`braid clean cache`): records, their versions,
+  // change log, held versions, blob index and FSIC go, as if none had ever
+  // been written or received, so the next pull brings everything back. No
+  // tombstone is written: peers lose nothing. The store also takes a fresh
+  // instance id, as RenewIdentity does: the writes of the old one (which
+  // it no longer holds) become a peer's, to be pulled back like any other,
+  // and no version name is ever issued twice. Settings, accounts, remotes
+  // and certificates stay; the change log gets a new epoch, its horizon
+  // moves to its last seq (delta cursors get resyncRequired). Blobs stay on
+  // disk, unnamed until records name them again. One transaction; the
+  // same conditions as RenewIdentity (no other process writing). Returns
+  // the number of records forgotten.
+  virtual Result<uint64_t> ClearRecords() = 0;
+
   // Starts the write transaction, waiting for other writers up to the busy
   // timeout. Errors: Busy, IoError.
   Result<std::unique_ptr<WriteTransaction>> BeginWrite() {

@@ -1,17 +1,22 @@
 // Mirror commands: the index step of `braid sync`, `braid search`,
-// `braid clean`.
+// `braid clean` (mirror/clean.h).
 
 #include <unistd.h>
 
 #include <cstdio>
 
+#include "auth/keyring.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "blob/blob_store.h"
 #include "braid/catalog.h"
 #include "braid/clock.h"
 #include "cli/cli.h"
 #include "index/results.h"
 #include "index/search_index.h"
+#include "mirror/attachments_step.h"
+#include "mirror/clean.h"
+#include "repl/client.h"
 
 namespace braid::cli {
 namespace {
@@ -93,15 +98,92 @@ Status RunSearch(const Globals& g, const SearchArgs& a) {
   return Status::OK();
 }
 
-Status RunClean(const Globals& g, const std::string& what) {
-  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
-  BRAID_ASSIGN_OR_RETURN(auto idx, OpenIndex(*inst));
-  BRAID_RETURN_IF_ERROR(idx->Clean());
-  if (g.json) {
-    Print(R"({"cleaned":")" + what + R"("})");
-  } else {
-    Print("search index removed; `braid sync index` (or a running braid serve) rebuilds it");
+struct CleanArgs {
+  std::string what;
+  bool force = false;
+  bool wait = false;
+};
+
+// Refuses while records hold writes made here that no remote has (they
+// would be lost: mirror/clean.h). Asks every remote that receives pushes.
+Status CheckNothingUnsent(Instance& inst) {
+  Store& store = inst.store();
+  BRAID_ASSIGN_OR_RETURN(const std::vector<Remote> remotes, store.ListRemotes());
+  BRAID_ASSIGN_OR_RETURN(auto keys, auth::Keyring::Open(store, inst.dir() + "/keys"));
+  std::vector<std::pair<Remote, VersionVector>> known;
+  for (const Remote& r : remotes) {
+    if (r.direction == Direction::kPull) continue;  // it never receives our writes
+    spdlog::debug("clean: asking remote {} which of this instance's writes it holds", r.name);
+    Result<VersionVector> fsic = repl::RemoteFsic(store, r, keys.get());
+    if (!fsic.ok()) {
+      return Status(fsic.status().code(),
+                    "cannot tell whether remote \"" + r.name + "\" holds this instance's writes (" +
+                        fsic.status().message() + "); give --force to clean anyway");
+    }
+    known.emplace_back(r, *std::move(fsic));
   }
+  BRAID_ASSIGN_OR_RETURN(const mirror::UnsentWrites unsent, mirror::FindUnsentWrites(store, known));
+  if (unsent.count == 0) return Status::OK();
+  std::string examples;
+  for (const auto& e : unsent.examples) examples += (examples.empty() ? "" : ", ") + e;
+  return Status::Conflict(std::to_string(unsent.count) +
+                          " record(s) hold writes made here that no remote has yet (" + examples +
+                          (unsent.count > unsent.examples.size() ? ", ..." : "") +
+                          "): push them first (braid sync REMOTE), or give --force to drop them");
+}
+
+Status RunClean(const Globals& g, const CleanArgs& a) {
+  const bool all = a.what == "all";
+  const bool index = all || a.what == "index";
+  const bool attachments = all || a.what == "attachments";
+  const bool cache = all || a.what == "cache";
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  Store& store = inst->store();
+  // No server and no sync step works on what goes: a server would go on
+  // writing under the identity the cache's clean renews, and serve blobs
+  // and uploads the attachments' clean removes.
+  std::unique_ptr<Instance::DirLock> serve_lock, sync_lock;
+  if (cache || attachments) {
+    BRAID_ASSIGN_OR_RETURN(
+        serve_lock, inst->LockDirectory("braid serve is running on " + g.data + "; stop it first"));
+    BRAID_ASSIGN_OR_RETURN(sync_lock, inst->LockSync(a.wait));
+    if (!a.force) BRAID_RETURN_IF_ERROR(CheckNothingUnsent(*inst));
+  }
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject();
+  if (index) {
+    BRAID_ASSIGN_OR_RETURN(auto idx, OpenIndex(*inst));
+    BRAID_RETURN_IF_ERROR(idx->Clean());
+    w.Key("index").Bool(true);
+    if (!g.json) Print("index: removed; `braid sync index` (or a running braid serve) rebuilds it");
+  }
+  if (attachments) {
+    BRAID_ASSIGN_OR_RETURN(auto blobs, blob::BlobStore::Open(inst->dir() + "/blobs"));
+    BRAID_RETURN_IF_ERROR(blobs->Clear());
+    // The next attachments step compares every blob live records name.
+    BRAID_ASSIGN_OR_RETURN(const std::vector<StepRun> runs, store.StepRuns());
+    for (StepRun run : runs) {
+      if (run.step != mirror::kAttachmentsStep) continue;
+      run.cursor = 0;
+      BRAID_ASSIGN_OR_RETURN(auto txn, store.BeginWrite());
+      BRAID_RETURN_IF_ERROR(txn->RecordStep(run));
+      BRAID_RETURN_IF_ERROR(txn->Commit());
+    }
+    w.Key("attachments").Bool(true);
+    if (!g.json) Print("attachments: every blob removed; the next attachments step fetches them");
+  }
+  if (cache) {
+    BRAID_ASSIGN_OR_RETURN(const uint64_t records, store.ClearRecords());
+    w.Key("cache").BeginObject().Key("records").Uint(records).EndObject();
+    if (!g.json) {
+      Print("cache: " + std::to_string(records) +
+            " records forgotten (no tombstones: peers keep theirs); the next `braid sync` brings "
+            "them back, and the attachments step fetches no blob still here");
+    }
+  }
+  w.EndObject();
+  if (g.json) Print(out);
   return Status::OK();
 }
 
@@ -167,16 +249,23 @@ void AddMirrorCommands(CLI::App& app, Globals& g, Action& action) {
   search->add_option("--cursor", s->cursor, "The next page: the cursor a previous page gave");
   search->callback([&g, &action, s] { action = [&g, s] { return RunSearch(g, *s); }; });
 
-  auto what = std::make_shared<std::string>();
+  auto c = std::make_shared<CleanArgs>();
   CLI::App* clean = app.add_subcommand(
-      "clean", "Remove what a mirror step made, so that its next run starts over");
+      "clean",
+      "Remove what a mirror step made, so that its next run starts over (cache and attachments "
+      "refuse while records hold writes made here that no remote has)");
   clean
-      ->add_option("what", *what,
-                   "index: the search index's files (the next `braid sync index`, or a running "
-                   "braid serve, rebuilds it)")
+      ->add_option("what", c->what,
+                   "cache (forget every record: the next sync brings them back), index (the "
+                   "search index's files), attachments (every blob), all")
       ->required()
-      ->check(CLI::IsMember({"index"}));
-  clean->callback([&g, &action, what] { action = [&g, what] { return RunClean(g, *what); }; });
+      ->check(CLI::IsMember({"cache", "index", "attachments", "all"}));
+  clean->add_flag("--force", c->force,
+                  "Clean even when writes made here are on no remote (they are lost), or a "
+                  "remote cannot be asked");
+  clean->add_flag("--wait", c->wait,
+                  "When a sync of this instance runs, wait for it (default: exit 6, busy)");
+  clean->callback([&g, &action, c] { action = [&g, c] { return RunClean(g, *c); }; });
 }
 
 }  // namespace braid::cli

@@ -278,7 +278,14 @@ class Session {
     }
   }
 
+  // Ends the session whatever it did.
+  void End() {
+    if (!hello_.session.empty())
+      (void)Send("DELETE", "/api/v1/sync/sessions/" + hello_.session, {}, {});
+  }
+
   void set_two_way(bool v) { two_way_ = v; }
+  const VersionVector& server_fsic() const { return hello_.fsic; }
   const std::string& authorization() const { return authorization_; }
   SyncSummary& summary() { return summary_; }
 
@@ -357,6 +364,19 @@ Result<std::string> ReadAuthorization(Store& store, const Remote& remote, auth::
   BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
   BRAID_RETURN_IF_ERROR(session.Open(/*pull=*/true, /*push=*/false, std::move(filter)));
   return session.authorization();
+}
+
+Result<VersionVector> RemoteFsic(Store& store, const Remote& remote, auth::Keyring* keyring) {
+  BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
+  http::ClientOptions client_options;
+  client_options.ca_cert = remote.ca_cert;
+  BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(client_options));
+  Session session(store, remote, std::move(client), {}, keyring);
+  BRAID_RETURN_IF_ERROR(session.Open(remote.direction != Direction::kPush,
+                                     remote.direction != Direction::kPull, std::move(filter)));
+  VersionVector fsic = session.server_fsic();
+  session.End();
+  return fsic;
 }
 
 std::string SummaryJson(const SyncSummary& s) {

@@ -63,6 +63,12 @@ std::string SummaryJson(const SyncSummary& s);
 // those of Sync's handshake.
 Result<std::string> ReadAuthorization(Store& store, const Remote& remote, auth::Keyring* keyring);
 
+// What `remote` holds of every instance's writes within its filter (its
+// FSIC, from a handshake; the session is closed at once): what `braid
+// clean` checks this instance's writes against. Errors: those of Sync's
+// handshake.
+Result<VersionVector> RemoteFsic(Store& store, const Remote& remote, auth::Keyring* keyring);
+
 }  // namespace braid::repl
 
 #endif  // BRAID_REPL_CLIENT_H_

@@ -329,6 +329,47 @@ TEST_P(StoreTest, StepRunsKeepTheLastSuccess) {
   EXPECT_EQ((*runs)[1].last_ok_ms, 60);
 }
 
+// `braid clean cache`: the records go without a tombstone, the settings
+// stay, delta cursors must start over, and the store writes under a fresh
+// identity (it no longer holds the old one's writes, which come back by
+// pulls as a peer's).
+TEST_P(StoreTest, ClearingForgetsTheRecordsButNotTheCounter) {
+  ASSERT_TRUE(Put("notes", "n1", R"({"t":1})").ok());
+  ASSERT_TRUE(Put("notes", "n2", R"({"t":2})").ok());
+  ASSERT_TRUE(Del("notes", "n2").ok());
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->SetPolicy("notes", ConflictPolicy::kLww).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto before = store_->ReadChanges({});
+  ASSERT_TRUE(before.ok());
+  const InstanceId old_id = store_->instance_id();
+  auto cleared = store_->ClearRecords();
+  ASSERT_TRUE(cleared.ok()) << cleared.status().ToString();
+  EXPECT_EQ(*cleared, 2u);  // the tombstone too
+  EXPECT_FALSE(store_->Get("notes", "n1")->has_value());
+  EXPECT_FALSE(store_->Get("notes", "n2")->has_value());
+  auto after = store_->ReadChanges({});
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->events.empty());
+  EXPECT_NE(after->epoch, before->epoch);
+  EXPECT_EQ(after->horizon, before->last_seq);
+  EXPECT_EQ(after->last_seq, before->last_seq);
+  EXPECT_NE(store_->instance_id(), old_id);
+  auto fsic = store_->Fsic({});
+  ASSERT_TRUE(fsic.ok());
+  EXPECT_EQ(fsic->Get(old_id), 0u);  // a pull brings the old identity's writes back
+  EXPECT_EQ(*store_->Policy("notes"), ConflictPolicy::kLww);
+  // New writes: the new identity's, the seq goes on.
+  auto r = Put("notes", "n1", R"({"t":3})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->record.version.origin, store_->instance_id());
+  EXPECT_EQ(r->record.version.counter, 1u);
+  EXPECT_GT(Changes().front().seq, before->last_seq);
+}
+
 TEST_P(StoreTest, BadInputWritesNothing) {
   const std::vector<std::tuple<std::string, std::string, std::string, Code>> cases = {
       {"Notes", "n1", "{}", Code::kInvalidArgument},

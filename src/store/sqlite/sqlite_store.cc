@@ -205,7 +205,7 @@ Status SqliteStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
 // resyncRequired). Every write of the old identity stays as it is, now a
 // peer's; the FSIC keeps saying the store holds all of them up to the old
 // counter, and peers send back any later ones it lost.
-Result<InstanceId> SqliteStore::Rekey(Db& db) {
+Result<InstanceId> SqliteStore::Rekey(Db& db, bool holds_old_writes) {
   BRAID_ASSIGN_OR_RETURN(const StateRow old, ReadState(db));
   const InstanceId id = InstanceId::Random();
   BRAID_ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO instances(id) VALUES (?)"));
@@ -215,6 +215,7 @@ Result<InstanceId> SqliteStore::Rekey(Db& db) {
       Stmt up, db.Prepare("UPDATE state SET self = ?, epoch = ?, counter = 0, unsynced_boot = NULL "
                           "WHERE k = 1"));
   BRAID_RETURN_IF_ERROR(up.Bind(1, num).Bind(2, static_cast<int64_t>(RandomU64() >> 1)).Run());
+  if (!holds_old_writes) return id;
   BRAID_ASSIGN_OR_RETURN(Stmt fsic,
                          db.Prepare("INSERT INTO fsic(prefix, origin, counter) VALUES ('', ?, ?) "
                                     "ON CONFLICT (prefix, origin) DO UPDATE "

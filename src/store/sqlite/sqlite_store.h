@@ -61,6 +61,7 @@ class SqliteStore final : public Store {
 
   InstanceId instance_id() const override { return self_id_; }
   Result<InstanceId> RenewIdentity() override;
+  Result<uint64_t> ClearRecords() override;
   using Store::BeginWrite;
   Result<std::unique_ptr<WriteTransaction>> BeginWrite(Durability durability) override;
   Durability options_durability() const override { return options_.durability; }
@@ -170,7 +171,9 @@ class SqliteStore final : public Store {
   Status CheckIdentity(Db& db);
   Status CheckUnsyncedLoss(Db& db);
   void MarkSyncedAtClose() EXCLUDES(write_mu_);
-  Result<InstanceId> Rekey(Db& db);
+  // `holds_old_writes`: the FSIC says the store holds every write of the
+  // old identity (false when they were just forgotten: ClearRecords).
+  Result<InstanceId> Rekey(Db& db, bool holds_old_writes = true);
   Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
   static int AfterCommit(void* arg, sqlite3* db, const char* schema, int frames);
