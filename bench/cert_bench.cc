@@ -125,7 +125,7 @@ int Main(int argc, char** argv) {
                      "--password-file", password});
     }
     const auto start = std::chrono::steady_clock::now();
-    const RunResult r = Must(replica, {"--json", "sync", "source"});
+    const RunResult r = Must(replica, {"--json", "sync", "source", "cache"});  // replication
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (r.out.find("\"received\":" + std::to_string(records)) == std::string::npos) {

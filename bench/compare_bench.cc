@@ -167,7 +167,8 @@ void LoadBraid(const std::string& data, const std::vector<bench::Row>& rows) {
 Sample BraidSync(const std::string& data, const std::string& remote, const std::string& key,
                  size_t docs, BraidServer& server) {
   const auto start = std::chrono::steady_clock::now();
-  const RunResult r = testing::Braid(data, {"--json", "sync", remote});
+  // The cache step: replication alone, as the peers do (no search index).
+  const RunResult r = testing::Braid(data, {"--json", "sync", remote, "cache"});
   Sample s;
   s.seconds = bench::SecondsSince(start);
   Check(r, "braid sync");

@@ -217,7 +217,7 @@ int Main(int argc, char** argv) {
     const auto start = Clock::now();
     for (size_t i = 0; i < syncers; ++i) {
       threads.emplace_back([&, i] {
-        const RunResult s = Braid(dirs[i], {"--json", "sync", "src"});
+        const RunResult s = Braid(dirs[i], {"--json", "sync", "src", "cache"});
         if (s.exit_code != 0 ||
             s.out.find("\"received\":" + std::to_string(records + 1)) == std::string::npos) {
           if (failures++ == 0)
