@@ -321,23 +321,29 @@ void SqliteStore::MarkSyncedAtClose() NO_THREAD_SAFETY_ANALYSIS {
   }
 }
 
-Result<InstanceId> SqliteStore::RenewIdentity() NO_THREAD_SAFETY_ANALYSIS {
-  BRAID_RETURN_IF_ERROR(LockWriter(write_mu_).WithContext("renewing the identity"));
+Result<InstanceId> SqliteStore::InNewIdentity(std::string_view what,
+                                              const std::function<Result<InstanceId>(Db&)>& work)
+    NO_THREAD_SAFETY_ANALYSIS {
+  BRAID_RETURN_IF_ERROR(LockWriter(write_mu_).WithContext(what));
   WriterUnlock unlock{write_mu_};
   Db& db = *writer_;
-  BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE").WithContext("renewing the identity"));
-  Result<InstanceId> id = Rekey(db);
+  BRAID_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE").WithContext(what));
+  Result<InstanceId> id = work(db);
   Status s = id.status();
   if (s.ok()) s = db.Exec("COMMIT");
   if (!s.ok()) {
     (void)db.Exec("ROLLBACK");
-    return s.WithContext("renewing the identity");
+    return s.WithContext(what);
   }
   BRAID_ASSIGN_OR_RETURN(const StateRow st, ReadState(db));
   CacheInstance(st.self, *id);
   self_id_ = *id;
   self_num_ = st.self;
   return *id;
+}
+
+Result<InstanceId> SqliteStore::RenewIdentity() {
+  return InNewIdentity("renewing the identity", [this](Db& db) { return Rekey(db); });
 }
 
 Result<InstanceId> SqliteStore::InstanceFor(Db& db, uint32_t num, const PendingInstances* pending) {

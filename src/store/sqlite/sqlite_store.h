@@ -174,6 +174,10 @@ class SqliteStore final : public Store {
   // `holds_old_writes`: the FSIC says the store holds every write of the
   // old identity (false when they were just forgotten: ClearRecords).
   Result<InstanceId> Rekey(Db& db, bool holds_old_writes = true);
+  // Runs `work` (which ends in Rekey) in a write transaction and, once it
+  // commits, writes as the new identity; `what` names it in errors.
+  Result<InstanceId> InNewIdentity(std::string_view what,
+                                   const std::function<Result<InstanceId>(Db&)>& work);
   Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
   static int AfterCommit(void* arg, sqlite3* db, const char* schema, int frames);
