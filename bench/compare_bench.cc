@@ -146,6 +146,10 @@ std::string CreateToken(const std::string& data) {
   return LastLine(r.out);
 }
 
+void NoSearch(const std::string& data) {
+  if (Status s = testing::SetConfig(data, "search", "false"); !s.ok()) Die(s.ToString());
+}
+
 // A braid instance in `data` holding every row (not timed).
 void LoadBraid(const std::string& data, const std::vector<bench::Row>& rows) {
   auto inst = Instance::Init(data);
@@ -264,6 +268,9 @@ int Main(int argc, char** argv) {
   const std::string braid_source = c.dir + "/braid-source";
   LoadBraid(braid_source, rows);
   const std::string source_token = CreateToken(braid_source);
+  // The peers keep no search index: neither do braid's served instances here
+  // (the source, and push targets below).
+  NoSearch(braid_source);
   const std::string braid_pusher = c.dir + "/braid-pusher";
   LoadBraid(braid_pusher, rows);
   std::fprintf(stderr, "compare: sources loaded\n");
@@ -317,6 +324,7 @@ int Main(int argc, char** argv) {
       const std::string target = c.dir + "/braid-push-target-" + r;
       Check(testing::Braid(target, {"init"}), "braid init");
       const std::string token = CreateToken(target);
+      NoSearch(target);
       auto server = BraidServer::Start(target);
       if (!server.ok()) Die(server.status().ToString());
       Check(testing::Braid(braid_pusher, {"remote", "add", "target", (*server)->url(),

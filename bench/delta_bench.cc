@@ -119,6 +119,9 @@ int Main(int argc, char** argv) {
     }
   }
 
+  // Filled offline: a search index of it would be built while the feed is
+  // timed, and the feed does not use it.
+  if (Status s = testing::SetConfig(data, "search", "false"); !s.ok()) Die("config", s);
   auto server = testing::BraidServer::Start(data);
   if (!server.ok()) Die("serve", server.status());
   auto client = (*server)->AdminClient();

@@ -100,6 +100,11 @@ Pair MakePair(size_t n) {
   if (token.exit_code != 0) Die(token.err);
   std::string value = token.out.substr(0, token.out.size() - 1);
   value = value.substr(value.rfind('\n') + 1);
+  // The source was filled offline: its serve would index all of it while
+  // the pull is timed. Pulls write nothing there, so its index has no part
+  // in what is measured; the replica keeps the default (search on), whose
+  // follower indexes what each sync brings.
+  if (Status s = testing::SetConfig(p.source_dir, "search", "false"); !s.ok()) Die(s.ToString());
   auto source = BraidServer::Start(p.source_dir);
   if (!source.ok()) Die(source.status().ToString());
   p.source = std::move(*source);

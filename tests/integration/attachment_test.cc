@@ -62,12 +62,7 @@ class AttachmentTest : public ::testing::Test {
   }
 
   void SetLimit(int64_t bytes) {
-    std::ifstream in(data_ + "/braid.toml");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const size_t at = text.find("max_attachment_bytes = ");
-    ASSERT_NE(at, std::string::npos);
-    text.replace(at, text.find('\n', at) - at, "max_attachment_bytes = " + std::to_string(bytes));
-    std::ofstream(data_ + "/braid.toml", std::ios::trunc) << text;
+    ASSERT_TRUE(testing::SetConfig(data_, "max_attachment_bytes", std::to_string(bytes)).ok());
   }
   void AddUser(const std::string& name, std::vector<std::string> args) {
     args.insert(args.begin(), {"user", "add", name});

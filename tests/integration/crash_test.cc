@@ -156,17 +156,7 @@ TEST(CrashTest, OnlyARebootAfterUnsyncedCommitsRenewsTheIdentity) {
   testing::TempDir dir;
   const std::string data = dir.File("data");
   ASSERT_EQ(testing::Braid(data, {"init"}).exit_code, 0);
-  {
-    std::ifstream in(data + "/braid.toml");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string toml = ss.str();
-    const std::string full = "durability = \"full\"";
-    const size_t at = toml.find(full);
-    ASSERT_NE(at, std::string::npos);
-    toml.replace(at, full.size(), "durability = \"normal\"");
-    std::ofstream(data + "/braid.toml", std::ios::trunc) << toml;
-  }
+  ASSERT_TRUE(testing::SetConfig(data, "durability", "\"normal\"").ok());
   auto started = testing::BraidServer::Start(data);
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   auto& server = *started;

@@ -29,6 +29,7 @@
 
 #include "http/client.h"
 #include "tests/powercut/harness.h"
+#include "tests/support/server.h"
 #include "tests/support/store_dump.h"
 
 namespace braid::powercut {
@@ -56,16 +57,7 @@ uint64_t CounterOf(const std::string& version) {
 }
 
 void SetDurability(const std::string& data_dir, const std::string& durability) {
-  const std::string path = data_dir + "/braid.toml";
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  const std::string from = "durability = \"full\"";
-  const size_t at = text.find(from);
-  ASSERT_NE(at, std::string::npos) << text;
-  text.replace(at, from.size(), "durability = \"" + durability + "\"");
-  std::ofstream(path, std::ios::trunc) << text;
+  ASSERT_TRUE(testing::SetConfig(data_dir, "durability", "\"" + durability + "\"").ok());
 }
 
 // Runs `check` on each cut, in order; a failure names the cut and how to
@@ -693,27 +685,15 @@ TEST(PowerCutTest, Compaction) {
 // A transaction large enough that the WAL outgrows the size braid keeps it
 // at (64 MiB): at the close braid empties it and cuts it back.
 
-void SetSetting(const std::string& data_dir, const std::string& line_from, const std::string& to) {
-  const std::string path = data_dir + "/braid.toml";
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  const size_t at = text.find(line_from);
-  ASSERT_NE(at, std::string::npos) << text;
-  text.replace(at, text.find('\n', at) - at, to);
-  std::ofstream(path, std::ios::trunc) << text;
-}
-
 // Fails until the kept WAL is synced emptied before it is cut (the next
 // commits): disabled so that each commit passes.
 TEST(PowerCutTest, ClosingAfterALargeTransaction) {
   std::mt19937_64 rng(Seed());
   Recording rec;
   ASSERT_EQ(RunBraid(rec.Dir("a"), {"init"}).exit_code, 0);
-  SetSetting(rec.Dir("a"), "max_request_bytes", "max_request_bytes = 268435456");
+  ASSERT_TRUE(testing::SetConfig(rec.Dir("a"), "max_request_bytes", "268435456").ok());
   // The store's close is the subject: no search index work beside it.
-  SetSetting(rec.Dir("a"), "search = true", "search = false");
+  ASSERT_TRUE(testing::SetConfig(rec.Dir("a"), "search", "false").ok());
   rec.Snapshot();
   constexpr int kRecords = 60'000;
   {

@@ -48,6 +48,25 @@ std::unique_ptr<http::Client> BraidServer::AdminClient() const {
   return std::move(*c);
 }
 
+Status SetConfig(const std::string& data_dir, const std::string& key, const std::string& value) {
+  const std::string path = data_dir + "/braid.toml";
+  std::ifstream in(path);
+  if (!in) return Status::IoError("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = "\n" + ss.str();
+  const size_t at = text.find("\n" + key + " = ");
+  if (at == std::string::npos) return Status::NotFound("no setting " + key + " in " + path);
+  const size_t end = text.find('\n', at + 1);
+  text.replace(at + 1, (end == std::string::npos ? text.size() : end) - at - 1,
+               key + " = " + value);
+  std::ofstream out(path, std::ios::trunc);
+  out << text.substr(1);
+  out.close();
+  if (!out) return Status::IoError("cannot write " + path);
+  return Status::OK();
+}
+
 RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
                 const std::string& input) {
   std::vector<std::string> argv = {BraidBin(), "--data", data_dir};

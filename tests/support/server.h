@@ -63,6 +63,12 @@ std::string LastLine(const std::string& out);
 void ExpectApiError(const http::ClientResponse& r, int status, const std::string& code,
                     const std::string& words = "");
 
+// Sets a setting of DATA/braid.toml, which `braid init` writes with every
+// setting at its default: replaces the line `KEY = ...` (the first) with
+// `KEY = value` (`value` as TOML spells it: "\"normal\"", "false", "4096").
+// Errors: NotFound when no line sets `key`; IoError.
+Status SetConfig(const std::string& data_dir, const std::string& key, const std::string& value);
+
 // Runs `braid --data DIR ARGS...` to completion.
 RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
                 const std::string& input = "");
