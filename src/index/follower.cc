@@ -50,6 +50,7 @@ void Follower::Run() {
       wake_ = false;
     }
     UpdateOptions options;
+    options.merge = false;
     options.cancelled = [this] { return stopping_.load(); };
     options.progress = [this](const UpdateProgress& p) {
       MutexLock lock(mu_);
@@ -58,25 +59,50 @@ void Follower::Run() {
       cv_.notify_all();
     };
     Result<UpdateSummary> r = index_.Update(store_, options);
-    MutexLock lock(mu_);
-    state_.rebuilding = false;
-    if (r.ok()) {
-      state_.cursor = r->cursor;
-      state_.error.clear();
-      last_error.clear();
-      if (r->full) {
-        spdlog::info("search index rebuilt ({}): {} records in {:.1f} s", r->why, r->docs,
-                     r->seconds);
+    {
+      MutexLock lock(mu_);
+      state_.rebuilding = false;
+      if (r.ok()) {
+        state_.merging = true;
+        state_.cursor = r->cursor;
+        state_.error.clear();
+        last_error.clear();
+        if (r->full) {
+          spdlog::info("search index rebuilt ({}): {} records in {:.1f} s", r->why, r->docs,
+                       r->seconds);
+        }
+      } else if (!stopping_) {
+        state_.error = r.status().ToString();
+        if (state_.error != last_error) {
+          spdlog::warn("search index update failed (retrying every {} s): {}", kFollowPoll.count(),
+                       state_.error);
+          last_error = state_.error;
+        }
       }
-    } else if (!stopping_) {
-      state_.error = r.status().ToString();
-      if (state_.error != last_error) {
-        spdlog::warn("search index update failed (retrying every {} s): {}", kFollowPoll.count(),
-                     state_.error);
-        last_error = state_.error;
-      }
+      cv_.notify_all();
     }
-    cv_.notify_all();
+    MergeWhileIdle();
+  }
+}
+
+void Follower::MergeWhileIdle() {
+  for (;;) {
+    {
+      MutexLock lock(mu_);
+      if (!state_.merging || wake_ || stop_) return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    Result<bool> more = index_.MergeSome(kIdleMergePages);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    MutexLock lock(mu_);
+    state_.merge_seconds += took.count();
+    if (!more.ok()) {
+      // The next update says what is wrong, if it lasts.
+      spdlog::debug("search index merge failed: {}", more.status().ToString());
+      state_.merging = false;
+    } else if (!*more) {
+      state_.merging = false;
+    }
   }
 }
 

@@ -6,6 +6,11 @@
 // milliseconds; a search can wait for them (WaitFor) to see every write
 // acknowledged before it began. A full rebuild runs on the same thread,
 // while searches read the previous generation.
+//
+// Updates leave FTS5's segment merges out (UpdateOptions::merge), so that a
+// write is searchable without waiting for them: the thread merges
+// kIdleMergePages at a time while no write is waiting, and a write that
+// comes meanwhile waits for one slice at most.
 
 #ifndef BRAID_INDEX_FOLLOWER_H_
 #define BRAID_INDEX_FOLLOWER_H_
@@ -23,6 +28,7 @@
 namespace braid::index {
 
 inline constexpr std::chrono::seconds kFollowPoll{2};
+inline constexpr int64_t kIdleMergePages = 200;
 
 class Follower {
  public:
@@ -33,10 +39,12 @@ class Follower {
   Follower& operator=(const Follower&) = delete;
 
   struct State {
-    uint64_t cursor = 0;      // the change-log seq the index has dealt with
-    bool rebuilding = false;  // a full rebuild is running
-    UpdateProgress progress;  // of the running update
-    std::string error;        // the last update's error; empty when it worked
+    uint64_t cursor = 0;       // the change-log seq the index has dealt with
+    bool rebuilding = false;   // a full rebuild is running
+    UpdateProgress progress;   // of the running update
+    std::string error;         // the last update's error; empty when it worked
+    bool merging = false;      // merges remain (or run) while no write waits
+    double merge_seconds = 0;  // spent merging segments since the start
   };
   State state();
 
@@ -47,6 +55,8 @@ class Follower {
 
  private:
   void Run();
+  // Merges slices while no write waits and merges remain.
+  void MergeWhileIdle();
 
   Store& store_;
   SearchIndex& index_;

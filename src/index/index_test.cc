@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "index/follower.h"
 #include "index/query.h"
 #include "index/search_index.h"
 #include "index/text.h"
@@ -177,6 +178,64 @@ TEST_F(SearchIndexTest, FollowsWritesFromTheChangeLog) {
   EXPECT_TRUE(state->exists);
   EXPECT_EQ(state->docs, 3u);
   EXPECT_EQ(state->generation, first.generation);
+}
+
+// Updates that leave merges out (the follower's) leave segments that
+// MergeSome merges later, a slice at a time, with the same results.
+TEST_F(SearchIndexTest, MergesLeftOutAreDoneLater) {
+  auto none = SearchIndex::Open(dir_.path() + "/none");
+  ASSERT_TRUE(none.ok());
+  auto nothing = (*none)->MergeSome(100);
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_FALSE(*nothing);  // no index yet
+
+  UpdateOptions no_merge;
+  no_merge.merge = false;
+  for (int i = 0; i < 8; ++i) {
+    Put("notes", "n" + std::to_string(i), "{\"text\":\"common word" + std::to_string(i) + "\"}");
+    auto r = index_->Update(*store_, no_merge);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->merge_seconds, 0);
+  }
+  std::vector<std::string> before = Find("common");
+  ASSERT_EQ(before.size(), 8u);
+  auto more = index_->MergeSome(1);
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_TRUE(*more);
+  int slices = 1;
+  while (*more && slices < 1000) {
+    more = index_->MergeSome(1);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    ++slices;
+  }
+  EXPECT_FALSE(*more);
+  EXPECT_GT(slices, 1);
+  EXPECT_EQ(Find("common"), before);
+  EXPECT_EQ(Find("word5"), std::vector<std::string>{"notes/n5"});
+}
+
+TEST_F(SearchIndexTest, TheFollowerMergesWhileNoWriteWaits) {
+  Put("notes", "first", R"({"text":"common"})");
+  Update();
+  Follower follower(*store_, *index_);
+  for (int i = 0; i < 8; ++i) {
+    Put("notes", "n" + std::to_string(i), R"({"text":"common"})");
+    auto head = LogHead(*store_);
+    ASSERT_TRUE(head.ok());
+    EXPECT_GE(follower.WaitFor(head->last_seq, std::chrono::seconds(10)).cursor, head->last_seq);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (follower.state().merging && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const Follower::State st = follower.state();
+  EXPECT_FALSE(st.merging);
+  EXPECT_GT(st.merge_seconds, 0);
+  EXPECT_TRUE(st.error.empty()) << st.error;
+  auto left = index_->MergeSome(1);  // the follower merged what its updates left
+  ASSERT_TRUE(left.ok());
+  EXPECT_FALSE(*left);
+  EXPECT_EQ(Find("common").size(), 9u);
 }
 
 TEST_F(SearchIndexTest, WeightsRankAndSettingsChangesRebuild) {

@@ -53,6 +53,12 @@ inline constexpr char kFtsMergeSettings[] =
     "INSERT INTO fts(fts, rank) VALUES('automerge', 16);"
     "INSERT INTO fts(fts, rank) VALUES('crisismerge', 64);";
 
+// Pages merged after each commit of an update with UpdateOptions::merge:
+// enough to keep pace with updates of a few thousand records (larger ones
+// leave more for the next, and FTS5's crisismerge bounds the segments of a
+// level meanwhile).
+inline constexpr int64_t kMergePages = 1000;
+
 inline constexpr size_t kDefaultSearchLimit = 20;
 inline constexpr size_t kMaxSearchLimit = 1000;
 
@@ -104,6 +110,11 @@ struct UpdateOptions {
   // Asked between pages; true ends the update with Unavailable (a rebuild
   // cut short leaves the generation before it in use). Null: never.
   std::function<bool()> cancelled;
+  // Merge FTS5's segments after each commit (kMergePages pages), as
+  // `braid sync index` does; false leaves them to MergeSome, which the
+  // follower of `braid serve` calls while no write is waiting, so that a
+  // write is searchable without waiting for merges.
+  bool merge = true;
 };
 
 struct UpdateSummary {
@@ -138,6 +149,12 @@ class SearchIndex {
   Result<SearchPage> Search(const SearchRequest& request);
 
   Result<IndexState> State();
+
+  // Merges about `pages` pages of the index's segments (FTS5's 'merge') in
+  // a transaction of its own: searches read fewer segments afterwards.
+  // Returns true when it did some (there may be more), false when nothing
+  // was left to merge or there is no index yet.
+  Result<bool> MergeSome(int64_t pages);
 
   // Removes every file of the index; the next Update rebuilds it. Errors:
   // Busy when another process is rebuilding it.
