@@ -426,6 +426,22 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
         if (s == "cache") return SyncCache(g, store, remote, keys.get(), live);
         return SyncAttachments(g, *inst, remote, keys.get(), a, live);
       }();
+      if (!result.ok() && s == "index" && step.empty() && result.status().code() == Code::kBusy) {
+        // Another process (braid serve's follower, another sync) is
+        // rebuilding the index: its rebuild and the catch-up after it take
+        // these records in, and the attachments step does not need it.
+        if (!g.json) {
+          Print("index: not updated by this sync: " + result.status().message() +
+                "; that rebuild takes these records in");
+        }
+        std::string deferred;
+        json::Writer(&deferred)
+            .BeginObject()
+            .Key("deferred")
+            .String(result.status().message())
+            .EndObject();
+        result = std::move(deferred);
+      }
       if (!result.ok()) {
         if (first_error.ok()) first_error = result.status();
         if (!g.json || remotes.size() > 1 || step.empty()) {

@@ -4,7 +4,10 @@
 // search loop running while other processes rebuild the index never sees
 // an empty or partial result; bad queries and a reader's scope over HTTP.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -98,6 +101,28 @@ TEST(SearchTest, AMirrorsIndexFollowsTheUpstream) {
   EXPECT_EQ(c.Cli("mirror", {"clean", "everything"}).exit_code, 2);
   ASSERT_EQ(c.Cli("mirror", {"clean", "index"}).exit_code, 0);
   EXPECT_EQ(Found(c, "mirror", {"whales"}), (std::set<std::string>{"books/b1"}));  // rebuilt
+
+  // Another process rebuilding the index (its lock held here): a whole sync
+  // leaves the index to it and still runs the other steps; the index step
+  // alone says who has it (exit 6).
+  ASSERT_EQ(c.Cli("mirror", {"collection", "set", "books", "--index-all"}).exit_code, 0);
+  ASSERT_EQ(c.Cli("up", {"put", "books", "b5", "-"}, R"({"title":"Seals"})").exit_code, 0);
+  const std::string lock_path = c["mirror"].dir + "/index/rebuild.lock";
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_EX), 0);
+  r = c.Sync("mirror", {"up"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  summary = json::parse(r.out);
+  EXPECT_EQ(summary["received"], 1) << r.out;
+  EXPECT_NE(summary["index"]["deferred"].get<std::string>().find("rebuilding"), std::string::npos)
+      << r.out;
+  EXPECT_TRUE(summary.contains("attachments")) << r.out;
+  r = c.Sync("mirror", {"index"});
+  EXPECT_EQ(r.exit_code, 6);
+  EXPECT_NE(r.err.find("rebuilding"), std::string::npos) << r.err;
+  ::close(lock);
+  EXPECT_EQ(Found(c, "mirror", {"seals"}), (std::set<std::string>{"books/b5"}));
 }
 
 TEST(SearchTest, TheServersIndexFollowsWritesAndRebuildsHideNothing) {
