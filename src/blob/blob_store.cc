@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "base/failpoint.h"
+#include "blob/hasher.h"
 
 namespace braid::blob {
 namespace {
@@ -30,16 +30,6 @@ bool IsLowerHex(std::string_view s, size_t n) {
     if (kHex.find(c) == std::string_view::npos) return false;
   }
   return true;
-}
-
-std::string ToHex(const unsigned char* bytes, size_t n) {
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
-  }
-  return out;
 }
 
 Status Errno(std::string_view what, const std::string& path, int err = errno) {
@@ -96,45 +86,6 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
   }
   return Status::OK();
 }
-
-// SHA-256 and MD5 of a byte stream, fed piece by piece.
-class Hasher {
- public:
-  // `md5`: also MD5 (else Finish gives "" for it).
-  explicit Hasher(bool md5 = true)
-      : sha_(EVP_MD_CTX_new()), md5_(md5 ? EVP_MD_CTX_new() : nullptr) {
-    ok_ = sha_ != nullptr && EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr) &&
-          (!md5 || (md5_ != nullptr && EVP_DigestInit_ex(md5_, EVP_md5(), nullptr)));
-  }
-  ~Hasher() {
-    EVP_MD_CTX_free(sha_);
-    EVP_MD_CTX_free(md5_);
-  }
-  Hasher(const Hasher&) = delete;
-  Hasher& operator=(const Hasher&) = delete;
-
-  void Update(std::string_view bytes) {
-    ok_ = ok_ && EVP_DigestUpdate(sha_, bytes.data(), bytes.size()) &&
-          (md5_ == nullptr || EVP_DigestUpdate(md5_, bytes.data(), bytes.size()));
-  }
-  // Errors: Internal when OpenSSL failed.
-  Status Finish(std::string* sha256, std::string* md5) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    if (!ok_ || !EVP_DigestFinal_ex(sha_, digest, &n)) return Status::Internal("SHA-256 failed");
-    *sha256 = ToHex(digest, n);
-    md5->clear();
-    if (md5_ == nullptr) return Status::OK();
-    if (!EVP_DigestFinal_ex(md5_, digest, &n)) return Status::Internal("MD5 failed");
-    *md5 = ToHex(digest, n);
-    return Status::OK();
-  }
-
- private:
-  EVP_MD_CTX* sha_;
-  EVP_MD_CTX* md5_;
-  bool ok_ = false;
-};
 
 // Feeds bytes [0, limit) of `fd` to `hasher`, from the current offset 0.
 Status HashFile(int fd, const std::string& path, Hasher* hasher, uint64_t* size) {
