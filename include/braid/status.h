@@ -41,6 +41,7 @@ enum class Code : unsigned char {
   kIoError,           // the operating system refused a read or write
   kCorruption,        // stored data is not what braid wrote
   kInternal,          // a bug: an invariant did not hold
+  kPartial,           // part of the work was done; the message names what was not
 };
 
 // One row of the central error table.
@@ -75,6 +76,7 @@ class [[nodiscard]] Status {
   static Status IoError(std::string m) { return {Code::kIoError, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status Partial(std::string m) { return {Code::kPartial, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -7,7 +7,7 @@ namespace {
 
 // The central error table: wire name, HTTP status, CLI exit code.
 // docs/cli.md and docs/protocol.md list the same rows; keep them in step.
-constexpr std::array<CodeInfo, 16> kTable = {{
+constexpr std::array<CodeInfo, 17> kTable = {{
     {Code::kOk, "ok", 200, 0},
     {Code::kInvalidArgument, "invalidArgument", 400, 2},
     {Code::kNotFound, "notFound", 404, 3},
@@ -24,13 +24,14 @@ constexpr std::array<CodeInfo, 16> kTable = {{
     {Code::kIoError, "ioError", 500, 7},
     {Code::kCorruption, "corruption", 500, 7},
     {Code::kInternal, "internal", 500, 1},
+    {Code::kPartial, "partial", 500, 9},
 }};
 
 }  // namespace
 
 const CodeInfo& InfoFor(Code code) {
   const auto i = static_cast<size_t>(code);
-  return i < kTable.size() ? kTable[i] : kTable.back();
+  return i < kTable.size() ? kTable[i] : kTable[static_cast<size_t>(Code::kInternal)];
 }
 
 std::string Status::ToString() const {

@@ -124,7 +124,13 @@ Result<std::unique_ptr<Instance::DirLock>> Instance::LockDirectory(std::string_v
 }
 
 Result<std::unique_ptr<Instance::DirLock>> Instance::LockSync(bool wait) {
-  const std::string path = dir_ + "/sync.lock";
+  return LockActivity("sync.lock", "sync", wait);
+}
+
+Result<std::unique_ptr<Instance::DirLock>> Instance::LockActivity(std::string_view file,
+                                                                  std::string_view activity,
+                                                                  bool wait) {
+  const std::string path = dir_ + "/" + std::string(file);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
   auto lock = std::make_unique<DirLock>(fd);  // closes it on every return
@@ -137,11 +143,12 @@ Result<std::unique_ptr<Instance::DirLock>> Instance::LockSync(bool wait) {
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
     if (!wait) {
-      return Status::Busy("another sync of this instance is running" +
+      return Status::Busy("another " + std::string(activity) + " of this instance is running" +
                           (holder.empty() ? std::string() : " (process " + holder + ")") +
                           "; wait for it to end, or run this one with --wait");
     }
-    spdlog::info("waiting for the sync of process {} to end", holder.empty() ? "?" : holder);
+    spdlog::info("waiting for the {} of process {} to end", activity,
+                 holder.empty() ? "?" : holder);
     while (::flock(fd, LOCK_EX) != 0) {
       if (errno != EINTR)
         return Status::IoError("cannot lock " + path + ": " + std::strerror(errno));

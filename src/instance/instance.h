@@ -89,6 +89,10 @@ class Instance {
   // holder's process id, which the Busy error names. With `wait`, waits
   // for the holder instead. Errors: Busy, IoError.
   Result<std::unique_ptr<DirLock>> LockSync(bool wait);
+  // The same for another activity, one at a time: DIR/`file` ("container
+  // pass" in its messages for "containers.lock").
+  Result<std::unique_ptr<DirLock>> LockActivity(std::string_view file, std::string_view activity,
+                                                bool wait);
 
  private:
   Instance() = default;
