@@ -10,7 +10,8 @@
 // (server, before answering a pull), push-apply (server, before applying a
 // push chunk), migrate (any process, inside a schema upgrade's transaction), blob-append
 // (a blob writer, before writing a piece), blob-rename (a blob writer, before
-// moving a verified blob into place).
+// moving a verified blob into place), container-state (a container pass,
+// after a batch's records committed, before the batch's state rows).
 
 #ifndef BRAID_BASE_FAILPOINT_H_
 #define BRAID_BASE_FAILPOINT_H_

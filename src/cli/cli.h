@@ -62,6 +62,7 @@ void AddConflictCommands(CLI::App& app, Globals& g, Action& action);
 void AddUserCommands(CLI::App& app, Globals& g, Action& action);
 void AddCertCommands(CLI::App& app, Globals& g, Action& action);
 void AddMirrorCommands(CLI::App& app, Globals& g, Action& action);
+void AddContainerCommands(CLI::App& app, Globals& g, Action& action);
 
 // The index step of `braid sync` (cli/mirror.cc): brings DIR/index in line
 // with the store, records the run; returns its JSON summary.

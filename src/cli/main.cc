@@ -114,6 +114,7 @@ int Main(int argc, char** argv) {
   AddUserCommands(app, g, action);
   AddCertCommands(app, g, action);
   AddMirrorCommands(app, g, action);
+  AddContainerCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,273 @@
+// braid container: directory containers (EOxServer's, docs/cli.md), the
+// files of a folder kept as records by passes (src/container/).
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "base/json.h"
+#include "braid/clock.h"
+#include "cli/cli.h"
+#include "container/pass.h"
+#include "container/state.h"
+
+namespace braid::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using container::ContainerSpec;
+using container::ContainerState;
+
+struct AddArgs {
+  std::string name, dir, metadata, collection;
+  std::vector<std::string> globs, excludes;
+};
+
+struct SyncArgs {
+  std::vector<std::string> names;
+  bool all = false;
+  bool wait = false;
+};
+
+std::string SpecJson(const ContainerSpec& c) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject().Key("name").String(c.name).Key("dir").String(c.dir);
+  w.Key("collection").String(c.collection).Key("globs").BeginArray();
+  for (const auto& p : c.walk.globs) w.String(p);
+  w.EndArray().Key("excludes").BeginArray();
+  for (const auto& p : c.walk.excludes) w.String(p);
+  w.EndArray().Key("metadata").String(c.walk.sidecar_suffix);
+  w.Key("created_ms").Int(c.created_ms).Key("last_pass");
+  if (c.last_pass.empty()) {
+    w.Null();
+  } else {
+    w.Raw(c.last_pass);
+  }
+  w.EndObject();
+  return out;
+}
+
+Status RunAdd(const Globals& g, const AddArgs& a) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  std::error_code ec;
+  const fs::path dir = fs::weakly_canonical(fs::absolute(a.dir, ec), ec);
+  if (ec || !fs::is_directory(dir, ec)) {
+    return Status::InvalidArgument("--dir " + a.dir + " is not a folder");
+  }
+  ContainerSpec spec;
+  spec.name = a.name;
+  spec.dir = dir.string();
+  spec.collection = a.collection.empty() ? a.name : a.collection;
+  spec.walk.globs = a.globs;
+  spec.walk.excludes = a.excludes;
+  spec.walk.sidecar_suffix = a.metadata;
+  if (!a.metadata.empty() && a.metadata.front() != '.') spec.walk.sidecar_suffix = "." + a.metadata;
+  spec.created_ms = Clock::Real().NowMillis();
+  BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
+  BRAID_RETURN_IF_ERROR(state->Add(spec));
+  if (g.json) {
+    Print(SpecJson(spec));
+  } else {
+    Print("container " + spec.name + ": " + spec.dir + " -> collection " + spec.collection +
+          "; `braid container sync " + spec.name + "` reads it");
+  }
+  return Status::OK();
+}
+
+void ShowPassProgress(const std::string& name, const container::PassProgress& p) {
+  const double mib = static_cast<double>(p.bytes_read) / (1 << 20);
+  char line[160];
+  std::snprintf(line, sizeof line, "%s: %llu files seen, %llu read (%.1f MiB, %.1f MiB/s), %d s",
+                name.c_str(), static_cast<unsigned long long>(p.files_seen),
+                static_cast<unsigned long long>(p.files_read), mib,
+                p.seconds > 0 ? mib / p.seconds : 0.0, static_cast<int>(p.seconds));
+  std::fprintf(stderr, "\r%-78s", line);
+  std::fflush(stderr);
+}
+
+Status RunSync(const Globals& g, const SyncArgs& a) {
+  if (a.all == !a.names.empty()) {
+    return Status::InvalidArgument("name containers, or give --all (not both)");
+  }
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
+  std::vector<ContainerSpec> specs;
+  if (a.all) {
+    BRAID_ASSIGN_OR_RETURN(specs, state->List());
+  } else {
+    for (const std::string& n : a.names) {
+      BRAID_ASSIGN_OR_RETURN(auto spec, state->Get(n));
+      if (!spec) {
+        return Status::NotFound("no container named " + n + "; see `braid container list`");
+      }
+      specs.push_back(std::move(*spec));
+    }
+  }
+  BRAID_ASSIGN_OR_RETURN(auto lock,
+                         inst->LockActivity("containers.lock", "container pass", a.wait));
+  const bool live = !g.json && ::isatty(STDERR_FILENO);
+  std::vector<std::string> results;
+  Status first_error;
+  uint64_t failed = 0;
+  for (const ContainerSpec& spec : specs) {
+    container::PassOptions options;
+    if (live) {
+      options.progress = [&spec](const container::PassProgress& p) {
+        ShowPassProgress(spec.name, p);
+      };
+    }
+    Result<container::PassSummary> r = container::RunPass(inst->store(), *state, spec, options);
+    if (live) std::fprintf(stderr, "\r%-78s\r", "");
+    if (!r.ok()) {
+      if (first_error.ok()) first_error = r.status();
+      std::fprintf(stderr, "braid: container %s: %s\n", spec.name.c_str(),
+                   r.status().message().c_str());
+      std::string err;
+      json::Writer(&err)
+          .BeginObject()
+          .Key("container")
+          .String(spec.name)
+          .Key("error")
+          .String(r.status().message())
+          .EndObject();
+      results.push_back(std::move(err));
+      continue;
+    }
+    const std::string summary = container::SummaryJson(*r);
+    BRAID_RETURN_IF_ERROR(state->SetLastPass(spec.name, summary));
+    results.push_back(summary);
+    failed += r->failed;
+    if (!g.json) {
+      char line[200];
+      std::snprintf(
+          line, sizeof line,
+          "%s: %llu added, %llu updated, %llu removed, %llu unchanged, %llu failed "
+          "(%.1f MiB read in %.2f s)",
+          spec.name.c_str(), static_cast<unsigned long long>(r->added),
+          static_cast<unsigned long long>(r->updated), static_cast<unsigned long long>(r->removed),
+          static_cast<unsigned long long>(r->unchanged), static_cast<unsigned long long>(r->failed),
+          static_cast<double>(r->bytes_read) / (1 << 20), r->seconds);
+      Print(line);
+    }
+    for (const auto& [path, why] : r->errors) {
+      std::fprintf(stderr, "braid: container %s: %s: %s\n", spec.name.c_str(), path.c_str(),
+                   why.c_str());
+    }
+  }
+  if (g.json) {
+    if (results.size() == 1 && !a.all) {
+      Print(results[0]);
+    } else {
+      std::string out;
+      json::Writer w(&out);
+      w.BeginArray();
+      for (const auto& r : results) w.Raw(r);
+      w.EndArray();
+      Print(out);
+    }
+  }
+  if (!first_error.ok()) return first_error;
+  if (failed > 0) {
+    return Status::Partial(std::to_string(failed) +
+                           " files or folders could not be read (named above); their records "
+                           "are as they were, and the next pass tries them again");
+  }
+  return Status::OK();
+}
+
+Status RunList(const Globals& g) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
+  BRAID_ASSIGN_OR_RETURN(const auto specs, state->List());
+  if (g.json) {
+    std::string out;
+    json::Writer w(&out);
+    w.BeginArray();
+    for (const auto& s : specs) w.Raw(SpecJson(s));
+    w.EndArray();
+    Print(out);
+    return Status::OK();
+  }
+  for (const auto& s : specs) {
+    BRAID_ASSIGN_OR_RETURN(const container::Totals t, state->Total(s.name));
+    Print(s.name + "\t" + s.dir + "\t" + std::to_string(t.files) + " files\t" +
+          std::to_string(t.bytes) + " bytes\t" + (s.last_pass.empty() ? "never synced" : "synced"));
+  }
+  return Status::OK();
+}
+
+Status RunShow(const Globals& g, const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
+  BRAID_ASSIGN_OR_RETURN(auto spec, state->Get(name));
+  if (!spec) return Status::NotFound("no container named " + name);
+  Print(SpecJson(*spec));
+  return Status::OK();
+}
+
+Status RunRemove(const Globals& g, const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
+  BRAID_ASSIGN_OR_RETURN(auto lock, inst->LockActivity("containers.lock", "container pass", false));
+  BRAID_RETURN_IF_ERROR(state->Remove(name));
+  if (!g.json) {
+    Print("container " + name + " removed; its records stay (delete them like any records)");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
+  CLI::App* c = app.add_subcommand(
+      "container",
+      "Directory containers: the files of a folder as records (path, size, mtime, SHA-256, MD5, "
+      "metadata), kept in line with the disk by passes");
+  c->require_subcommand(1);
+  {
+    auto a = std::make_shared<AddArgs>();
+    CLI::App* add = c->add_subcommand("add", "Bind a folder to a new container");
+    add->add_option("name", a->name, "The container's name ([a-z][a-z0-9_.-]*)")->required();
+    add->add_option("--dir", a->dir, "The folder (its files, recursively)")->required();
+    add->add_option("--glob", a->globs,
+                    "Only files matching one of these patterns (fnmatch; against the name, or "
+                    "the relative path when the pattern has a '/'); repeatable");
+    add->add_option("--exclude", a->excludes,
+                    "Pass over files and folders matching one of these; repeatable");
+    add->add_option("--metadata", a->metadata,
+                    "The suffix of metadata sidecars: FILE.SUFFIX (a JSON object, or key = value "
+                    "lines) goes into FILE's record; a changed sidecar alone updates it");
+    add->add_option("--collection", a->collection, "Where its records go (default: the name)");
+    add->callback([&g, &action, a] { action = [&g, a] { return RunAdd(g, *a); }; });
+  }
+  {
+    auto a = std::make_shared<SyncArgs>();
+    CLI::App* sync = c->add_subcommand(
+        "sync",
+        "One pass over each named container (or --all): new files become records, changed ones "
+        "(size, mtime, inode or ctime, or the sidecar's) are read and updated, removed ones get "
+        "tombstones; unreadable files and folders are named and their records kept (exit 9)");
+    sync->add_option("names", a->names, "Containers");
+    sync->add_flag("--all", a->all, "Every container");
+    sync->add_flag("--wait", a->wait,
+                   "When another pass of this instance runs, wait for it (default: exit 6)");
+    sync->callback([&g, &action, a] { action = [&g, a] { return RunSync(g, *a); }; });
+  }
+  CLI::App* list = c->add_subcommand("list", "The containers: folder, files, bytes, last pass");
+  list->callback([&g, &action] { action = [&g] { return RunList(g); }; });
+  {
+    auto name = std::make_shared<std::string>();
+    CLI::App* show = c->add_subcommand("show", "A container's settings and last pass (JSON)");
+    show->add_option("name", *name, "The container")->required();
+    show->callback([&g, &action, name] { action = [&g, name] { return RunShow(g, *name); }; });
+    auto rm = std::make_shared<std::string>();
+    CLI::App* remove =
+        c->add_subcommand("remove", "Forget a container (its records stay, as records)");
+    remove->add_option("name", *rm, "The container")->required();
+    remove->callback([&g, &action, rm] { action = [&g, rm] { return RunRemove(g, *rm); }; });
+  }
+}
+
+}  // namespace braid::cli

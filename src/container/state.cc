@@ -1,0 +1,309 @@
+#include "container/state.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/json.h"
+#include "base/validate.h"
+
+namespace braid::container {
+namespace {
+
+using sqlite::Db;
+using sqlite::Stmt;
+
+constexpr int64_t kFormat = 1;
+constexpr int64_t kApplicationId = 0x62726343;  // "brcC"
+constexpr auto kBusyTimeout = std::chrono::milliseconds(10'000);
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE containers(
+  name       TEXT PRIMARY KEY,
+  dir        TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  patterns   TEXT NOT NULL,     -- {"globs":[...],"excludes":[...],"sidecar":"..."}
+  created_ms INTEGER NOT NULL,
+  last_pass  TEXT               -- the last pass's JSON summary
+) WITHOUT ROWID;
+CREATE TABLE files(
+  container     TEXT NOT NULL,
+  path          BLOB NOT NULL,  -- relative, bytes as on disk
+  size          INTEGER NOT NULL,
+  mtime_ns      INTEGER NOT NULL,
+  ino           INTEGER NOT NULL,
+  ctime_ns      INTEGER NOT NULL,
+  side_size     INTEGER,        -- the metadata sidecar's stat; NULL: none
+  side_mtime_ns INTEGER,
+  side_ino      INTEGER,
+  side_ctime_ns INTEGER,
+  sha256        TEXT NOT NULL,
+  begin_time    TEXT,           -- from the metadata, for the summary
+  end_time      TEXT,
+  west REAL, south REAL, east REAL, north REAL,
+  PRIMARY KEY (container, path)
+) WITHOUT ROWID;
+)sql";
+
+std::string PatternsJson(const WalkOptions& w) {
+  std::string out;
+  json::Writer j(&out);
+  j.BeginObject().Key("globs").BeginArray();
+  for (const auto& g : w.globs) j.String(g);
+  j.EndArray().Key("excludes").BeginArray();
+  for (const auto& e : w.excludes) j.String(e);
+  j.EndArray().Key("sidecar").String(w.sidecar_suffix).EndObject();
+  return out;
+}
+
+Result<WalkOptions> ParsePatterns(std::string_view text) {
+  std::string minified;
+  BRAID_RETURN_IF_ERROR(json::Validate(text, &minified).WithContext("container patterns"));
+  const json::Value v(minified);
+  WalkOptions w;
+  auto strings = [&](std::string_view key, std::vector<std::string>* out) {
+    if (auto a = v.Find(key)) {
+      a->ForEachElement([&](json::Value e) {
+        if (auto s = e.AsString()) out->push_back(*s);
+        return true;
+      });
+    }
+  };
+  strings("globs", &w.globs);
+  strings("excludes", &w.excludes);
+  if (auto s = v.Find("sidecar")) w.sidecar_suffix = s->AsString().value_or("");
+  return w;
+}
+
+ContainerSpec DecodeSpec(const Stmt& s, WalkOptions walk) {
+  ContainerSpec c;
+  c.name = std::string(s.Text(0));
+  c.dir = std::string(s.Text(1));
+  c.collection = std::string(s.Text(2));
+  c.walk = std::move(walk);
+  c.created_ms = s.Int(4);
+  c.last_pass = s.OptionalText(5).value_or("");
+  return c;
+}
+
+std::optional<FileStat> OptionalStat(const Stmt& s, int col) {
+  if (s.IsNull(col)) return std::nullopt;
+  return FileStat{static_cast<uint64_t>(s.Int(col)), s.Int(col + 1),
+                  static_cast<uint64_t>(s.Int(col + 2)), s.Int(col + 3)};
+}
+
+class SnapshotCursor : public ContainerState::Cursor {
+ public:
+  static Result<std::unique_ptr<ContainerState::Cursor>> Open(const std::string& path,
+                                                              const std::string& name) {
+    BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/false, kBusyTimeout));
+    BRAID_RETURN_IF_ERROR(db->Exec("BEGIN"));
+    std::unique_ptr<SnapshotCursor> c(new SnapshotCursor(std::move(db), name));
+    BRAID_ASSIGN_OR_RETURN(Stmt s,
+                           c->db_->Prepare("SELECT path, size, mtime_ns, ino, ctime_ns, side_size, "
+                                           "side_mtime_ns, side_ino, side_ctime_ns, sha256 "
+                                           "FROM files WHERE container = ? ORDER BY path"));
+    c->stmt_.emplace(std::move(s));
+    c->stmt_->Bind(1, std::string_view(c->name_));
+    return std::unique_ptr<ContainerState::Cursor>(std::move(c));
+  }
+  ~SnapshotCursor() override {
+    stmt_.reset();
+    (void)db_->Exec("COMMIT");
+  }
+
+  Result<bool> Next(FileRow* row) override {
+    BRAID_ASSIGN_OR_RETURN(const bool more, stmt_->Step());
+    if (!more) return false;
+    const Stmt& s = *stmt_;
+    row->path = std::string(s.Blob(0));
+    row->stat = {static_cast<uint64_t>(s.Int(1)), s.Int(2), static_cast<uint64_t>(s.Int(3)),
+                 s.Int(4)};
+    row->sidecar = OptionalStat(s, 5);
+    row->sha256 = std::string(s.Text(9));
+    return true;
+  }
+
+ private:
+  SnapshotCursor(std::unique_ptr<Db> db, std::string name)
+      : db_(std::move(db)), name_(std::move(name)) {}
+  std::unique_ptr<Db> db_;
+  std::string name_;
+  std::optional<Stmt> stmt_;
+};
+
+}  // namespace
+
+Status ValidateSpec(const ContainerSpec& spec) {
+  BRAID_RETURN_IF_ERROR(ValidateCollection(spec.name).WithContext("container name"));
+  BRAID_RETURN_IF_ERROR(ValidateCollection(spec.collection));
+  if (spec.dir.empty() || spec.dir.front() != '/') {
+    return Status::InvalidArgument("the container's folder must be an absolute path");
+  }
+  for (const auto* list : {&spec.walk.globs, &spec.walk.excludes}) {
+    for (const std::string& p : *list) BRAID_RETURN_IF_ERROR(ValidatePattern(p));
+  }
+  const std::string& suffix = spec.walk.sidecar_suffix;
+  if (suffix.size() > 64 || suffix.find('/') != std::string::npos ||
+      suffix.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("metadata suffix \"" + suffix + "\": at most 64 bytes, no '/'");
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<ContainerState>> ContainerState::Open(const std::string& data_dir) {
+  const std::string path = data_dir + "/containers.db";
+  BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/true, kBusyTimeout));
+  BRAID_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"));
+  BRAID_ASSIGN_OR_RETURN(const int64_t app, db->QueryInt("PRAGMA application_id"));
+  BRAID_ASSIGN_OR_RETURN(const int64_t version, db->QueryInt("PRAGMA user_version"));
+  if (app == 0 && version == 0) {
+    BRAID_RETURN_IF_ERROR(db->Exec("BEGIN IMMEDIATE"));
+    BRAID_ASSIGN_OR_RETURN(const int64_t again, db->QueryInt("PRAGMA user_version"));
+    Status s;
+    if (again == 0) {  // not made by another process meanwhile
+      s = db->Exec(kSchema);
+      if (s.ok()) {
+        s = db->Exec(("PRAGMA application_id=" + std::to_string(kApplicationId) +
+                      "; PRAGMA user_version=" + std::to_string(kFormat))
+                         .c_str());
+      }
+    }
+    if (s.ok()) s = db->Exec("COMMIT");
+    if (!s.ok()) {
+      (void)db->Exec("ROLLBACK");
+      return s.WithContext("creating " + path);
+    }
+  } else if (app != kApplicationId || version != kFormat) {
+    return Status::Corruption(path + " is not a braid container state of format " +
+                              std::to_string(kFormat) +
+                              " (remove it: the next pass of each container reads every file)");
+  }
+  return std::unique_ptr<ContainerState>(new ContainerState(path, std::move(db)));
+}
+
+Status ContainerState::Add(const ContainerSpec& spec) {
+  BRAID_RETURN_IF_ERROR(ValidateSpec(spec));
+  BRAID_ASSIGN_OR_RETURN(auto existing, Get(spec.name));
+  if (existing) {
+    return Status::AlreadyExists("a container named " + spec.name +
+                                 " exists (braid container remove " + spec.name + " first)");
+  }
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO containers(name, dir, collection, "
+                                              "patterns, created_ms) VALUES (?, ?, ?, ?, ?)"));
+  const std::string patterns = PatternsJson(spec.walk);
+  return s.Bind(1, spec.name)
+      .Bind(2, spec.dir)
+      .Bind(3, spec.collection)
+      .Bind(4, patterns)
+      .Bind(5, spec.created_ms)
+      .Run();
+}
+
+Result<std::optional<ContainerSpec>> ContainerState::Get(const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT name, dir, collection, patterns, "
+                                              "created_ms, last_pass FROM containers "
+                                              "WHERE name = ?"));
+  s.Bind(1, name);
+  BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+  if (!found) return std::optional<ContainerSpec>();
+  BRAID_ASSIGN_OR_RETURN(WalkOptions walk, ParsePatterns(s.Text(3)));
+  return std::optional<ContainerSpec>(DecodeSpec(s, std::move(walk)));
+}
+
+Result<std::vector<ContainerSpec>> ContainerState::List() {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT name, dir, collection, patterns, "
+                                              "created_ms, last_pass FROM containers "
+                                              "ORDER BY name"));
+  std::vector<ContainerSpec> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return out;
+    BRAID_ASSIGN_OR_RETURN(WalkOptions walk, ParsePatterns(s.Text(3)));
+    out.push_back(DecodeSpec(s, std::move(walk)));
+  }
+}
+
+Status ContainerState::Remove(const std::string& name) {
+  BRAID_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  auto work = [&]() -> Status {
+    BRAID_ASSIGN_OR_RETURN(Stmt c, db_->Prepare("DELETE FROM containers WHERE name = ?"));
+    BRAID_RETURN_IF_ERROR(c.Bind(1, name).Run());
+    if (db_->Changes() == 0) return Status::NotFound("no container named " + name);
+    BRAID_ASSIGN_OR_RETURN(Stmt f, db_->Prepare("DELETE FROM files WHERE container = ?"));
+    return f.Bind(1, name).Run();
+  };
+  Status s = work();
+  if (s.ok()) return db_->Exec("COMMIT");
+  (void)db_->Exec("ROLLBACK");
+  return s;
+}
+
+Status ContainerState::SetLastPass(const std::string& name, const std::string& summary) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("UPDATE containers SET last_pass = ? WHERE name = ?"));
+  return s.Bind(1, summary).Bind(2, name).Run();
+}
+
+Result<std::unique_ptr<ContainerState::Cursor>> ContainerState::Files(const std::string& name) {
+  return SnapshotCursor::Open(path_, name);
+}
+
+Status ContainerState::Apply(const std::string& name, const std::vector<FileRow>& put,
+                             const std::vector<std::string>& removed) {
+  if (put.empty() && removed.empty()) return Status::OK();
+  BRAID_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  auto work = [&]() -> Status {
+    for (const FileRow& r : put) {
+      BRAID_ASSIGN_OR_RETURN(
+          Stmt s, db_->Prepare("INSERT OR REPLACE INTO files(container, path, size, mtime_ns, ino, "
+                               "ctime_ns, side_size, side_mtime_ns, side_ino, side_ctime_ns, "
+                               "sha256, begin_time, end_time, west, south, east, north) VALUES "
+                               "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      s.Bind(1, name).BindBlob(2, r.path);
+      s.Bind(3, static_cast<int64_t>(r.stat.size)).Bind(4, r.stat.mtime_ns);
+      s.Bind(5, static_cast<int64_t>(r.stat.ino)).Bind(6, r.stat.ctime_ns);
+      if (r.sidecar) {
+        s.Bind(7, static_cast<int64_t>(r.sidecar->size)).Bind(8, r.sidecar->mtime_ns);
+        s.Bind(9, static_cast<int64_t>(r.sidecar->ino)).Bind(10, r.sidecar->ctime_ns);
+      }  // else NULLs (bindings are cleared after each use)
+      s.Bind(11, r.sha256);
+      if (r.extent.begin_time) s.Bind(12, *r.extent.begin_time);
+      if (r.extent.end_time) s.Bind(13, *r.extent.end_time);
+      if (r.extent.footprint) {
+        for (int i = 0; i < 4; ++i) s.BindDouble(14 + i, (*r.extent.footprint)[i]);
+      }
+      BRAID_RETURN_IF_ERROR(s.Run());
+    }
+    for (const std::string& path : removed) {
+      BRAID_ASSIGN_OR_RETURN(Stmt s,
+                             db_->Prepare("DELETE FROM files WHERE container = ? AND path = ?"));
+      BRAID_RETURN_IF_ERROR(s.Bind(1, name).BindBlob(2, path).Run());
+    }
+    return Status::OK();
+  };
+  Status s = work();
+  if (s.ok()) return db_->Exec("COMMIT");
+  (void)db_->Exec("ROLLBACK");
+  return s;
+}
+
+Result<Totals> ContainerState::Total(const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT count(*), coalesce(sum(size), 0), min(begin_time), "
+                           "max(end_time), min(west), min(south), max(east), max(north), "
+                           "count(west) FROM files WHERE container = ?"));
+  s.Bind(1, name);
+  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+  Totals t;
+  if (!row) return t;
+  t.files = static_cast<uint64_t>(s.Int(0));
+  t.bytes = static_cast<uint64_t>(s.Int(1));
+  t.extent.begin_time = s.OptionalText(2);
+  t.extent.end_time = s.OptionalText(3);
+  if (s.Int(8) > 0) {
+    t.extent.footprint = std::array<double, 4>{s.Double(4), s.Double(5), s.Double(6), s.Double(7)};
+  }
+  return t;
+}
+
+}  // namespace braid::container

@@ -1,0 +1,251 @@
+// Directory containers with real processes and real folders: a pass adds,
+// changes, removes and renames; a metadata sidecar changed alone updates
+// its file's record; an unreadable subfolder tombstones nothing (exit 9,
+// the folder named); a file written during the pass is left for the next;
+// a pass killed between a batch's records and its state rows is completed
+// by the next with no new version; bad input gets exit 2 and changes
+// nothing.
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/support/process.h"
+#include "tests/support/server.h"
+#include "tests/support/temp_dir.h"
+
+namespace braid {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::RunResult;
+
+void Write(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.File("data");
+    folder_ = dir_.File("folder");
+    fs::create_directories(folder_);
+    ASSERT_EQ(Braid({"init", "--no-admin"}).exit_code, 0);
+  }
+  RunResult Braid(const std::vector<std::string>& args, const std::string& env = "") {
+    if (env.empty()) return testing::Braid(data_, args);
+    std::vector<std::string> argv = {"/usr/bin/env", env, testing::BraidBin(), "--data", data_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::Run(argv);
+  }
+  // `braid --json container sync NAME...`: its summary (or summaries).
+  json Sync(const std::vector<std::string>& names, int want_exit = 0) {
+    std::vector<std::string> args = {"--json", "container", "sync"};
+    args.insert(args.end(), names.begin(), names.end());
+    const RunResult r = Braid(args);
+    EXPECT_EQ(r.exit_code, want_exit) << r.err;
+    return r.out.empty() ? json() : json::parse(r.out);
+  }
+  // The body of record collection/id, or null when missing or deleted.
+  json Get(const std::string& collection, const std::string& id) {
+    const RunResult r = Braid({"--json", "get", collection, id});
+    if (r.exit_code != 0) return json();
+    const json rec = json::parse(r.out);
+    return rec["deleted"] == true ? json() : rec["body"];
+  }
+
+  testing::TempDir dir_;
+  std::string data_, folder_;
+};
+
+TEST_F(ContainerTest, APassFollowsAddsChangesRemovesRenamesAndSidecars) {
+  Write(folder_ + "/2026/01/scene-a.tif", std::string(100'000, 'a'));
+  Write(folder_ + "/2026/01/scene-a.tif.json",
+        R"({"begin_time":"2026-01-01T00:00:00Z","end_time":"2026-01-01T00:10:00Z",)"
+        R"("footprint":[10,40,11,41]})");
+  Write(folder_ + "/2026/02/scene-b.tif", "bbbb");
+  Write(folder_ + "/2026/02/scene-b.tif.json",
+        "begin_time = 2026-02-01T00:00:00Z\nend_time = 2026-02-01T00:10:00Z\n"
+        "footprint = 12, 39, 13, 40\n");
+  Write(folder_ + "/notes.txt", "not a scene");
+  Write(folder_ + "/caf\xe9 100%.tif", "latin-1 name");
+  ASSERT_EQ(Braid({"container", "add", "scenes", "--dir", folder_, "--glob", "*.tif", "--metadata",
+                   "json"})
+                .exit_code,
+            0);
+  json s = Sync({"scenes"});
+  EXPECT_EQ(s["added"], 3) << s;
+  EXPECT_EQ(s["failed"], 0);
+  const json a = Get("scenes", "2026/01/scene-a.tif");
+  ASSERT_FALSE(a.is_null());
+  EXPECT_EQ(a["size"], 100'000);
+  EXPECT_EQ(a["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(a["md5"].get<std::string>().size(), 32u);
+  EXPECT_EQ(a["metadata"]["end_time"], "2026-01-01T00:10:00Z");
+  EXPECT_EQ(Get("scenes", "caf%E9 100%25.tif")["path"], "caf%E9 100%25.tif");
+  EXPECT_TRUE(Get("scenes", "notes.txt").is_null());
+  json summary = Get("scenes", "%%container");
+  EXPECT_EQ(summary["files"], 3);
+  EXPECT_EQ(summary["bytes"], 100'000 + 4 + 12);
+  EXPECT_EQ(summary["begin_time"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(summary["end_time"], "2026-02-01T00:10:00Z");
+  EXPECT_EQ(summary["footprint"], json::parse("[10,39,13,41]"));
+
+  // Nothing changed: nothing read, nothing written.
+  s = Sync({"scenes"});
+  EXPECT_EQ(s["unchanged"], 3);
+  EXPECT_EQ(s["bytes_read"], 0);
+
+  // A change, a removal, a rename, and a sidecar changed alone (which
+  // EOxServer misses).
+  Write(folder_ + "/2026/02/scene-b.tif", "bbbb, longer");
+  fs::remove(folder_ + "/caf\xe9 100%.tif");
+  fs::rename(folder_ + "/2026/01/scene-a.tif", folder_ + "/2026/01/scene-a2.tif");
+  fs::rename(folder_ + "/2026/01/scene-a.tif.json", folder_ + "/2026/01/scene-a2.tif.json");
+  Write(folder_ + "/2026/02/scene-b.tif.json",
+        "begin_time = 2025-12-31T00:00:00Z\nend_time = 2026-02-01T00:10:00Z\n");
+  s = Sync({"scenes"});
+  EXPECT_EQ(s["added"], 1) << s;    // scene-a2
+  EXPECT_EQ(s["updated"], 1) << s;  // scene-b (bytes and metadata)
+  EXPECT_EQ(s["removed"], 2) << s;  // scene-a, the Latin-1 one
+  EXPECT_TRUE(Get("scenes", "2026/01/scene-a.tif").is_null());
+  EXPECT_EQ(Get("scenes", "2026/01/scene-a2.tif")["sha256"], a["sha256"]);
+  EXPECT_EQ(Get("scenes", "2026/02/scene-b.tif")["metadata"]["begin_time"], "2025-12-31T00:00:00Z");
+  summary = Get("scenes", "%%container");
+  EXPECT_EQ(summary["files"], 2);
+  EXPECT_EQ(summary["begin_time"], "2025-12-31T00:00:00Z");
+
+  // Only the sidecar changes.
+  Write(folder_ + "/2026/01/scene-a2.tif.json", R"({"begin_time":"2026-01-02T00:00:00Z"})");
+  s = Sync({"scenes"});
+  EXPECT_EQ(s["updated"], 1) << s;
+  EXPECT_EQ(Get("scenes", "2026/01/scene-a2.tif")["metadata"],
+            json::parse(R"({"begin_time":"2026-01-02T00:00:00Z"})"));
+}
+
+TEST_F(ContainerTest, AnUnreadableFolderTombstonesNothing) {
+  Write(folder_ + "/open/a.dat", "a");
+  Write(folder_ + "/closed/b.dat", "b");
+  Write(folder_ + "/closed/deeper/c.dat", "c");
+  ASSERT_EQ(Braid({"container", "add", "files", "--dir", folder_}).exit_code, 0);
+  EXPECT_EQ(Sync({"files"})["added"], 3);
+  ASSERT_EQ(::chmod((folder_ + "/closed").c_str(), 0), 0);
+  Write(folder_ + "/open/d.dat", "d");
+  // Root reads every folder whatever its mode: run the pass without the
+  // capabilities that allow it, as any other user would be.
+  std::vector<std::string> argv;
+  if (::geteuid() == 0) {
+    argv = {"/usr/bin/setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"};
+  }
+  argv.insert(argv.end(),
+              {testing::BraidBin(), "--data", data_, "--json", "container", "sync", "files"});
+  const RunResult r = testing::Run(argv);
+  ::chmod((folder_ + "/closed").c_str(), 0755);
+  EXPECT_EQ(r.exit_code, 9) << r.err;  // partial
+  EXPECT_NE(r.err.find("closed/"), std::string::npos) << r.err;
+  const json s = json::parse(r.out);
+  EXPECT_EQ(s["added"], 1);
+  EXPECT_EQ(s["removed"], 0);
+  EXPECT_EQ(s["failed"], 1);
+  EXPECT_EQ(s["errors"][0]["path"], "closed/");
+  EXPECT_EQ(Get("files", "closed/b.dat")["size"], 1);
+  EXPECT_EQ(Get("files", "closed/deeper/c.dat")["size"], 1);
+  // Readable again: nothing to do there.
+  const json again = Sync({"files"});
+  EXPECT_EQ(again["unchanged"], 4);
+}
+
+TEST_F(ContainerTest, AFileWrittenDuringThePassIsLeftForTheNext) {
+  Write(folder_ + "/steady.dat", "steady");
+  Write(folder_ + "/growing.log", std::string(64 << 20, 'g'));
+  ASSERT_EQ(Braid({"container", "add", "logs", "--dir", folder_}).exit_code, 0);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    std::ofstream out(folder_ + "/growing.log", std::ios::app);
+    while (!stop) {
+      out << std::string(4096, 'x') << std::flush;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  const json s = Sync({"logs"}, /*want_exit=*/9);
+  stop = true;
+  writer.join();
+  EXPECT_EQ(s["added"], 1) << s;
+  EXPECT_EQ(s["failed"], 1) << s;
+  EXPECT_EQ(s["errors"][0]["path"], "growing.log");
+  EXPECT_TRUE(Get("logs", "growing.log").is_null());  // not recorded half
+  const json next = Sync({"logs"});
+  EXPECT_EQ(next["added"], 1);
+  EXPECT_EQ(Get("logs", "growing.log")["size"], fs::file_size(folder_ + "/growing.log"));
+}
+
+TEST_F(ContainerTest, APassKilledMidwayIsCompletedByTheNext) {
+  for (int i = 0; i < 2500; ++i) Write(folder_ + "/f" + std::to_string(i), std::to_string(i));
+  ASSERT_EQ(Braid({"container", "add", "many", "--dir", folder_}).exit_code, 0);
+  // Killed after the second batch's records committed, before its state.
+  const RunResult killed =
+      Braid({"--json", "container", "sync", "many"}, "BRAID_FAILPOINTS=container-state=2");
+  EXPECT_NE(killed.exit_code, 0);
+  // A file of the second batch (files go in path order): its record was
+  // written, its state row was not.
+  std::vector<std::string> names;
+  for (int i = 0; i < 2500; ++i) names.push_back("f" + std::to_string(i));
+  std::sort(names.begin(), names.end());
+  auto version = [&](const std::string& id) {
+    const RunResult r = Braid({"--json", "get", "many", id});
+    return r.exit_code == 0 ? json::parse(r.out)["version"].get<std::string>() : "";
+  };
+  const std::string before = version(names[1500]);
+  ASSERT_FALSE(before.empty());
+  EXPECT_EQ(version(names[2100]), "");  // the third batch never came
+  json s = Sync({"many"});
+  EXPECT_EQ(s["added"], 500) << s;       // the third batch
+  EXPECT_EQ(s["unchanged"], 2000) << s;  // 1,000 by their state, 1,000 read again
+  EXPECT_EQ(s["failed"], 0);
+  EXPECT_EQ(version(names[1500]), before);  // read again, no new version
+  s = Sync({"many"});
+  EXPECT_EQ(s["unchanged"], 2500);
+  EXPECT_EQ(Get("many", "%%container")["files"], 2500);
+}
+
+TEST_F(ContainerTest, BadInputIsRefusedAndChangesNothing) {
+  EXPECT_EQ(Braid({"container", "add", "Bad Name", "--dir", folder_}).exit_code, 2);
+  EXPECT_EQ(Braid({"container", "add", "x", "--dir", dir_.File("missing")}).exit_code, 2);
+  EXPECT_EQ(Braid({"container", "add", "x", "--dir", folder_, "--glob", "/abs/*"}).exit_code, 2);
+  EXPECT_EQ(Braid({"container", "add", "x", "--dir", folder_, "--metadata", "a/b"}).exit_code, 2);
+  EXPECT_EQ(Braid({"container", "sync", "nope"}).exit_code, 3);
+  EXPECT_EQ(Braid({"container", "sync"}).exit_code, 2);
+  EXPECT_EQ(Braid({"container", "show", "nope"}).exit_code, 3);
+  EXPECT_EQ(Braid({"container", "remove", "nope"}).exit_code, 3);
+  ASSERT_EQ(Braid({"container", "add", "x", "--dir", folder_}).exit_code, 0);
+  EXPECT_EQ(Braid({"container", "add", "x", "--dir", folder_}).exit_code, 4);
+  // The folder goes away (an unmounted disk): no record is tombstoned.
+  Write(folder_ + "/a", "a");
+  EXPECT_EQ(Sync({"x"})["added"], 1);
+  fs::rename(folder_, dir_.File("moved"));
+  const RunResult r = Braid({"container", "sync", "x"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("no record was changed"), std::string::npos) << r.err;
+  EXPECT_FALSE(Get("x", "a").is_null());
+  // --all goes over every container, one summary each.
+  fs::rename(dir_.File("moved"), folder_);
+  fs::create_directories(dir_.File("other"));
+  ASSERT_EQ(Braid({"container", "add", "y", "--dir", dir_.File("other")}).exit_code, 0);
+  const RunResult all = Braid({"--json", "container", "sync", "--all"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(json::parse(all.out).size(), 2u);
+  ASSERT_EQ(Braid({"container", "remove", "x"}).exit_code, 0);
+  EXPECT_FALSE(Get("x", "a").is_null());  // its records stay
+}
+
+}  // namespace
+}  // namespace braid
