@@ -35,7 +35,7 @@ TEST(PathCodecTest, EncodesWhatRecordsCannotHoldAndDecodesItBack) {
     EXPECT_TRUE(IsValidUtf8(EncodePath(raw)));
   }
   for (const char* bad :
-       {"", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a/", "%", "%4", "%zz", "%0a", "a%00b"}) {
+       {"", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a/", "%", "%4", "%zz", "%0a", "a%00b", "%41", "a\x01b", "caf\xe9"}) {
     EXPECT_FALSE(DecodePath(bad).ok()) << bad;
   }
   const std::string long_path(300, 'x');

@@ -88,6 +88,11 @@ Result<std::string> DecodePath(std::string_view text) {
     out += static_cast<char>(hi * 16 + lo);
     i += 2;
   }
+  if (EncodePath(out) != text) {  // one spelling per path: ids compare as text
+    return Status::InvalidArgument("file path \"" + std::string(text) +
+                                   "\" is not encoded as braid encodes paths (%XX exactly for "
+                                   "'%', control characters and bytes that are not UTF-8)");
+  }
   if (out.empty() || out.size() > kMaxPathBytes) {
     return Status::InvalidArgument("file path \"" + std::string(text) +
                                    "\": empty, or longer than 4,095 bytes");

@@ -27,7 +27,8 @@ inline constexpr char kSummaryId[] = "%%container";
 
 std::string EncodePath(std::string_view bytes);
 
-// The bytes of an encoded path, checked to stay inside a folder: not empty,
+// The bytes of an encoded path, checked to be in EncodePath's form (one
+// spelling per path) and to stay inside a folder: not empty,
 // relative, no empty, "." or ".." component, no NUL byte, at most 4,095
 // bytes. Errors: InvalidArgument saying what is wrong (paths come from
 // peers' records).
