@@ -1,16 +1,21 @@
 // braid container: directory containers (EOxServer's, docs/cli.md), the
 // files of a folder kept as records by passes (src/container/).
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstdio>
 #include <filesystem>
 
 #include "base/json.h"
+#include "base/log.h"
 #include "braid/clock.h"
 #include "cli/cli.h"
 #include "container/pass.h"
 #include "container/state.h"
+#include "container/watch.h"
 
 namespace braid::cli {
 namespace {
@@ -87,24 +92,66 @@ void ShowPassProgress(const std::string& name, const container::PassProgress& p)
   std::fflush(stderr);
 }
 
-Status RunSync(const Globals& g, const SyncArgs& a) {
+// Prints a pass's outcome (a line, and its errors on stderr) and keeps it
+// as the container's last pass; returns its JSON summary (or error).
+std::string Report(const Globals& g, ContainerState& state, const ContainerSpec& spec,
+                   const Result<container::PassSummary>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "braid: container %s: %s\n", spec.name.c_str(),
+                 r.status().message().c_str());
+    std::string err;
+    json::Writer(&err)
+        .BeginObject()
+        .Key("container")
+        .String(spec.name)
+        .Key("error")
+        .String(r.status().message())
+        .EndObject();
+    return err;
+  }
+  std::string summary = container::SummaryJson(*r);
+  if (Status s = state.SetLastPass(spec.name, summary); !s.ok()) {
+    std::fprintf(stderr, "braid: container %s: keeping the last pass: %s\n", spec.name.c_str(),
+                 s.message().c_str());
+  }
+  if (!g.json) {
+    char line[200];
+    std::snprintf(
+        line, sizeof line,
+        "%s: %llu added, %llu updated, %llu removed, %llu unchanged, %llu failed "
+        "(%.1f MiB read in %.2f s)",
+        spec.name.c_str(), static_cast<unsigned long long>(r->added),
+        static_cast<unsigned long long>(r->updated), static_cast<unsigned long long>(r->removed),
+        static_cast<unsigned long long>(r->unchanged), static_cast<unsigned long long>(r->failed),
+        static_cast<double>(r->bytes_read) / (1 << 20), r->seconds);
+    Print(line);
+  }
+  for (const auto& [path, why] : r->errors) {
+    std::fprintf(stderr, "braid: container %s: %s: %s\n", spec.name.c_str(), path.c_str(),
+                 why.c_str());
+  }
+  return summary;
+}
+
+// The containers named, or every one with --all.
+Result<std::vector<ContainerSpec>> Chosen(ContainerState& state, const SyncArgs& a) {
   if (a.all == !a.names.empty()) {
     return Status::InvalidArgument("name containers, or give --all (not both)");
   }
+  if (a.all) return state.List();
+  std::vector<ContainerSpec> specs;
+  for (const std::string& n : a.names) {
+    BRAID_ASSIGN_OR_RETURN(auto spec, state.Get(n));
+    if (!spec) return Status::NotFound("no container named " + n + "; see `braid container list`");
+    specs.push_back(std::move(*spec));
+  }
+  return specs;
+}
+
+Status RunSync(const Globals& g, const SyncArgs& a) {
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
-  std::vector<ContainerSpec> specs;
-  if (a.all) {
-    BRAID_ASSIGN_OR_RETURN(specs, state->List());
-  } else {
-    for (const std::string& n : a.names) {
-      BRAID_ASSIGN_OR_RETURN(auto spec, state->Get(n));
-      if (!spec) {
-        return Status::NotFound("no container named " + n + "; see `braid container list`");
-      }
-      specs.push_back(std::move(*spec));
-    }
-  }
+  BRAID_ASSIGN_OR_RETURN(const std::vector<ContainerSpec> specs, Chosen(*state, a));
   BRAID_ASSIGN_OR_RETURN(auto lock,
                          inst->LockActivity("containers.lock", "container pass", a.wait));
   const bool live = !g.json && ::isatty(STDERR_FILENO);
@@ -120,40 +167,11 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
     }
     Result<container::PassSummary> r = container::RunPass(inst->store(), *state, spec, options);
     if (live) std::fprintf(stderr, "\r%-78s\r", "");
+    results.push_back(Report(g, *state, spec, r));
     if (!r.ok()) {
       if (first_error.ok()) first_error = r.status();
-      std::fprintf(stderr, "braid: container %s: %s\n", spec.name.c_str(),
-                   r.status().message().c_str());
-      std::string err;
-      json::Writer(&err)
-          .BeginObject()
-          .Key("container")
-          .String(spec.name)
-          .Key("error")
-          .String(r.status().message())
-          .EndObject();
-      results.push_back(std::move(err));
-      continue;
-    }
-    const std::string summary = container::SummaryJson(*r);
-    BRAID_RETURN_IF_ERROR(state->SetLastPass(spec.name, summary));
-    results.push_back(summary);
-    failed += r->failed;
-    if (!g.json) {
-      char line[200];
-      std::snprintf(
-          line, sizeof line,
-          "%s: %llu added, %llu updated, %llu removed, %llu unchanged, %llu failed "
-          "(%.1f MiB read in %.2f s)",
-          spec.name.c_str(), static_cast<unsigned long long>(r->added),
-          static_cast<unsigned long long>(r->updated), static_cast<unsigned long long>(r->removed),
-          static_cast<unsigned long long>(r->unchanged), static_cast<unsigned long long>(r->failed),
-          static_cast<double>(r->bytes_read) / (1 << 20), r->seconds);
-      Print(line);
-    }
-    for (const auto& [path, why] : r->errors) {
-      std::fprintf(stderr, "braid: container %s: %s: %s\n", spec.name.c_str(), path.c_str(),
-                   why.c_str());
+    } else {
+      failed += r->failed;
     }
   }
   if (g.json) {
@@ -175,6 +193,37 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
                            "are as they were, and the next pass tries them again");
   }
   return Status::OK();
+}
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop = true; }
+
+Status RunWatch(const Globals& g, const SyncArgs& a) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
+  BRAID_ASSIGN_OR_RETURN(const std::vector<ContainerSpec> specs, Chosen(*state, a));
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;  // no SA_RESTART: poll() returns at once
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::unique_ptr<Instance::DirLock> lock;
+  container::WatchOptions options;
+  options.stop = [] { return g_stop.load(); };
+  // A pass at a time with `braid container sync` (cron's), which waits for
+  // the lock only between this watch's passes.
+  options.before_pass = [&]() -> Status {
+    BRAID_ASSIGN_OR_RETURN(lock, inst->LockActivity("containers.lock", "container pass", true));
+    return Status::OK();
+  };
+  options.after_pass = [&] { lock.reset(); };
+  options.on_pass = [&](const ContainerSpec& spec, const Result<container::PassSummary>& r) {
+    const std::string summary = Report(g, *state, spec, r);
+    if (g.json) Print(summary);  // one JSON object per line and pass
+    std::fflush(stdout);
+    return true;
+  };
+  spdlog::info("watching {} container{}; Ctrl-C ends", specs.size(), specs.size() == 1 ? "" : "s");
+  return container::Watch(inst->store(), *state, specs, options);
 }
 
 Status RunList(const Globals& g) {
@@ -254,6 +303,16 @@ void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
     sync->add_flag("--wait", a->wait,
                    "When another pass of this instance runs, wait for it (default: exit 6)");
     sync->callback([&g, &action, a] { action = [&g, a] { return RunSync(g, *a); }; });
+  }
+  {
+    auto a = std::make_shared<SyncArgs>();
+    CLI::App* watch = c->add_subcommand(
+        "watch",
+        "A pass now, then a pass whenever the disk changes (inotify; within about a second of "
+        "the last change), until Ctrl-C or SIGTERM; --json prints each pass's summary as a line");
+    watch->add_option("names", a->names, "Containers");
+    watch->add_flag("--all", a->all, "Every container (those that exist when it starts)");
+    watch->callback([&g, &action, a] { action = [&g, a] { return RunWatch(g, *a); }; });
   }
   CLI::App* list = c->add_subcommand("list", "The containers: folder, files, bytes, last pass");
   list->callback([&g, &action] { action = [&g] { return RunList(g); }; });

@@ -34,8 +34,8 @@ TEST(PathCodecTest, EncodesWhatRecordsCannotHoldAndDecodesItBack) {
     EXPECT_EQ(*back, raw);
     EXPECT_TRUE(IsValidUtf8(EncodePath(raw)));
   }
-  for (const char* bad :
-       {"", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a/", "%", "%4", "%zz", "%0a", "a%00b", "%41", "a\x01b", "caf\xe9"}) {
+  for (const char* bad : {"", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a/", "%", "%4", "%zz",
+                          "%0a", "a%00b", "%41", "a\x01b", "caf\xe9"}) {
     EXPECT_FALSE(DecodePath(bad).ok()) << bad;
   }
   const std::string long_path(300, 'x');

@@ -209,6 +209,11 @@ class Pass final : public Visitor {
     return Status::OK();
   }
 
+  Status Folder(const std::string& path) override {
+    if (options_.on_folder) options_.on_folder(path);
+    return Status::OK();
+  }
+
   Status Failed(const std::string& path, bool folder, const std::string& why) override {
     Fail(path, why + (folder ? " (nothing below it was looked at; its records are kept)" : ""));
     BRAID_RETURN_IF_ERROR(RemoveRowsBefore(path));

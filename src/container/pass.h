@@ -43,6 +43,9 @@ struct PassOptions {
   uint64_t batch_bytes = 256ull << 20;  // bytes read per transaction at most
   // Called at most every 200 ms from the pass's thread.
   std::function<void(const PassProgress&)> progress;
+  // Called for each folder the walk enters (relative: "" or "a/b/"), from
+  // the pass's thread; the watcher adds its watches so. Null: none.
+  std::function<void(const std::string& folder)> on_folder;
 };
 
 struct PassSummary {

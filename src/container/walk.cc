@@ -86,10 +86,10 @@ class Walker {
     }
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return a.key < b.key; });
-    Status s;
+    Status s = visitor_.Folder(prefix);
     for (const Entry& e : entries) {
-      s = e.folder ? Subfolder(dirfd(dir), prefix, e.key) : File(dirfd(dir), prefix, e.key);
       if (!s.ok()) break;
+      s = e.folder ? Subfolder(dirfd(dir), prefix, e.key) : File(dirfd(dir), prefix, e.key);
     }
     closedir(dir);
     return s;

@@ -57,6 +57,12 @@ class Visitor {
   // `path` could not be read: a file, or a folder ("a/b/", with its slash:
   // nothing below it was seen). The walk goes on after it.
   virtual Status Failed(const std::string& path, bool folder, const std::string& why) = 0;
+  // A folder the walk entered ("" for the root, else "a/b/"), before its
+  // files. Default: nothing.
+  virtual Status Folder(const std::string& path) {
+    (void)path;
+    return Status::OK();
+  }
 };
 
 // Errors: the root cannot be opened (IoError, NotFound): nothing was

@@ -7,6 +7,7 @@
 // nothing.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,6 +216,49 @@ TEST_F(ContainerTest, APassKilledMidwayIsCompletedByTheNext) {
   s = Sync({"many"});
   EXPECT_EQ(s["unchanged"], 2500);
   EXPECT_EQ(Get("many", "%%container")["files"], 2500);
+}
+
+TEST_F(ContainerTest, WatchPassesWhenTheDiskChanges) {
+  Write(folder_ + "/old.dat", "old");
+  ASSERT_EQ(Braid({"container", "add", "w", "--dir", folder_}).exit_code, 0);
+  auto watch = testing::Process::Start(
+      {testing::BraidBin(), "--data", data_, "--json", "container", "watch", "w"},
+      dir_.File("watch.log"));
+  ASSERT_TRUE(watch.ok());
+  // The next pass that did `what` (a slow machine may split one change's
+  // events over two passes).
+  auto until = [&](const char* key, int count) {
+    json s;
+    for (int seen = 0; seen < count;) {
+      auto line = (*watch)->ReadLine(std::chrono::seconds(10));
+      if (!line.ok()) {
+        ADD_FAILURE() << "no pass with " << key << " after 10 s";
+        return s;
+      }
+      s = json::parse(*line);
+      seen += s[key].get<int>();
+    }
+    return s;
+  };
+  until("added", 1);  // the first pass
+  // A new file, in a folder made after the watch began, then a removal:
+  // each seen by a pass of its own (the time is printed, not asserted).
+  const auto start = std::chrono::steady_clock::now();
+  Write(folder_ + "/new/deeper/a.dat", "a");
+  until("added", 1);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("watch: a new file's pass ended %.3f s after it was written\n", took);
+  Write(folder_ + "/new/deeper/b.dat", "b");
+  until("added", 1);
+  fs::remove(folder_ + "/old.dat");
+  until("removed", 1);
+  EXPECT_TRUE(Get("w", "old.dat").is_null());
+  EXPECT_EQ(Get("w", "new/deeper/b.dat")["size"], 1);
+  (*watch)->Signal(SIGTERM);
+  auto code = (*watch)->Wait(std::chrono::seconds(10));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
 }
 
 TEST_F(ContainerTest, BadInputIsRefusedAndChangesNothing) {
