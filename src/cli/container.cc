@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "blob/blob_store.h"
 #include "braid/clock.h"
 #include "cli/cli.h"
 #include "container/pass.h"
@@ -25,7 +26,7 @@ using container::ContainerSpec;
 using container::ContainerState;
 
 struct AddArgs {
-  std::string name, dir, metadata, collection;
+  std::string name, dir, metadata, collection, content = "none";
   std::vector<std::string> globs, excludes;
 };
 
@@ -44,6 +45,7 @@ std::string SpecJson(const ContainerSpec& c) {
   w.EndArray().Key("excludes").BeginArray();
   for (const auto& p : c.walk.excludes) w.String(p);
   w.EndArray().Key("metadata").String(c.walk.sidecar_suffix);
+  w.Key("content").String(c.content_blobs ? "blobs" : "none");
   w.Key("created_ms").Int(c.created_ms).Key("last_pass");
   if (c.last_pass.empty()) {
     w.Null();
@@ -69,6 +71,7 @@ Status RunAdd(const Globals& g, const AddArgs& a) {
   spec.walk.excludes = a.excludes;
   spec.walk.sidecar_suffix = a.metadata;
   if (!a.metadata.empty() && a.metadata.front() != '.') spec.walk.sidecar_suffix = "." + a.metadata;
+  spec.content_blobs = a.content == "blobs";
   spec.created_ms = Clock::Real().NowMillis();
   BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
   BRAID_RETURN_IF_ERROR(state->Add(spec));
@@ -133,6 +136,21 @@ std::string Report(const Globals& g, ContainerState& state, const ContainerSpec&
   return summary;
 }
 
+// The blob store, when a container keeps its files' bytes there.
+Result<std::unique_ptr<blob::BlobStore>> BlobsFor(Instance& inst,
+                                                  const std::vector<ContainerSpec>& specs,
+                                                  container::PassOptions* options) {
+  std::unique_ptr<blob::BlobStore> blobs;
+  for (const ContainerSpec& s : specs) {
+    if (!s.content_blobs) continue;
+    BRAID_ASSIGN_OR_RETURN(blobs, blob::BlobStore::Open(inst.dir() + "/blobs"));
+    options->blobs = blobs.get();
+    options->max_blob_bytes = static_cast<uint64_t>(inst.config().max_attachment_bytes);
+    break;
+  }
+  return blobs;
+}
+
 // The containers named, or every one with --all.
 Result<std::vector<ContainerSpec>> Chosen(ContainerState& state, const SyncArgs& a) {
   if (a.all == !a.names.empty()) {
@@ -154,12 +172,14 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
   BRAID_ASSIGN_OR_RETURN(const std::vector<ContainerSpec> specs, Chosen(*state, a));
   BRAID_ASSIGN_OR_RETURN(auto lock,
                          inst->LockActivity("containers.lock", "container pass", a.wait));
+  container::PassOptions base;
+  BRAID_ASSIGN_OR_RETURN(const auto blobs, BlobsFor(*inst, specs, &base));
   const bool live = !g.json && ::isatty(STDERR_FILENO);
   std::vector<std::string> results;
   Status first_error;
   uint64_t failed = 0;
   for (const ContainerSpec& spec : specs) {
-    container::PassOptions options;
+    container::PassOptions options = base;
     if (live) {
       options.progress = [&spec](const container::PassProgress& p) {
         ShowPassProgress(spec.name, p);
@@ -208,6 +228,7 @@ Status RunWatch(const Globals& g, const SyncArgs& a) {
   sigaction(SIGTERM, &sa, nullptr);
   std::unique_ptr<Instance::DirLock> lock;
   container::WatchOptions options;
+  BRAID_ASSIGN_OR_RETURN(const auto blobs, BlobsFor(*inst, specs, &options.pass));
   options.stop = [] { return g_stop.load(); };
   // A pass at a time with `braid container sync` (cron's), which waits for
   // the lock only between this watch's passes.
@@ -289,6 +310,12 @@ void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
                     "The suffix of metadata sidecars: FILE.SUFFIX (a JSON object, or key = value "
                     "lines) goes into FILE's record; a changed sidecar alone updates it");
     add->add_option("--collection", a->collection, "Where its records go (default: the name)");
+    add->add_option("--content", a->content,
+                    "none: records describe the files; blobs: the files' bytes go to the blob "
+                    "store too, as each record's attachment \"content\", so they replicate "
+                    "(braid sync's attachments step) and `braid container checkout` writes them")
+        ->check(CLI::IsMember({"none", "blobs"}))
+        ->capture_default_str();
     add->callback([&g, &action, a] { action = [&g, a] { return RunAdd(g, *a); }; });
   }
   {

@@ -224,13 +224,13 @@ TEST(ContainerStateTest, RefusesBadSpecsAndDuplicates) {
   testing::TempDir dir;
   auto state = ContainerState::Open(dir.path());
   ASSERT_TRUE(state.ok());
-  ContainerSpec s{"scenes", "/data/scenes", "scenes", {}, 0, ""};
+  ContainerSpec s{"scenes", "/data/scenes", "scenes", {}, false, 0, ""};
   ASSERT_TRUE((*state)->Add(s).ok());
   EXPECT_EQ((*state)->Add(s).code(), Code::kAlreadyExists);
-  for (auto bad : {ContainerSpec{"Bad", "/d", "bad", {}, 0, ""},
-                   ContainerSpec{"ok", "relative", "ok", {}, 0, ""},
-                   ContainerSpec{"ok", "/d", "ok", {{"/abs"}, {}, ""}, 0, ""},
-                   ContainerSpec{"ok", "/d", "ok", {{}, {}, "a/b"}, 0, ""}}) {
+  for (auto bad : {ContainerSpec{"Bad", "/d", "bad", {}, false, 0, ""},
+                   ContainerSpec{"ok", "relative", "ok", {}, false, 0, ""},
+                   ContainerSpec{"ok", "/d", "ok", {{"/abs"}, {}, ""}, false, 0, ""},
+                   ContainerSpec{"ok", "/d", "ok", {{}, {}, "a/b"}, false, 0, ""}}) {
     EXPECT_EQ((*state)->Add(bad).code(), Code::kInvalidArgument) << bad.name << " " << bad.dir;
   }
   auto list = (*state)->List();

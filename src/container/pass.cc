@@ -16,6 +16,7 @@
 #include "base/failpoint.h"
 #include "base/json.h"
 #include "base/validate.h"
+#include "blob/attachments.h"
 #include "blob/hasher.h"
 #include "container/path_codec.h"
 
@@ -275,32 +276,42 @@ class Pass final : public Visitor {
     }
     struct stat before {
     }, after{};
+    // The bytes go through the blob store's writer (which hashes them) or
+    // the hasher alone.
     blob::Hasher hasher;
+    std::unique_ptr<blob::Writer> writer;
+    if (spec_.content_blobs) {
+      BRAID_RETURN_IF_ERROR(BlobBatch());
+      Result<std::unique_ptr<blob::Writer>> w = options_.blobs->Create(options_.max_blob_bytes);
+      if (!w.ok()) {
+        ::close(fd);
+        return w.status();
+      }
+      writer = std::move(*w);
+    }
     uint64_t size = 0;
-    bool read_ok = fstat(fd, &before) == 0;
-    int err = read_ok ? 0 : errno;
-    while (read_ok) {
+    std::string failure;
+    if (fstat(fd, &before) != 0) failure = std::strerror(errno);
+    while (failure.empty()) {
       const ssize_t n = ::read(fd, buffer_.data(), buffer_.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        err = errno;
-        read_ok = false;
-        break;
+      if (n < 0) failure = std::strerror(errno);
+      if (n <= 0) break;
+      const std::string_view piece(buffer_.data(), static_cast<size_t>(n));
+      if (writer) {
+        if (Status s = writer->Append(piece); !s.ok()) failure = s.message();
+      } else {
+        hasher.Update(piece);
       }
-      if (n == 0) break;
-      hasher.Update(std::string_view(buffer_.data(), static_cast<size_t>(n)));
       size += static_cast<uint64_t>(n);
     }
-    if (read_ok && fstat(fd, &after) != 0) {
-      err = errno;
-      read_ok = false;
-    }
+    if (failure.empty() && fstat(fd, &after) != 0) failure = std::strerror(errno);
     ::close(fd);
     progress_.bytes_read += size;
     batch_bytes_ += size;
     ++progress_.files_read;
-    if (!read_ok) {
-      Fail(e.path, std::strerror(err));
+    if (!failure.empty()) {
+      Fail(e.path, failure);
       return Status::OK();
     }
     const FileStat seen = StatOf(before);
@@ -312,7 +323,17 @@ class Pass final : public Visitor {
     w.row.path = e.path;
     w.row.stat = seen;
     std::string md5, metadata;
-    BRAID_RETURN_IF_ERROR(hasher.Finish(&w.row.sha256, &md5));
+    if (writer) {
+      Result<blob::BlobInfo> info = writer->Commit({}, blob::Sync::kDeferred);
+      if (!info.ok()) {
+        Fail(e.path, info.status().message());
+        return Status::OK();
+      }
+      w.row.sha256 = info->sha256;
+      md5 = info->md5;
+    } else {
+      BRAID_RETURN_IF_ERROR(hasher.Finish(&w.row.sha256, &md5));
+    }
     if (e.sidecar) {
       Result<std::pair<FileStat, std::string>> side =
           ReadSidecar(e.path + spec_.walk.sidecar_suffix);
@@ -348,6 +369,17 @@ class Pass final : public Visitor {
         .String(md5);
     if (!metadata.empty()) j.Key("metadata").Raw(metadata);
     j.EndObject();
+    if (writer) {
+      const size_t slash = e.path.rfind('/');
+      blob::Attachment content;
+      content.name = "content";
+      content.content_type =
+          blob::GuessContentType(slash == std::string::npos ? e.path : e.path.substr(slash + 1));
+      content.md5 = md5;
+      content.sha256 = w.row.sha256;
+      content.size = seen.size;
+      w.body = blob::BodyWithAttachments(w.body, {content});
+    }
     writes_.push_back(std::move(w));
     return Flushed();
   }
@@ -387,9 +419,22 @@ class Pass final : public Visitor {
     return Status::OK();
   }
 
-  // The batch's records in one store transaction, then its state rows.
+  // Blobs written from here on are made durable together by Flush.
+  Status BlobBatch() {
+    if (in_blob_batch_) return Status::OK();
+    BRAID_RETURN_IF_ERROR(options_.blobs->BeginBatch());
+    in_blob_batch_ = true;
+    return Status::OK();
+  }
+
+  // The batch's blobs made durable, its records in one store transaction,
+  // then its state rows.
   Status Flush() {
     batch_bytes_ = 0;
+    if (in_blob_batch_) {
+      BRAID_RETURN_IF_ERROR(options_.blobs->EndBatch());
+      in_blob_batch_ = false;
+    }
     if (writes_.empty() && removals_.empty()) return Status::OK();
     BRAID_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
     std::vector<FileRow> rows;
@@ -399,6 +444,9 @@ class Pass final : public Visitor {
       req.collection = spec_.collection;
       req.id = w.id;
       req.body = w.body;
+      // A blob container's records carry the file as attachment "content";
+      // another container's keep what the store has (none).
+      if (spec_.content_blobs) req.attachments = PutRequest::AttachmentsMode::kSet;
       Result<WriteResult> r = txn->Put(req);
       if (!r.ok()) return r.status().WithContext("writing the record of " + w.id);
       Count(r->op);
@@ -493,6 +541,7 @@ class Pass final : public Visitor {
   std::vector<Write> writes_;
   std::vector<std::string> removals_;
   uint64_t batch_bytes_ = 0;
+  bool in_blob_batch_ = false;
   PassSummary summary_;
   PassProgress progress_;
   const Clock::time_point start_;
@@ -513,6 +562,13 @@ Result<PassSummary> RunPass(Store& store, ContainerState& state, const Container
     int fd;
     ~Closer() { ::close(fd); }
   } closer{root};
+  if (spec.content_blobs) {
+    if (options.blobs == nullptr)
+      return Status::Internal("a blob container's pass needs the blob store");
+    // A batch cut short by a crash: its blobs may not all be whole.
+    if (options.blobs->NeedsVerify())
+      BRAID_RETURN_IF_ERROR(options.blobs->VerifyUnsynced().status());
+  }
   BRAID_ASSIGN_OR_RETURN(auto rows, state.Files(spec.name));
   Pass pass(store, state, spec, options, root, std::move(rows));
   BRAID_RETURN_IF_ERROR(pass.Start());

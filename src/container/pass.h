@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "blob/blob_store.h"
 #include "braid/store.h"
 #include "container/state.h"
 
@@ -46,6 +47,11 @@ struct PassOptions {
   // Called for each folder the walk enters (relative: "" or "a/b/"), from
   // the pass's thread; the watcher adds its watches so. Null: none.
   std::function<void(const std::string& folder)> on_folder;
+  // Where the files' bytes go for a container with content_blobs (they are
+  // durable before the records that name them commit), and the largest
+  // file it takes (a larger one fails, named).
+  blob::BlobStore* blobs = nullptr;
+  uint64_t max_blob_bytes = uint64_t{4} << 30;
 };
 
 struct PassSummary {

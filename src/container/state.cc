@@ -44,18 +44,19 @@ CREATE TABLE files(
 ) WITHOUT ROWID;
 )sql";
 
-std::string PatternsJson(const WalkOptions& w) {
+std::string PatternsJson(const WalkOptions& w, bool content_blobs) {
   std::string out;
   json::Writer j(&out);
   j.BeginObject().Key("globs").BeginArray();
   for (const auto& g : w.globs) j.String(g);
   j.EndArray().Key("excludes").BeginArray();
   for (const auto& e : w.excludes) j.String(e);
-  j.EndArray().Key("sidecar").String(w.sidecar_suffix).EndObject();
+  j.EndArray().Key("sidecar").String(w.sidecar_suffix);
+  j.Key("content").String(content_blobs ? "blobs" : "none").EndObject();
   return out;
 }
 
-Result<WalkOptions> ParsePatterns(std::string_view text) {
+Result<WalkOptions> ParsePatterns(std::string_view text, bool* content_blobs) {
   std::string minified;
   BRAID_RETURN_IF_ERROR(json::Validate(text, &minified).WithContext("container patterns"));
   const json::Value v(minified);
@@ -71,15 +72,18 @@ Result<WalkOptions> ParsePatterns(std::string_view text) {
   strings("globs", &w.globs);
   strings("excludes", &w.excludes);
   if (auto s = v.Find("sidecar")) w.sidecar_suffix = s->AsString().value_or("");
+  auto content = v.Find("content");
+  *content_blobs = content && content->AsString() == "blobs";
   return w;
 }
 
-ContainerSpec DecodeSpec(const Stmt& s, WalkOptions walk) {
+ContainerSpec DecodeSpec(const Stmt& s, WalkOptions walk, bool content_blobs) {
   ContainerSpec c;
   c.name = std::string(s.Text(0));
   c.dir = std::string(s.Text(1));
   c.collection = std::string(s.Text(2));
   c.walk = std::move(walk);
+  c.content_blobs = content_blobs;
   c.created_ms = s.Int(4);
   c.last_pass = s.OptionalText(5).value_or("");
   return c;
@@ -190,7 +194,7 @@ Status ContainerState::Add(const ContainerSpec& spec) {
   }
   BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO containers(name, dir, collection, "
                                               "patterns, created_ms) VALUES (?, ?, ?, ?, ?)"));
-  const std::string patterns = PatternsJson(spec.walk);
+  const std::string patterns = PatternsJson(spec.walk, spec.content_blobs);
   return s.Bind(1, spec.name)
       .Bind(2, spec.dir)
       .Bind(3, spec.collection)
@@ -206,8 +210,9 @@ Result<std::optional<ContainerSpec>> ContainerState::Get(const std::string& name
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
   if (!found) return std::optional<ContainerSpec>();
-  BRAID_ASSIGN_OR_RETURN(WalkOptions walk, ParsePatterns(s.Text(3)));
-  return std::optional<ContainerSpec>(DecodeSpec(s, std::move(walk)));
+  bool blobs = false;
+  BRAID_ASSIGN_OR_RETURN(WalkOptions walk, ParsePatterns(s.Text(3), &blobs));
+  return std::optional<ContainerSpec>(DecodeSpec(s, std::move(walk), blobs));
 }
 
 Result<std::vector<ContainerSpec>> ContainerState::List() {
@@ -218,8 +223,9 @@ Result<std::vector<ContainerSpec>> ContainerState::List() {
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
     if (!row) return out;
-    BRAID_ASSIGN_OR_RETURN(WalkOptions walk, ParsePatterns(s.Text(3)));
-    out.push_back(DecodeSpec(s, std::move(walk)));
+    bool blobs = false;
+    BRAID_ASSIGN_OR_RETURN(WalkOptions walk, ParsePatterns(s.Text(3), &blobs));
+    out.push_back(DecodeSpec(s, std::move(walk), blobs));
   }
 }
 

@@ -35,6 +35,9 @@ struct ContainerSpec {
   std::string dir;         // absolute
   std::string collection;  // where its records go (default: the name)
   WalkOptions walk;
+  // The files' bytes go to the blob store too, as each record's attachment
+  // "content", so they replicate with the records (`--content blobs`).
+  bool content_blobs = false;
   int64_t created_ms = 0;
   std::string last_pass;  // the last pass's JSON summary; "" before the first
 };
