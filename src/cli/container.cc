@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include "blob/blob_store.h"
 #include "braid/clock.h"
 #include "cli/cli.h"
+#include "container/checkout.h"
 #include "container/pass.h"
 #include "container/state.h"
 #include "container/watch.h"
@@ -247,6 +250,97 @@ Status RunWatch(const Globals& g, const SyncArgs& a) {
   return container::Watch(inst->store(), *state, specs, options);
 }
 
+struct CheckoutArgs {
+  std::string name, dir, collection;
+  bool follow = false;
+};
+
+Status RunCheckout(const Globals& g, const CheckoutArgs& a) {
+  BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
+  BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
+  BRAID_ASSIGN_OR_RETURN(auto spec, state->GetCheckout(a.name));
+  std::error_code ec;
+  if (!a.dir.empty()) {
+    fs::create_directories(a.dir, ec);
+    const fs::path dir = fs::weakly_canonical(fs::absolute(a.dir, ec), ec);
+    if (ec || !fs::is_directory(dir, ec)) {
+      return Status::InvalidArgument("--dir " + a.dir + " is not a folder, and cannot be made");
+    }
+    if (spec && spec->dir != dir.string()) {
+      return Status::InvalidArgument("container " + a.name + " is checked out in " + spec->dir +
+                                     "; one checkout per container");
+    }
+    if (!spec) {
+      const container::CheckoutSpec added{a.name, dir.string(),
+                                          a.collection.empty() ? a.name : a.collection, 0, ""};
+      BRAID_RETURN_IF_ERROR(state->AddCheckout(added));
+      spec = added;
+    }
+  }
+  if (!spec) {
+    return Status::NotFound("container " + a.name +
+                            " is not checked out here: give --dir for the first checkout");
+  }
+  BRAID_ASSIGN_OR_RETURN(const auto blobs, blob::BlobStore::Open(inst->dir() + "/blobs"));
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  if (a.follow) {
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool changed = false;
+  const uint64_t listener = inst->store().AddChangeListener([&] {
+    std::lock_guard l(mu);
+    changed = true;
+    cv.notify_all();
+  });
+  Status result;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(spec, state->GetCheckout(a.name));
+    Result<container::CheckoutSummary> r =
+        container::RunCheckout(inst->store(), *state, *blobs, *spec);
+    if (!r.ok()) {
+      result = r.status();
+    } else {
+      if (g.json) {
+        Print(container::CheckoutSummaryJson(*r));
+      } else {
+        char line[200];
+        std::snprintf(line, sizeof line,
+                      "%s: %llu written, %llu removed, %llu unchanged, %llu waiting for their "
+                      "bytes, %llu conflicts",
+                      a.name.c_str(), static_cast<unsigned long long>(r->written),
+                      static_cast<unsigned long long>(r->removed),
+                      static_cast<unsigned long long>(r->unchanged),
+                      static_cast<unsigned long long>(r->pending),
+                      static_cast<unsigned long long>(r->conflict_count));
+        Print(line);
+      }
+      std::fflush(stdout);
+      for (const auto* list : {&r->conflicts, &r->errors}) {
+        for (const auto& [path, why] : *list) {
+          std::fprintf(stderr, "braid: checkout %s: %s: %s\n", a.name.c_str(), path.c_str(),
+                       why.c_str());
+        }
+      }
+      result = r->conflict_count + r->error_count == 0
+                   ? Status::OK()
+                   : Status::Partial(std::to_string(r->conflict_count) + " conflicts and " +
+                                     std::to_string(r->error_count) +
+                                     " errors (named above); those files were left as they are");
+    }
+    if (!a.follow || g_stop) break;
+    std::unique_lock l(mu);
+    cv.wait_for(l, std::chrono::seconds(2), [&] { return changed || g_stop.load(); });
+    changed = false;
+    if (g_stop) break;
+  }
+  inst->store().RemoveChangeListener(listener);
+  return a.follow && g_stop ? Status::OK() : result;
+}
+
 Status RunList(const Globals& g) {
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(auto state, ContainerState::Open(inst->dir()));
@@ -340,6 +434,22 @@ void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
     watch->add_option("names", a->names, "Containers");
     watch->add_flag("--all", a->all, "Every container (those that exist when it starts)");
     watch->callback([&g, &action, a] { action = [&g, a] { return RunWatch(g, *a); }; });
+  }
+  {
+    auto a = std::make_shared<CheckoutArgs>();
+    CLI::App* co = c->add_subcommand(
+        "checkout",
+        "Write a container's files into a folder from its records (on an instance that syncs "
+        "them; the container needs --content blobs where it is kept), and bring the folder in "
+        "line with later syncs on every run; a file changed here is never overwritten (it is "
+        "listed as a conflict, exit 9)");
+    co->add_option("name", a->name, "The container")->required();
+    co->add_option("--dir", a->dir, "The folder (first run; made when missing)");
+    co->add_option("--collection", a->collection,
+                   "Where its records are (first run; default: the name)");
+    co->add_flag("--follow", a->follow,
+                 "Keep running: a run after every change of the store, until Ctrl-C or SIGTERM");
+    co->callback([&g, &action, a] { action = [&g, a] { return RunCheckout(g, *a); }; });
   }
   CLI::App* list = c->add_subcommand("list", "The containers: folder, files, bytes, last pass");
   list->callback([&g, &action] { action = [&g] { return RunList(g); }; });

@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -242,6 +243,46 @@ TEST(ContainerStateTest, RefusesBadSpecsAndDuplicates) {
   testing::TempDir other;
   std::ofstream(other.File("containers.db")) << "not sqlite at all, a text file of some size....";
   EXPECT_FALSE(ContainerState::Open(other.path()).ok());
+}
+
+// DIR/containers.db of format 1 (before checkouts), as the first release
+// of containers wrote it: format 2 opens it, keeps its containers and
+// files, and adds the checkout tables.
+TEST(ContainerStateTest, UpgradesFormatOne) {
+  testing::TempDir dir;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.File("containers.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, R"sql(
+CREATE TABLE containers(name TEXT PRIMARY KEY, dir TEXT NOT NULL, collection TEXT NOT NULL,
+  patterns TEXT NOT NULL, created_ms INTEGER NOT NULL, last_pass TEXT) WITHOUT ROWID;
+CREATE TABLE files(container TEXT NOT NULL, path BLOB NOT NULL, size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, side_size INTEGER,
+  side_mtime_ns INTEGER, side_ino INTEGER, side_ctime_ns INTEGER, sha256 TEXT NOT NULL,
+  begin_time TEXT, end_time TEXT, west REAL, south REAL, east REAL, north REAL,
+  PRIMARY KEY (container, path)) WITHOUT ROWID;
+INSERT INTO containers VALUES ('old', '/data/old', 'old',
+  '{"globs":["*.tif"],"excludes":[],"sidecar":".json"}', 1, NULL);
+INSERT INTO files(container, path, size, mtime_ns, ino, ctime_ns, sha256)
+  VALUES ('old', x'612e746966', 1, 2, 3, 4, 'ab');
+PRAGMA application_id = 1651663683; PRAGMA user_version = 1;
+)sql",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto state = ContainerState::Open(dir.path());
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  auto old = (*state)->Get("old");
+  ASSERT_TRUE(old.ok() && *old);
+  EXPECT_EQ((*old)->walk.globs, std::vector<std::string>{"*.tif"});
+  EXPECT_FALSE((*old)->content_blobs);
+  auto totals = (*state)->Total("old");
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->files, 1u);
+  EXPECT_TRUE((*state)->AddCheckout({"old", "/elsewhere", "old", 0, ""}).ok());
+  state->reset();
+  EXPECT_TRUE(ContainerState::Open(dir.path()).ok());  // and again, at format 2
 }
 
 }  // namespace

@@ -12,7 +12,7 @@ namespace {
 using sqlite::Db;
 using sqlite::Stmt;
 
-constexpr int64_t kFormat = 1;
+constexpr int64_t kFormat = 2;
 constexpr int64_t kApplicationId = 0x62726343;  // "brcC"
 constexpr auto kBusyTimeout = std::chrono::milliseconds(10'000);
 
@@ -41,6 +41,28 @@ CREATE TABLE files(
   end_time      TEXT,
   west REAL, south REAL, east REAL, north REAL,
   PRIMARY KEY (container, path)
+) WITHOUT ROWID;
+)sql";
+
+// Format 2: checkouts (container/checkout.h).
+constexpr char kCheckoutSchema[] = R"sql(
+CREATE TABLE checkouts(
+  name       TEXT PRIMARY KEY,  -- the container's name
+  dir        TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  cursor     INTEGER NOT NULL,  -- the change-log seq dealt with
+  last_run   TEXT               -- the last run's JSON summary
+) WITHOUT ROWID;
+CREATE TABLE checkout_files(
+  name     TEXT NOT NULL,
+  id       TEXT NOT NULL,       -- the file's record
+  path     BLOB NOT NULL,       -- relative, bytes as on disk
+  sha256   TEXT NOT NULL,       -- what was written
+  size     INTEGER NOT NULL,    -- the file's stat right after it was written
+  mtime_ns INTEGER NOT NULL,
+  ino      INTEGER NOT NULL,
+  ctime_ns INTEGER NOT NULL,
+  PRIMARY KEY (name, id)
 ) WITHOUT ROWID;
 )sql";
 
@@ -160,27 +182,29 @@ Result<std::unique_ptr<ContainerState>> ContainerState::Open(const std::string& 
   BRAID_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"));
   BRAID_ASSIGN_OR_RETURN(const int64_t app, db->QueryInt("PRAGMA application_id"));
   BRAID_ASSIGN_OR_RETURN(const int64_t version, db->QueryInt("PRAGMA user_version"));
-  if (app == 0 && version == 0) {
+  if ((app != 0 || version != 0) && (app != kApplicationId || version < 1 || version > kFormat)) {
+    return Status::Corruption(path + " is not a braid container state of format 1 to " +
+                              std::to_string(kFormat) +
+                              " (remove it: the next pass of each container reads every file)");
+  }
+  if (version < kFormat) {
+    // Create, or upgrade, in one transaction; another process may have
+    // done it while this one waited for the lock.
     BRAID_RETURN_IF_ERROR(db->Exec("BEGIN IMMEDIATE"));
-    BRAID_ASSIGN_OR_RETURN(const int64_t again, db->QueryInt("PRAGMA user_version"));
-    Status s;
-    if (again == 0) {  // not made by another process meanwhile
-      s = db->Exec(kSchema);
-      if (s.ok()) {
-        s = db->Exec(("PRAGMA application_id=" + std::to_string(kApplicationId) +
-                      "; PRAGMA user_version=" + std::to_string(kFormat))
-                         .c_str());
-      }
-    }
+    auto work = [&]() -> Status {
+      BRAID_ASSIGN_OR_RETURN(const int64_t now, db->QueryInt("PRAGMA user_version"));
+      if (now == 0) BRAID_RETURN_IF_ERROR(db->Exec(kSchema));
+      if (now < 2) BRAID_RETURN_IF_ERROR(db->Exec(kCheckoutSchema));
+      return db->Exec(("PRAGMA application_id=" + std::to_string(kApplicationId) +
+                       "; PRAGMA user_version=" + std::to_string(kFormat))
+                          .c_str());
+    };
+    Status s = work();
     if (s.ok()) s = db->Exec("COMMIT");
     if (!s.ok()) {
       (void)db->Exec("ROLLBACK");
-      return s.WithContext("creating " + path);
+      return s.WithContext("creating or upgrading " + path);
     }
-  } else if (app != kApplicationId || version != kFormat) {
-    return Status::Corruption(path + " is not a braid container state of format " +
-                              std::to_string(kFormat) +
-                              " (remove it: the next pass of each container reads every file)");
   }
   return std::unique_ptr<ContainerState>(new ContainerState(path, std::move(db)));
 }
@@ -310,6 +334,73 @@ Result<Totals> ContainerState::Total(const std::string& name) {
     t.extent.footprint = std::array<double, 4>{s.Double(4), s.Double(5), s.Double(6), s.Double(7)};
   }
   return t;
+}
+
+Status ContainerState::AddCheckout(const CheckoutSpec& spec) {
+  BRAID_RETURN_IF_ERROR(ValidateCollection(spec.name).WithContext("container name"));
+  BRAID_RETURN_IF_ERROR(ValidateCollection(spec.collection));
+  BRAID_ASSIGN_OR_RETURN(auto existing, GetCheckout(spec.name));
+  if (existing) {
+    return Status::AlreadyExists("container " + spec.name + " is checked out in " + existing->dir);
+  }
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("INSERT INTO checkouts(name, dir, collection, cursor) "
+                                      "VALUES (?, ?, ?, 0)"));
+  return s.Bind(1, spec.name).Bind(2, spec.dir).Bind(3, spec.collection).Run();
+}
+
+Result<std::optional<CheckoutSpec>> ContainerState::GetCheckout(const std::string& name) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT dir, collection, cursor, last_run "
+                                              "FROM checkouts WHERE name = ?"));
+  s.Bind(1, name);
+  BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+  if (!found) return std::optional<CheckoutSpec>();
+  return std::optional<CheckoutSpec>(
+      CheckoutSpec{name, std::string(s.Text(0)), std::string(s.Text(1)),
+                   static_cast<uint64_t>(s.Int(2)), s.OptionalText(3).value_or("")});
+}
+
+Status ContainerState::SetCheckoutRun(const std::string& name, uint64_t cursor,
+                                      const std::string& summary) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("UPDATE checkouts SET cursor = ?, last_run = ? WHERE name = ?"));
+  return s.Bind(1, static_cast<int64_t>(cursor)).Bind(2, summary).Bind(3, name).Run();
+}
+
+Result<std::optional<CheckoutFile>> ContainerState::GetCheckoutFile(const std::string& name,
+                                                                    const std::string& id) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT path, sha256, size, mtime_ns, ino, ctime_ns "
+                                              "FROM checkout_files WHERE name = ? AND id = ?"));
+  s.Bind(1, name).Bind(2, id);
+  BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+  if (!found) return std::optional<CheckoutFile>();
+  CheckoutFile f;
+  f.id = id;
+  f.path = std::string(s.Blob(0));
+  f.sha256 = std::string(s.Text(1));
+  f.stat = {static_cast<uint64_t>(s.Int(2)), s.Int(3), static_cast<uint64_t>(s.Int(4)), s.Int(5)};
+  return std::optional<CheckoutFile>(std::move(f));
+}
+
+Status ContainerState::PutCheckoutFile(const std::string& name, const CheckoutFile& f) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT OR REPLACE INTO checkout_files(name, id, path, sha256, size, "
+                           "mtime_ns, ino, ctime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  return s.Bind(1, name)
+      .Bind(2, f.id)
+      .BindBlob(3, f.path)
+      .Bind(4, f.sha256)
+      .Bind(5, static_cast<int64_t>(f.stat.size))
+      .Bind(6, f.stat.mtime_ns)
+      .Bind(7, static_cast<int64_t>(f.stat.ino))
+      .Bind(8, f.stat.ctime_ns)
+      .Run();
+}
+
+Status ContainerState::RemoveCheckoutFile(const std::string& name, const std::string& id) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("DELETE FROM checkout_files WHERE name = ? AND id = ?"));
+  return s.Bind(1, name).Bind(2, id).Run();
 }
 
 }  // namespace braid::container

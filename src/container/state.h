@@ -64,6 +64,19 @@ struct Totals {
   Extent extent;  // earliest begin, latest end, the box around every footprint
 };
 
+// A checkout (container/checkout.h): a container's files written into a
+// folder from its records, and what was written of each.
+struct CheckoutSpec {
+  std::string name, dir, collection;
+  uint64_t cursor = 0;   // the change-log seq dealt with
+  std::string last_run;  // JSON summary; "" before the first
+};
+struct CheckoutFile {
+  std::string id, path;  // the record; the path's bytes
+  std::string sha256;
+  FileStat stat;  // right after it was written: another stat is a local change
+};
+
 class ContainerState {
  public:
   // Opens (creating) DIR/containers.db. Errors: IoError, Corruption (not a
@@ -93,6 +106,15 @@ class ContainerState {
                const std::vector<std::string>& removed);
 
   Result<Totals> Total(const std::string& name);
+
+  // Checkouts. AddCheckout errors: AlreadyExists.
+  Status AddCheckout(const CheckoutSpec& spec);
+  Result<std::optional<CheckoutSpec>> GetCheckout(const std::string& name);
+  Status SetCheckoutRun(const std::string& name, uint64_t cursor, const std::string& summary);
+  Result<std::optional<CheckoutFile>> GetCheckoutFile(const std::string& name,
+                                                      const std::string& id);
+  Status PutCheckoutFile(const std::string& name, const CheckoutFile& file);
+  Status RemoveCheckoutFile(const std::string& name, const std::string& id);
 
  private:
   ContainerState(std::string path, std::unique_ptr<sqlite::Db> db)

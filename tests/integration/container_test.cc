@@ -303,6 +303,79 @@ TEST(ContainerBlobsTest, AContainersFilesReplicateWithTheirBytes) {
   EXPECT_NE(r.err.find("big.bin"), std::string::npos) << r.err;
 }
 
+// checkout on a mirror: the same files byte for byte (diff -r), later
+// changes and removals followed, a file changed there kept and listed.
+TEST(ContainerCheckoutTest, AMirrorChecksOutTheFilesAndFollowsThem) {
+  testing::Cluster c;
+  c.Add("up");
+  c.Add("down", /*serve=*/false);
+  ASSERT_EQ(c.Link("down", "up", {"--direction", "pull"}).exit_code, 0);
+  const std::string folder = c["up"].dir + "-folder", out = c["down"].dir + "-checkout";
+  Write(folder + "/2026/01/a.tif", std::string(200'000, 'a'));
+  Write(folder + "/2026/02/b.tif", "b");
+  Write(folder + "/caf\xe9 100%.txt", "latin-1 name");
+  Write(folder + "/gone.txt", "soon removed");
+  ASSERT_EQ(
+      c.Cli("up", {"container", "add", "files", "--dir", folder, "--content", "blobs"}).exit_code,
+      0);
+  auto pass_and_sync = [&] {
+    RunResult r = c.Cli("up", {"container", "sync", "files"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = c.Sync("down", {"up"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  auto checkout = [&](std::vector<std::string> args, int want) {
+    args.insert(args.begin(), {"--json", "container", "checkout", "files"});
+    const RunResult r = c.Cli("down", args);
+    EXPECT_EQ(r.exit_code, want) << r.err;
+    return r.out.empty() ? json() : json::parse(r.out);
+  };
+  auto same = [&] {
+    const RunResult d = testing::Run({"/usr/bin/diff", "-r", folder, out});
+    EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+  };
+  pass_and_sync();
+  json s = checkout({"--dir", out}, 0);
+  EXPECT_EQ(s["written"], 4) << s;
+  same();
+  EXPECT_EQ(fs::last_write_time(out + "/2026/01/a.tif"),
+            fs::last_write_time(folder + "/2026/01/a.tif"));  // mtime kept
+  EXPECT_EQ(checkout({}, 0)["written"], 0);                   // nothing new
+
+  // Later: a change, a removal, an addition upstream.
+  Write(folder + "/2026/02/b.tif", "b, changed");
+  fs::remove(folder + "/gone.txt");
+  Write(folder + "/2026/03/c.tif", "c");
+  pass_and_sync();
+  s = checkout({}, 0);
+  EXPECT_EQ(s["written"], 2) << s;
+  EXPECT_EQ(s["removed"], 1) << s;
+  same();
+
+  // Changed here, and upstream: kept here and listed (exit 9) on every run
+  // until resolved; the other files go on.
+  Write(out + "/2026/02/b.tif", "local edit");
+  Write(folder + "/2026/02/b.tif", "b, changed again");
+  Write(folder + "/2026/03/c.tif", "c, changed");
+  pass_and_sync();
+  s = checkout({}, 9);
+  EXPECT_EQ(s["conflict_count"], 1) << s;
+  EXPECT_EQ(s["conflicts"][0]["path"], "2026/02/b.tif");
+  EXPECT_EQ(s["written"], 1) << s;
+  std::ifstream kept(out + "/2026/02/b.tif");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>()),
+            "local edit");
+  EXPECT_EQ(checkout({}, 9)["conflict_count"], 1);
+  fs::remove(out + "/2026/02/b.tif");  // resolved: the local edit dropped
+  s = checkout({}, 0);
+  EXPECT_EQ(s["written"], 1) << s;
+  same();
+
+  // Bad input: another folder for the same checkout, none at all.
+  EXPECT_EQ(checkout({"--dir", c["down"].dir + "-elsewhere"}, 2), json());
+  EXPECT_EQ(c.Cli("down", {"container", "checkout", "nothing"}).exit_code, 3);
+}
+
 TEST_F(ContainerTest, BadInputIsRefusedAndChangesNothing) {
   EXPECT_EQ(Braid({"container", "add", "Bad Name", "--dir", folder_}).exit_code, 2);
   EXPECT_EQ(Braid({"container", "add", "x", "--dir", dir_.File("missing")}).exit_code, 2);
