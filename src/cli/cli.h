@@ -37,6 +37,10 @@ Result<std::unique_ptr<Instance>> OpenInstance(const Globals& g);
 // Prints one line (or block) of output to stdout.
 void Print(std::string_view text);
 
+// Prints JSON objects, one per thing a command did (remotes synced,
+// containers passed): the object alone when `one`, else an array of them.
+void PrintJsonResults(const std::vector<std::string>& objects, bool one);
+
 // The first line of a secret's file (a token, a password), without its line
 // end. `what` names it in errors: "the token file x is empty".
 Result<std::string> ReadSecretFile(const std::string& path, std::string_view what);

@@ -197,18 +197,7 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
       failed += r->failed;
     }
   }
-  if (g.json) {
-    if (results.size() == 1 && !a.all) {
-      Print(results[0]);
-    } else {
-      std::string out;
-      json::Writer w(&out);
-      w.BeginArray();
-      for (const auto& r : results) w.Raw(r);
-      w.EndArray();
-      Print(out);
-    }
-  }
+  if (g.json) PrintJsonResults(results, /*one=*/results.size() == 1 && !a.all);
   if (!first_error.ok()) return first_error;
   if (failed > 0) {
     return Status::Partial(std::to_string(failed) +

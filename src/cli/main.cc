@@ -24,6 +24,16 @@ void Print(std::string_view text) {
   std::fputc('\n', stdout);
 }
 
+void PrintJsonResults(const std::vector<std::string>& objects, bool one) {
+  if (one && objects.size() == 1) return Print(objects[0]);
+  std::string out;
+  json::Writer w(&out);
+  w.BeginArray();
+  for (const auto& o : objects) w.Raw(o);
+  w.EndArray();
+  Print(out);
+}
+
 Result<std::string> ReadSecretFile(const std::string& path, std::string_view what) {
   std::ifstream in(path);
   if (!in) return Status::IoError("cannot read the " + std::string(what) + " file " + path);

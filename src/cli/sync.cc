@@ -460,19 +460,8 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
     }
     results.push_back(std::move(summary));
   }
-  if (g.json) {
-    // One remote named: its summary object; otherwise an array of them.
-    if (results.size() == 1 && !a.all) {
-      Print(results[0]);
-    } else {
-      std::string out;
-      json::Writer w(&out);
-      w.BeginArray();
-      for (const auto& r : results) w.Raw(r);
-      w.EndArray();
-      Print(out);
-    }
-  }
+  // One remote named: its summary object; otherwise an array of them.
+  if (g.json) PrintJsonResults(results, /*one=*/results.size() == 1 && !a.all);
   return first_error;
 }
 
