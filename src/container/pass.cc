@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -30,13 +31,13 @@ constexpr auto kProgressEvery = std::chrono::milliseconds(200);
 // Opens `path` below the folder `root` for reading: no symlink anywhere on
 // the way, nothing outside it (openat2 RESOLVE_BENEATH; on kernels without
 // it, O_NOFOLLOW on the last component, as the walk saw no symlink above).
-int OpenBeneath(int root, const std::string& path) {
+int OpenBeneath(int root, const std::string& path, int flags = 0) {
   open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | static_cast<uint64_t>(flags);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
   const int fd = static_cast<int>(syscall(SYS_openat2, root, path.c_str(), &how, sizeof how));
   if (fd >= 0 || errno != ENOSYS) return fd;
-  return openat(root, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  return openat(root, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
 }
 
 int64_t Nanos(const timespec& t) {
@@ -181,20 +182,65 @@ namespace {
 class Pass final : public Visitor {
  public:
   Pass(Store& store, ContainerState& state, const ContainerSpec& spec, const PassOptions& options,
-       int root, std::unique_ptr<ContainerState::Cursor> rows)
+       int root)
       : store_(store),
         state_(state),
         spec_(spec),
         options_(options),
         root_(root),
-        rows_(std::move(rows)),
         buffer_(kReadBytes),
         start_(Clock::now()),
         last_progress_(start_) {
     summary_.container = spec.name;
   }
 
-  Status Start() { return Advance(); }
+  // The rows the next files are merged with (all, or a range of them).
+  Status Begin(std::unique_ptr<ContainerState::Cursor> rows) {
+    rows_ = std::move(rows);
+    return Advance();
+  }
+  // What is left of the rows was not seen: those files are gone.
+  Status EndRange() {
+    while (has_row_) {
+      Remove(row_.path);
+      BRAID_RETURN_IF_ERROR(Advance());
+    }
+    return Flushed();
+  }
+
+  // One file named by the watcher: as a walk would see it, or gone.
+  Status FileTarget(const std::string& path) {
+    BRAID_ASSIGN_OR_RETURN(std::optional<FileRow> row, state_.FileOf(spec_.name, path));
+    BRAID_RETURN_IF_ERROR(Begin(std::make_unique<OneRow>(std::move(row))));
+    if (Selected(spec_.walk, path)) {
+      const size_t slash = path.rfind('/');
+      const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash);
+      const std::string leaf = path.substr(slash == std::string::npos ? 0 : slash + 1);
+      const int dir = folder == "." ? ::dup(root_) : OpenBeneath(root_, folder, O_DIRECTORY);
+      struct stat st {};
+      if (dir >= 0) {
+        if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+          WalkEntry e{path, StatOf(st), std::nullopt};
+          struct stat side {};
+          const std::string& suffix = spec_.walk.sidecar_suffix;
+          if (!suffix.empty() &&
+              ::fstatat(dir, (leaf + suffix).c_str(), &side, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISREG(side.st_mode)) {
+            e.sidecar = StatOf(side);
+          }
+          ::close(dir);
+          BRAID_RETURN_IF_ERROR(File(std::move(e)));
+        } else {
+          const int err = errno;
+          ::close(dir);
+          if (err != ENOENT && err != 0) return Failed(path, false, std::strerror(err));
+        }
+      } else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EXDEV) {
+        return Failed(path, false, std::strerror(errno));
+      }
+    }
+    return EndRange();
+  }
 
   Status File(WalkEntry e) override {
     ++progress_.files_seen;
@@ -227,10 +273,7 @@ class Pass final : public Visitor {
   }
 
   Result<PassSummary> Finish() {
-    while (has_row_) {
-      Remove(row_.path);
-      BRAID_RETURN_IF_ERROR(Advance());
-    }
+    BRAID_RETURN_IF_ERROR(EndRange());
     BRAID_RETURN_IF_ERROR(Flush());
     BRAID_RETURN_IF_ERROR(WriteSummaryRecord());
     summary_.bytes_read = progress_.bytes_read;
@@ -242,6 +285,21 @@ class Pass final : public Visitor {
   struct Write {
     FileRow row;
     std::string id, body;
+  };
+
+  // The row of one file, as a cursor.
+  class OneRow : public ContainerState::Cursor {
+   public:
+    explicit OneRow(std::optional<FileRow> row) : row_(std::move(row)) {}
+    Result<bool> Next(FileRow* row) override {
+      if (!row_) return false;
+      *row = std::move(*row_);
+      row_.reset();
+      return true;
+    }
+
+   private:
+    std::optional<FileRow> row_;
   };
 
   Status Advance() {
@@ -550,29 +608,76 @@ class Pass final : public Visitor {
 
 }  // namespace
 
-Result<PassSummary> RunPass(Store& store, ContainerState& state, const ContainerSpec& spec,
-                            const PassOptions& options) {
+namespace {
+
+// What every pass does first: the folder opened (its absence changes
+// nothing), a blob batch a crash cut short verified.
+Result<int> Prepare(const ContainerSpec& spec, const PassOptions& options) {
   const int root = ::open(spec.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
     const std::string what = "cannot open the folder " + spec.dir + " of container " + spec.name +
                              ": " + std::strerror(errno) + " (no record was changed)";
     return errno == ENOENT ? Status::NotFound(what) : Status::IoError(what);
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{root};
-  if (spec.content_blobs) {
-    if (options.blobs == nullptr)
-      return Status::Internal("a blob container's pass needs the blob store");
-    // A batch cut short by a crash: its blobs may not all be whole.
-    if (options.blobs->NeedsVerify())
-      BRAID_RETURN_IF_ERROR(options.blobs->VerifyUnsynced().status());
+  Status s;
+  if (spec.content_blobs && options.blobs == nullptr) {
+    s = Status::Internal("a blob container's pass needs the blob store");
+  } else if (spec.content_blobs && options.blobs->NeedsVerify()) {
+    s = options.blobs->VerifyUnsynced().status();
   }
+  if (!s.ok()) {
+    ::close(root);
+    return s;
+  }
+  return root;
+}
+
+struct Closer {
+  int fd;
+  ~Closer() { ::close(fd); }
+};
+
+}  // namespace
+
+Result<PassSummary> RunPass(Store& store, ContainerState& state, const ContainerSpec& spec,
+                            const PassOptions& options) {
+  BRAID_ASSIGN_OR_RETURN(const int root, Prepare(spec, options));
+  Closer closer{root};
+  Pass pass(store, state, spec, options, root);
   BRAID_ASSIGN_OR_RETURN(auto rows, state.Files(spec.name));
-  Pass pass(store, state, spec, options, root, std::move(rows));
-  BRAID_RETURN_IF_ERROR(pass.Start());
+  BRAID_RETURN_IF_ERROR(pass.Begin(std::move(rows)));
   BRAID_RETURN_IF_ERROR(Walk(spec.dir, spec.walk, pass));
+  return pass.Finish();
+}
+
+Result<PassSummary> RunTargetedPass(Store& store, ContainerState& state, const ContainerSpec& spec,
+                                    std::vector<std::string> paths, const PassOptions& options) {
+  const std::string& suffix = spec.walk.sidecar_suffix;
+  for (std::string& p : paths) {  // a sidecar's change is its file's
+    if (!suffix.empty() && p.size() > suffix.size() && p.back() != '/' &&
+        p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      p.resize(p.size() - suffix.size());
+    }
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  if (paths.size() > kMaxTargets) return RunPass(store, state, spec, options);
+  BRAID_ASSIGN_OR_RETURN(const int root, Prepare(spec, options));
+  Closer closer{root};
+  Pass pass(store, state, spec, options, root);
+  std::string covering;  // the last folder target: paths below it were walked
+  for (const std::string& p : paths) {
+    if (!covering.empty() && p.compare(0, covering.size(), covering) == 0) continue;
+    if (p.back() == '/') {
+      covering = p;
+      BRAID_ASSIGN_OR_RETURN(auto rows, state.FilesBelow(spec.name, p));
+      BRAID_RETURN_IF_ERROR(pass.Begin(std::move(rows)));
+      BRAID_RETURN_IF_ERROR(WalkBelow(root, p, spec.walk, pass));
+      BRAID_RETURN_IF_ERROR(pass.EndRange());
+    } else {
+      BRAID_RETURN_IF_ERROR(pass.FileTarget(p));
+    }
+  }
   return pass.Finish();
 }
 

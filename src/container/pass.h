@@ -72,6 +72,14 @@ std::string SummaryJson(const PassSummary& s);
 Result<PassSummary> RunPass(Store& store, ContainerState& state, const ContainerSpec& spec,
                             const PassOptions& options);
 
+// A pass over `paths` only (relative: files, and folders with a trailing
+// '/' for everything below them), for the watcher, which knows what
+// changed: each file is looked at as a full pass would (gone: a
+// tombstone), each folder walked. Over kMaxTargets paths: a full pass.
+inline constexpr size_t kMaxTargets = 10'000;
+Result<PassSummary> RunTargetedPass(Store& store, ContainerState& state, const ContainerSpec& spec,
+                                    std::vector<std::string> paths, const PassOptions& options);
+
 // Parses a metadata sidecar: a JSON object, or lines of `key = value`
 // (blank lines and lines starting with '#' skipped), into a minified JSON
 // object; fills `extent` from begin_time, end_time and footprint ([west,

@@ -117,19 +117,34 @@ std::optional<FileStat> OptionalStat(const Stmt& s, int col) {
                   static_cast<uint64_t>(s.Int(col + 2)), s.Int(col + 3)};
 }
 
+FileRow DecodeRow(const Stmt& s) {
+  FileRow row;
+  row.path = std::string(s.Blob(0));
+  row.stat = {static_cast<uint64_t>(s.Int(1)), s.Int(2), static_cast<uint64_t>(s.Int(3)), s.Int(4)};
+  row.sidecar = OptionalStat(s, 5);
+  row.sha256 = std::string(s.Text(9));
+  return row;
+}
+
 class SnapshotCursor : public ContainerState::Cursor {
  public:
+  // Rows with from <= path < to (to: none when empty).
   static Result<std::unique_ptr<ContainerState::Cursor>> Open(const std::string& path,
-                                                              const std::string& name) {
+                                                              const std::string& name,
+                                                              const std::string& from = "",
+                                                              const std::string& to = "") {
     BRAID_ASSIGN_OR_RETURN(auto db, Db::Open(path, /*create=*/false, kBusyTimeout));
     BRAID_RETURN_IF_ERROR(db->Exec("BEGIN"));
     std::unique_ptr<SnapshotCursor> c(new SnapshotCursor(std::move(db), name));
     BRAID_ASSIGN_OR_RETURN(Stmt s,
                            c->db_->Prepare("SELECT path, size, mtime_ns, ino, ctime_ns, side_size, "
                                            "side_mtime_ns, side_ino, side_ctime_ns, sha256 "
-                                           "FROM files WHERE container = ? ORDER BY path"));
+                                           "FROM files WHERE container = ? AND path >= ? "
+                                           "AND (?3 = x'' OR path < ?3) ORDER BY path"));
+    c->from_ = from;
+    c->to_ = to;
     c->stmt_.emplace(std::move(s));
-    c->stmt_->Bind(1, std::string_view(c->name_));
+    c->stmt_->Bind(1, std::string_view(c->name_)).BindBlob(2, c->from_).BindBlob(3, c->to_);
     return std::unique_ptr<ContainerState::Cursor>(std::move(c));
   }
   ~SnapshotCursor() override {
@@ -140,12 +155,7 @@ class SnapshotCursor : public ContainerState::Cursor {
   Result<bool> Next(FileRow* row) override {
     BRAID_ASSIGN_OR_RETURN(const bool more, stmt_->Step());
     if (!more) return false;
-    const Stmt& s = *stmt_;
-    row->path = std::string(s.Blob(0));
-    row->stat = {static_cast<uint64_t>(s.Int(1)), s.Int(2), static_cast<uint64_t>(s.Int(3)),
-                 s.Int(4)};
-    row->sidecar = OptionalStat(s, 5);
-    row->sha256 = std::string(s.Text(9));
+    *row = DecodeRow(*stmt_);
     return true;
   }
 
@@ -153,7 +163,7 @@ class SnapshotCursor : public ContainerState::Cursor {
   SnapshotCursor(std::unique_ptr<Db> db, std::string name)
       : db_(std::move(db)), name_(std::move(name)) {}
   std::unique_ptr<Db> db_;
-  std::string name_;
+  std::string name_, from_, to_;
   std::optional<Stmt> stmt_;
 };
 
@@ -276,6 +286,25 @@ Status ContainerState::SetLastPass(const std::string& name, const std::string& s
 
 Result<std::unique_ptr<ContainerState::Cursor>> ContainerState::Files(const std::string& name) {
   return SnapshotCursor::Open(path_, name);
+}
+
+Result<std::unique_ptr<ContainerState::Cursor>> ContainerState::FilesBelow(
+    const std::string& name, const std::string& prefix) {
+  std::string to = prefix;
+  to.back() = '/' + 1;  // "a/b/" -> "a/b0": every path below, nothing else
+  return SnapshotCursor::Open(path_, name, prefix, to);
+}
+
+Result<std::optional<FileRow>> ContainerState::FileOf(const std::string& name,
+                                                      const std::string& path) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("SELECT path, size, mtime_ns, ino, ctime_ns, "
+                                      "side_size, side_mtime_ns, side_ino, side_ctime_ns, "
+                                      "sha256 FROM files WHERE container = ? AND path = ?"));
+  s.Bind(1, name).BindBlob(2, path);
+  BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+  if (!found) return std::optional<FileRow>();
+  return std::optional<FileRow>(DecodeRow(s));
 }
 
 Status ContainerState::Apply(const std::string& name, const std::vector<FileRow>& put,

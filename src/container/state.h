@@ -100,6 +100,10 @@ class ContainerState {
     virtual Result<bool> Next(FileRow* row) = 0;
   };
   Result<std::unique_ptr<Cursor>> Files(const std::string& name);
+  // Only the rows below folder `prefix` ("a/b/").
+  Result<std::unique_ptr<Cursor>> FilesBelow(const std::string& name, const std::string& prefix);
+  // The row of one file, read now.
+  Result<std::optional<FileRow>> FileOf(const std::string& name, const std::string& path);
 
   // One transaction: rows put (inserted or replaced) and paths removed.
   Status Apply(const std::string& name, const std::vector<FileRow>& put,

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -145,6 +147,52 @@ Status Walk(const std::string& root, const WalkOptions& options, Visitor& visito
   }
   Walker walker(options, visitor);
   return walker.Folder(fd, "");
+}
+
+bool Selected(const WalkOptions& options, const std::string& path) {
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = path.find('/', start);
+    const std::string name = path.substr(start, slash == std::string::npos ? slash : slash - start);
+    const std::string sofar = path.substr(0, slash);
+    if (AnyMatches(options.excludes, name, sofar)) return false;
+    if (slash == std::string::npos) {
+      const std::string& suffix = options.sidecar_suffix;
+      if (!suffix.empty() && EndsWith(name, suffix)) return false;
+      return options.globs.empty() || AnyMatches(options.globs, name, path);
+    }
+    start = slash + 1;
+  }
+}
+
+Status WalkBelow(int root, const std::string& prefix, const WalkOptions& options,
+                 Visitor& visitor) {
+  const std::string folder = prefix.substr(0, prefix.size() - 1);
+  // Excluded on its way: a walk would not go there.
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = folder.find('/', start);
+    const std::string name =
+        folder.substr(start, slash == std::string::npos ? slash : slash - start);
+    if (AnyMatches(options.excludes, name, folder.substr(0, slash))) return Status::OK();
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, root, folder.c_str(), &how, sizeof how));
+  if (fd < 0 && errno == ENOSYS) {
+    fd = openat(root, folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  }
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EXDEV) {
+      return Status::OK();  // gone, or not a folder: nothing below it
+    }
+    return visitor.Failed(prefix, true, std::strerror(errno));
+  }
+  Walker walker(options, visitor);
+  return walker.Folder(fd, prefix);
 }
 
 Status ValidatePattern(const std::string& pattern) {

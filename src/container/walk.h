@@ -69,6 +69,15 @@ class Visitor {
 // visited; or the first error a Visitor returned.
 Status Walk(const std::string& root, const WalkOptions& options, Visitor& visitor);
 
+// The walk of folder `prefix` ("a/b/") below the open folder `root`, as
+// Walk would see it (each step opened without following a symlink; a
+// folder an exclude covers, or one not there, is not walked).
+Status WalkBelow(int root, const std::string& prefix, const WalkOptions& options, Visitor& visitor);
+
+// Whether the file at `path` is one a walk would give: no folder on its
+// way nor itself excluded, not a sidecar, matched by the globs.
+bool Selected(const WalkOptions& options, const std::string& path);
+
 // Checks patterns as the CLI takes them. Errors: InvalidArgument.
 Status ValidatePattern(const std::string& pattern);
 

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <unordered_map>
 
 #include "base/log.h"
@@ -22,10 +23,15 @@ class Watcher {
  public:
   Watcher(Store& store, ContainerState& state, const std::vector<ContainerSpec>& specs,
           const WatchOptions& options, int fd)
-      : store_(store), state_(state), specs_(specs), options_(options), fd_(fd) {}
+      : store_(store),
+        state_(state),
+        specs_(specs),
+        options_(options),
+        fd_(fd),
+        full_(specs.size(), true),
+        targets_(specs.size()) {}
 
   Status Run() {
-    std::vector<bool> dirty(specs_.size(), true);
     bool pending = false;  // events since the last pass
     Clock::time_point first{}, last{};
     auto next_safety = Clock::now() + kSafetyPass;
@@ -33,14 +39,12 @@ class Watcher {
       if (options_.stop && options_.stop()) return Status::OK();
       const auto now = Clock::now();
       const bool due = pending && (now - last >= kQuiet || now - first >= kLongestWait);
-      if (due || overflowed_ || now >= next_safety || AnyDirtyAtStart(dirty)) {
-        if (overflowed_ || now >= next_safety) dirty.assign(specs_.size(), true);
-        overflowed_ = false;
+      if (due || !started_ || now >= next_safety) {
+        if (now >= next_safety) full_.assign(specs_.size(), true);
         started_ = true;
         pending = false;
         for (size_t i = 0; i < specs_.size(); ++i) {
-          if (!dirty[i]) continue;
-          dirty[i] = false;
+          if (!full_[i] && targets_[i].empty()) continue;
           BRAID_ASSIGN_OR_RETURN(const bool go_on, PassOf(i));
           if (!go_on) return Status::OK();
         }
@@ -51,7 +55,7 @@ class Watcher {
       const int n = ::poll(&p, 1, 100);
       if (n < 0 && errno != EINTR) return Status::IoError(std::string("poll: ") + strerror(errno));
       if (n <= 0) continue;
-      if (Drain(&dirty)) {
+      if (Drain()) {
         last = Clock::now();
         if (!pending) first = last;
         pending = true;
@@ -60,28 +64,33 @@ class Watcher {
   }
 
  private:
-  bool AnyDirtyAtStart(const std::vector<bool>& dirty) const {
-    if (started_) return false;
-    for (bool d : dirty) {
-      if (d) return true;
-    }
-    return false;
-  }
+  struct Watched {
+    size_t container;
+    std::string prefix;  // "" or "a/b/"
+  };
 
+  // A pass of container i: a full one at the start, after lost events and
+  // every kSafetyPass; else one of the paths the events named.
   Result<bool> PassOf(size_t i) {
     const ContainerSpec& spec = specs_[i];
     if (options_.before_pass) BRAID_RETURN_IF_ERROR(options_.before_pass());
     PassOptions pass = options_.pass;
-    pass.on_folder = [&](const std::string& folder) { AddWatch(i, spec.dir + "/" + folder); };
-    Result<PassSummary> r = RunPass(store_, state_, spec, pass);
+    pass.on_folder = [&](const std::string& folder) { AddWatch(i, folder); };
+    std::vector<std::string> paths(targets_[i].begin(), targets_[i].end());
+    const bool full = full_[i];
+    full_[i] = false;
+    targets_[i].clear();
+    Result<PassSummary> r = full ? RunPass(store_, state_, spec, pass)
+                                 : RunTargetedPass(store_, state_, spec, std::move(paths), pass);
     if (options_.after_pass) options_.after_pass();
     return !options_.on_pass || options_.on_pass(spec, r);
   }
 
-  void AddWatch(size_t container, const std::string& path) {
+  void AddWatch(size_t container, const std::string& folder) {
+    const std::string path = specs_[container].dir + "/" + folder;
     const int wd = inotify_add_watch(fd_, path.c_str(), kMask);
     if (wd >= 0) {
-      owner_[wd] = container;
+      owner_[wd] = {container, folder};
       return;
     }
     if (errno == ENOSPC && !limit_warned_) {
@@ -93,9 +102,8 @@ class Watcher {
     }
   }
 
-  // Reads every pending event; marks the containers they concern. True
-  // when any did.
-  bool Drain(std::vector<bool>* dirty) {
+  // Reads every pending event; notes what it names. True when any did.
+  bool Drain() {
     alignas(inotify_event) char buf[64 * 1024];
     bool any = false;
     for (;;) {
@@ -104,8 +112,9 @@ class Watcher {
       for (ssize_t off = 0; off < n;) {
         const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
         off += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
-        if (e->mask & IN_Q_OVERFLOW) {
-          overflowed_ = true;
+        if (e->mask & IN_Q_OVERFLOW) {  // events were lost: look at everything
+          full_.assign(specs_.size(), true);
+          any = true;
           continue;
         }
         if (e->mask & IN_IGNORED) {
@@ -114,7 +123,20 @@ class Watcher {
         }
         const auto it = owner_.find(e->wd);
         if (it == owner_.end()) continue;
-        (*dirty)[it->second] = true;
+        const Watched& w = it->second;
+        if (e->len > 0) {
+          std::string path = w.prefix + e->name;  // e->name ends with NULs
+          if (e->mask & IN_ISDIR) path += '/';
+          targets_[w.container].insert(std::move(path));
+        } else if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+          if (w.prefix.empty()) {
+            full_[w.container] = true;
+          } else {
+            targets_[w.container].insert(w.prefix);
+          }
+        } else {
+          continue;  // the folder's own attributes
+        }
         any = true;
       }
     }
@@ -125,8 +147,10 @@ class Watcher {
   const std::vector<ContainerSpec>& specs_;
   const WatchOptions& options_;
   const int fd_;
-  std::unordered_map<int, size_t> owner_;  // watch -> container
-  bool overflowed_ = false, limit_warned_ = false, started_ = false;
+  std::vector<bool> full_;
+  std::vector<std::set<std::string>> targets_;
+  std::unordered_map<int, Watched> owner_;
+  bool limit_warned_ = false, started_ = false;
 };
 
 }  // namespace

@@ -5,10 +5,11 @@
 // deletions, writes, renames, attribute changes), so folders made later
 // are watched from the pass that finds them. After an event the watcher
 // waits for kQuiet without events (at most kLongestWait after the first),
-// then runs a pass of the containers whose folders changed. A pass also
-// runs every kSafetyPass, and at once when the kernel's event queue
-// overflowed or the watch limit (fs.inotify.max_user_watches) was reached
-// (a warning says so): events can be lost, a pass loses nothing.
+// then runs a pass of what the events named (RunTargetedPass: those files,
+// and new or moved folders walked whole), so its cost follows the changes.
+// A full pass also runs every kSafetyPass, and at once when the kernel's
+// event queue overflowed; the watch limit (fs.inotify.max_user_watches)
+// reached is warned about: folders without a watch wait for the full pass.
 
 #ifndef BRAID_CONTAINER_WATCH_H_
 #define BRAID_CONTAINER_WATCH_H_

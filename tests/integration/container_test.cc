@@ -256,6 +256,26 @@ TEST_F(ContainerTest, WatchPassesWhenTheDiskChanges) {
   until("removed", 1);
   EXPECT_TRUE(Get("w", "old.dat").is_null());
   EXPECT_EQ(Get("w", "new/deeper/b.dat")["size"], 1);
+  // Passes look at what the events named, not the tree: a change in place
+  // is one file read, nothing else counted.
+  Write(folder_ + "/new/deeper/a.dat", "a, changed");
+  json s = until("updated", 1);
+  EXPECT_EQ(s["unchanged"], 0) << s;
+  EXPECT_EQ(s["bytes_read"], 10) << s;
+  // A folder moved: its files leave one place and appear in the other.
+  fs::rename(folder_ + "/new", folder_ + "/moved");
+  s = until("added", 2);
+  EXPECT_EQ(Get("w", "moved/deeper/a.dat")["size"], 10);
+  EXPECT_TRUE(Get("w", "new/deeper/a.dat").is_null());
+  EXPECT_TRUE(Get("w", "new/deeper/b.dat").is_null());
+  // And the watch goes on in the moved folder.
+  Write(folder_ + "/moved/deeper/c.dat", "c");
+  until("added", 1);
+  EXPECT_EQ(Get("w", "moved/deeper/c.dat")["size"], 1);
+  // A full pass now finds nothing left to do.
+  const RunResult full = Braid({"--json", "container", "sync", "w", "--wait"});
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_EQ(json::parse(full.out)["unchanged"], 3) << full.out;
   (*watch)->Signal(SIGTERM);
   auto code = (*watch)->Wait(std::chrono::seconds(10));
   ASSERT_TRUE(code.ok());
