@@ -44,8 +44,21 @@ CREATE TABLE files(
 ) WITHOUT ROWID;
 )sql";
 
-// Format 2: checkouts (container/checkout.h).
-constexpr char kCheckoutSchema[] = R"sql(
+// Format 2: checkouts (container/checkout.h), and what makes a container's
+// totals cost the changes: its file count and bytes kept up to date, the
+// extents found through partial indexes (only files with metadata).
+constexpr char kFormat2[] = R"sql(
+CREATE TABLE totals(
+  container TEXT PRIMARY KEY,
+  files     INTEGER NOT NULL,
+  bytes     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX files_begin ON files(container, begin_time) WHERE begin_time IS NOT NULL;
+CREATE INDEX files_end ON files(container, end_time) WHERE end_time IS NOT NULL;
+CREATE INDEX files_west ON files(container, west) WHERE west IS NOT NULL;
+CREATE INDEX files_south ON files(container, south) WHERE south IS NOT NULL;
+CREATE INDEX files_east ON files(container, east) WHERE east IS NOT NULL;
+CREATE INDEX files_north ON files(container, north) WHERE north IS NOT NULL;
 CREATE TABLE checkouts(
   name       TEXT PRIMARY KEY,  -- the container's name
   dir        TEXT NOT NULL,
@@ -204,7 +217,7 @@ Result<std::unique_ptr<ContainerState>> ContainerState::Open(const std::string& 
     auto work = [&]() -> Status {
       BRAID_ASSIGN_OR_RETURN(const int64_t now, db->QueryInt("PRAGMA user_version"));
       if (now == 0) BRAID_RETURN_IF_ERROR(db->Exec(kSchema));
-      if (now < 2) BRAID_RETURN_IF_ERROR(db->Exec(kCheckoutSchema));
+      if (now < 2) BRAID_RETURN_IF_ERROR(db->Exec(kFormat2));
       return db->Exec(("PRAGMA application_id=" + std::to_string(kApplicationId) +
                        "; PRAGMA user_version=" + std::to_string(kFormat))
                           .c_str());
@@ -270,7 +283,9 @@ Status ContainerState::Remove(const std::string& name) {
     BRAID_RETURN_IF_ERROR(c.Bind(1, name).Run());
     if (db_->Changes() == 0) return Status::NotFound("no container named " + name);
     BRAID_ASSIGN_OR_RETURN(Stmt f, db_->Prepare("DELETE FROM files WHERE container = ?"));
-    return f.Bind(1, name).Run();
+    BRAID_RETURN_IF_ERROR(f.Bind(1, name).Run());
+    BRAID_ASSIGN_OR_RETURN(Stmt t, db_->Prepare("DELETE FROM totals WHERE container = ?"));
+    return t.Bind(1, name).Run();
   };
   Status s = work();
   if (s.ok()) return db_->Exec("COMMIT");
@@ -311,8 +326,19 @@ Status ContainerState::Apply(const std::string& name, const std::vector<FileRow>
                              const std::vector<std::string>& removed) {
   if (put.empty() && removed.empty()) return Status::OK();
   BRAID_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  int64_t files = 0, bytes = 0;  // what the batch adds to the totals
+  auto old_size = [&](const std::string& path) -> Result<std::optional<int64_t>> {
+    BRAID_ASSIGN_OR_RETURN(Stmt s,
+                           db_->Prepare("SELECT size FROM files WHERE container = ? AND path = ?"));
+    s.Bind(1, name).BindBlob(2, path);
+    BRAID_ASSIGN_OR_RETURN(const bool found, s.Step());
+    return found ? std::optional<int64_t>(s.Int(0)) : std::nullopt;
+  };
   auto work = [&]() -> Status {
     for (const FileRow& r : put) {
+      BRAID_ASSIGN_OR_RETURN(const auto old, old_size(r.path));
+      files += old ? 0 : 1;
+      bytes += static_cast<int64_t>(r.stat.size) - old.value_or(0);
       BRAID_ASSIGN_OR_RETURN(
           Stmt s, db_->Prepare("INSERT OR REPLACE INTO files(container, path, size, mtime_ns, ino, "
                                "ctime_ns, side_size, side_mtime_ns, side_ino, side_ctime_ns, "
@@ -334,11 +360,17 @@ Status ContainerState::Apply(const std::string& name, const std::vector<FileRow>
       BRAID_RETURN_IF_ERROR(s.Run());
     }
     for (const std::string& path : removed) {
+      BRAID_ASSIGN_OR_RETURN(const auto old, old_size(path));
+      if (!old) continue;
+      files -= 1;
+      bytes -= *old;
       BRAID_ASSIGN_OR_RETURN(Stmt s,
                              db_->Prepare("DELETE FROM files WHERE container = ? AND path = ?"));
       BRAID_RETURN_IF_ERROR(s.Bind(1, name).BindBlob(2, path).Run());
     }
-    return Status::OK();
+    BRAID_ASSIGN_OR_RETURN(Stmt t, db_->Prepare("UPDATE totals SET files = files + ?, "
+                                                "bytes = bytes + ? WHERE container = ?"));
+    return t.Bind(1, files).Bind(2, bytes).Bind(3, name).Run();  // no row: Total() counts
   };
   Status s = work();
   if (s.ok()) return db_->Exec("COMMIT");
@@ -347,20 +379,47 @@ Status ContainerState::Apply(const std::string& name, const std::vector<FileRow>
 }
 
 Result<Totals> ContainerState::Total(const std::string& name) {
-  BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("SELECT count(*), coalesce(sum(size), 0), min(begin_time), "
-                           "max(end_time), min(west), min(south), max(east), max(north), "
-                           "count(west) FROM files WHERE container = ?"));
-  s.Bind(1, name);
-  BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   Totals t;
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("SELECT files, bytes FROM totals WHERE container = ?"));
+  s.Bind(1, name);
+  BRAID_ASSIGN_OR_RETURN(const bool kept, s.Step());
+  if (kept) {
+    t.files = static_cast<uint64_t>(s.Int(0));
+    t.bytes = static_cast<uint64_t>(s.Int(1));
+  } else {  // the first time (or after an upgrade): counted once, kept after
+    BRAID_ASSIGN_OR_RETURN(Stmt c, db_->Prepare("SELECT count(*), coalesce(sum(size), 0) "
+                                                "FROM files WHERE container = ?"));
+    c.Bind(1, name);
+    BRAID_ASSIGN_OR_RETURN(const bool row, c.Step());
+    if (row) {
+      t.files = static_cast<uint64_t>(c.Int(0));
+      t.bytes = static_cast<uint64_t>(c.Int(1));
+    }
+    BRAID_ASSIGN_OR_RETURN(Stmt ins, db_->Prepare("INSERT OR REPLACE INTO totals(container, "
+                                                  "files, bytes) VALUES (?, ?, ?)"));
+    BRAID_RETURN_IF_ERROR(ins.Bind(1, name)
+                              .Bind(2, static_cast<int64_t>(t.files))
+                              .Bind(3, static_cast<int64_t>(t.bytes))
+                              .Run());
+  }
+  // Each extent one seek in its partial index.
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt e,
+      db_->Prepare("SELECT (SELECT min(begin_time) FROM files WHERE container = ?1 AND "
+                   "begin_time IS NOT NULL), (SELECT max(end_time) FROM files WHERE container = ?1 "
+                   "AND end_time IS NOT NULL), (SELECT min(west) FROM files WHERE container = ?1 "
+                   "AND west IS NOT NULL), (SELECT min(south) FROM files WHERE container = ?1 AND "
+                   "south IS NOT NULL), (SELECT max(east) FROM files WHERE container = ?1 AND east "
+                   "IS NOT NULL), (SELECT max(north) FROM files WHERE container = ?1 AND north IS "
+                   "NOT NULL)"));
+  e.Bind(1, name);
+  BRAID_ASSIGN_OR_RETURN(const bool row, e.Step());
   if (!row) return t;
-  t.files = static_cast<uint64_t>(s.Int(0));
-  t.bytes = static_cast<uint64_t>(s.Int(1));
-  t.extent.begin_time = s.OptionalText(2);
-  t.extent.end_time = s.OptionalText(3);
-  if (s.Int(8) > 0) {
-    t.extent.footprint = std::array<double, 4>{s.Double(4), s.Double(5), s.Double(6), s.Double(7)};
+  t.extent.begin_time = e.OptionalText(0);
+  t.extent.end_time = e.OptionalText(1);
+  if (!e.IsNull(2)) {
+    t.extent.footprint = std::array<double, 4>{e.Double(2), e.Double(3), e.Double(4), e.Double(5)};
   }
   return t;
 }
