@@ -21,10 +21,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kIoBytes = 1 << 20;
 constexpr size_t kMaxListed = 100;
 
-int64_t Nanos(const timespec& t) {
-  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
 class Fd {
  public:
   explicit Fd(int fd = -1) : fd_(fd) {}
@@ -85,8 +81,7 @@ Result<std::optional<FileStat>> StatAt(int dir, const std::string& leaf) {
     return Errno("cannot stat " + leaf);
   }
   if (!S_ISREG(st.st_mode)) return Status::Conflict("something other than a file is there");
-  return std::optional<FileStat>(FileStat{static_cast<uint64_t>(st.st_size), Nanos(st.st_mtim),
-                                          static_cast<uint64_t>(st.st_ino), Nanos(st.st_ctim)});
+  return std::optional<FileStat>(StatOf(st));
 }
 
 Result<std::string> Sha256Of(int dir, const std::string& leaf) {

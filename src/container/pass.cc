@@ -1,9 +1,7 @@
 #include "container/pass.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,27 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kReadBytes = 1 << 20;
 constexpr auto kProgressEvery = std::chrono::milliseconds(200);
-
-// Opens `path` below the folder `root` for reading: no symlink anywhere on
-// the way, nothing outside it (openat2 RESOLVE_BENEATH; on kernels without
-// it, O_NOFOLLOW on the last component, as the walk saw no symlink above).
-int OpenBeneath(int root, const std::string& path, int flags = 0) {
-  open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | static_cast<uint64_t>(flags);
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
-  const int fd = static_cast<int>(syscall(SYS_openat2, root, path.c_str(), &how, sizeof how));
-  if (fd >= 0 || errno != ENOSYS) return fd;
-  return openat(root, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
-}
-
-int64_t Nanos(const timespec& t) {
-  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-FileStat StatOf(const struct stat& st) {
-  return {static_cast<uint64_t>(st.st_size), Nanos(st.st_mtim), static_cast<uint64_t>(st.st_ino),
-          Nanos(st.st_ctim)};
-}
 
 // UTC, with nanoseconds: "2026-12-04T17:20:00.123456789Z".
 std::string IsoTime(int64_t ns) {

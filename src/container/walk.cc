@@ -15,15 +15,6 @@
 namespace braid::container {
 namespace {
 
-int64_t Nanos(const timespec& t) {
-  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-FileStat StatOf(const struct stat& st) {
-  return {static_cast<uint64_t>(st.st_size), Nanos(st.st_mtim), static_cast<uint64_t>(st.st_ino),
-          Nanos(st.st_ctim)};
-}
-
 bool Matches(const std::string& pattern, const std::string& name, const std::string& path) {
   if (pattern.find('/') != std::string::npos) {
     return fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0;
@@ -138,6 +129,23 @@ class Walker {
 
 }  // namespace
 
+FileStat StatOf(const struct stat& st) {
+  auto nanos = [](const timespec& t) {
+    return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+  };
+  return {static_cast<uint64_t>(st.st_size), nanos(st.st_mtim), static_cast<uint64_t>(st.st_ino),
+          nanos(st.st_ctim)};
+}
+
+int OpenBeneath(int root, const std::string& path, int flags) {
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | static_cast<uint64_t>(flags);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+  const int fd = static_cast<int>(syscall(SYS_openat2, root, path.c_str(), &how, sizeof how));
+  if (fd >= 0 || errno != ENOSYS) return fd;
+  return openat(root, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
+}
+
 Status Walk(const std::string& root, const WalkOptions& options, Visitor& visitor) {
   const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
@@ -178,13 +186,7 @@ Status WalkBelow(int root, const std::string& prefix, const WalkOptions& options
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
-  open_how how{};
-  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, root, folder.c_str(), &how, sizeof how));
-  if (fd < 0 && errno == ENOSYS) {
-    fd = openat(root, folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  }
+  const int fd = OpenBeneath(root, folder, O_DIRECTORY);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EXDEV) {
       return Status::OK();  // gone, or not a folder: nothing below it

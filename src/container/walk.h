@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "braid/status.h"
 
 namespace braid::container {
@@ -77,6 +79,15 @@ Status WalkBelow(int root, const std::string& prefix, const WalkOptions& options
 // Whether the file at `path` is one a walk would give: no folder on its
 // way nor itself excluded, not a sidecar, matched by the globs.
 bool Selected(const WalkOptions& options, const std::string& path);
+
+// The stat fields a container compares.
+FileStat StatOf(const struct stat& st);
+
+// Opens `path` below the folder `root` (O_RDONLY | `flags`): no symlink
+// anywhere on the way, nothing outside it (openat2 RESOLVE_BENEATH; on
+// kernels without it, O_NOFOLLOW on the last component: the walks that
+// name paths follow no symlink above it). Returns the fd, or -1 and errno.
+int OpenBeneath(int root, const std::string& path, int flags = 0);
 
 // Checks patterns as the CLI takes them. Errors: InvalidArgument.
 Status ValidatePattern(const std::string& pattern);
