@@ -196,7 +196,8 @@ class Pass final : public Visitor {
       const int dir = folder == "." ? ::dup(root_) : OpenBeneath(root_, folder, O_DIRECTORY);
       struct stat st {};
       if (dir >= 0) {
-        if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+        const int err = ::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+        if (err == 0 && S_ISREG(st.st_mode)) {
           WalkEntry e{path, StatOf(st), std::nullopt};
           struct stat side {};
           const std::string& suffix = spec_.walk.sidecar_suffix;
@@ -208,9 +209,8 @@ class Pass final : public Visitor {
           ::close(dir);
           BRAID_RETURN_IF_ERROR(File(std::move(e)));
         } else {
-          const int err = errno;
-          ::close(dir);
-          if (err != ENOENT && err != 0) return Failed(path, false, std::strerror(err));
+          ::close(dir);  // gone, or not a file (any more): its row goes
+          if (err != 0 && err != ENOENT) return Failed(path, false, std::strerror(err));
         }
       } else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EXDEV) {
         return Failed(path, false, std::strerror(errno));
