@@ -114,7 +114,7 @@ int Main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 not found, 4 already exists or\n"
       "conflict, 5 resync required, 6 busy or unavailable (retry), 7 I/O error or corruption,\n"
-      "8 unauthorized. See docs/cli.md.");
+      "8 unauthorized, 9 partial (done but for what it names). See docs/cli.md.");
   Action action;
   AddAdminCommands(app, g, action);
   AddRecordCommands(app, g, action);
