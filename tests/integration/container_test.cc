@@ -391,6 +391,26 @@ TEST(ContainerCheckoutTest, AMirrorChecksOutTheFilesAndFollowsThem) {
   EXPECT_EQ(s["written"], 1) << s;
   same();
 
+  // Records naming paths outside the folder (a hostile peer's): named as
+  // errors (exit 9), nothing written anywhere, the other files untouched.
+  for (const auto& [id, path] : std::vector<std::pair<std::string, std::string>>{
+           {"evil1", "../escape.txt"}, {"evil2", "/tmp/escape.txt"}, {"evil3", "a/%2E%2E/x"}}) {
+    ASSERT_EQ(c.Cli("down", {"put", "files", id, "-"},
+                    R"({"container":"files","path":")" + path + R"("})")
+                  .exit_code,
+              0);
+  }
+  s = checkout({}, 9);
+  EXPECT_EQ(s["error_count"], 3) << s;
+  EXPECT_EQ(s["written"], 0) << s;
+  EXPECT_FALSE(fs::exists(c["down"].dir + "-checkout/../escape.txt"));
+  EXPECT_FALSE(fs::exists(fs::path(out).parent_path() / "escape.txt"));
+  same();
+  for (const char* id : {"evil1", "evil2", "evil3"}) {
+    ASSERT_EQ(c.Cli("down", {"delete", "files", id}).exit_code, 0);
+  }
+  EXPECT_EQ(checkout({}, 0)["error_count"], 0);
+
   // Bad input: another folder for the same checkout, none at all.
   EXPECT_EQ(checkout({"--dir", c["down"].dir + "-elsewhere"}, 2), json());
   EXPECT_EQ(c.Cli("down", {"container", "checkout", "nothing"}).exit_code, 3);
