@@ -51,21 +51,102 @@ inline constexpr size_t kMaxChunkSize = 100000;
 // The longest search-fields spec a collection keeps (Store::SetSearchFields).
 inline constexpr size_t kMaxSearchFieldsBytes = 8192;
 
+// A body field of a collection's records that names records of another
+// collection by id (docs/remotes.md): `client=clients` (the field holds one
+// id) or `analyses[]=analyses` (an array of ids). References drive a remote's
+// dependency import and are rewritten with its prefixes.
+struct Reference {
+  std::string field;   // a top-level body member
+  bool array = false;  // the member is an array of ids
+  std::string target;  // the collection the ids name
+
+  bool operator==(const Reference&) const = default;
+};
+// "FIELD=COLLECTION" or "FIELD[]=COLLECTION". Errors: InvalidArgument.
+Result<Reference> ParseReference(std::string_view spec);
+std::string ReferenceSpec(const Reference& ref);
+// A collection's references as stored: a JSON array of specs.
+std::string ReferencesJson(const std::vector<Reference>& refs);
+Result<std::vector<Reference>> ParseReferencesJson(std::string_view json);
+
+// How often `braid serve` syncs a remote by itself.
+struct AutoSync {
+  int64_t period_seconds = 0;  // 0: off (unless live)
+  bool live = false;           // continuous: a long-poll pull, pushes as writes commit
+
+  bool on() const { return live || period_seconds > 0; }
+  bool operator==(const AutoSync&) const = default;
+};
+// "off", "live", or a period: "30s", "10m", "1h", "1d" (1 s to 30 days).
+// Errors: InvalidArgument.
+Result<AutoSync> ParseAutoSync(std::string_view text);
+std::string AutoSyncText(const AutoSync& a);  // as ParseAutoSync reads it
+
+// SENAITE.SYNC's rules of a remote (docs/remotes.md): which collections
+// come from it, under which ids, and what may change here.
+struct RemoteRules {
+  std::string prefix;                // put before the ids of `prefixable` records pulled from it
+  std::string local_prefix;          // this instance's prefix on the remote (update-only records)
+  std::vector<std::string> include;  // pulled (with what they reference); empty: all
+  std::vector<std::string> skip;     // not pulled unless a pulled record references them
+  std::vector<std::string> prefixable;   // stored here as prefix + id
+  std::vector<std::string> read_only;    // the remote's: no writes here
+  std::vector<std::string> update_only;  // pulled only when the id carries local_prefix
+  std::vector<std::pair<std::string, ConflictPolicy>> conflicts;  // overrides, by collection
+  bool import_settings = false;  // collection settings come from the remote
+  bool import_users = false;     // its users and roles are made here
+  AutoSync auto_sync;
+
+  // Rules that change what a session carries or under which ids: such a
+  // remote's sessions keep their own stream positions (docs/remotes.md).
+  bool ShapesStream() const {
+    return !prefix.empty() || !local_prefix.empty() || !include.empty() || !skip.empty() ||
+           !update_only.empty();
+  }
+  bool operator==(const RemoteRules&) const = default;
+};
+// The rules as stored (a JSON object; empty lists and false flags left
+// out, so a remote without rules is "{}").
+std::string RulesJson(const RemoteRules& rules);
+// Errors: InvalidArgument (the store's row is not such an object).
+Result<RemoteRules> ParseRulesJson(std::string_view json);
+
+// Where the sessions with a remote whose rules shape them stand, per
+// origin (docs/remotes.md, "Stream positions"): how far its pulls and
+// pushes have gone in each origin's stream, and the lowest write of each
+// origin they left out.
+enum class MarkKind { kPull, kPush, kPullFloor, kPushFloor };
+std::string_view MarkKindName(MarkKind k);  // "pull", "push", "pull-floor", "push-floor"
+struct RuleMark {
+  std::string remote;
+  std::string kind;  // MarkKindName
+  InstanceId origin;
+  uint64_t counter = 0;
+};
+
 struct Remote {
   std::string name;  // [a-z][a-z0-9_.-]{0,63}, like a collection
   std::string url;   // http://host:port (https later)
   Direction direction = Direction::kBoth;
   std::vector<std::string> filter;  // partition prefixes; empty: everything
   size_t chunk_size = kDefaultChunkSize;
-  std::string user;          // when set: HTTP Basic as this user, `token` is its password
-  std::string token;         // bearer token the remote's server accepts (or the password)
-  std::string ca_cert;       // https: PEM file of the CA to trust; empty: the system's
-  std::string cert;          // set: sessions prove this certificate of ours (serial), not `token`
+  std::string user;     // when set: HTTP Basic as this user, `token` is its password
+  std::string token;    // bearer token the remote's server accepts (or the password)
+  std::string ca_cert;  // https: PEM file of the CA to trust; empty: the system's
+  std::string cert;     // set: sessions prove this certificate of ours (serial), not `token`
+  RemoteRules rules;
   int64_t last_sync_ms = 0;  // 0: never
   std::string last_result;   // JSON summary of the last sync, or {"error":...}
+  // Auto-sync (kept by `braid serve`): failed syncs in a row, and when the
+  // next one is due (ms; 0: none scheduled).
+  int64_t failures = 0;
+  int64_t next_sync_ms = 0;
 };
 
-// Checks a remote's name, URL, filter, chunk size and token.
+// Checks a remote's name, URL, filter, chunk size and token, and that its
+// rules agree with each other and with its direction (docs/remotes.md);
+// what they must agree with outside the remote (other remotes' prefixes,
+// the collections there are) is repl/rules.h's CheckRules.
 // Errors: InvalidArgument naming what is wrong.
 Status ValidateRemote(const Remote& remote);
 
@@ -95,6 +176,7 @@ struct User {
   Scope scope;
   std::string password_hash;  // auth/password.h; never the password
   int64_t created_ms = 0;
+  std::string source;  // the remote it was imported from (--import-users); "": made here
 };
 // Errors: InvalidArgument naming what is wrong.
 Status ValidateUser(const User& user);

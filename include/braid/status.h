@@ -42,6 +42,7 @@ enum class Code : unsigned char {
   kCorruption,        // stored data is not what braid wrote
   kInternal,          // a bug: an invariant did not hold
   kPartial,           // part of the work was done; the message names what was not
+  kReadOnly,          // the record belongs to a remote that keeps it read-only here
 };
 
 // One row of the central error table.
@@ -77,6 +78,7 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status Partial(std::string m) { return {Code::kPartial, std::move(m)}; }
+  static Status ReadOnly(std::string m) { return {Code::kReadOnly, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -113,7 +113,9 @@ class WriteTransaction {
 
   // Creates or replaces a record's body. Writing the stored content again is
   // kUnchanged. Errors: InvalidArgument (names, body), PayloadTooLarge,
-  // Conflict (partition change), Busy, IoError.
+  // Conflict (partition change), ReadOnly (a collection a remote keeps
+  // read-only here, RemoteRules::read_only; also for Delete and Resolve),
+  // Busy, IoError.
   virtual Result<WriteResult> Put(const PutRequest& request) = 0;
 
   // Makes a record a tombstone; deleting a tombstone is kUnchanged.
@@ -133,7 +135,8 @@ class WriteTransaction {
 
   // Raises this store's FSIC for each partition prefix ("" = everything) to at
   // least the given counters, but never over a write of a held version the
-  // stored record lacks (peers trust the FSIC to say what this store has).
+  // stored record lacks, nor to a pull floor (MarkKind::kPullFloor: a write a
+  // remote's rules left out): peers trust the FSIC to say what this store has.
   virtual Status AdvanceFsic(const std::vector<std::string>& prefixes,
                              const std::vector<std::pair<InstanceId, uint64_t>>& counters) = 0;
 
@@ -150,9 +153,26 @@ class WriteTransaction {
   // Errors: InvalidArgument for the collection's name or an empty spec.
   virtual Status SetSearchFields(std::string_view collection,
                                  std::optional<std::string_view> spec) = 0;
+  // A collection's references (catalog.h); empty: none.
+  // Errors: InvalidArgument.
+  virtual Status SetReferences(std::string_view collection, const std::vector<Reference>& refs) = 0;
+  // Adds or replaces a remote (ValidateRemote). Its marks are forgotten
+  // when what its sessions carry changes: its URL, filter, direction or
+  // stream-shaping rules (RemoteRules::ShapesStream), so the next sync
+  // starts from this store's FSIC. Errors: InvalidArgument.
   virtual Status PutRemote(const Remote& remote) = 0;
-  virtual Status DeleteRemote(std::string_view name) = 0;  // NotFound
+  virtual Status DeleteRemote(std::string_view name) = 0;  // NotFound; its marks go too
   virtual Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) = 0;
+  // Keeps a remote's auto-sync state (Remote::failures, next_sync_ms).
+  virtual Status ScheduleSync(std::string_view remote, int64_t failures, int64_t next_ms) = 0;
+  // Moves a remote's marks (catalog.h, MarkKind): kPull and kPush only up,
+  // the floors only down.
+  virtual Status MoveMarks(std::string_view remote, MarkKind kind,
+                           const std::vector<std::pair<InstanceId, uint64_t>>& counters) = 0;
+  // Forgets every remote's pull floors at or below the given counters: a
+  // session that started at this store's FSIC for everything and left
+  // nothing out has delivered those writes.
+  virtual Status LiftPullFloors(const std::vector<std::pair<InstanceId, uint64_t>>& delivered) = 0;
   // Stores the SHA-256 of a token under `info.name`, with its role and
   // scope (`created_ms` is set by the store). Errors: AlreadyExists,
   // InvalidArgument.
@@ -335,6 +355,10 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, std::string>>> SearchFields() = 0;
   virtual Result<std::optional<Remote>> GetRemote(std::string_view name) = 0;
   virtual Result<std::vector<Remote>> ListRemotes() = 0;
+  // (collection, references) of every collection with references, by name.
+  virtual Result<std::vector<std::pair<std::string, std::vector<Reference>>>> References() = 0;
+  // A remote's marks of one kind, per origin.
+  virtual Result<VersionVector> Marks(std::string_view remote, MarkKind kind) = 0;
   // The token whose SHA-256 is `sha256`, or nullopt.
   virtual Result<std::optional<TokenInfo>> FindToken(std::string_view sha256) = 0;
   virtual Result<std::vector<TokenInfo>> ListTokens() = 0;

@@ -7,7 +7,7 @@ namespace {
 
 // The central error table: wire name, HTTP status, CLI exit code.
 // docs/cli.md and docs/protocol.md list the same rows; keep them in step.
-constexpr std::array<CodeInfo, 17> kTable = {{
+constexpr std::array<CodeInfo, 18> kTable = {{
     {Code::kOk, "ok", 200, 0},
     {Code::kInvalidArgument, "invalidArgument", 400, 2},
     {Code::kNotFound, "notFound", 404, 3},
@@ -25,6 +25,7 @@ constexpr std::array<CodeInfo, 17> kTable = {{
     {Code::kCorruption, "corruption", 500, 7},
     {Code::kInternal, "internal", 500, 1},
     {Code::kPartial, "partial", 500, 9},
+    {Code::kReadOnly, "readOnly", 403, 8},
 }};
 
 }  // namespace

@@ -32,7 +32,7 @@ TEST(StatusTest, TheTableMapsEveryCodeOnce) {
   EXPECT_EQ(InfoFor(Code::kPayloadTooLarge).http_status, 413);
   EXPECT_EQ(InfoFor(Code::kInvalidArgument).exit_code, 2);
   EXPECT_EQ(InfoFor(Code::kNotFound).exit_code, 3);
-  for (int c = 0; c <= static_cast<int>(Code::kPartial); ++c) {
+  for (int c = 0; c <= static_cast<int>(Code::kReadOnly); ++c) {
     EXPECT_EQ(InfoFor(static_cast<Code>(c)).code, static_cast<Code>(c)) << c;
   }
 }

@@ -102,6 +102,9 @@ std::string IdentityReusedMessage(const InstanceId& self, uint64_t seen, uint64_
          "its peers";
 }
 
+// remote_rules.cc
+Status ValidateRemoteRules(const Remote& remote);
+
 Status ValidateRemote(const Remote& r) {
   BRAID_RETURN_IF_ERROR(ValidateCollection(r.name).WithContext("remote name"));
   if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0) {
@@ -122,7 +125,7 @@ Status ValidateRemote(const Remote& r) {
     return Status::InvalidArgument("remote \"" + r.name +
                                    "\": a CA certificate is for https:// URLs only");
   }
-  return Status::OK();
+  return ValidateRemoteRules(r);
 }
 
 std::string_view RoleName(Role r) {

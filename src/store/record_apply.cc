@@ -162,9 +162,11 @@ Status RecordWriter::AdvanceFsic(const std::vector<std::string>& prefixes,
     if (!p.empty()) BRAID_RETURN_IF_ERROR(ValidatePartition(p).WithContext("filter"));
   }
   BRAID_ASSIGN_OR_RETURN(const auto caps, HeldCaps());
+  BRAID_ASSIGN_OR_RETURN(const auto floors, FloorCaps());
   for (auto [id, counter] : claimed) {
     if (id == self_) continue;  // own writes are always complete
     if (auto cap = caps.find(id); cap != caps.end()) counter = std::min(counter, cap->second);
+    if (auto cap = floors.find(id); cap != floors.end()) counter = std::min(counter, cap->second);
     if (counter == 0) continue;
     for (const auto& p : prefixes) BRAID_RETURN_IF_ERROR(Poison(rows_->RaiseFsic(p, id, counter)));
   }
@@ -176,6 +178,7 @@ Result<WriteResult> RecordWriter::Resolve(std::string_view collection, std::stri
   BRAID_RETURN_IF_ERROR(Usable());
   BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
   BRAID_RETURN_IF_ERROR(ValidateRecordId(id));
+  BRAID_RETURN_IF_ERROR(CheckWritable(collection));
   if (body) BRAID_RETURN_IF_ERROR(NormalizeBody(*body, store_.max_body_bytes(), &body_));
   BRAID_ASSIGN_OR_RETURN(auto prev, rows_->Load(collection, id));
   const std::string name = std::string(collection) + "/" + std::string(id);

@@ -145,6 +145,7 @@ Result<WriteResult> RecordWriter::Put(const PutRequest& req) {
   if (req.parent_mode == PutRequest::ParentMode::kSet) {
     BRAID_RETURN_IF_ERROR(ValidateParent(req.parent));
   }
+  BRAID_RETURN_IF_ERROR(CheckWritable(req.collection));
   BRAID_RETURN_IF_ERROR(NormalizeBody(req.body, store_.max_body_bytes(), &body_));
   std::optional<std::string> parent;
   if (req.parent_mode == PutRequest::ParentMode::kSet) parent.emplace(req.parent);
@@ -213,6 +214,7 @@ Result<WriteResult> RecordWriter::Delete(std::string_view collection, std::strin
   BRAID_RETURN_IF_ERROR(Usable());
   BRAID_RETURN_IF_ERROR(ValidateCollection(collection));
   BRAID_RETURN_IF_ERROR(ValidateRecordId(id));
+  BRAID_RETURN_IF_ERROR(CheckWritable(collection));
   BRAID_ASSIGN_OR_RETURN(auto prev, rows_->Load(collection, id));
   if (!prev) {
     return Status::NotFound("record " + std::string(collection) + "/" + std::string(id) +
@@ -242,20 +244,6 @@ Status RecordWriter::SetSearchFields(std::string_view collection,
                                    std::to_string(kMaxSearchFieldsBytes) + " bytes");
   }
   return Poison(rows_->PutSearchFields(collection, spec));
-}
-
-Status RecordWriter::PutRemote(const Remote& remote) {
-  BRAID_RETURN_IF_ERROR(Usable());
-  BRAID_RETURN_IF_ERROR(ValidateRemote(remote));
-  return Poison(rows_->PutRemote(remote));
-}
-
-Status RecordWriter::DeleteRemote(std::string_view name) {
-  BRAID_RETURN_IF_ERROR(Usable());
-  auto deleted = rows_->DeleteRemote(name);
-  if (!deleted.ok()) return Poison(deleted.status());
-  if (!*deleted) return Status::NotFound("no remote named \"" + std::string(name) + "\"");
-  return Status::OK();
 }
 
 Status RecordWriter::RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) {

@@ -54,9 +54,14 @@ class RecordWriter final : public WriteTransaction {
   Status SetPolicy(std::string_view collection, ConflictPolicy policy) override;
   Status SetSearchFields(std::string_view collection,
                          std::optional<std::string_view> spec) override;
+  Status SetReferences(std::string_view collection, const std::vector<Reference>& refs) override;
   Status PutRemote(const Remote& remote) override;
   Status DeleteRemote(std::string_view name) override;
   Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) override;
+  Status ScheduleSync(std::string_view remote, int64_t failures, int64_t next_ms) override;
+  Status MoveMarks(std::string_view remote, MarkKind kind,
+                   const std::vector<std::pair<InstanceId, uint64_t>>& counters) override;
+  Status LiftPullFloors(const std::vector<std::pair<InstanceId, uint64_t>>& delivered) override;
   Status CreateToken(const TokenInfo& info, std::string_view sha256) override;
   Status RevokeToken(std::string_view name) override;
   Status PutUser(const User& user) override;
@@ -90,6 +95,13 @@ class RecordWriter final : public WriteTransaction {
   // Per instance, the highest counter the FSIC may claim with the held
   // versions there are.
   Result<std::map<InstanceId, uint64_t>> HeldCaps();
+  // Per instance, the highest counter the FSIC may claim with the pull
+  // floors there are (record_rules.cc).
+  Result<std::map<InstanceId, uint64_t>> FloorCaps();
+  // ReadOnly when a remote keeps `collection` read-only here (a local
+  // write's check; record_rules.cc). The remotes are read once per
+  // transaction.
+  Status CheckWritable(std::string_view collection);
   // Drops the held versions of a record that `vv` includes.
   Status DropDominatedHeld(std::string_view collection, std::string_view id,
                            const VersionVector& vv);
@@ -110,6 +122,9 @@ class RecordWriter final : public WriteTransaction {
   bool done_ = false;
   bool poisoned_ = false;
   std::string body_;  // scratch: the minified body of the current write
+  // Collection -> the remote that keeps it read-only; loaded by the first
+  // local write (CheckWritable), dropped when a remote changes.
+  std::optional<std::map<std::string, std::string, std::less<>>> read_only_;
 };
 
 }  // namespace braid

@@ -102,6 +102,17 @@ class RowTransaction {
   // False when there was no such remote, or token.
   virtual Result<bool> DeleteRemote(std::string_view name) = 0;
   virtual Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) = 0;
+  virtual Status ScheduleSync(std::string_view remote, int64_t failures, int64_t next_ms) = 0;
+  // Every remote, by name (read inside the transaction).
+  virtual Result<std::vector<Remote>> Remotes() = 0;
+  // A collection's references; empty: none.
+  virtual Status PutReferences(std::string_view collection, const std::vector<Reference>& refs) = 0;
+  // Rule marks (catalog.h, MarkKind): every remote's of one kind (its name).
+  virtual Result<std::vector<RuleMark>> RuleMarks(std::string_view kind) = 0;
+  virtual Status PutRuleMark(const RuleMark& mark) = 0;  // replaces
+  virtual Status DeleteRuleMark(std::string_view remote, std::string_view kind,
+                                const InstanceId& origin) = 0;
+  virtual Status DeleteRuleMarks(std::string_view remote) = 0;  // every kind
   // False when a token of that name exists (nothing written).
   virtual Result<bool> CreateToken(const TokenInfo& info, std::string_view sha256) = 0;
   virtual Result<bool> RevokeToken(std::string_view name) = 0;

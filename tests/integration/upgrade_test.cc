@@ -376,4 +376,63 @@ TEST(UpgradeTest, V5CollectionsGetSearchFieldsAndKeepTheirPolicies) {
   EXPECT_EQ(fields->size(), 2u);
 }
 
+// Schema 7 gives remotes their rules (none after the upgrade: they sync as
+// before), users their source (made here) and collections their
+// references (none), and keeps the search fields schema 6 recorded.
+TEST(UpgradeTest, V6RemotesGetNoRulesAndKeepEverythingElse) {
+  testing::TempDir dir;
+  const std::string path = InstallFixture("v6", dir);
+  auto store = Open(path);
+  ASSERT_NE(store, nullptr);
+  auto remotes = store->ListRemotes();
+  ASSERT_TRUE(remotes.ok()) << remotes.status().ToString();
+  ASSERT_EQ(remotes->size(), 3u);
+  for (const Remote& r : *remotes) {
+    EXPECT_EQ(r.rules, RemoteRules()) << r.name;
+    EXPECT_EQ(r.failures, 0) << r.name;
+    EXPECT_EQ(r.next_sync_ms, 0) << r.name;
+  }
+  EXPECT_EQ((*remotes)[1].name, "c");
+  EXPECT_EQ((*remotes)[1].direction, Direction::kPull);
+  auto users = store->ListUsers();
+  ASSERT_TRUE(users.ok());
+  ASSERT_FALSE(users->empty());
+  for (const User& u : *users) EXPECT_EQ(u.source, "") << u.name;
+  auto refs = store->References();
+  ASSERT_TRUE(refs.ok());
+  EXPECT_TRUE(refs->empty());
+  auto fields = store->SearchFields();
+  ASSERT_TRUE(fields.ok());
+  EXPECT_EQ(*fields,
+            (std::vector<std::pair<std::string, std::string>>{{"docs", "kind:3,steps:1"}}));
+  // The new columns and table take writes.
+  Remote c = (*remotes)[1];
+  c.rules.skip = {"docs"};
+  c.rules.auto_sync.period_seconds = 600;
+  {
+    auto txn = store->BeginWrite(Durability::kFull);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->SetReferences("docs", {{"author", false, "people"}}).ok());
+    ASSERT_TRUE((*txn)->PutRemote(c).ok());
+    ASSERT_TRUE((*txn)->ScheduleSync("c", 2, 12345).ok());
+    ASSERT_TRUE((*txn)->MoveMarks("c", MarkKind::kPull, {{store->instance_id(), 1}}).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto got = store->GetRemote("c");
+  ASSERT_TRUE(got.ok() && *got);
+  EXPECT_EQ((*got)->rules, c.rules);
+  EXPECT_EQ((*got)->failures, 2);
+  EXPECT_EQ((*got)->next_sync_ms, 12345);
+  refs = store->References();
+  ASSERT_TRUE(refs.ok());
+  ASSERT_EQ(refs->size(), 1u);
+  EXPECT_EQ((*refs)[0].second[0].target, "people");
+  auto marks = store->Marks("c", MarkKind::kPull);
+  ASSERT_TRUE(marks.ok());
+  EXPECT_EQ(marks->Get(store->instance_id()), 1u);
+  auto policy = store->Policy("docs");
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(*policy, ConflictPolicy::kMerge);
+}
+
 }  // namespace braid

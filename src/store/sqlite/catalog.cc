@@ -41,6 +41,11 @@ Result<Remote> DecodeRemote(const Stmt& s) {
   r.ca_cert.assign(s.Text(8));
   r.user.assign(s.Text(9));
   r.cert.assign(s.Text(10));
+  auto rules = ParseRulesJson(s.Text(11));
+  if (!rules.ok()) return rules.status().WithContext("remote \"" + r.name + "\"");
+  r.rules = std::move(*rules);
+  r.failures = s.Int(12);
+  r.next_sync_ms = s.Int(13);
   return r;
 }
 
@@ -93,12 +98,13 @@ Status SqliteRowTransaction::PutRemote(const Remote& r) {
       Stmt s,
       db_->Prepare(
           "INSERT INTO remotes(name, url, direction, filter, chunk_size, token, "
-          "ca_cert, user, cert) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE "
-          "SET url = excluded.url, direction = excluded.direction, "
+          "ca_cert, user, cert, rules) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) "
+          "DO UPDATE SET url = excluded.url, direction = excluded.direction, "
           "filter = excluded.filter, chunk_size = excluded.chunk_size, "
           "token = excluded.token, ca_cert = excluded.ca_cert, user = excluded.user, "
-          "cert = excluded.cert"));
+          "cert = excluded.cert, rules = excluded.rules"));
   const std::string filter = FilterJson(r.filter);
+  const std::string rules = RulesJson(r.rules);
   return s.Bind(1, r.name)
       .Bind(2, r.url)
       .Bind(3, DirectionName(r.direction))
@@ -108,6 +114,7 @@ Status SqliteRowTransaction::PutRemote(const Remote& r) {
       .Bind(7, r.ca_cert)
       .Bind(8, r.user)
       .Bind(9, r.cert)
+      .Bind(10, rules)
       .Run();
 }
 
@@ -122,6 +129,84 @@ Status SqliteRowTransaction::RecordSync(std::string_view remote, int64_t at_ms,
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, db_->Prepare("UPDATE remotes SET last_sync_at = ?, last_result = ? WHERE name = ?"));
   return s.Bind(1, at_ms).Bind(2, result).Bind(3, remote).Run();
+}
+
+Status SqliteRowTransaction::ScheduleSync(std::string_view remote, int64_t failures,
+                                          int64_t next_ms) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("UPDATE remotes SET failures = ?, next_sync_at = ? WHERE name = ?"));
+  return s.Bind(1, failures).Bind(2, next_ms).Bind(3, remote).Run();
+}
+
+Result<std::vector<Remote>> SqliteRowTransaction::Remotes() {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT name, url, direction, filter, chunk_size, token, "
+                           "last_sync_at, last_result, ca_cert, user, cert, rules, failures, "
+                           "next_sync_at FROM remotes ORDER BY name"));
+  std::vector<Remote> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return out;
+    BRAID_ASSIGN_OR_RETURN(Remote r, DecodeRemote(s));
+    out.push_back(std::move(r));
+  }
+}
+
+Status SqliteRowTransaction::PutReferences(std::string_view collection,
+                                           const std::vector<Reference>& refs) {
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT INTO collections(name, policy, refs) VALUES (?, 'merge', ?) "
+                           "ON CONFLICT (name) DO UPDATE SET refs = excluded.refs"));
+  s.Bind(1, collection);
+  const std::string json = ReferencesJson(refs);
+  if (refs.empty()) {
+    s.BindNull(2);
+  } else {
+    s.Bind(2, json);
+  }
+  return s.Run();
+}
+
+Result<std::vector<RuleMark>> SqliteRowTransaction::RuleMarks(std::string_view kind) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s,
+                         db_->Prepare("SELECT m.remote, i.id, m.counter FROM rule_marks m "
+                                      "JOIN instances i ON i.num = m.origin WHERE m.kind = ?"));
+  s.Bind(1, kind);
+  std::vector<RuleMark> out;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return out;
+    RuleMark& m = out.emplace_back();
+    m.remote.assign(s.Text(0));
+    m.kind.assign(kind);
+    BRAID_ASSIGN_OR_RETURN(m.origin, InstanceId::FromBytes(s.Blob(1)));
+    m.counter = static_cast<uint64_t>(s.Int(2));
+  }
+}
+
+Status SqliteRowTransaction::PutRuleMark(const RuleMark& m) {
+  BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(m.origin));
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("INSERT OR REPLACE INTO rule_marks(remote, kind, origin, counter) "
+                           "VALUES (?, ?, ?, ?)"));
+  return s.Bind(1, m.remote)
+      .Bind(2, m.kind)
+      .Bind(3, static_cast<int64_t>(num))
+      .Bind(4, static_cast<int64_t>(m.counter))
+      .Run();
+}
+
+Status SqliteRowTransaction::DeleteRuleMark(std::string_view remote, std::string_view kind,
+                                            const InstanceId& origin) {
+  BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(origin));
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("DELETE FROM rule_marks WHERE remote = ? AND kind = ? AND origin = ?"));
+  return s.Bind(1, remote).Bind(2, kind).Bind(3, static_cast<int64_t>(num)).Run();
+}
+
+Status SqliteRowTransaction::DeleteRuleMarks(std::string_view remote) {
+  BRAID_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM rule_marks WHERE remote = ?"));
+  return s.Bind(1, remote).Run();
 }
 
 Result<bool> SqliteRowTransaction::CreateToken(const TokenInfo& info, std::string_view sha256) {
@@ -140,16 +225,17 @@ Result<bool> SqliteRowTransaction::CreateToken(const TokenInfo& info, std::strin
 
 Status SqliteRowTransaction::PutUser(const User& u) {
   BRAID_ASSIGN_OR_RETURN(Stmt s,
-                         db_->Prepare("INSERT INTO users(name, role, scope, password, created_at) "
-                                      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-                                      "role = excluded.role, scope = excluded.scope, "
-                                      "password = excluded.password"));
+                         db_->Prepare("INSERT INTO users(name, role, scope, password, created_at, "
+                                      "source) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO "
+                                      "UPDATE SET role = excluded.role, scope = excluded.scope, "
+                                      "password = excluded.password, source = excluded.source"));
   const std::string scope = FilterJson(u.scope);
   return s.Bind(1, u.name)
       .Bind(2, RoleName(u.role))
       .Bind(3, scope)
       .Bind(4, u.password_hash)
       .Bind(5, u.created_ms)
+      .Bind(6, u.source)
       .Run();
 }
 
@@ -267,12 +353,42 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::SearchFiel
   return TextPairs(s);
 }
 
+Result<std::vector<std::pair<std::string, std::vector<Reference>>>> SqliteStore::References() {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT name, refs FROM collections "
+                                                     "WHERE refs IS NOT NULL ORDER BY name"));
+  std::vector<std::pair<std::string, std::vector<Reference>>> out;
+  BRAID_ASSIGN_OR_RETURN(const auto pairs, TextPairs(s));
+  for (const auto& [name, json] : pairs) {
+    auto refs = ParseReferencesJson(json);
+    if (!refs.ok()) return refs.status().WithContext("collection " + name);
+    out.emplace_back(name, std::move(*refs));
+  }
+  return out;
+}
+
+Result<VersionVector> SqliteStore::Marks(std::string_view remote, MarkKind kind) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT i.id, m.counter FROM rule_marks m "
+                                                     "JOIN instances i ON i.num = m.origin "
+                                                     "WHERE m.remote = ? AND m.kind = ?"));
+  s.Bind(1, remote).Bind(2, MarkKindName(kind));
+  VersionVector vv;
+  for (;;) {
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    if (!row) return vv;
+    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceId::FromBytes(s.Blob(0)));
+    vv.Set(id, static_cast<uint64_t>(s.Int(1)));
+  }
+}
+
 Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, reader.db().Prepare(
                   "SELECT name, url, direction, filter, chunk_size, token, "
-                  "last_sync_at, last_result, ca_cert, user, cert FROM remotes WHERE name = ?"));
+                  "last_sync_at, last_result, ca_cert, user, cert, rules, failures, next_sync_at "
+                  "FROM remotes WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<Remote>();
@@ -285,7 +401,8 @@ Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   BRAID_ASSIGN_OR_RETURN(
       Stmt s, reader.db().Prepare(
                   "SELECT name, url, direction, filter, chunk_size, token, "
-                  "last_sync_at, last_result, ca_cert, user, cert FROM remotes ORDER BY name"));
+                  "last_sync_at, last_result, ca_cert, user, cert, rules, failures, next_sync_at "
+                  "FROM remotes ORDER BY name"));
   std::vector<Remote> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -308,7 +425,7 @@ Result<TokenInfo> DecodeToken(const Stmt& s) {
   return t;
 }
 
-// Columns: name, role, scope, password, created_at.
+// Columns: name, role, scope, password, created_at, source.
 Result<User> DecodeUser(const Stmt& s) {
   User u;
   u.name.assign(s.Text(0));
@@ -316,6 +433,7 @@ Result<User> DecodeUser(const Stmt& s) {
   u.scope = DecodeFilter(s.Text(2));
   u.password_hash.assign(s.Text(3));
   u.created_ms = s.Int(4);
+  u.source.assign(s.Text(5));
   return u;
 }
 
@@ -351,8 +469,9 @@ Result<std::vector<TokenInfo>> SqliteStore::ListTokens() {
 Result<std::optional<User>> SqliteStore::GetUser(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare("SELECT name, role, scope, password, created_at FROM users "
-                                  "WHERE name = ?"));
+      Stmt s,
+      reader.db().Prepare("SELECT name, role, scope, password, created_at, source FROM users "
+                          "WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<User>();
@@ -363,8 +482,9 @@ Result<std::optional<User>> SqliteStore::GetUser(std::string_view name) {
 Result<std::vector<User>> SqliteStore::ListUsers() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare("SELECT name, role, scope, password, created_at FROM users "
-                                  "ORDER BY name"));
+      Stmt s,
+      reader.db().Prepare("SELECT name, role, scope, password, created_at, source FROM users "
+                          "ORDER BY name"));
   std::vector<User> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());

@@ -56,6 +56,14 @@ class SqliteRowTransaction final : public RowTransaction {
   Status PutRemote(const Remote& remote) override;
   Result<bool> DeleteRemote(std::string_view name) override;
   Status RecordSync(std::string_view remote, int64_t at_ms, std::string_view result) override;
+  Status ScheduleSync(std::string_view remote, int64_t failures, int64_t next_ms) override;
+  Result<std::vector<Remote>> Remotes() override;
+  Status PutReferences(std::string_view collection, const std::vector<Reference>& refs) override;
+  Result<std::vector<RuleMark>> RuleMarks(std::string_view kind) override;
+  Status PutRuleMark(const RuleMark& mark) override;
+  Status DeleteRuleMark(std::string_view remote, std::string_view kind,
+                        const InstanceId& origin) override;
+  Status DeleteRuleMarks(std::string_view remote) override;
   Result<bool> CreateToken(const TokenInfo& info, std::string_view sha256) override;
   Status PutUser(const User& user) override;
   Result<bool> DeleteUser(std::string_view name) override;

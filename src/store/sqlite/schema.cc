@@ -200,6 +200,32 @@ WHERE r.deleted = 0 AND instr(r.body, '"_attachments"') > 0
 -- "title:3,abstract:1" (src/index/text.h); NULL: every string field.
 ALTER TABLE collections ADD COLUMN search TEXT;
 )sql"},
+    {7,
+     "remote rules (prefixes, collection lists, conflict overrides, imports, auto-sync) and the "
+     "auto-sync state of each remote; collection references; users imported from a remote; "
+     "rule_marks (where a remote's rule-shaped sessions stopped, and the writes they left out)",
+     R"sql(
+-- A JSON object (include/braid/catalog.h, RulesJson); '{}': no rules.
+ALTER TABLE remotes ADD COLUMN rules TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE remotes ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;  -- failed auto-syncs in a row
+ALTER TABLE remotes ADD COLUMN next_sync_at INTEGER NOT NULL DEFAULT 0;  -- ms; 0: none scheduled
+-- A JSON array of "FIELD=COLLECTION" / "FIELD[]=COLLECTION"; NULL: none.
+ALTER TABLE collections ADD COLUMN refs TEXT;
+-- The remote a user was imported from; '': made here.
+ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT '';
+-- Per remote whose rules shape its sessions (docs/remotes.md): kind
+-- 'pull'/'push' is how far its sessions have gone in origin's stream (they
+-- start there); 'pull-floor' the lowest write of origin its pulls left out
+-- (this store's FSIC stays below it); 'push-floor' the same for its pushes
+-- (what is claimed complete to that remote stays below it).
+CREATE TABLE rule_marks(
+  remote  TEXT NOT NULL,
+  kind    TEXT NOT NULL,
+  origin  INTEGER NOT NULL,      -- instances.num
+  counter INTEGER NOT NULL,
+  PRIMARY KEY (remote, kind, origin)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace braid::sqlite

@@ -89,6 +89,8 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, std::string>>> SearchFields() override;
   Result<std::optional<Remote>> GetRemote(std::string_view name) override;
   Result<std::vector<Remote>> ListRemotes() override;
+  Result<std::vector<std::pair<std::string, std::vector<Reference>>>> References() override;
+  Result<VersionVector> Marks(std::string_view remote, MarkKind kind) override;
   Result<std::optional<TokenInfo>> FindToken(std::string_view sha256) override;
   Result<std::vector<TokenInfo>> ListTokens() override;
   Result<std::optional<User>> GetUser(std::string_view name) override;
