@@ -61,6 +61,7 @@ std::string AccountJson(const std::string& name, Role role, const Scope& scope, 
 void AddRecordCommands(CLI::App& app, Globals& g, Action& action);
 void AddAttachmentCommands(CLI::App& app, Globals& g, Action& action);
 void AddAdminCommands(CLI::App& app, Globals& g, Action& action);
+void AddRemoteCommands(CLI::App& app, Globals& g, Action& action);
 void AddSyncCommands(CLI::App& app, Globals& g, Action& action);
 void AddConflictCommands(CLI::App& app, Globals& g, Action& action);
 void AddUserCommands(CLI::App& app, Globals& g, Action& action);

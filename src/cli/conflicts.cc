@@ -176,14 +176,29 @@ Status RunResolve(const Globals& g, const std::string& collection, const std::st
 struct CollectionSetArgs {
   std::string name, conflicts, index;
   bool index_all = false;
+  std::vector<std::string> refs;
+  bool no_refs = false;
 };
 
 Status RunCollectionSet(const Globals& g, const CollectionSetArgs& a) {
-  if (a.conflicts.empty() && a.index.empty() && !a.index_all) {
-    return Status::InvalidArgument("give --conflicts, --index or --index-all");
+  if (a.conflicts.empty() && a.index.empty() && !a.index_all && a.refs.empty() && !a.no_refs) {
+    return Status::InvalidArgument("give --conflicts, --index, --index-all, --ref or --no-refs");
   }
   if (!a.index.empty() && a.index_all) {
     return Status::InvalidArgument("give --index or --index-all, not both");
+  }
+  if (!a.refs.empty() && a.no_refs) {
+    return Status::InvalidArgument("give --ref or --no-refs, not both");
+  }
+  std::vector<Reference> refs;
+  for (const auto& spec : a.refs) {
+    BRAID_ASSIGN_OR_RETURN(Reference ref, ParseReference(spec));
+    for (const Reference& r : refs) {
+      if (r.field == ref.field) {
+        return Status::InvalidArgument("--ref: field \"" + ref.field + "\" is given twice");
+      }
+    }
+    refs.push_back(std::move(ref));
   }
   std::optional<ConflictPolicy> policy;
   if (!a.conflicts.empty()) {
@@ -201,6 +216,7 @@ Status RunCollectionSet(const Globals& g, const CollectionSetArgs& a) {
     BRAID_RETURN_IF_ERROR(
         txn->SetSearchFields(a.name, spec ? std::optional<std::string_view>(*spec) : std::nullopt));
   }
+  if (!refs.empty() || a.no_refs) BRAID_RETURN_IF_ERROR(txn->SetReferences(a.name, refs));
   BRAID_RETURN_IF_ERROR(txn->Commit());
   if (!g.json) {
     if (policy) Print("collection " + a.name + ": conflicts " + std::string(PolicyName(*policy)));
@@ -210,6 +226,11 @@ Status RunCollectionSet(const Globals& g, const CollectionSetArgs& a) {
             " (the index is rebuilt by the next `braid sync index`, or at once by a running "
             "`braid serve`)");
     }
+    if (!refs.empty() || a.no_refs) {
+      std::string line = "collection " + a.name + ": references";
+      for (const auto& r : refs) line += " " + ReferenceSpec(r);
+      Print(refs.empty() ? line + " none" : line);
+    }
   }
   return Status::OK();
 }
@@ -218,13 +239,17 @@ Status RunCollectionList(const Globals& g) {
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(const auto policies, inst->store().Policies());
   BRAID_ASSIGN_OR_RETURN(const auto fields, inst->store().SearchFields());
-  // Every collection with a setting: (policy, search fields).
-  std::map<std::string, std::pair<ConflictPolicy, std::optional<std::string>>> rows;
-  for (const auto& [name, p] : policies) rows[name].first = p;
-  for (const auto& [name, spec] : fields) {
-    auto [it, added] = rows.try_emplace(name, ConflictPolicy::kMerge, std::nullopt);
-    it->second.second = spec;
-  }
+  BRAID_ASSIGN_OR_RETURN(const auto references, inst->store().References());
+  // Every collection with a setting: its policy, search fields, references.
+  struct Row {
+    ConflictPolicy policy = ConflictPolicy::kMerge;
+    std::optional<std::string> index;
+    std::vector<Reference> refs;
+  };
+  std::map<std::string, Row> rows;
+  for (const auto& [name, p] : policies) rows[name].policy = p;
+  for (const auto& [name, spec] : fields) rows[name].index = spec;
+  for (const auto& [name, refs] : references) rows[name].refs = refs;
   std::string out;
   json::Writer w(&out);
   w.BeginArray();
@@ -234,13 +259,19 @@ Status RunCollectionList(const Globals& g) {
           .Key("collection")
           .String(name)
           .Key("conflicts")
-          .String(PolicyName(row.first))
+          .String(PolicyName(row.policy))
           .Key("index")
-          .OptionalString(row.second)
-          .EndObject();
+          .OptionalString(row.index)
+          .Key("refs")
+          .BeginArray();
+      for (const auto& r : row.refs) w.String(ReferenceSpec(r));
+      w.EndArray().EndObject();
     } else {
-      Print(name + "\t" + std::string(PolicyName(row.first)) + "\t" +
-            row.second.value_or("every string field"));
+      std::string line = name + "\t" + std::string(PolicyName(row.policy)) + "\t" +
+                         row.index.value_or("every string field");
+      for (const auto& r : row.refs)
+        line += (&r == &row.refs.front() ? "\t" : " ") + ReferenceSpec(r);
+      Print(line);
     }
   }
   w.EndArray();
@@ -289,7 +320,9 @@ void AddConflictCommands(CLI::App& app, Globals& g, Action& action) {
   {
     auto c = std::make_shared<CollectionSetArgs>();
     CLI::App* set = collection->add_subcommand(
-        "set", "Set a collection's conflict policy, or the fields its search index takes");
+        "set",
+        "Set a collection's conflict policy, the fields its search index takes, or its "
+        "references");
     set->add_option("name", c->name, "Collection")->required();
     set->add_option("--conflicts", c->conflicts,
                     "merge (default: field by field), lww (whole record), skip (hold for a "
@@ -300,8 +333,17 @@ void AddConflictCommands(CLI::App& app, Globals& g, Action& action) {
                         " (default 1), e.g. title:3,abstract; a change rebuilds the index");
     set->add_flag("--index-all", c->index_all,
                   "The search index takes every string field at weight 1 (the default)");
+    set->add_option("--ref", c->refs,
+                    "A body field that holds ids of another collection's records: "
+                    "FIELD=COLLECTION, or FIELD[]=COLLECTION for an array of ids (e.g. "
+                    "client=clients, analyses[]=analyses); repeat for each, replacing the "
+                    "references set before. Remotes import what records reference and rename "
+                    "references with their prefixes (docs/remotes.md)");
+    set->add_flag("--no-refs", c->no_refs, "Forget the collection's references");
     set->callback([&g, &action, c] { action = [&g, c] { return RunCollectionSet(g, *c); }; });
-    collection->add_subcommand("list", "Collections with a conflict policy or search fields set")
+    collection
+        ->add_subcommand("list",
+                         "Collections with a conflict policy, search fields or references set")
         ->callback([&g, &action] { action = [&g] { return RunCollectionList(g); }; });
   }
 }

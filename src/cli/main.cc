@@ -119,6 +119,7 @@ int Main(int argc, char** argv) {
   AddAdminCommands(app, g, action);
   AddRecordCommands(app, g, action);
   AddAttachmentCommands(app, g, action);
+  AddRemoteCommands(app, g, action);
   AddSyncCommands(app, g, action);
   AddConflictCommands(app, g, action);
   AddUserCommands(app, g, action);

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "http/client.h"
 #include "repl/protocol.h"
+#include "repl/rules.h"
 #include "repl/stream.h"
 
 namespace braid::repl {
@@ -147,6 +148,13 @@ class Session {
     req.direction = pull && push ? Direction::kBoth : pull ? Direction::kPull : Direction::kPush;
     req.filter = filter_;
     req.fsic = own_fsic_;
+    if (rules_ && pull) {
+      // A remote whose rules shape its pulls goes on where they stopped:
+      // past the writes they left out, which this store's FSIC stays below.
+      BRAID_ASSIGN_OR_RETURN(const VersionVector marks,
+                             store_.Marks(remote_.name, MarkKind::kPull));
+      req.fsic.MergeFrom(marks);
+    }
     req.chunk_size = remote_.chunk_size;
     req.compression = {"zstd", "gzip"};
     if (!remote_.cert.empty()) {
@@ -189,6 +197,10 @@ class Session {
                            StreamReceiver::Create(store_, filter_, hello_.fsic, two_way_,
                                                   "remote \"" + remote_.name + "\""));
     receiver.LimitRecords(hello_.chunk_size);
+    for (const auto& [collection, policy] : remote_.rules.conflicts) {
+      receiver.OverridePolicy(collection, policy);
+    }
+    if (rules_) receiver.UseRules(&*rules_, remote_.name, own_fsic_);
     const auto start = Clock::now();
     SyncProgress p;
     p.phase = Direction::kPull;
@@ -208,6 +220,7 @@ class Session {
                              receiver.ApplyText(r.body, codec, kMaxChunkBytes));
       const ApplyCounts& counts = chunk.counts;
       Count(counts);
+      summary_.left_out += counts.left_out;
       ++summary_.chunks_received;
       summary_.received += counts.received;
       summary_.bytes_received += r.body.size();
@@ -216,18 +229,77 @@ class Session {
       p.seconds = Since(start);
       p.done = !chunk.next;
       if (progress_) progress_(p);
-      if (!chunk.next) return Status::OK();
+      if (!chunk.next) return FetchWanted(receiver);
       after = chunk.next;
     }
   }
 
+  // The records that records taken reference and that no chunk brought
+  // (docs/remotes.md, --include and --skip): asked for by name, round after
+  // round while the records fetched reference more.
+  Status FetchWanted(StreamReceiver& receiver) {
+    constexpr int kMaxRounds = 16;
+    for (int round = 0; round < kMaxRounds && !receiver.wanted().empty(); ++round) {
+      // Their names there; those here, or with no name there, are dropped.
+      std::vector<std::pair<std::string, std::string>> names;
+      for (const auto& [collection, id] : std::set(receiver.wanted())) {
+        BRAID_ASSIGN_OR_RETURN(const auto here, store_.Get(collection, id));
+        auto there = rules_->RemoteId(collection, id);
+        if (!here && there) {
+          names.emplace_back(collection, *there);
+        } else {
+          receiver.ForgetWanted({collection, id});
+        }
+      }
+      const auto asked = receiver.wanted();
+      const size_t batch = std::min(kMaxNames, hello_.chunk_size);
+      for (size_t i = 0; i < names.size(); i += batch) {
+        std::vector<std::pair<std::string, std::string>> part(
+            names.begin() + static_cast<long>(i),
+            names.begin() + static_cast<long>(std::min(names.size(), i + batch)));
+        BRAID_ASSIGN_OR_RETURN(const auto r,
+                               Send("POST", "/api/v1/sync/sessions/" + hello_.session + "/records",
+                                    NamesRequestJson(part), {}));
+        if (r.status != 200) return AnswerError(remote_, r, "records asked for by name");
+        Codec codec = Codec::kIdentity;
+        if (const std::string_view enc = r.Header("Content-Encoding"); !enc.empty()) {
+          BRAID_ASSIGN_OR_RETURN(codec, ParseCodec(enc));
+        }
+        BRAID_ASSIGN_OR_RETURN(const StreamReceiver::Applied chunk,
+                               receiver.ApplyText(r.body, codec, kMaxChunkBytes));
+        Count(chunk.counts);
+        summary_.received += chunk.counts.received;
+        summary_.left_out += chunk.counts.left_out;
+        summary_.dependencies += chunk.counts.applied + chunk.counts.merged;
+        summary_.bytes_received += r.body.size();
+      }
+      // Those the remote does not have are not asked for again.
+      for (const auto& name : asked) receiver.ForgetWanted(name);
+    }
+    receiver.ClearWanted();
+    return Status::OK();
+  }
+
   Status PushAll() {
     summary_.pushed = true;
+    VersionVector start = hello_.fsic;
+    if (rules_) {
+      // Where this remote's pushes stopped: the remote's FSIC stays below
+      // the writes they left out, so its own is no place to start from.
+      BRAID_ASSIGN_OR_RETURN(const VersionVector marks,
+                             store_.Marks(remote_.name, MarkKind::kPush));
+      start.MergeFrom(marks);
+    }
     BRAID_ASSIGN_OR_RETURN(StreamSender sender,
-                           StreamSender::Create(store_, filter_, hello_.fsic, own_fsic_));
+                           StreamSender::Create(store_, filter_, start, own_fsic_));
+    if (rules_) {
+      BRAID_ASSIGN_OR_RETURN(VersionVector floors,
+                             store_.Marks(remote_.name, MarkKind::kPushFloor));
+      sender.UseRules(&*rules_, std::move(floors));
+    }
     BRAID_ASSIGN_OR_RETURN(const uint64_t pending, sender.Pending());
     if (pending == 0) return Status::OK();
-    const auto start = Clock::now();
+    const auto begun = Clock::now();
     SyncProgress p;
     p.phase = Direction::kPush;
     p.pending = pending;
@@ -255,6 +327,7 @@ class Session {
           return AnswerError(remote_, r, "a push");
         }
         BRAID_ASSIGN_OR_RETURN(const PushResult result, ParsePushResult(r.body));
+        if (rules_) BRAID_RETURN_IF_ERROR(KeepPushMarks(chunk));
         ++summary_.chunks_sent;
         summary_.sent += chunk.records;
         summary_.bytes_sent += body.size();
@@ -263,11 +336,25 @@ class Session {
         p.bytes += body.size();
         BRAID_RETURN_IF_ERROR(Failpoint("push-sent"));
       }
-      p.seconds = Since(start);
+      if (rules_ && chunk.records == 0 && !chunk.claims) {
+        BRAID_RETURN_IF_ERROR(KeepPushMarks(chunk));  // all of it left out: nothing sent
+      }
+      summary_.left_out += chunk.records_left_out;
+      p.seconds = Since(begun);
       p.done = !chunk.next;
       if (progress_) progress_(p);
       if (!chunk.next) return Status::OK();
     }
+  }
+
+  // After the remote took a chunk (or when it had nothing to send): the
+  // remote's push marks move past it, its floors down to what it left out.
+  Status KeepPushMarks(const EncodedChunk& chunk) {
+    if (chunk.scanned_to.empty() && chunk.left_out.empty()) return Status::OK();
+    BRAID_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite(Durability::kNormal));
+    BRAID_RETURN_IF_ERROR(txn->MoveMarks(remote_.name, MarkKind::kPushFloor, chunk.left_out));
+    BRAID_RETURN_IF_ERROR(txn->MoveMarks(remote_.name, MarkKind::kPush, chunk.scanned_to));
+    return txn->Commit();
   }
 
   // Ends the session on the server. A session that transferred nothing is
@@ -285,6 +372,7 @@ class Session {
   }
 
   void set_two_way(bool v) { two_way_ = v; }
+  void set_rules(Rules rules) { rules_.emplace(std::move(rules)); }
   const VersionVector& server_fsic() const { return hello_.fsic; }
   const std::string& authorization() const { return authorization_; }
   SyncSummary& summary() { return summary_; }
@@ -326,6 +414,7 @@ class Session {
   HandshakeResponse hello_;
   Codec codec_ = Codec::kIdentity;
   bool two_way_ = false;
+  std::optional<Rules> rules_;  // the remote's, when they shape its sessions
   SyncSummary summary_;
 };
 
@@ -343,6 +432,10 @@ Result<SyncSummary> Sync(Store& store, const Remote& remote,
   const bool push = remote.direction != Direction::kPull;
   Session session(store, remote, std::move(client), progress, keyring);
   session.set_two_way(pull && push);
+  if (remote.rules.ShapesStream()) {
+    BRAID_ASSIGN_OR_RETURN(const auto refs, store.References());
+    session.set_rules(Rules(remote.rules, refs));
+  }
   BRAID_RETURN_IF_ERROR(session.Open(pull, push, std::move(filter)));
   Status s;
   if (pull) s = session.PullAll();
@@ -403,6 +496,10 @@ std::string SummaryJson(const SyncSummary& s) {
       .Uint(s.held)
       .Key("conflicts")
       .Uint(s.conflicts)
+      .Key("left_out")
+      .Uint(s.left_out)
+      .Key("dependencies")
+      .Uint(s.dependencies)
       .Key("chunks_received")
       .Uint(s.chunks_received)
       .Key("chunks_sent")

@@ -36,6 +36,8 @@ struct SyncSummary {
   bool pulled = false, pushed = false;
   uint64_t received = 0, sent = 0;  // records
   uint64_t applied = 0, merged = 0, kept = 0, ignored = 0, held = 0, conflicts = 0;
+  uint64_t left_out = 0;      // records the remote's rules kept from being stored or sent
+  uint64_t dependencies = 0;  // records fetched by name because records taken reference them
   uint64_t chunks_received = 0, chunks_sent = 0;
   uint64_t bytes_received = 0, bytes_sent = 0;
   double seconds = 0;

@@ -271,6 +271,53 @@ Result<std::optional<Position>> ParsePullRequest(std::string_view body) {
   return after;
 }
 
+std::string NamesRequestJson(const std::vector<std::pair<std::string, std::string>>& names) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject().Key("names").BeginArray();
+  for (const auto& [c, id] : names) w.BeginArray().String(c).String(id).EndArray();
+  w.EndArray().EndObject();
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ParseNamesRequest(std::string_view body) {
+  std::vector<std::pair<std::string, std::string>> names;
+  bool seen = false;
+  BRAID_RETURN_IF_ERROR(
+      ForEachMember(body, "records request", [&](std::string_view key, json::Value v) -> Status {
+        if (key != "names") return Unknown(key);
+        seen = true;
+        if (!v.IsArray()) return Status::InvalidArgument("names must be an array");
+        if (v.Size() > kMaxNames) {
+          return Status::InvalidArgument("at most " + std::to_string(kMaxNames) +
+                                         " names per request");
+        }
+        Status s = Status::OK();
+        v.ForEachElement([&](json::Value e) {
+          std::optional<std::string> c, id;
+          if (e.IsArray() && e.Size() == 2) {
+            size_t i = 0;
+            e.ForEachElement([&](json::Value x) {
+              (i++ == 0 ? c : id) = x.AsString();
+              return true;
+            });
+          }
+          if (!c || !id) {
+            s = Status::InvalidArgument("each name is [\"collection\", \"id\"]");
+            return false;
+          }
+          s = ValidateCollection(*c);
+          if (s.ok()) s = ValidateRecordId(*id);
+          if (!s.ok()) return false;
+          names.emplace_back(std::move(*c), std::move(*id));
+          return true;
+        });
+        return s;
+      }));
+  if (!seen) return Status::InvalidArgument("records request: names is missing");
+  return names;
+}
+
 namespace {
 
 void WriteChunkTail(json::Writer& w,

@@ -103,6 +103,14 @@ Result<HandshakeResponse> ParseHandshakeResponse(std::string_view body);
 std::string PositionJson(const std::optional<Position>& p);  // {"after":...}
 Result<std::optional<Position>> ParsePullRequest(std::string_view body);
 
+// POST .../sessions/ID/records: records by name, outside the stream (the
+// dependencies a remote's rules import; docs/protocol.md, "Records by
+// name"): {"names": [["collection", "id"], ...]}, at most kMaxNames.
+inline constexpr size_t kMaxNames = 1000;
+std::string NamesRequestJson(const std::vector<std::pair<std::string, std::string>>& names);
+// Errors: InvalidArgument (shape, names, more than kMaxNames).
+Result<std::vector<std::pair<std::string, std::string>>> ParseNamesRequest(std::string_view body);
+
 std::string ChunkJson(const Chunk& c);
 // The same text for records already in their wire form (WireRecordJson).
 std::string ChunkJson(const std::vector<std::string_view>& wire_records,

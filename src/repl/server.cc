@@ -198,6 +198,7 @@ http::Response SyncServer::Handle(const http::Request& request,
     MutexLock lock(session->mu);
     if (segments[2] == "pull") return Pull(session, request);
     if (segments[2] == "push") return Push(*session, request);
+    if (segments[2] == "records") return Named(*session, request);
   }
   return Error(Status::NotFound("no replication route " + request.path));
 }
@@ -499,6 +500,26 @@ http::Response SyncServer::Pull(const std::shared_ptr<Session>& session,
   r.status = 200;
   r.body = std::move(encoded->body);
   if (s.codec != Codec::kIdentity) r.headers.emplace_back("Content-Encoding", CodecName(s.codec));
+  return r;
+}
+
+http::Response SyncServer::Named(Session& s, const http::Request& request) {
+  if (!s.sender) {
+    return Error(Status::InvalidArgument("this session was opened for pushes only"));
+  }
+  auto names = ParseNamesRequest(request.body);
+  if (!names.ok()) return Error(names.status());
+  auto chunk = s.sender->NamedJson(*names);
+  if (!chunk.ok()) return Error(chunk.status());
+  M().records_sent->Add(chunk->records);
+  http::Response r;
+  r.status = 200;
+  if (s.codec == Codec::kIdentity) {
+    r.body = std::move(chunk->json);
+  } else {
+    if (Status c = Compress(s.codec, chunk->json, &r.body); !c.ok()) return Error(c);
+    r.headers.emplace_back("Content-Encoding", CodecName(s.codec));
+  }
   return r;
 }
 

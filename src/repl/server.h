@@ -88,6 +88,8 @@ class SyncServer {
   // Builds the chunk after `after` on the executor, for the next pull.
   void StartPrefetch(const std::shared_ptr<Session>& session, std::optional<Position> after);
   http::Response Push(Session& session, const http::Request& request);
+  // POST .../sessions/ID/records: records by name (ParseNamesRequest).
+  http::Response Named(Session& session, const http::Request& request);
   std::shared_ptr<Session> Find(const std::string& id);
   void Drop(const std::string& id);
 

@@ -10,6 +10,7 @@
 #include "base/mutex.h"
 #include "base/thread_priority.h"
 #include "base/validate.h"
+#include "repl/rules.h"
 #include "store/wire.h"
 
 namespace braid::repl {
@@ -96,6 +97,29 @@ Result<StreamSender> StreamSender::Create(Store& store, std::vector<std::string>
                       std::move(origins));
 }
 
+void StreamSender::UseRules(const Rules* rules, VersionVector floors) {
+  rules_ = rules;
+  omissions_ = std::make_shared<Omissions>();
+  for (const auto& [origin, counter] : floors.entries()) {
+    omissions_->caps[origin] = counter > 0 ? counter - 1 : 0;
+  }
+}
+
+Result<EncodedChunk> StreamSender::NamedJson(
+    const std::vector<std::pair<std::string, std::string>>& names) const {
+  std::vector<std::string> texts;
+  for (const auto& [collection, id] : names) {
+    BRAID_ASSIGN_OR_RETURN(const auto r, store_->Get(collection, id));
+    if (!r || !InFilter(filter_, r->partition)) continue;
+    texts.push_back(WireRecordJson(*r));
+  }
+  std::vector<std::string_view> records(texts.begin(), texts.end());
+  EncodedChunk out;
+  out.json = ChunkJson(records, {}, std::nullopt, 0);
+  out.records = records.size();
+  return out;
+}
+
 Result<uint64_t> StreamSender::Pending() const {
   uint64_t total = 0;
   for (const auto& origin : origins_) {
@@ -122,6 +146,21 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
   // their text.
   std::deque<WireVersions> batches;
   std::vector<Pick> picks;
+  // With rules: the records renamed, in their new wire form (picks view
+  // them), and the writes left out.
+  std::deque<Record> renamed;
+  std::deque<std::string> renamed_json;
+  std::map<InstanceId, uint64_t> left_out;
+  size_t records_left_out = 0;
+  auto leave_out = [&](const Record& r) {
+    ++records_left_out;
+    for (const auto& [o, c] : r.vv.entries()) {
+      if (c <= receiver_fsic_.Get(o)) continue;
+      auto [it, added] = left_out.emplace(o, c);
+      if (!added) it->second = std::min(it->second, c);
+    }
+  };
+  std::vector<std::pair<InstanceId, uint64_t>> scanned_to;
   std::vector<std::pair<InstanceId, uint64_t>> complete_to;
   std::optional<Position> next;
   const size_t budget = std::max<size_t>(chunk_size * kScanFactor, 1000);
@@ -165,13 +204,28 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
           break;
         }
       }
-      if (!sent) picks.push_back({batch.View(v.collection), batch.View(v.id), batch.View(v.json)});
+      if (sent) continue;
+      if (rules_ == nullptr) {
+        picks.push_back({batch.View(v.collection), batch.View(v.id), batch.View(v.json)});
+        continue;
+      }
+      const std::string_view text = batch.View(v.json);
+      BRAID_RETURN_IF_ERROR(json::Validate(text, nullptr));
+      BRAID_ASSIGN_OR_RETURN(Record r, ParseWireRecord(json::Value(text)));
+      if (!rules_->Outgoing(&r)) {
+        leave_out(r);
+        continue;
+      }
+      const Record& kept = renamed.emplace_back(std::move(r));
+      const std::string& json = renamed_json.emplace_back(WireRecordJson(kept));
+      picks.push_back({kept.collection, kept.id, json});
     }
     const uint64_t cap = sender_fsic_.Get(origin);
     // Exhausted: the receiver now has everything this store had of `origin`
     // at the session start. Otherwise: entries at or below the sender's FSIC
     // never move during a session, so completeness up to there is sound.
     const uint64_t complete = exhausted ? cap : std::min(last, cap);
+    if (rules_ != nullptr && complete > 0) scanned_to.emplace_back(origin, complete);
     if (complete > 0) {
       // Skipped entries can take the loop round the same origin again.
       if (!complete_to.empty() && complete_to.back().first == origin) {
@@ -188,6 +242,23 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
     }
   }
   if (i < origins_.size()) next = Position{origins_[i], position};
+  if (rules_ != nullptr) {
+    // Nothing is claimed at or past a write left out, in this chunk or
+    // before (the receiver would never be sent it again).
+    std::lock_guard lock(omissions_->mu);
+    for (const auto& [o, c] : left_out) {
+      auto [it, added] = omissions_->caps.emplace(o, c - 1);
+      if (!added) it->second = std::min(it->second, c - 1);
+    }
+    std::vector<std::pair<InstanceId, uint64_t>> claims;
+    for (auto [o, c] : complete_to) {
+      if (auto cap = omissions_->caps.find(o); cap != omissions_->caps.end()) {
+        c = std::min(c, cap->second);
+      }
+      if (c > receiver_fsic_.Get(o)) claims.emplace_back(o, c);
+    }
+    complete_to = std::move(claims);
+  }
   SortByName(&picks);
   std::vector<std::string_view> records;
   records.reserve(picks.size());
@@ -197,6 +268,9 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
   out.records = picks.size();
   out.claims = !complete_to.empty();
   out.next = next;
+  out.scanned_to = std::move(scanned_to);
+  out.left_out.assign(left_out.begin(), left_out.end());
+  out.records_left_out = records_left_out;
   return out;
 }
 
@@ -213,6 +287,7 @@ void ApplyCounts::Add(const ApplyCounts& o) {
   ignored += o.ignored;
   held += o.held;
   conflicts += o.conflicts;
+  left_out += o.left_out;
 }
 
 Result<StreamReceiver> StreamReceiver::Create(Store& store, std::vector<std::string> filter,
@@ -265,10 +340,11 @@ Status StreamReceiver::CheckClaims(
   return Status::OK();
 }
 
-Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, ApplyCounts* counts) {
+Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, ApplyCounts* counts,
+                                   BodyForm form) {
   auto it = policies_.find(r.collection);
   const ConflictPolicy policy = it != policies_.end() ? it->second : ConflictPolicy::kMerge;
-  auto result = txn.Apply(r, policy, BodyForm::kChecked);
+  auto result = txn.Apply(r, policy, form);
   if (!result.ok()) {
     return result.status().WithContext("record " + r.collection + "/" + r.id + " from " +
                                        peer_name_);
@@ -297,11 +373,78 @@ Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, Apply
 
 Status StreamReceiver::AdvanceAndCommit(
     WriteTransaction& txn, const std::vector<std::pair<InstanceId, uint64_t>>& complete_to) {
+  if (rules_ != nullptr) {
+    // The floors first: the FSIC advance below stays under them.
+    std::vector<std::pair<InstanceId, uint64_t>> floors(chunk_floors_.begin(), chunk_floors_.end());
+    BRAID_RETURN_IF_ERROR(txn.MoveMarks(remote_, MarkKind::kPullFloor, floors));
+    BRAID_RETURN_IF_ERROR(txn.MoveMarks(remote_, MarkKind::kPull, complete_to));
+  } else if (filter_.empty() && !complete_to.empty()) {
+    // Every write up to these from this store's FSIC on: whatever rules
+    // left out before is here now.
+    BRAID_RETURN_IF_ERROR(txn.LiftPullFloors(complete_to));
+  }
   if (!complete_to.empty()) {
     BRAID_RETURN_IF_ERROR(
         txn.AdvanceFsic(filter_.empty() ? std::vector<std::string>{""} : filter_, complete_to));
   }
   return txn.Commit();
+}
+
+void StreamReceiver::LeaveOut(const Record& r, ApplyCounts* counts,
+                              std::map<InstanceId, uint64_t>* floors) {
+  ++counts->received;
+  ++counts->left_out;
+  for (const auto& [o, c] : r.vv.entries()) {
+    if (c <= start_.Get(o)) continue;
+    auto [it, added] = floors->emplace(o, c);
+    if (!added) it->second = std::min(it->second, c);
+  }
+}
+
+Status StreamReceiver::ApplyShaped(WriteTransaction& txn, const Record& r, ApplyCounts* counts,
+                                   std::vector<Record>* passed,
+                                   std::map<InstanceId, uint64_t>* floors) {
+  Record here = r;
+  const Rules::Fate fate = rules_->Incoming(&here);
+  if (fate == Rules::Fate::kDrop) {
+    LeaveOut(r, counts, floors);
+    return Status::OK();
+  }
+  if (fate == Rules::Fate::kIfWanted && wanted_.erase({here.collection, here.id}) == 0) {
+    BRAID_ASSIGN_OR_RETURN(const auto stored, store_->Get(here.collection, here.id));
+    if (!stored) {
+      passed->push_back(std::move(here));
+      return Status::OK();
+    }
+  }
+  // A body with renamed references is checked again (its size).
+  const BodyForm form = here.body == r.body ? BodyForm::kChecked : BodyForm::kNormalized;
+  BRAID_RETURN_IF_ERROR(ApplyRecord(txn, here, counts, form));
+  rules_->AddWanted(here, &wanted_);
+  wanted_.erase({here.collection, here.id});
+  return Status::OK();
+}
+
+Status StreamReceiver::SettlePassed(WriteTransaction& txn, std::vector<Record>* passed,
+                                    ApplyCounts* counts, std::map<InstanceId, uint64_t>* floors) {
+  // A record taken may reference one passed earlier in the chunk; taking
+  // it may make another wanted: round after round until none is.
+  for (bool again = true; again && !passed->empty();) {
+    again = false;
+    for (auto it = passed->begin(); it != passed->end();) {
+      if (wanted_.erase({it->collection, it->id}) == 0) {
+        ++it;
+        continue;
+      }
+      BRAID_RETURN_IF_ERROR(ApplyRecord(txn, *it, counts, BodyForm::kNormalized));
+      rules_->AddWanted(*it, &wanted_);
+      it = passed->erase(it);
+      again = true;
+    }
+  }
+  for (const Record& r : *passed) LeaveOut(r, counts, floors);
+  passed->clear();
+  return Status::OK();
 }
 
 namespace {
@@ -519,14 +662,23 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
     Applied out;
     BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
     size_t index = 0;
+    std::vector<Record> passed;  // with rules: records to take if the chunk references them
+    chunk_floors_.clear();
     for (;;) {
       BRAID_ASSIGN_OR_RETURN(BatchReader::Batch batch, batches.Take());
       if (batch.records.empty()) break;
       for (const Record& r : batch.records) {
         BRAID_RETURN_IF_ERROR(CheckRecord(r, index++));
-        BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, &out.counts));
+        if (rules_ != nullptr) {
+          BRAID_RETURN_IF_ERROR(ApplyShaped(*txn, r, &out.counts, &passed, &chunk_floors_));
+        } else {
+          BRAID_RETURN_IF_ERROR(ApplyRecord(*txn, r, &out.counts));
+        }
       }
       batches.Done(std::move(batch));
+    }
+    if (rules_ != nullptr) {
+      BRAID_RETURN_IF_ERROR(SettlePassed(*txn, &passed, &out.counts, &chunk_floors_));
     }
     BRAID_ASSIGN_OR_RETURN(const Chunk envelope, batches.Finish());
     BRAID_RETURN_IF_ERROR(CheckClaims(envelope.complete_to));

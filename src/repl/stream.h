@@ -8,7 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,7 +29,14 @@ struct EncodedChunk {
   size_t records = 0;
   bool claims = false;           // complete_to is not empty
   std::optional<Position> next;  // absent: the stream is done
+  // With rules (StreamSender::UseRules): per origin, how far this chunk
+  // went in its stream whatever it claims (the push marks), and the lowest
+  // write of each origin it left out (the push floors).
+  std::vector<std::pair<InstanceId, uint64_t>> scanned_to, left_out;
+  size_t records_left_out = 0;
 };
+
+class Rules;
 
 // Builds chunks for one receiver. Thread-safe: Next() may run on any thread,
 // also concurrently (prefetching), since it only reads the store.
@@ -51,6 +60,18 @@ class StreamSender {
   // Entries the whole stream would scan: the pending count peers show.
   Result<uint64_t> Pending() const;
 
+  // The current versions of the named records that exist and lie in the
+  // filter, as a chunk that claims nothing (ParseNamesRequest's names).
+  Result<EncodedChunk> NamedJson(
+      const std::vector<std::pair<std::string, std::string>>& names) const;
+
+  // Pushes under a remote's rules (rules.h): each record is renamed as the
+  // remote knows it, or left out; what a chunk claims complete then stays
+  // below the first write of each origin left out, in this session and
+  // (`floors`, the remote's push floors) in those before. Chunks must then
+  // be built in stream order (each from the last one's `next`).
+  void UseRules(const Rules* rules, VersionVector floors);
+
  private:
   StreamSender(Store& store, std::vector<std::string> filter, VersionVector receiver_fsic,
                VersionVector sender_fsic, std::vector<InstanceId> origins)
@@ -59,6 +80,14 @@ class StreamSender {
         receiver_fsic_(std::move(receiver_fsic)),
         sender_fsic_(std::move(sender_fsic)),
         origins_(std::move(origins)) {}
+
+  // What the rules left out so far: per origin, the claim cap.
+  struct Omissions {
+    std::mutex mu;
+    std::map<InstanceId, uint64_t> caps;
+  };
+  const Rules* rules_ = nullptr;
+  std::shared_ptr<Omissions> omissions_;
 
   Store* store_;
   std::vector<std::string> filter_;
@@ -69,6 +98,7 @@ class StreamSender {
 
 struct ApplyCounts {
   uint64_t received = 0, applied = 0, merged = 0, kept = 0, ignored = 0, held = 0, conflicts = 0;
+  uint64_t left_out = 0;  // by a remote's rules (StreamReceiver::UseRules)
   void Add(const ApplyCounts& o);
 };
 
@@ -100,6 +130,11 @@ class StreamReceiver {
   // compression), PayloadTooLarge, storage errors.
   Result<Applied> ApplyText(std::string_view body, Codec codec, size_t max_text_bytes);
 
+  // A remote's conflict policy for `collection` instead of the store's
+  // (RemoteRules::conflicts).
+  void OverridePolicy(const std::string& collection, ConflictPolicy policy) {
+    policies_[collection] = policy;
+  }
   // Refuse chunks of more than `n` records (the session's chunk size).
   void LimitRecords(size_t n) { max_records_ = n; }
   // Refuses (Forbidden) a chunk with a record outside `writable`, which
@@ -108,6 +143,26 @@ class StreamReceiver {
     writable_ = std::move(writable);
     writer_ = std::move(holder);
   }
+
+  // Pulls under remote `remote`'s rules (rules.h): each record is renamed
+  // as this instance knows it, and stored or left out as the rules say. A
+  // record of a skipped (or not included) collection is stored when it is
+  // here already, or when a record taken in this session references it
+  // (its chunk, or the wanted() names fetched at the end). Each chunk also
+  // moves the remote's pull marks to its claims, and its pull floors to the
+  // writes left out, which the store's FSIC then stays below; `start` is
+  // the store's FSIC when the session began.
+  void UseRules(const Rules* rules, std::string remote, VersionVector start) {
+    rules_ = rules;
+    remote_ = std::move(remote);
+    start_ = std::move(start);
+  }
+  // Records taken reference these (by their names here), which no record
+  // of the session brought: the dependencies to fetch.
+  const std::set<std::pair<std::string, std::string>>& wanted() const { return wanted_; }
+  // Forgets wanted names (fetched, or found missing on the remote).
+  void ForgetWanted(const std::pair<std::string, std::string>& name) { wanted_.erase(name); }
+  void ClearWanted() { wanted_.clear(); }
 
   // Tests: `before_record` runs on the reading thread before each record
   // it reads, with the record's index in its batch (to hold it off a core
@@ -146,9 +201,19 @@ class StreamReceiver {
   Status CheckClaims(const std::vector<std::pair<InstanceId, uint64_t>>& complete_to) const;
   // Applies one record, read by ReadWireRecord, inside `txn`, counting
   // what happened.
-  Status ApplyRecord(WriteTransaction& txn, const Record& r, ApplyCounts* counts);
+  Status ApplyRecord(WriteTransaction& txn, const Record& r, ApplyCounts* counts,
+                     BodyForm form = BodyForm::kChecked);
   Status AdvanceAndCommit(WriteTransaction& txn,
                           const std::vector<std::pair<InstanceId, uint64_t>>& complete_to);
+  // With rules: renames `r` and applies it, passes it by for the chunk's
+  // end (`passed`), or leaves it out (into `floors`).
+  Status ApplyShaped(WriteTransaction& txn, const Record& r, ApplyCounts* counts,
+                     std::vector<Record>* passed, std::map<InstanceId, uint64_t>* floors);
+  // At a chunk's end: applies the passed records the chunk's records
+  // referenced, leaves out the rest.
+  Status SettlePassed(WriteTransaction& txn, std::vector<Record>* passed, ApplyCounts* counts,
+                      std::map<InstanceId, uint64_t>* floors);
+  void LeaveOut(const Record& r, ApplyCounts* counts, std::map<InstanceId, uint64_t>* floors);
 
   Store* store_;
   std::vector<std::string> filter_;
@@ -158,6 +223,12 @@ class StreamReceiver {
   size_t max_records_ = kMaxChunkSize;
   auth::PartitionSet writable_ = auth::PartitionSet::All();
   std::string writer_;
+  const Rules* rules_ = nullptr;
+  std::string remote_;
+  VersionVector start_;
+  std::set<std::pair<std::string, std::string>> wanted_;
+  // The floors the chunk being applied found (AdvanceAndCommit keeps them).
+  std::map<InstanceId, uint64_t> chunk_floors_;
   // The last chunk decompressed: its memory is reused by the next one.
   std::string text_;
   std::unique_ptr<ReadingThread> reading_;

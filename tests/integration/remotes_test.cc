@@ -1,0 +1,312 @@
+// Remotes with SENAITE.SYNC's rules, between real `braid serve` processes:
+// the seed's configurations, each ending with the exact contents of every
+// instance (docs/remotes.md), and every rule error.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "braid/store.h"
+#include "tests/support/cluster.h"
+
+namespace braid {
+namespace {
+
+using nlohmann::json;
+using testing::Cluster;
+using testing::Describe;
+using testing::RunResult;
+
+json Ok(const RunResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto j = json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  return j;
+}
+
+void Put(Cluster& c, const std::string& node, const std::string& collection, const std::string& id,
+         const std::string& body) {
+  const RunResult r = c.Cli(node, {"put", collection, id, "-"}, body);
+  ASSERT_EQ(r.exit_code, 0) << node << " " << collection << "/" << id << ": " << r.err;
+}
+
+// A node's live records: "collection/id" -> body.
+std::map<std::string, json> Contents(Cluster& c, const std::string& node) {
+  std::map<std::string, json> out;
+  for (const auto& [name, s] : c.Read(node)) {
+    if (!s.deleted) out[name] = json::parse(s.body);
+  }
+  return out;
+}
+
+std::string Show(const std::map<std::string, json>& m) {
+  std::string s;
+  for (const auto& [k, v] : m) s += k + " " + v.dump() + "\n";
+  return s;
+}
+
+// The references every lab and the master declare.
+void DeclareCollections(Cluster& c, const std::string& node) {
+  ASSERT_EQ(c.Cli(node, {"collection", "set", "samples", "--ref", "client=clients"}).exit_code, 0);
+  ASSERT_EQ(c.Cli(node, {"collection", "set", "analyses", "--ref", "sample=samples", "--ref",
+                         "method=methods"})
+                .exit_code,
+            0);
+  ASSERT_EQ(c.Cli(node, {"collection", "set", "methods", "--conflicts", "merge"}).exit_code, 0);
+  ASSERT_EQ(c.Cli(node, {"collection", "set", "clients", "--conflicts", "merge"}).exit_code, 0);
+}
+
+// SENAITE's Example 1: a master lab M and labs A..D. M pulls from each lab
+// with that lab's prefix on samples and analyses; each lab pulls from M
+// with its local prefix, samples and analyses update-only. Clients are
+// shared by all; samples go back only to their lab of origin.
+TEST(RemotesTest, Example1SamplesGoBackOnlyToTheirLabOfOrigin) {
+  Cluster c;
+  const std::vector<std::string> labs = {"a", "b", "c", "d"};
+  c.Add("m");
+  DeclareCollections(c, "m");
+  for (const auto& lab : labs) {
+    c.Add(lab);
+    DeclareCollections(c, lab);
+    ASSERT_EQ(c.Link("m", lab,
+                     {"--direction", "pull", "--prefix", lab + "_", "--prefixable", "samples",
+                      "--prefixable", "analyses"})
+                  .exit_code,
+              0);
+    ASSERT_EQ(c.Link(lab, "m",
+                     {"--direction", "pull", "--local-prefix", lab + "_", "--update-only",
+                      "samples", "--update-only", "analyses"})
+                  .exit_code,
+              0);
+    // Every lab registers a sample s1 (the same id in each lab) of its own
+    // client, and an analysis of it.
+    Put(c, lab, "clients", "client-" + lab, R"({"name":"client of )" + lab + R"("})");
+    Put(c, lab, "samples", "s1", R"({"client":"client-)" + lab + R"(","state":"received"})");
+    Put(c, lab, "analyses", "an1", R"({"sample":"s1","result":null})");
+  }
+  Put(c, "m", "clients", "client-m", R"({"name":"the master's client"})");
+  Put(c, "m", "samples", "m1", R"({"client":"client-m","state":"received"})");
+  for (const auto& lab : labs) Ok(c.Sync("m", {lab}));
+  // M holds every lab's sample under the lab's prefix, references renamed.
+  auto m = Contents(c, "m");
+  for (const auto& lab : labs) {
+    ASSERT_EQ(m.count("samples/" + lab + "_s1"), 1u) << Show(m);
+    EXPECT_EQ(m["analyses/" + lab + "_an1"],
+              json::parse(R"({"sample":")" + lab + R"(_s1","result":null})"));
+  }
+  // M analyzes lab b's sample; lab a records a result of its own.
+  Put(c, "m", "samples", "b_s1", R"({"client":"client-b","state":"verified"})");
+  Put(c, "m", "analyses", "b_an1", R"({"sample":"b_s1","result":7.5})");
+  Put(c, "a", "samples", "s1", R"({"client":"client-a","state":"to_be_verified"})");
+  for (const auto& lab : labs) {
+    json s = Ok(c.Sync(lab, {"m"}));
+    // The other labs' samples and analyses, and M's own sample, are left out.
+    EXPECT_EQ(s["left_out"], 7) << lab << " " << s;
+  }
+  for (const auto& lab : labs) Ok(c.Sync("m", {lab}));
+  for (const auto& lab : labs) Ok(c.Sync(lab, {"m"}));
+
+  // The exact contents of every instance.
+  std::map<std::string, json> clients;
+  for (const auto& lab : labs) {
+    clients["clients/client-" + lab] = {{"name", "client of " + lab}};
+  }
+  clients["clients/client-m"] = {{"name", "the master's client"}};
+  auto sample_state = [](const std::string& lab) {
+    return lab == "a" ? "to_be_verified" : lab == "b" ? "verified" : "received";
+  };
+  std::map<std::string, json> want_m = clients;
+  want_m["samples/m1"] = {{"client", "client-m"}, {"state", "received"}};
+  for (const auto& lab : labs) {
+    std::map<std::string, json> want_lab = clients;
+    want_lab["samples/s1"] = {{"client", "client-" + lab}, {"state", sample_state(lab)}};
+    want_lab["analyses/an1"] = {{"sample", "s1"}, {"result", lab == "b" ? json(7.5) : json()}};
+    EXPECT_EQ(Contents(c, lab), want_lab) << lab << ":\n" << Show(Contents(c, lab));
+    want_m["samples/" + lab + "_s1"] = {{"client", "client-" + lab}, {"state", sample_state(lab)}};
+    want_m["analyses/" + lab + "_an1"] = {{"sample", lab + "_s1"},
+                                          {"result", lab == "b" ? json(7.5) : json()}};
+  }
+  EXPECT_EQ(Contents(c, "m"), want_m) << Show(Contents(c, "m"));
+
+  // A lab's FSIC does not claim the writes its rules left out: a new
+  // instance that syncs with lab a first and then with M still gets every
+  // other lab's records from M, which lab a never had. (Lab a's own sample
+  // it has as lab a names it: one write, one name per instance.)
+  c.Add("e");
+  ASSERT_EQ(c.Link("e", "a", {"--direction", "pull"}).exit_code, 0);
+  ASSERT_EQ(c.Link("e", "m", {"--direction", "pull"}).exit_code, 0);
+  Ok(c.Sync("e", {"a"}));
+  Ok(c.Sync("e", {"m"}));
+  std::map<std::string, json> want_e = want_m;
+  want_e.erase("samples/a_s1");
+  want_e.erase("analyses/a_an1");
+  want_e["samples/s1"] = want_m["samples/a_s1"];
+  want_e["analyses/an1"] = {{"sample", "s1"}, {"result", nullptr}};
+  EXPECT_EQ(Contents(c, "e"), want_e) << Show(Contents(c, "e"));
+  // And nothing is sent twice once everyone is in step.
+  for (const auto& lab : labs) {
+    json s = Ok(c.Sync(lab, {"m"}));
+    EXPECT_EQ(s["received"], 0) << lab << " " << s;
+    s = Ok(c.Sync("m", {lab}));
+    EXPECT_EQ(s["received"], 0) << lab << " " << s;
+  }
+}
+
+// SENAITE's Example 2: methods are kept on the master only; the labs have
+// them read-only, and M skips them when it pulls from the labs.
+TEST(RemotesTest, Example2MethodsAreTheMastersAndReadOnlyOnTheLabs) {
+  Cluster c;
+  c.Add("m");
+  c.Add("a");
+  DeclareCollections(c, "m");
+  DeclareCollections(c, "a");
+  ASSERT_EQ(c.Link("m", "a",
+                   {"--direction", "pull", "--prefix", "a_", "--prefixable", "samples",
+                    "--prefixable", "analyses", "--skip", "methods"})
+                .exit_code,
+            0);
+  ASSERT_EQ(c.Link("a", "m",
+                   {"--direction", "pull", "--local-prefix", "a_", "--update-only", "samples",
+                    "--update-only", "analyses", "--read-only", "methods"})
+                .exit_code,
+            0);
+  Put(c, "m", "methods", "titration", R"({"title":"Titration","version":1})");
+  Ok(c.Sync("a", {"m"}));
+  EXPECT_EQ(Contents(c, "a")["methods/titration"]["version"], 1);
+  // Writes to methods on the lab are refused, naming the remote; nothing
+  // is written.
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"put", "methods", "titration", "-"},
+                                             {"put", "methods", "new-one", "-"},
+                                             {"delete", "methods", "titration"}}) {
+    const RunResult r = c.Cli("a", args, R"({"title":"changed"})");
+    EXPECT_EQ(r.exit_code, 8) << r.err;
+    EXPECT_NE(r.err.find("read-only"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\"m\""), std::string::npos) << r.err;
+  }
+  // Through the HTTP API: 403 readOnly.
+  auto client = c["a"].TokenClient();
+  auto put = client->Send("PUT", c["a"].server->url() + "/api/v1/collections/methods/records/x",
+                          R"({"body":{"title":"x"}})", {});
+  ASSERT_TRUE(put.ok());
+  EXPECT_EQ(put->status, 403) << put->body;
+  EXPECT_EQ(json::parse(put->body)["code"], "readOnly") << put->body;
+  // The lab's analyses use the method; M's later updates still apply there.
+  Put(c, "a", "samples", "s1", R"({"client":"x","state":"received"})");
+  Put(c, "a", "analyses", "an1", R"({"sample":"s1","method":"titration"})");
+  Put(c, "m", "methods", "titration", R"({"title":"Titration","version":2})");
+  Ok(c.Sync("m", {"a"}));
+  Ok(c.Sync("a", {"m"}));
+  const auto a = Contents(c, "a");
+  EXPECT_EQ(a.size(), 3u) << Show(a);
+  EXPECT_EQ(a.at("methods/titration")["version"], 2);
+  const auto m = Contents(c, "m");
+  EXPECT_EQ(m.size(), 3u) << Show(m);
+  EXPECT_EQ(m.at("analyses/a_an1"), json::parse(R"({"sample":"a_s1","method":"titration"})"));
+}
+
+// --include pulls only the collections named, with what their records
+// reference, transitively, also records that passed in earlier syncs
+// (fetched by name); --skip leaves a collection out unless referenced. A
+// record imported that way keeps its later versions coming.
+TEST(RemotesTest, IncludedRecordsBringWhatTheyReferenceAndNothingElse) {
+  Cluster c;
+  c.Add("s");
+  c.Add("t", /*serve=*/false);
+  DeclareCollections(c, "s");
+  DeclareCollections(c, "t");
+  ASSERT_EQ(c.Link("t", "s",
+                   {"--direction", "pull", "--include", "analyses", "--include", "samples",
+                    "--skip", "methods"})
+                .exit_code,
+            0);
+  for (const std::string id : {"c1", "c2", "c3"}) {
+    Put(c, "s", "clients", id, R"({"name":")" + id + "\"}");
+  }
+  Put(c, "s", "methods", "m1", R"({"title":"m1"})");
+  Put(c, "s", "methods", "m2", R"({"title":"m2"})");
+  Put(c, "s", "samples", "s1", R"({"client":"c1"})");
+  Put(c, "s", "analyses", "a1", R"({"sample":"s1","method":"m1"})");
+  json sum = Ok(c.Sync("t", {"s"}));
+  EXPECT_EQ(sum["left_out"], 3) << sum;  // c2, c3, m2
+  // c2 passed in the sync before; a new sample references it.
+  Put(c, "s", "samples", "s2", R"({"client":"c2"})");
+  Put(c, "s", "clients", "c1", R"({"name":"c1, renamed"})");
+  Put(c, "s", "clients", "c3", R"({"name":"c3, renamed"})");
+  Put(c, "s", "methods", "m2", R"({"title":"m2, changed"})");
+  sum = Ok(c.Sync("t", {"s"}));
+  EXPECT_EQ(sum["dependencies"], 1) << sum;
+  const std::map<std::string, json> want = {
+      {"clients/c1", {{"name", "c1, renamed"}}},
+      {"clients/c2", {{"name", "c2"}}},
+      {"methods/m1", {{"title", "m1"}}},
+      {"samples/s1", {{"client", "c1"}}},
+      {"samples/s2", {{"client", "c2"}}},
+      {"analyses/a1", {{"sample", "s1"}, {"method", "m1"}}},
+  };
+  EXPECT_EQ(Contents(c, "t"), want) << Show(Contents(c, "t"));
+  // Nothing more to do.
+  sum = Ok(c.Sync("t", {"s"}));
+  EXPECT_EQ(sum["received"], 0) << sum;
+}
+
+// Every rule that cannot hold is refused when set, naming what is wrong;
+// nothing is saved.
+TEST(RemotesTest, RulesThatCannotHoldAreRefusedAndNothingIsSaved) {
+  Cluster c;
+  c.Add("a");
+  c.Add("b", /*serve=*/false);
+  DeclareCollections(c, "b");
+  ASSERT_EQ(c.Cli("b", {"remote", "add", "first", "http://127.0.0.1:9", "--prefix", "lab_a_",
+                        "--prefixable", "samples"})
+                .exit_code,
+            0);
+  const std::string before = c.Cli("b", {"--json", "remote", "list"}).out;
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--prefix", "lab_a_x", "--prefixable", "samples"}, "collides with remote \"first\""},
+      {{"--prefix", "lab_", "--prefixable", "samples"}, "collides with remote \"first\""},
+      {{"--prefixable", "samples"}, "need --prefix"},
+      {{"--prefix", "p_"}, "names no collection"},
+      {{"--update-only", "samples"}, "need --local-prefix"},
+      {{"--local-prefix", "b_"}, "names no collection"},
+      {{"--include", "smaples"}, "does not know"},
+      {{"--skip", "nothing"}, "does not know"},
+      {{"--read-only", "nothing"}, "does not know"},
+      {{"--conflicts", "nothing=skip"}, "does not know"},
+      {{"--include", "samples", "--skip", "samples"}, "cannot be in both"},
+      {{"--conflicts", "samples=remote-wins"}, "needs a one-way remote"},
+      {{"--conflicts", "samples=bogus"}, "unknown conflict policy"},
+      {{"--direction", "push", "--skip", "samples"}, "only pushes"},
+      {{"--prefix", "bad/prefix", "--prefixable", "samples"}, "must be 1 to 32"},
+  };
+  for (const auto& k : cases) {
+    std::vector<std::string> args = {"remote", "add", "second", "http://127.0.0.1:9"};
+    args.insert(args.end(), k.args.begin(), k.args.end());
+    const RunResult r = c.Cli("b", args);
+    EXPECT_EQ(r.exit_code, 2) << k.says << ": " << r.err;
+    EXPECT_NE(r.err.find(k.says), std::string::npos) << r.err;
+    // `remote set` on the one there is refuses the same, keeping it (but
+    // what its own prefix and prefixable list make right).
+    if (k.says.find("collides") != std::string::npos || k.says == "need --prefix" ||
+        (k.says == "names no collection" && k.args[0] == "--prefix")) {
+      continue;
+    }
+    args[1] = "set";
+    args[2] = "first";
+    args.erase(args.begin() + 3);
+    const RunResult s = c.Cli("b", args);
+    EXPECT_NE(s.exit_code, 0) << k.says;
+  }
+  EXPECT_EQ(c.Cli("b", {"--json", "remote", "list"}).out, before);
+  EXPECT_EQ(c.Cli("b", {"remote", "set", "nosuch", "--skip", "samples"}).exit_code, 3);
+  EXPECT_EQ(c.Cli("b", {"collection", "set", "samples", "--ref", "client"}).exit_code, 2);
+  EXPECT_EQ(c.Cli("b", {"collection", "set", "samples", "--ref", "client=Bad"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace braid
