@@ -105,8 +105,35 @@ struct SyncArgs {
   bool all = false;
   bool full = false;
   bool wait = false;
+  bool dry_run = false;
   size_t parallel = 4;
 };
+
+// A dry run's lines: what the pull would do to each collection.
+void PrintPreview(const repl::SyncSummary& s) {
+  Print(s.remote + ": a pull would bring " + std::to_string(s.received) +
+        " records (dry run: nothing was applied)");
+  for (const auto& [name, p] : s.preview) {
+    Print("  " + name + ": " + std::to_string(p.created) + " new, " + std::to_string(p.updated) +
+          " updated, " + std::to_string(p.unchanged) + " already here, " + std::to_string(p.held) +
+          " held, " + std::to_string(p.left_out) + " left out by the rules");
+  }
+}
+
+// `sync --dry-run`: SENAITE's fetch, the cache step's pull without
+// applying; no run is recorded.
+Result<std::string> PreviewCache(const Globals& g, Store& store, const Remote& remote,
+                                 auth::Keyring* keys, bool live) {
+  BRAID_ASSIGN_OR_RETURN(const repl::SyncSummary summary, repl::Sync(
+                                                              store, remote,
+                                                              [&](const repl::SyncProgress& p) {
+                                                                if (live)
+                                                                  ShowProgress(remote.name, p);
+                                                              },
+                                                              keys, /*dry_run=*/true));
+  if (!g.json) PrintPreview(summary);
+  return repl::SummaryJson(summary);
+}
 
 // Kerko's order: the records, their search index, their files.
 constexpr std::string_view kSteps[] = {"cache", "index", "attachments"};
@@ -227,6 +254,12 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
   if (a.parallel < 1 || a.parallel > 64) {
     return Status::InvalidArgument("--parallel must be from 1 to 64");
   }
+  if (a.dry_run && !step.empty() && step != "cache") {
+    return Status::InvalidArgument(
+        "--dry-run previews the cache step (the records a pull "
+        "would bring), not " +
+        step);
+  }
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   Store& store = inst->store();
   const bool live = !g.json && ::isatty(STDERR_FILENO);
@@ -268,6 +301,7 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
     std::string summary;
     for (const std::string_view s : kSteps) {
       if (!step.empty() && step != s) continue;
+      if (a.dry_run && s != "cache") continue;
       // A push-only remote's files are not fetched; asked for, that is an error.
       if (step.empty() && s == "attachments" && remote.direction == Direction::kPush) continue;
       Result<std::string> result = [&]() -> Result<std::string> {
@@ -279,6 +313,7 @@ Status RunSync(const Globals& g, const SyncArgs& a) {
               "\" has no credentials: get a certificate (braid cert request " + remote.name +
               " --user ADMIN ...) or add it again with --token-file or --user");
         }
+        if (s == "cache" && a.dry_run) return PreviewCache(g, store, remote, keys.get(), live);
         if (s == "cache") return SyncCache(g, store, remote, keys.get(), live);
         return SyncAttachments(g, *inst, remote, keys.get(), a, live);
       }();
@@ -369,6 +404,10 @@ void AddSyncCommands(CLI::App& app, Globals& g, Action& action) {
                  "records changed since the last run) and remove every orphan");
   sync->add_option("--parallel", a->parallel, "attachments: downloads at once (1 to 64)")
       ->capture_default_str();
+  sync->add_flag("--dry-run", a->dry_run,
+                 "Show what a pull would bring, per collection (new, updated, already here, "
+                 "held, left out by the remote's rules) without applying anything: SENAITE's "
+                 "fetch. Only the cache step; nothing is pushed or recorded");
   sync->add_flag("--wait", a->wait,
                  "When another sync of this instance runs, wait for it (default: exit 6, busy)");
   sync->callback([&g, &action, a] { action = [&g, a] { return RunSync(g, *a); }; });

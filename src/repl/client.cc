@@ -201,6 +201,7 @@ class Session {
       receiver.OverridePolicy(collection, policy);
     }
     if (rules_) receiver.UseRules(&*rules_, remote_.name, own_fsic_);
+    if (summary_.dry_run) receiver.DryRun(&summary_.preview);
     const auto start = Clock::now();
     SyncProgress p;
     p.phase = Direction::kPull;
@@ -373,6 +374,7 @@ class Session {
 
   void set_two_way(bool v) { two_way_ = v; }
   void set_rules(Rules rules) { rules_.emplace(std::move(rules)); }
+  void set_dry_run(bool v) { summary_.dry_run = v; }
   const VersionVector& server_fsic() const { return hello_.fsic; }
   const std::string& authorization() const { return authorization_; }
   SyncSummary& summary() { return summary_; }
@@ -422,15 +424,21 @@ class Session {
 
 Result<SyncSummary> Sync(Store& store, const Remote& remote,
                          const std::function<void(const SyncProgress&)>& progress,
-                         auth::Keyring* keyring) {
+                         auth::Keyring* keyring, bool dry_run) {
   const auto start = Clock::now();
   BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
   http::ClientOptions client_options;
   client_options.ca_cert = remote.ca_cert;
   BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(client_options));
   const bool pull = remote.direction != Direction::kPush;
-  const bool push = remote.direction != Direction::kPull;
+  const bool push = remote.direction != Direction::kPull && !dry_run;
+  if (dry_run && !pull) {
+    return Status::InvalidArgument("remote \"" + remote.name +
+                                   "\" only receives pushes: a dry run shows what a pull would "
+                                   "bring, and nothing is pulled from it");
+  }
   Session session(store, remote, std::move(client), progress, keyring);
+  session.set_dry_run(dry_run);
   session.set_two_way(pull && push);
   if (remote.rules.ShapesStream()) {
     BRAID_ASSIGN_OR_RETURN(const auto refs, store.References());
@@ -509,8 +517,27 @@ std::string SummaryJson(const SyncSummary& s) {
       .Key("bytes_sent")
       .Uint(s.bytes_sent)
       .Key("seconds")
-      .Double(s.seconds)
-      .EndObject();
+      .Double(s.seconds);
+  if (s.dry_run) {
+    w.Key("dry_run").Bool(true).Key("collections").BeginObject();
+    for (const auto& [name, p] : s.preview) {
+      w.Key(name)
+          .BeginObject()
+          .Key("created")
+          .Uint(p.created)
+          .Key("updated")
+          .Uint(p.updated)
+          .Key("unchanged")
+          .Uint(p.unchanged)
+          .Key("held")
+          .Uint(p.held)
+          .Key("left_out")
+          .Uint(p.left_out)
+          .EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
   return out;
 }
 

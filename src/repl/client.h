@@ -13,12 +13,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "auth/keyring.h"
 #include "braid/catalog.h"
 #include "braid/status.h"
 #include "braid/store.h"
+#include "repl/stream.h"
 
 namespace braid::repl {
 
@@ -38,6 +40,8 @@ struct SyncSummary {
   uint64_t applied = 0, merged = 0, kept = 0, ignored = 0, held = 0, conflicts = 0;
   uint64_t left_out = 0;      // records the remote's rules kept from being stored or sent
   uint64_t dependencies = 0;  // records fetched by name because records taken reference them
+  bool dry_run = false;
+  std::map<std::string, CollectionPreview> preview;  // dry runs: per collection
   uint64_t chunks_received = 0, chunks_sent = 0;
   uint64_t bytes_received = 0, bytes_sent = 0;
   double seconds = 0;
@@ -52,9 +56,14 @@ struct SyncSummary {
 // A remote with a certificate (Remote::cert) opens a certificate session
 // with `keyring`'s key (repl/proof.h), and both sides pass on the
 // revocations they know.
+//
+// `dry_run`: SENAITE's fetch. Pulls only (whatever the direction), applies
+// nothing and moves no FSIC or mark: counts per collection what the pull
+// would create, update, leave as it is, hold or leave out
+// (SyncSummary::preview).
 Result<SyncSummary> Sync(Store& store, const Remote& remote,
                          const std::function<void(const SyncProgress&)>& progress = {},
-                         auth::Keyring* keyring = nullptr);
+                         auth::Keyring* keyring = nullptr, bool dry_run = false);
 
 std::string SummaryJson(const SyncSummary& s);
 

@@ -344,6 +344,12 @@ Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, Apply
                                    BodyForm form) {
   auto it = policies_.find(r.collection);
   const ConflictPolicy policy = it != policies_.end() ? it->second : ConflictPolicy::kMerge;
+  bool existed = false;
+  if (preview_ != nullptr) {
+    // As committed before the dry run: nothing of it is.
+    BRAID_ASSIGN_OR_RETURN(const auto stored, store_->Get(r.collection, r.id));
+    existed = stored && !stored->deleted;
+  }
   auto result = txn.Apply(r, policy, form);
   if (!result.ok()) {
     return result.status().WithContext("record " + r.collection + "/" + r.id + " from " +
@@ -368,11 +374,26 @@ Status StreamReceiver::ApplyRecord(WriteTransaction& txn, const Record& r, Apply
       break;
   }
   if (result->conflict) ++counts->conflicts;
+  if (preview_ != nullptr) {
+    CollectionPreview& p = (*preview_)[r.collection];
+    switch (result->kind) {
+      case ApplyResult::Kind::kApplied:
+      case ApplyResult::Kind::kMerged:
+        ++(existed ? p.updated : p.created);
+        break;
+      case ApplyResult::Kind::kHeld:
+        ++p.held;
+        break;
+      default:
+        ++p.unchanged;
+    }
+  }
   return Status::OK();
 }
 
 Status StreamReceiver::AdvanceAndCommit(
     WriteTransaction& txn, const std::vector<std::pair<InstanceId, uint64_t>>& complete_to) {
+  if (preview_ != nullptr) return Status::OK();  // rolled back when txn goes
   if (rules_ != nullptr) {
     // The floors first: the FSIC advance below stays under them.
     std::vector<std::pair<InstanceId, uint64_t>> floors(chunk_floors_.begin(), chunk_floors_.end());
@@ -394,6 +415,7 @@ void StreamReceiver::LeaveOut(const Record& r, ApplyCounts* counts,
                               std::map<InstanceId, uint64_t>* floors) {
   ++counts->received;
   ++counts->left_out;
+  if (preview_ != nullptr) ++(*preview_)[r.collection].left_out;
   for (const auto& [o, c] : r.vv.entries()) {
     if (c <= start_.Get(o)) continue;
     auto [it, added] = floors->emplace(o, c);

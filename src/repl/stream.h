@@ -38,6 +38,11 @@ struct EncodedChunk {
 
 class Rules;
 
+// What a dry run (StreamReceiver::DryRun) found of one collection.
+struct CollectionPreview {
+  uint64_t created = 0, updated = 0, unchanged = 0, held = 0, left_out = 0;
+};
+
 // Builds chunks for one receiver. Thread-safe: Next() may run on any thread,
 // also concurrently (prefetching), since it only reads the store.
 class StreamSender {
@@ -157,6 +162,11 @@ class StreamReceiver {
     remote_ = std::move(remote);
     start_ = std::move(start);
   }
+  // Applies nothing: each chunk's transaction is rolled back instead of
+  // committed (FSIC and marks stay), and what it would have done is
+  // counted per collection into `preview` (SENAITE's fetch).
+  void DryRun(std::map<std::string, CollectionPreview>* preview) { preview_ = preview; }
+
   // Records taken reference these (by their names here), which no record
   // of the session brought: the dependencies to fetch.
   const std::set<std::pair<std::string, std::string>>& wanted() const { return wanted_; }
@@ -223,6 +233,7 @@ class StreamReceiver {
   size_t max_records_ = kMaxChunkSize;
   auth::PartitionSet writable_ = auth::PartitionSet::All();
   std::string writer_;
+  std::map<std::string, CollectionPreview>* preview_ = nullptr;
   const Rules* rules_ = nullptr;
   std::string remote_;
   VersionVector start_;

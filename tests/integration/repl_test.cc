@@ -18,12 +18,7 @@ using testing::Cluster;
 using testing::Describe;
 using testing::RunResult;
 
-json Ok(const RunResult& r) {
-  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
-  auto j = json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out;
-  return j;
-}
+json Ok(const RunResult& r) { return testing::OkJson(r); }
 
 void Put(Cluster& c, const std::string& node, const std::string& id, const std::string& body,
          const std::vector<std::string>& extra = {}) {

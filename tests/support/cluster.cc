@@ -106,4 +106,11 @@ std::string Describe(const State& s) {
   return out;
 }
 
+nlohmann::json OkJson(const RunResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  return j;
+}
+
 }  // namespace braid::testing

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,10 @@ class Cluster {
 };
 
 std::string Describe(const State& s);
+
+// The JSON a command printed, expecting it to have succeeded (exit 0 and
+// valid JSON; the test fails otherwise, naming its output).
+nlohmann::json OkJson(const RunResult& r);
 
 }  // namespace braid::testing
 
