@@ -93,6 +93,20 @@ TEST_P(ApplyTest, NewRecordsAreStoredAsReceived) {
 
 // A peer's attachment list is checked like the rest of its version, and a
 // version that is stored names its blobs in the store's index.
+// One write names one record: the same (origin, counter) under another id
+// (a remote's prefix on one path and not on another) is refused, and the
+// transaction that brings it writes nothing.
+TEST_P(ApplyTest, AWriteUnderASecondNameIsRefused) {
+  ASSERT_TRUE(Apply(Peer('a', 5, R"({"x":1})", "s1")).ok());
+  auto second = Apply(Peer('a', 5, R"({"x":1})", "lab_a_s1"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kConflict);
+  EXPECT_NE(second.status().message().find("another record's name"), std::string::npos)
+      << second.status().ToString();
+  EXPECT_FALSE(store_->Get("notes", "lab_a_s1")->has_value());
+  EXPECT_EQ(Get("s1").body, R"({"x":1})");
+}
+
 TEST_P(ApplyTest, PeersAttachmentListsAreCheckedAndIndexed) {
   const std::string good = R"({"_attachments":{"a.txt":{"content_type":"text/plain","md5":")" +
                            std::string(32, '1') + R"(","sha256":")" + std::string(64, 'e') +

@@ -169,6 +169,22 @@ Status SqliteRowTransaction::AddVersion(const InstanceId& origin, uint64_t count
 // Inserts the buffered versions-table entries in key order (appends to the
 // (origin, counter) index rather than inserts all over its end), kBatch
 // per statement.
+namespace {
+
+// A versions key taken already: the write names another record here. One
+// write has one name per instance (docs/remotes.md, "Ids under several
+// names"); the chunk or transaction that brings a second is refused.
+Status NamedOnce(Status s) {
+  if (s.code() != Code::kConflict) return s;
+  return Status::Conflict(
+      "a version being stored is already stored here under another record's name (one write "
+      "has one name per instance; a remote's prefix on one path and not on another does that: "
+      "see docs/remotes.md, \"Ids under several names\"); nothing of it was applied (" +
+      s.message() + ")");
+}
+
+}  // namespace
+
 Status SqliteRowTransaction::FlushVersions() {
   static const std::string batch_sql = [] {
     std::string sql = "INSERT INTO versions(origin, counter, rid) VALUES ";
@@ -189,7 +205,7 @@ Status SqliteRowTransaction::FlushVersions() {
           .Bind(first + 1, static_cast<int64_t>(v.counter))
           .Bind(first + 2, v.rid);
     }
-    BRAID_RETURN_IF_ERROR(s.Run());
+    BRAID_RETURN_IF_ERROR(NamedOnce(s.Run()));
   }
   for (; done < pending_versions_.size(); ++done) {
     const auto& v = pending_versions_[done];
@@ -198,7 +214,7 @@ Status SqliteRowTransaction::FlushVersions() {
     s.Bind(1, static_cast<int64_t>(v.origin))
         .Bind(2, static_cast<int64_t>(v.counter))
         .Bind(3, v.rid);
-    BRAID_RETURN_IF_ERROR(s.Run());
+    BRAID_RETURN_IF_ERROR(NamedOnce(s.Run()));
   }
   pending_versions_.clear();
   return Status::OK();
