@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "auth/keyring.h"
 #include "auth/self_signed.h"
+#include "autosync/scheduler.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "blob/blob_store.h"
@@ -187,6 +188,11 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
   };
   BRAID_ASSIGN_OR_RETURN(auto server, http::Server::Create(options, *api));
   api->Attach(*server);
+  // Remotes with --auto-sync, each on its period (docs/remotes.md).
+  autosync::Scheduler auto_sync(inst->store(), Clock::Real(), [&inst, &keys](const Remote& r) {
+    return AutoSyncRemote(*inst, r, keys.get());
+  });
+  auto_sync.Start();
   // Tests and scripts read this line to learn the port (with --listen :0).
   std::printf("braid serving %s (data %s, instance %s)\n", server->url().c_str(), g.data.c_str(),
               inst->store().instance_id().Hex().c_str());
@@ -195,7 +201,8 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
                inst->store().instance_id().Hex(),
                inst->config().durability == Durability::kFull ? "full" : "normal");
   server->Run();
-  api.reset();  // before the server: its long-polls hold the server's timers
+  auto_sync.Stop();  // lets a sync in flight finish
+  api.reset();       // before the server: its long-polls hold the server's timers
   server.reset();
   spdlog::info("stopped");
   return Status::OK();

@@ -20,6 +20,10 @@
 #include "braid/status.h"
 #include "instance/instance.h"
 
+namespace braid::auth {
+class Keyring;
+}
+
 namespace braid::cli {
 
 struct Globals {
@@ -72,6 +76,12 @@ void AddContainerCommands(CLI::App& app, Globals& g, Action& action);
 // The index step of `braid sync` (cli/mirror.cc): brings DIR/index in line
 // with the store, records the run; returns its JSON summary.
 Result<std::string> RunIndexStep(const Globals& g, Instance& inst, bool full, bool live);
+
+// One auto-sync of `remote` by `braid serve` (cli/sync.cc): under the
+// instance's sync lock (Busy when another sync holds it), the cache step,
+// then the attachments step unless the remote is push-only; each step's run
+// recorded as `braid sync` records it, nothing printed.
+Status AutoSyncRemote(Instance& inst, const Remote& remote, auth::Keyring* keys);
 
 // `braid init`: the user "admin", with a new password written to
 // `password_path` (0600) before the user is stored.

@@ -109,6 +109,11 @@ Status ApplyArgs(const RemoteArgs& a, Remote* r) {
   }
   if (a.given("--auto-sync")) {
     BRAID_ASSIGN_OR_RETURN(rules.auto_sync, ParseAutoSync(a.auto_sync));
+    if (rules.auto_sync.live) {
+      return Status::InvalidArgument(
+          "--auto-sync live (continuous replication) is not in this build yet; give a period "
+          "such as 10s");
+    }
   }
   return Status::OK();
 }
@@ -274,6 +279,11 @@ void AddRemoteOptions(CLI::App* cmd, RemoteArgs* a) {
   cmd->add_option("--update-only", a->update_only,
                   "Collections pulled only for records made here (id with --local-prefix "
                   "there; repeat)");
+  cmd->add_option("--auto-sync", a->auto_sync,
+                  "How often `braid serve` syncs this remote by itself: off, or a period from "
+                  "1s to 30d such as 30s, 10m, 1h (with jitter; after failures it backs off, "
+                  "doubling up to an hour)")
+      ->capture_default_str();
   cmd->add_option("--conflicts", a->conflicts,
                   "COLLECTION=POLICY for what this remote sends (repeat): merge, lww, skip, "
                   "remote-wins, local-wins (the last two with --direction pull or push)");

@@ -243,6 +243,20 @@ Result<std::string> SyncAttachments(const Globals& g, Instance& inst, const Remo
   return mirror::SummaryJson(sum);
 }
 
+}  // namespace
+
+Status AutoSyncRemote(Instance& inst, const Remote& remote, auth::Keyring* keys) {
+  BRAID_ASSIGN_OR_RETURN(auto lock, inst.LockSync(/*wait=*/false));
+  Globals quiet;
+  quiet.json = true;  // nothing printed: braid serve logs the outcome
+  BRAID_RETURN_IF_ERROR(SyncCache(quiet, inst.store(), remote, keys, /*live=*/false).status());
+  if (remote.direction == Direction::kPush) return Status::OK();
+  SyncArgs defaults;
+  return SyncAttachments(quiet, inst, remote, keys, defaults, /*live=*/false).status();
+}
+
+namespace {
+
 Status RunSync(const Globals& g, const SyncArgs& a) {
   std::vector<std::string> names = a.words;
   std::string step;  // empty: every step, in order

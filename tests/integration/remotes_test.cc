@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "braid/store.h"
 #include "tests/support/cluster.h"
@@ -259,6 +261,58 @@ TEST(RemotesTest, IncludedRecordsBringWhatTheyReferenceAndNothingElse) {
   // Nothing more to do.
   sum = Ok(c.Sync("t", {"s"}));
   EXPECT_EQ(sum["received"], 0) << sum;
+}
+
+// Waits up to `seconds` for `done`, polling.
+template <typename Fn>
+bool Eventually(Fn done, int seconds = 20) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+// SENAITE's back-up: B follows A by itself (braid serve's auto-sync), backs
+// off while A is down, and catches up when it is back.
+TEST(RemotesTest, ABackupFollowsItsSourceByItselfAndBacksOffWhileItIsDown) {
+  Cluster c;
+  c.Add("a");
+  c.Add("b");
+  Put(c, "a", "samples", "s1", R"({"v":1})");
+  ASSERT_EQ(c.Link("b", "a", {"--direction", "pull", "--auto-sync", "1s"}).exit_code, 0);
+  auto same = [&] { return Contents(c, "b") == Contents(c, "a"); };
+  EXPECT_TRUE(Eventually(same)) << Show(Contents(c, "b"));
+  Put(c, "a", "samples", "s2", R"({"v":2})");
+  Put(c, "a", "clients", "c1", R"({"name":"c1"})");
+  EXPECT_TRUE(Eventually(same)) << Show(Contents(c, "b"));
+  json shown = Ok(c.Cli("b", {"--json", "remote", "show", "a"}));
+  EXPECT_EQ(shown["auto_sync"], "1s");
+  EXPECT_EQ(shown["failures"], 0);
+  EXPECT_GT(shown["last_sync_ms"].get<int64_t>(), 0);
+  // A `braid sync` from the CLI shares the lock with the auto-syncs.
+  EXPECT_EQ(c.Cli("b", {"sync", "a", "--wait"}).exit_code, 0);
+  // A goes down: B's auto-syncs fail, each waiting twice as long.
+  ASSERT_TRUE(c["a"].server->Stop().ok());
+  auto failures = [&] {
+    return Ok(c.Cli("b", {"--json", "remote", "show", "a"}))["failures"].get<int64_t>();
+  };
+  EXPECT_TRUE(Eventually([&] { return failures() >= 2; })) << failures();
+  shown = Ok(c.Cli("b", {"--json", "remote", "show", "a"}));
+  EXPECT_NE(shown["last_result"].dump().find("error"), std::string::npos) << shown;
+  // Back: the next try succeeds and resets the count; what A got meanwhile
+  // arrives.
+  ASSERT_TRUE(c["a"].server->Restart().ok());
+  Put(c, "a", "samples", "s3", R"({"v":3})");
+  EXPECT_TRUE(Eventually([&] { return failures() == 0 && same(); }, 30)) << failures() << "\n"
+                                                                         << Show(Contents(c, "b"));
+  // Off: no more syncs.
+  ASSERT_EQ(c.Cli("b", {"remote", "set", "a", "--auto-sync", "off"}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a round in flight ends
+  Put(c, "a", "samples", "s4", R"({"v":4})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(Contents(c, "b").count("samples/s4"), 0u);
+  EXPECT_EQ(c.Cli("b", {"remote", "set", "a", "--auto-sync", "live"}).exit_code, 2);
 }
 
 // Every rule that cannot hold is refused when set, naming what is wrong;
