@@ -347,6 +347,9 @@ class Store {
   // How many entries StreamVersions(origin, after, ...) would return in all
   // (stale ones included: an upper bound of the records to send).
   virtual Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) = 0;
+  // The last position of each origin's stream (0: none): a sender stops
+  // there, leaving what is written during its session to the next one.
+  virtual Result<std::vector<uint64_t>> StreamEnds(const std::vector<InstanceId>& origins) = 0;
 
   // Settings and conflicts.
   virtual Result<ConflictPolicy> Policy(std::string_view collection) = 0;

@@ -93,8 +93,9 @@ bool InFilter(const std::vector<std::string>& filter, std::string_view partition
 Result<StreamSender> StreamSender::Create(Store& store, std::vector<std::string> filter,
                                           VersionVector receiver_fsic, VersionVector sender_fsic) {
   BRAID_ASSIGN_OR_RETURN(std::vector<InstanceId> origins, store.KnownInstances());
+  BRAID_ASSIGN_OR_RETURN(std::vector<uint64_t> ends, store.StreamEnds(origins));
   return StreamSender(store, std::move(filter), std::move(receiver_fsic), std::move(sender_fsic),
-                      std::move(origins));
+                      std::move(origins), std::move(ends));
 }
 
 void StreamSender::UseRules(const Rules* rules, VersionVector floors) {
@@ -180,12 +181,16 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
     size_t batch_bytes = 0;
     for (const auto& v : batch.entries) batch_bytes += v.json.size;
     const bool cut = bytes + batch_bytes >= kChunkBytes;
-    const bool exhausted = batch.entries.size() <= want && !cut;
+    bool exhausted = batch.entries.size() <= want && !cut;
     const size_t use = std::min(batch.entries.size(), want);
     bytes += batch_bytes;
     uint64_t last = start;
     for (size_t k = 0; k < use; ++k) {
       const WireVersions::Entry& v = batch.entries[k];
+      if (v.position > ends_[i]) {  // written during the session: the next one's
+        exhausted = true;
+        break;
+      }
       ++scanned;
       last = v.position;
       if (v.stale || !InFilter(filter_, batch.View(v.partition))) continue;

@@ -79,12 +79,14 @@ class StreamSender {
 
  private:
   StreamSender(Store& store, std::vector<std::string> filter, VersionVector receiver_fsic,
-               VersionVector sender_fsic, std::vector<InstanceId> origins)
+               VersionVector sender_fsic, std::vector<InstanceId> origins,
+               std::vector<uint64_t> ends)
       : store_(&store),
         filter_(std::move(filter)),
         receiver_fsic_(std::move(receiver_fsic)),
         sender_fsic_(std::move(sender_fsic)),
-        origins_(std::move(origins)) {}
+        origins_(std::move(origins)),
+        ends_(std::move(ends)) {}
 
   // What the rules left out so far: per origin, the claim cap.
   struct Omissions {
@@ -99,6 +101,10 @@ class StreamSender {
   VersionVector receiver_fsic_;
   VersionVector sender_fsic_;
   std::vector<InstanceId> origins_;  // the stream order: instance-id order
+  // Per origin, its stream's last position at the session start: entries
+  // written since are the next session's (sending them now would send them
+  // twice, as nothing claims them complete).
+  std::vector<uint64_t> ends_;
 };
 
 struct ApplyCounts {

@@ -215,4 +215,25 @@ Result<uint64_t> SqliteStore::CountVersions(const InstanceId& origin, uint64_t a
   return row ? static_cast<uint64_t>(s.Int(0)) : 0;
 }
 
+Result<std::vector<uint64_t>> SqliteStore::StreamEnds(const std::vector<InstanceId>& origins) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  Db& db = reader.db();
+  std::vector<uint64_t> ends;
+  ends.reserve(origins.size());
+  for (const InstanceId& origin : origins) {
+    BRAID_ASSIGN_OR_RETURN(const auto num, LookupNum(*this, db, origin));
+    if (!num) {
+      ends.push_back(0);
+      continue;
+    }
+    // One seek to the end of the origin's range of the key.
+    BRAID_ASSIGN_OR_RETURN(Stmt s,
+                           db.Prepare("SELECT max(counter) FROM versions WHERE origin = ?"));
+    s.Bind(1, static_cast<int64_t>(*num));
+    BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
+    ends.push_back(row && !s.IsNull(0) ? static_cast<uint64_t>(s.Int(0)) : 0);
+  }
+  return ends;
+}
+
 }  // namespace braid::sqlite

@@ -82,6 +82,7 @@ class SqliteStore final : public Store {
   Result<WireVersions> StreamWireVersions(const InstanceId& origin, uint64_t after, size_t limit,
                                           size_t max_bytes) override;
   Result<uint64_t> CountVersions(const InstanceId& origin, uint64_t after) override;
+  Result<std::vector<uint64_t>> StreamEnds(const std::vector<InstanceId>& origins) override;
 
   // Settings and conflicts (catalog.cc).
   Result<ConflictPolicy> Policy(std::string_view collection) override;
