@@ -324,6 +324,10 @@ void Api::Handle(http::Request request, http::Responder respond) {
       if (!need(auth::NeedAllPartitions(who, "the delta feed"))) return;
       return Delta(request, std::move(respond));
     }
+    if (n == 4 && seg[2] == "sync" && seg[3] == "wait") {
+      if (m != "POST") return not_allowed("POST");
+      return SyncWait(request, who, std::move(respond));
+    }
     if (seg[2] == "sync") {
       return respond(
           sync_->Handle(request, std::vector<std::string>(seg.begin() + 3, seg.end()), who));
@@ -340,6 +344,22 @@ void Api::Handle(http::Request request, http::Responder respond) {
       if (!get) return not_allowed("GET");
       if (!need(auth::NeedAllPartitions(who, "the list of conflicts"))) return;
       return respond(Conflicts(request));
+    }
+    if (n == 3 && seg[2] == "collections") {
+      if (!get) return not_allowed("GET");
+      if (!query_check({})) return;
+      return respond(CollectionList());
+    }
+    if ((n == 3 || n == 4) && seg[2] == "remotes") {
+      if (!query_check({})) return;
+      if (!need(auth::NeedRole(who, Role::kAdmin, "manage remotes"))) return;
+      return respond(Remotes(request, std::vector<std::string>(seg.begin() + 3, seg.end())));
+    }
+    if (n == 3 && seg[2] == "users") {
+      if (!get) return not_allowed("GET");
+      if (!query_check({})) return;
+      if (!need(auth::NeedRole(who, Role::kAdmin, "list users"))) return;
+      return respond(UserList());
     }
     if (n == 4 && seg[2] == "collections") {
       if (Status s = ValidateCollection(seg[3]); !s.ok()) return respond(ErrorResponse(s));

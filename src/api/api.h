@@ -126,6 +126,14 @@ class Api : public http::Handler {
   static constexpr std::chrono::milliseconds kSearchFreshWait{2000};
   http::Response Search(const http::Request& request, const Principal& who);
   void Delta(const http::Request& request, http::Responder respond);
+  // GET /api/v1/collections (collections.cc).
+  http::Response CollectionList();
+  // GET /api/v1/users (users.cc): every user, with its password hash; admin.
+  http::Response UserList();
+  // /api/v1/remotes[/NAME] (remotes.cc): `seg` after "remotes"; admin.
+  http::Response Remotes(const http::Request& request, const std::vector<std::string>& seg);
+  // POST /api/v1/sync/wait (sync_wait.cc): answers when the FSIC moves.
+  void SyncWait(const http::Request& request, const Principal& who, http::Responder respond);
   // GET /api/last-sync (mirror.cc): {} before any step succeeded, else
   // {"when": ISO-8601, "hours_ago": H} of the last successful step.
   http::Response LastSync();

@@ -89,4 +89,34 @@ void Waiters::Shutdown() {
   Notify();
 }
 
+namespace {
+
+struct Poll : std::enable_shared_from_this<Poll> {
+  Waiters* waiters;
+  std::chrono::steady_clock::time_point deadline;
+  std::function<std::optional<http::Response>(bool)> attempt;
+  http::Responder respond;
+
+  void Run() {
+    const uint64_t generation = waiters != nullptr ? waiters->generation() : 0;
+    const bool last = waiters == nullptr || waiters->shutting_down() ||
+                      std::chrono::steady_clock::now() >= deadline;
+    if (auto answer = attempt(last)) return respond(std::move(*answer));
+    waiters->Wait(generation, deadline, [self = shared_from_this()] { self->Run(); });
+  }
+};
+
+}  // namespace
+
+void LongPoll(Waiters* waiters, std::chrono::steady_clock::time_point deadline,
+              std::function<std::optional<http::Response>(bool last)> attempt,
+              http::Responder respond) {
+  auto poll = std::make_shared<Poll>();
+  poll->waiters = waiters;
+  poll->deadline = deadline;
+  poll->attempt = std::move(attempt);
+  poll->respond = std::move(respond);
+  poll->Run();
+}
+
 }  // namespace braid::api

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "base/mutex.h"
@@ -49,6 +50,16 @@ class Waiters {
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiting_ GUARDED_BY(mu_);
 };
+
+// One long-poll (the delta feed's, a live remote's wait): `attempt(last)`
+// reads what there is and returns the answer, or nullopt when there is
+// nothing to answer yet; it is run now, and again after each commit,
+// until it answers. At the deadline, at shutdown, or without `waiters` it
+// runs once more with `last` true and must answer. The generation is read
+// before each attempt, so a commit landing during one calls back at once.
+void LongPoll(Waiters* waiters, std::chrono::steady_clock::time_point deadline,
+              std::function<std::optional<http::Response>(bool last)> attempt,
+              http::Responder respond);
 
 }  // namespace braid::api
 

@@ -89,6 +89,19 @@ bool VerifyPassword(std::string_view password, std::string_view stored) {
   return CRYPTO_memcmp(key, want->data(), kKeyBytes) == 0;
 }
 
+bool ImportableHash(std::string_view stored) {
+  const std::vector<std::string_view> parts = Split(stored, '$');
+  if (parts.size() != 6 || parts[0] != "scrypt") return false;
+  Params params;
+  if (!ParseInt(parts[1], 10, kScryptLog2N + 1, &params.log2n) ||
+      !ParseInt(parts[2], 1, kScryptR, &params.r) || !ParseInt(parts[3], 1, 2, &params.p)) {
+    return false;
+  }
+  const auto salt = Base64UrlDecode(parts[4]);
+  const auto key = Base64UrlDecode(parts[5]);
+  return salt && key && !salt->empty() && salt->size() <= 64 && key->size() == kKeyBytes;
+}
+
 std::string NewPassword() {
   std::string raw(18, '\0');
   RandomBytes(raw.data(), raw.size());

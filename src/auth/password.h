@@ -38,6 +38,12 @@ Result<std::string> HashPassword(std::string_view password);
 // gigabytes.
 bool VerifyPassword(std::string_view password, std::string_view stored);
 
+// True when `stored` is a hash another instance may hand over
+// (--import-users): the shape VerifyPassword reads, with parameters no
+// costlier than twice this build's (log2 N at most 15, r at most 8, p at
+// most 2), so an imported row cannot make logins expensive.
+bool ImportableHash(std::string_view stored);
+
 // A random password of 24 base64url characters (144 bits), for the first
 // admin made by `braid init`.
 std::string NewPassword();

@@ -45,12 +45,52 @@ int64_t Jitter(int64_t delay_ms, double unit) {
   return std::max<int64_t>(1, static_cast<int64_t>(moved));
 }
 
-Scheduler::Scheduler(Store& store, const Clock& clock, Runner runner, SchedulerOptions options)
-    : store_(store), clock_(clock), runner_(std::move(runner)), options_(options) {
+Scheduler::Scheduler(Store& store, const Clock& clock, Runner runner, SchedulerOptions options,
+                     LiveLink::SessionFn live)
+    : store_(store),
+      clock_(clock),
+      runner_(std::move(runner)),
+      options_(options),
+      live_session_(std::move(live)) {
   (void)M();
 }
 
 Scheduler::~Scheduler() { Stop(); }
+
+namespace {
+
+// What a live link was started with: any change restarts it.
+bool SameLink(const Remote& a, const Remote& b) {
+  return a.url == b.url && a.token == b.token && a.user == b.user && a.cert == b.cert &&
+         a.ca_cert == b.ca_cert && a.direction == b.direction && a.filter == b.filter &&
+         a.chunk_size == b.chunk_size && a.rules == b.rules;
+}
+
+}  // namespace
+
+void Scheduler::KeepLive(const std::vector<Remote>& remotes) {
+  if (!live_session_) return;
+  std::map<std::string, const Remote*> wanted;
+  for (const Remote& r : remotes) {
+    if (r.rules.auto_sync.live) wanted[r.name] = &r;
+  }
+  for (auto it = live_.begin(); it != live_.end();) {
+    auto w = wanted.find(it->first);
+    if (w == wanted.end() || !SameLink(it->second->remote(), *w->second)) {
+      it->second->Stop();
+      spdlog::info("live sync with {} stopped", it->first);
+      it = live_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, r] : wanted) {
+    if (live_.contains(name)) continue;
+    auto link = std::make_unique<LiveLink>(store_, *r, live_session_);
+    link->Start();
+    live_.emplace(name, std::move(link));
+  }
+}
 
 void Scheduler::Start() {
   stop_ = false;
@@ -64,6 +104,8 @@ void Scheduler::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& [name, link] : live_) link->Stop();
+  live_.clear();
 }
 
 Status Scheduler::Keep(const Remote& remote, int64_t failures, int64_t next_ms) {
@@ -74,6 +116,7 @@ Status Scheduler::Keep(const Remote& remote, int64_t failures, int64_t next_ms) 
 
 Result<int> Scheduler::RunDue() {
   BRAID_ASSIGN_OR_RETURN(const std::vector<Remote> remotes, store_.ListRemotes());
+  KeepLive(remotes);
   int ran = 0;
   int64_t earliest = 0;
   for (const Remote& r : remotes) {

@@ -12,7 +12,9 @@
 // period doubled per failure in a row, up to an hour or the period if
 // longer), both with +-10% jitter so that many remotes on one period do not
 // all start at once. A run the sync lock refuses (another sync holds it) is
-// tried again a few seconds later without counting as a failure.
+// tried again a few seconds later without counting as a failure. Remotes
+// on `--auto-sync live` get a LiveLink each, restarted when the remote's
+// settings change and stopped when it is no longer live.
 //
 // Thread-safety: Start() and Stop() from one thread.
 
@@ -25,6 +27,11 @@
 #include <mutex>
 #include <thread>
 
+#include <map>
+#include <memory>
+#include <string>
+
+#include "autosync/live.h"
 #include "braid/catalog.h"
 #include "braid/clock.h"
 #include "braid/status.h"
@@ -53,7 +60,10 @@ class Scheduler {
   // Runs one remote's sync; Busy when another sync holds the lock.
   using Runner = std::function<Status(const Remote&)>;
 
-  Scheduler(Store& store, const Clock& clock, Runner runner, SchedulerOptions options = {});
+  // `live` runs one session of a remote on `--auto-sync live` (LiveLink);
+  // none: such remotes are left alone.
+  Scheduler(Store& store, const Clock& clock, Runner runner, SchedulerOptions options = {},
+            LiveLink::SessionFn live = {});
   ~Scheduler();  // Stop()
 
   void Start();
@@ -66,6 +76,8 @@ class Scheduler {
 
  private:
   void Loop();
+  // Starts, restarts (the remote changed) or stops the live links.
+  void KeepLive(const std::vector<Remote>& remotes);
   // Keeps a remote's state after a run (or when first seen).
   Status Keep(const Remote& remote, int64_t failures, int64_t next_ms);
 
@@ -73,6 +85,8 @@ class Scheduler {
   const Clock& clock_;
   Runner runner_;
   SchedulerOptions options_;
+  LiveLink::SessionFn live_session_;
+  std::map<std::string, std::unique_ptr<LiveLink>> live_;  // the thread's
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;

@@ -189,9 +189,10 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
   BRAID_ASSIGN_OR_RETURN(auto server, http::Server::Create(options, *api));
   api->Attach(*server);
   // Remotes with --auto-sync, each on its period (docs/remotes.md).
-  autosync::Scheduler auto_sync(inst->store(), Clock::Real(), [&inst, &keys](const Remote& r) {
-    return AutoSyncRemote(*inst, r, keys.get());
-  });
+  autosync::Scheduler auto_sync(
+      inst->store(), Clock::Real(),
+      [&inst, &keys](const Remote& r) { return AutoSyncRemote(*inst, r, keys.get()); }, {},
+      [&inst, &keys](const Remote& r) { return LiveSession(*inst, r, keys.get()); });
   auto_sync.Start();
   // Tests and scripts read this line to learn the port (with --listen :0).
   std::printf("braid serving %s (data %s, instance %s)\n", server->url().c_str(), g.data.c_str(),

@@ -19,6 +19,7 @@
 #include "braid/catalog.h"
 #include "braid/status.h"
 #include "instance/instance.h"
+#include "repl/client.h"
 
 namespace braid::auth {
 class Keyring;
@@ -82,6 +83,11 @@ Result<std::string> RunIndexStep(const Globals& g, Instance& inst, bool full, bo
 // then the attachments step unless the remote is push-only; each step's run
 // recorded as `braid sync` records it, nothing printed.
 Status AutoSyncRemote(Instance& inst, const Remote& remote, auth::Keyring* keys);
+// One session of a live remote (autosync/live.h) by `braid serve`: under
+// the sync lock (waiting for another process's sync), the cache step in the
+// direction `remote` has; its run recorded at most every 5 s, and on
+// failure.
+Result<repl::SyncSummary> LiveSession(Instance& inst, const Remote& remote, auth::Keyring* keys);
 
 // `braid init`: the user "admin", with a new password written to
 // `password_path` (0600) before the user is stored.

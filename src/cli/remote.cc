@@ -109,11 +109,6 @@ Status ApplyArgs(const RemoteArgs& a, Remote* r) {
   }
   if (a.given("--auto-sync")) {
     BRAID_ASSIGN_OR_RETURN(rules.auto_sync, ParseAutoSync(a.auto_sync));
-    if (rules.auto_sync.live) {
-      return Status::InvalidArgument(
-          "--auto-sync live (continuous replication) is not in this build yet; give a period "
-          "such as 10s");
-    }
   }
   return Status::OK();
 }
@@ -153,42 +148,6 @@ Status RunRemotePut(const Globals& g, const RemoteArgs& a, bool replace) {
   return Status::OK();
 }
 
-void OptionalString(json::Writer& w, std::string_view key, const std::string& s) {
-  w.Key(key);
-  if (s.empty()) {
-    w.Null();
-  } else {
-    w.String(s);
-  }
-}
-
-void WriteRemote(json::Writer& w, const Remote& r) {
-  w.BeginObject()
-      .Key("name")
-      .String(r.name)
-      .Key("url")
-      .String(r.url)
-      .Key("direction")
-      .String(DirectionName(r.direction))
-      .Key("filter")
-      .BeginArray();
-  for (const auto& p : r.filter) w.String(p);
-  w.EndArray().Key("chunk_size").Uint(r.chunk_size).Key("last_sync_ms").Int(r.last_sync_ms);
-  OptionalString(w, "user", r.user);
-  OptionalString(w, "cert", r.cert);
-  OptionalString(w, "ca_cert", r.ca_cert);
-  w.Key("rules").Raw(RulesJson(r.rules));
-  w.Key("auto_sync").String(AutoSyncText(r.rules.auto_sync));
-  w.Key("next_sync_ms").Int(r.next_sync_ms).Key("failures").Int(r.failures);
-  w.Key("last_result");
-  if (r.last_result.empty()) {
-    w.Null();
-  } else {
-    w.Raw(r.last_result);
-  }
-  w.EndObject();
-}
-
 std::string Describe(const Remote& r) {
   std::string s = r.name + "\t" + r.url + "\t" + std::string(DirectionName(r.direction));
   if (!r.filter.empty()) {
@@ -208,7 +167,7 @@ Status RunRemoteList(const Globals& g) {
     std::string out;
     json::Writer w(&out);
     w.BeginArray();
-    for (const auto& r : remotes) WriteRemote(w, r);
+    for (const auto& r : remotes) w.Raw(repl::RemoteJson(r));
     w.EndArray();
     Print(out);
     return Status::OK();
@@ -221,9 +180,7 @@ Status RunRemoteShow(const Globals& g, const std::string& name) {
   BRAID_ASSIGN_OR_RETURN(auto inst, OpenInstance(g));
   BRAID_ASSIGN_OR_RETURN(const auto remote, inst->store().GetRemote(name));
   if (!remote) return Status::NotFound("no remote named \"" + name + "\"; see `braid remote list`");
-  std::string out;
-  json::Writer w(&out);
-  WriteRemote(w, *remote);
+  const std::string out = repl::RemoteJson(*remote);
   Print(g.json ? out : json::Pretty(out));
   return Status::OK();
 }
@@ -280,10 +237,19 @@ void AddRemoteOptions(CLI::App* cmd, RemoteArgs* a) {
                   "Collections pulled only for records made here (id with --local-prefix "
                   "there; repeat)");
   cmd->add_option("--auto-sync", a->auto_sync,
-                  "How often `braid serve` syncs this remote by itself: off, or a period from "
+                  "How often `braid serve` syncs this remote by itself: off, live (continuously: "
+                  "a long-poll for its changes, a push at each commit here), or a period from "
                   "1s to 30d such as 30s, 10m, 1h (with jitter; after failures it backs off, "
                   "doubling up to an hour)")
       ->capture_default_str();
+  cmd->add_flag("--import-settings", a->import_settings,
+                "Take the remote's collection settings (policies, references, index fields) "
+                "before each pull");
+  cmd->add_flag("--no-import-settings", a->no_import_settings, "Stop taking them");
+  cmd->add_flag("--import-users", a->import_users,
+                "Make the remote's users here, with their roles and passwords (its credentials "
+                "must be an admin's; a user made here is never overwritten)");
+  cmd->add_flag("--no-import-users", a->no_import_users, "Stop making them");
   cmd->add_option("--conflicts", a->conflicts,
                   "COLLECTION=POLICY for what this remote sends (repeat): merge, lww, skip, "
                   "remote-wins, local-wins (the last two with --direction pull or push)");

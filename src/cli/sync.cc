@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 
 #include "auth/keyring.h"
 #include "auth/token.h"
@@ -124,13 +126,13 @@ void PrintPreview(const repl::SyncSummary& s) {
 // applying; no run is recorded.
 Result<std::string> PreviewCache(const Globals& g, Store& store, const Remote& remote,
                                  auth::Keyring* keys, bool live) {
-  BRAID_ASSIGN_OR_RETURN(const repl::SyncSummary summary, repl::Sync(
-                                                              store, remote,
-                                                              [&](const repl::SyncProgress& p) {
-                                                                if (live)
-                                                                  ShowProgress(remote.name, p);
-                                                              },
-                                                              keys, /*dry_run=*/true));
+  BRAID_ASSIGN_OR_RETURN(const repl::SyncSummary summary,
+                         repl::Sync(
+                             store, remote,
+                             [&](const repl::SyncProgress& p) {
+                               if (live) ShowProgress(remote.name, p);
+                             },
+                             keys, repl::SyncOptions{.dry_run = true}));
   if (!g.json) PrintPreview(summary);
   return repl::SummaryJson(summary);
 }
@@ -253,6 +255,39 @@ Status AutoSyncRemote(Instance& inst, const Remote& remote, auth::Keyring* keys)
   if (remote.direction == Direction::kPush) return Status::OK();
   SyncArgs defaults;
   return SyncAttachments(quiet, inst, remote, keys, defaults, /*live=*/false).status();
+}
+
+Result<repl::SyncSummary> LiveSession(Instance& inst, const Remote& remote, auth::Keyring* keys) {
+  // The live links' threads take turns here, so waiting for the sync lock
+  // is only ever waiting for another process.
+  static std::mutex turns;
+  static std::map<std::string, int64_t> kept;      // remote -> when its run was last recorded
+  static std::map<std::string, int64_t> imported;  // remote -> when its imports last ran
+  std::lock_guard turn(turns);
+  BRAID_ASSIGN_OR_RETURN(auto lock, inst.LockSync(/*wait=*/true));
+  const int64_t started = Clock::Real().NowMillis();
+  // Settings and users change rarely: taken once a minute, not per write.
+  repl::SyncOptions options;
+  int64_t& last_import = imported[remote.name];
+  options.imports = remote.direction != Direction::kPush && started - last_import >= 60'000;
+  if (options.imports) last_import = started;
+  auto summary = repl::Sync(inst.store(), remote, {}, keys, options);
+  // Recorded as braid sync records the cache step, but at most every 5 s
+  // (a run per write would cost a commit per write), and every failure.
+  const int64_t now = Clock::Real().NowMillis();
+  int64_t& last = kept[remote.name];
+  if (!summary.ok() || now - last >= 5000) {
+    last = now;
+    const std::string result = summary.ok() ? repl::SummaryJson(*summary)
+                                            : ErrorJson(remote.name, "cache", summary.status());
+    StepRun run{"cache", started, now, summary.ok(), result, 0, 0};
+    if (auto txn = inst.store().BeginWrite(); txn.ok()) {
+      if ((*txn)->RecordSync(remote.name, now, result).ok() && (*txn)->RecordStep(run).ok()) {
+        (void)(*txn)->Commit();
+      }
+    }
+  }
+  return summary;
 }
 
 namespace {

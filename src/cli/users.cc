@@ -72,12 +72,23 @@ Status RunUserList(const Globals& g) {
     std::string out;
     json::Writer w(&out);
     w.BeginArray();
-    for (const auto& u : users) w.Raw(AccountJson(u.name, u.role, u.scope, u.created_ms));
+    for (const auto& u : users) {
+      // With the remote it was imported from (--import-users); null: made here.
+      std::string account = AccountJson(u.name, u.role, u.scope, u.created_ms);
+      account.pop_back();
+      std::string source;
+      json::Writer(&source).OptionalString(u.source.empty() ? std::nullopt
+                                                            : std::optional(u.source));
+      w.Raw(account + ",\"source\":" + source + "}");
+    }
     w.EndArray();
     Print(out);
     return Status::OK();
   }
-  for (const auto& u : users) Print(AccountLine(u.name, u.role, u.scope));
+  for (const auto& u : users) {
+    Print(AccountLine(u.name, u.role, u.scope) +
+          (u.source.empty() ? "" : "\tfrom remote " + u.source));
+  }
   return Status::OK();
 }
 

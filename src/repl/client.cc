@@ -23,6 +23,8 @@ double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+}  // namespace
+
 // Turns a non-2xx answer into a Status that says what to do.
 Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::string_view what) {
   std::string code, message;
@@ -52,6 +54,8 @@ Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::str
   if (r.status >= 500) return Status::Unavailable(std::move(text));
   return Status::InvalidArgument(std::move(text));
 }
+
+namespace {
 
 class Session {
  public:
@@ -424,8 +428,21 @@ class Session {
 
 Result<SyncSummary> Sync(Store& store, const Remote& remote,
                          const std::function<void(const SyncProgress&)>& progress,
-                         auth::Keyring* keyring, bool dry_run) {
+                         auth::Keyring* keyring, SyncOptions options) {
   const auto start = Clock::now();
+  const bool dry_run = options.dry_run;
+  ImportSummary imported;
+  if (options.imports && !dry_run && (remote.rules.import_settings || remote.rules.import_users)) {
+    if (!remote.cert.empty() || remote.token.empty()) {
+      return Status::InvalidArgument(
+          "remote \"" + remote.name +
+          "\": --import-settings and --import-users read its API, which needs a token or a "
+          "user and password (remote set --token-file or --user)");
+    }
+    BRAID_ASSIGN_OR_RETURN(const std::string authorization,
+                           ReadAuthorization(store, remote, keyring));
+    BRAID_ASSIGN_OR_RETURN(imported, Import(store, remote, authorization));
+  }
   BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
   http::ClientOptions client_options;
   client_options.ca_cert = remote.ca_cert;
@@ -452,6 +469,8 @@ Result<SyncSummary> Sync(Store& store, const Remote& remote,
   BRAID_RETURN_IF_ERROR(s);
   SyncSummary summary = session.summary();
   summary.remote = remote.name;
+  summary.server_fsic = session.server_fsic();
+  summary.imported = std::move(imported);
   summary.seconds = Since(start);
   return summary;
 }
@@ -478,6 +497,32 @@ Result<VersionVector> RemoteFsic(Store& store, const Remote& remote, auth::Keyri
   VersionVector fsic = session.server_fsic();
   session.End();
   return fsic;
+}
+
+Result<VersionVector> WaitForChanges(const Remote& remote, const VersionVector& since,
+                                     int64_t wait_ms) {
+  if (!remote.cert.empty() || remote.token.empty()) {
+    return Status::InvalidArgument("remote \"" + remote.name +
+                                   "\" has no token or password to wait with");
+  }
+  BRAID_ASSIGN_OR_RETURN(std::vector<std::string> filter, NormalizeFilter(remote.filter));
+  http::ClientOptions options;
+  options.ca_cert = remote.ca_cert;
+  options.authorization = remote.user.empty()
+                              ? "Bearer " + remote.token
+                              : "Basic " + Base64Encode(remote.user + ":" + remote.token);
+  BRAID_ASSIGN_OR_RETURN(auto client, http::Client::Create(options));
+  WaitRequest req;
+  req.filter = std::move(filter);
+  req.since = since;
+  req.wait_ms = std::min(wait_ms, kMaxWaitMs);
+  auto r = client->Send("POST", remote.url + "/api/v1/sync/wait", WaitRequestJson(req),
+                        {{"Content-Type", "application/json"}});
+  if (!r.ok()) {
+    return r.status().WithContext("remote \"" + remote.name + "\" at " + remote.url);
+  }
+  if (r->status != 200) return AnswerError(remote, *r, "a wait for changes");
+  return ParseWaitResponse(r->body);
 }
 
 std::string SummaryJson(const SyncSummary& s) {
@@ -518,6 +563,7 @@ std::string SummaryJson(const SyncSummary& s) {
       .Uint(s.bytes_sent)
       .Key("seconds")
       .Double(s.seconds);
+  if (s.imported.ran) w.Key("imported").Raw(ImportSummaryJson(s.imported));
   if (s.dry_run) {
     w.Key("dry_run").Bool(true).Key("collections").BeginObject();
     for (const auto& [name, p] : s.preview) {

@@ -20,6 +20,8 @@
 #include "braid/catalog.h"
 #include "braid/status.h"
 #include "braid/store.h"
+#include "http/client.h"
+#include "repl/imports.h"
 #include "repl/stream.h"
 
 namespace braid::repl {
@@ -41,6 +43,8 @@ struct SyncSummary {
   uint64_t left_out = 0;      // records the remote's rules kept from being stored or sent
   uint64_t dependencies = 0;  // records fetched by name because records taken reference them
   bool dry_run = false;
+  ImportSummary imported;     // when the remote's rules import settings or users
+  VersionVector server_fsic;  // the remote's FSIC for the filter at the handshake
   std::map<std::string, CollectionPreview> preview;  // dry runs: per collection
   uint64_t chunks_received = 0, chunks_sent = 0;
   uint64_t bytes_received = 0, bytes_sent = 0;
@@ -56,16 +60,33 @@ struct SyncSummary {
 // A remote with a certificate (Remote::cert) opens a certificate session
 // with `keyring`'s key (repl/proof.h), and both sides pass on the
 // revocations they know.
-//
-// `dry_run`: SENAITE's fetch. Pulls only (whatever the direction), applies
-// nothing and moves no FSIC or mark: counts per collection what the pull
-// would create, update, leave as it is, hold or leave out
-// (SyncSummary::preview).
+struct SyncOptions {
+  // SENAITE's fetch: pulls only (not from a push-only remote), applies
+  // nothing and moves no FSIC or mark: counts per collection what the pull
+  // would create, update, leave as it is, hold or leave out
+  // (SyncSummary::preview).
+  bool dry_run = false;
+  // The remote's --import-settings and --import-users (imports.h), before
+  // the session; a live remote's sessions take them now and then only.
+  bool imports = true;
+};
 Result<SyncSummary> Sync(Store& store, const Remote& remote,
                          const std::function<void(const SyncProgress&)>& progress = {},
-                         auth::Keyring* keyring = nullptr, bool dry_run = false);
+                         auth::Keyring* keyring = nullptr, SyncOptions options = {});
 
 std::string SummaryJson(const SyncSummary& s);
+
+// A remote's non-2xx answer as a Status that says what to do (401: which
+// credentials to check; 403, 409, 413, 429, 5xx: their codes).
+Status AnswerError(const Remote& remote, const http::ClientResponse& r, std::string_view what);
+
+// Long-polls `remote` (POST /api/v1/sync/wait) until its FSIC for the
+// remote's filter has an entry above `since` (SyncSummary::server_fsic of
+// the last sync), or `wait_ms` passed; returns its FSIC then. Token and
+// password remotes only (a certificate remote: InvalidArgument). Errors:
+// those of Sync's requests.
+Result<VersionVector> WaitForChanges(const Remote& remote, const VersionVector& since,
+                                     int64_t wait_ms);
 
 // The Authorization header value that reads `remote` outside a sync (the
 // blobs its records name, GET /api/v1/blobs/SHA256): its token's or

@@ -271,6 +271,61 @@ Result<std::optional<Position>> ParsePullRequest(std::string_view body) {
   return after;
 }
 
+std::string WaitRequestJson(const WaitRequest& r) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject().Key("filter").BeginArray();
+  for (const auto& p : r.filter) w.String(p);
+  w.EndArray().Key("since").Raw(VersionVectorToJson(r.since)).Key("wait_ms").Int(r.wait_ms);
+  w.EndObject();
+  return out;
+}
+
+Result<WaitRequest> ParseWaitRequest(std::string_view body) {
+  WaitRequest r;
+  bool since = false;
+  BRAID_RETURN_IF_ERROR(
+      ForEachMember(body, "wait request", [&](std::string_view key, json::Value v) -> Status {
+        if (key == "filter") {
+          BRAID_ASSIGN_OR_RETURN(auto f, ParseStrings(v, "filter"));
+          BRAID_ASSIGN_OR_RETURN(r.filter, NormalizeFilter(std::move(f)));
+        } else if (key == "since") {
+          BRAID_ASSIGN_OR_RETURN(r.since, VersionVectorFromJson(v.raw()));
+          since = true;
+        } else if (key == "wait_ms") {
+          auto ms = v.AsInt64();
+          if (!ms || *ms < 0 || *ms > kMaxWaitMs) {
+            return Status::InvalidArgument("wait_ms must be from 0 to " +
+                                           std::to_string(kMaxWaitMs));
+          }
+          r.wait_ms = *ms;
+        } else {
+          return Unknown(key);
+        }
+        return Status::OK();
+      }));
+  if (!since) return Status::InvalidArgument("wait request needs since (an FSIC)");
+  return r;
+}
+
+std::string WaitResponseJson(const VersionVector& fsic) {
+  return "{\"fsic\":" + VersionVectorToJson(fsic) + "}";
+}
+
+Result<VersionVector> ParseWaitResponse(std::string_view body) {
+  VersionVector fsic;
+  bool seen = false;
+  BRAID_RETURN_IF_ERROR(
+      ForEachMember(body, "wait answer", [&](std::string_view key, json::Value v) -> Status {
+        if (key != "fsic") return Unknown(key);
+        BRAID_ASSIGN_OR_RETURN(fsic, VersionVectorFromJson(v.raw()));
+        seen = true;
+        return Status::OK();
+      }));
+  if (!seen) return Status::InvalidArgument("wait answer without fsic");
+  return fsic;
+}
+
 std::string NamesRequestJson(const std::vector<std::pair<std::string, std::string>>& names) {
   std::string out;
   json::Writer w(&out);

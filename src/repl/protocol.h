@@ -103,6 +103,22 @@ Result<HandshakeResponse> ParseHandshakeResponse(std::string_view body);
 std::string PositionJson(const std::optional<Position>& p);  // {"after":...}
 Result<std::optional<Position>> ParsePullRequest(std::string_view body);
 
+// POST /api/v1/sync/wait: answers when this server's FSIC for `filter`
+// has an entry above `since` (the FSIC the client saw at its last
+// session), or after `wait_ms` (at most kMaxWaitMs): {"fsic": {...}}. A
+// live remote's long-poll (docs/remotes.md, "Live sync").
+inline constexpr int64_t kMaxWaitMs = 60000;
+struct WaitRequest {
+  std::vector<std::string> filter;
+  VersionVector since;
+  int64_t wait_ms = 0;
+};
+std::string WaitRequestJson(const WaitRequest& r);
+// Errors: InvalidArgument.
+Result<WaitRequest> ParseWaitRequest(std::string_view body);
+std::string WaitResponseJson(const VersionVector& fsic);
+Result<VersionVector> ParseWaitResponse(std::string_view body);
+
 // POST .../sessions/ID/records: records by name, outside the stream (the
 // dependencies a remote's rules import; docs/protocol.md, "Records by
 // name"): {"names": [["collection", "id"], ...]}, at most kMaxNames.

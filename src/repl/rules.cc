@@ -165,6 +165,44 @@ void Rules::AddWanted(const Record& r, std::set<RecordName>* wanted) const {
   }
 }
 
+std::string RemoteJson(const Remote& r) {
+  std::string out;
+  json::Writer w(&out);
+  auto optional = [&](std::string_view key, const std::string& s) {
+    w.Key(key);
+    if (s.empty()) {
+      w.Null();
+    } else {
+      w.String(s);
+    }
+  };
+  w.BeginObject()
+      .Key("name")
+      .String(r.name)
+      .Key("url")
+      .String(r.url)
+      .Key("direction")
+      .String(DirectionName(r.direction))
+      .Key("filter")
+      .BeginArray();
+  for (const auto& p : r.filter) w.String(p);
+  w.EndArray().Key("chunk_size").Uint(r.chunk_size).Key("last_sync_ms").Int(r.last_sync_ms);
+  optional("user", r.user);
+  optional("cert", r.cert);
+  optional("ca_cert", r.ca_cert);
+  w.Key("rules").Raw(RulesJson(r.rules));
+  w.Key("auto_sync").String(AutoSyncText(r.rules.auto_sync));
+  w.Key("next_sync_ms").Int(r.next_sync_ms).Key("failures").Int(r.failures);
+  w.Key("last_result");
+  if (r.last_result.empty()) {
+    w.Null();
+  } else {
+    w.Raw(r.last_result);
+  }
+  w.EndObject();
+  return out;
+}
+
 Status CheckRules(Store& store, const Remote& remote) {
   BRAID_RETURN_IF_ERROR(ValidateRemote(remote));
   const RemoteRules& rules = remote.rules;

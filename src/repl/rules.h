@@ -77,6 +77,10 @@ class Rules {
   std::map<std::string, std::vector<Reference>, std::less<>> refs_;
 };
 
+// A remote as `remote show --json` and GET /api/v1/remotes/NAME give it:
+// everything but its token or password.
+std::string RemoteJson(const Remote& r);
+
 // Checks of a remote's rules against the rest of the store, before it is
 // saved (ValidateRemote checks the rules among themselves): its prefix
 // must not be one of another remote's, or begin another's, and every

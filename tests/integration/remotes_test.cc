@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -263,6 +264,121 @@ TEST(RemotesTest, IncludedRecordsBringWhatTheyReferenceAndNothingElse) {
   EXPECT_EQ(sum["received"], 0) << sum;
 }
 
+// SENAITE's bidirectional full sync: A has B as a remote and B has A, each
+// pulling; and four instances fully in sync through a master, A: B, C and D
+// are A's remotes, each of them has only A.
+TEST(RemotesTest, TwoWayAndFourInstancesThroughAMasterEndEqual) {
+  Cluster c;
+  for (const std::string n : {"a", "b", "c", "d"}) c.Add(n);
+  ASSERT_EQ(c.Link("a", "b", {"--direction", "pull"}).exit_code, 0);
+  ASSERT_EQ(c.Link("b", "a", {"--direction", "pull"}).exit_code, 0);
+  Put(c, "a", "clients", "ca", R"({"by":"a"})");
+  Put(c, "b", "clients", "cb", R"({"by":"b"})");
+  Put(c, "a", "clients", "shared", R"({"x":1,"y":0})");
+  Ok(c.Sync("b", {"a"}));
+  Put(c, "b", "clients", "shared", R"({"x":1,"y":2})");  // B's edit of what A made
+  Ok(c.Sync("a", {"b"}));
+  Ok(c.Sync("b", {"a"}));
+  const std::map<std::string, json> two = {
+      {"clients/ca", {{"by", "a"}}},
+      {"clients/cb", {{"by", "b"}}},
+      {"clients/shared", {{"x", 1}, {"y", 2}}},
+  };
+  EXPECT_EQ(Contents(c, "a"), two) << Show(Contents(c, "a"));
+  EXPECT_EQ(Contents(c, "b"), two) << Show(Contents(c, "b"));
+  // C and D join with A as their master; A pulls from them.
+  for (const std::string n : {"c", "d"}) {
+    ASSERT_EQ(c.Link("a", n, {"--direction", "pull"}).exit_code, 0);
+    ASSERT_EQ(c.Link(n, "a", {"--direction", "pull"}).exit_code, 0);
+    Put(c, n, "samples", "from-" + n, R"({"lab":")" + n + "\"}");
+  }
+  Put(c, "b", "samples", "from-b", R"({"lab":"b"})");
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string n : {"b", "c", "d"}) Ok(c.Sync("a", {n}));
+    for (const std::string n : {"b", "c", "d"}) Ok(c.Sync(n, {"a"}));
+  }
+  std::map<std::string, json> all = two;
+  for (const std::string n : {"b", "c", "d"}) all["samples/from-" + n] = {{"lab", n}};
+  for (const std::string n : {"a", "b", "c", "d"}) {
+    EXPECT_EQ(Contents(c, n), all) << n << ":\n" << Show(Contents(c, n));
+  }
+}
+
+// SENAITE's migration: B takes all of A (records, collection settings,
+// users with their roles and passwords) with one pull; a user made on B is
+// never overwritten, and the next sync takes only what changed.
+TEST(RemotesTest, AMigrationTakesRecordsSettingsAndUsers) {
+  Cluster c;
+  c.Add("a");
+  c.Add("b");
+  const std::string pw = c["a"].dir + "/../pw.txt";
+  std::ofstream(pw) << "a long enough password\n";
+  const std::string other = c["a"].dir + "/../other.txt";
+  std::ofstream(other) << "another password here\n";
+  ASSERT_EQ(c.Cli("a", {"user", "add", "boss", "--role", "admin", "--password-file", pw}).exit_code,
+            0);
+  ASSERT_EQ(c.Cli("a", {"user", "add", "wes", "--role", "writer", "--scope", "lab_a",
+                        "--password-file", pw})
+                .exit_code,
+            0);
+  ASSERT_EQ(c.Cli("a", {"user", "add", "ana", "--role", "reader", "--password-file", pw}).exit_code,
+            0);
+  ASSERT_EQ(
+      c.Cli("b", {"user", "add", "ana", "--role", "admin", "--password-file", other}).exit_code, 0);
+  ASSERT_EQ(c.Cli("a", {"collection", "set", "samples", "--ref", "client=clients", "--conflicts",
+                        "lww", "--index", "title:3"})
+                .exit_code,
+            0);
+  Put(c, "a", "clients", "c1", R"({"name":"c1"})");
+  Put(c, "a", "samples", "s1", R"({"client":"c1","title":"first"})");
+  ASSERT_EQ(
+      c.Cli("b", {"remote", "add", "a", c["a"].server->url(), "--user", "boss", "--password-file",
+                  pw, "--direction", "pull", "--import-settings", "--import-users"})
+          .exit_code,
+      0);
+  json sum = Ok(c.Sync("b", {"a"}));
+  EXPECT_EQ(sum["imported"]["settings"], 1) << sum;
+  EXPECT_EQ(sum["imported"]["users_created"], 2) << sum;  // boss, wes
+  ASSERT_EQ(sum["imported"]["users_kept"].size(), 1u) << sum;
+  EXPECT_NE(sum["imported"]["users_kept"][0].get<std::string>().find("ana: a user of that name "
+                                                                     "was made here"),
+            std::string::npos)
+      << sum;
+  EXPECT_EQ(Contents(c, "b"), Contents(c, "a"));
+  const json collections = Ok(c.Cli("b", {"--json", "collection", "list"}));
+  EXPECT_EQ(collections, Ok(c.Cli("a", {"--json", "collection", "list"})));
+  json users = Ok(c.Cli("b", {"--json", "user", "list"}));
+  std::map<std::string, json> by_name;
+  for (const auto& u : users) by_name[u["name"]] = u;
+  EXPECT_EQ(by_name["wes"]["role"], "writer");
+  EXPECT_EQ(by_name["wes"]["scope"], json::array({"lab_a"}));
+  EXPECT_EQ(by_name["wes"]["source"], "a");
+  EXPECT_EQ(by_name["ana"]["role"], "admin");  // B's own
+  EXPECT_TRUE(by_name["ana"]["source"].is_null());
+  // An imported user signs in on B with the password it has on A.
+  auto client = http::Client::Create({});
+  auto r = (*client)->Send(
+      "GET", c["b"].server->url() + "/api/v1/info", "",
+      {{"Authorization", testing::BasicAuthorization("wes", "a long enough password")}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  // Nothing new: nothing imported; a change on A: taken.
+  sum = Ok(c.Sync("b", {"a"}));
+  EXPECT_EQ(sum["imported"]["settings"], 0) << sum;
+  EXPECT_EQ(sum["imported"]["users_created"], 0) << sum;
+  EXPECT_EQ(sum["imported"]["users_updated"], 0) << sum;
+  ASSERT_EQ(c.Cli("a", {"user", "remove", "wes"}).exit_code, 0);
+  ASSERT_EQ(c.Cli("a", {"user", "add", "wes", "--role", "reader", "--password-file", pw}).exit_code,
+            0);
+  sum = Ok(c.Sync("b", {"a"}));
+  EXPECT_EQ(sum["imported"]["users_updated"], 1) << sum;
+  // Imports need the remote's admin: a writer's credentials are refused.
+  ASSERT_EQ(c.Cli("b", {"remote", "set", "a", "--user", "wes", "--password-file", pw}).exit_code,
+            0);
+  const RunResult refused = c.Sync("b", {"a"});
+  EXPECT_EQ(refused.exit_code, 8) << refused.err << refused.out;
+}
+
 // Waits up to `seconds` for `done`, polling.
 template <typename Fn>
 bool Eventually(Fn done, int seconds = 20) {
@@ -312,7 +428,110 @@ TEST(RemotesTest, ABackupFollowsItsSourceByItselfAndBacksOffWhileItIsDown) {
   Put(c, "a", "samples", "s4", R"({"v":4})");
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(Contents(c, "b").count("samples/s4"), 0u);
-  EXPECT_EQ(c.Cli("b", {"remote", "set", "a", "--auto-sync", "live"}).exit_code, 2);
+}
+
+// A counter of a server's /metrics (loopback needs no credentials).
+double Metric(const testing::BraidServer& server, const std::string& name) {
+  auto client = http::Client::Create({});
+  auto r = (*client)->Send("GET", server.url() + "/metrics", "", {});
+  if (!r.ok() || r->status != 200) return -1;
+  const size_t at = r->body.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::stod(r->body.substr(at + name.size() + 2));
+}
+
+// Live sync both ways: writes on either side reach the other within a
+// moment; the remote killed and restarted, what both wrote meanwhile
+// arrives, and no record is sent twice.
+TEST(RemotesTest, LiveSyncCarriesWritesBothWaysAndSurvivesTheRemoteRestarting) {
+  Cluster c;
+  c.Add("a");
+  c.Add("b");
+  ASSERT_EQ(c.Link("b", "a", {"--auto-sync", "live"}).exit_code, 0);
+  auto same = [&] { return Contents(c, "b") == Contents(c, "a"); };
+  Put(c, "a", "samples", "from-a", R"({"v":1})");
+  Put(c, "b", "samples", "from-b", R"({"v":2})");
+  EXPECT_TRUE(Eventually(same)) << Show(Contents(c, "a")) << "---\n" << Show(Contents(c, "b"));
+  EXPECT_EQ(Contents(c, "a").size(), 2u);
+  // The remote killed: writes on both sides meanwhile.
+  c["a"].server->Kill();
+  for (int i = 0; i < 5; ++i) {
+    Put(c, "b", "samples", "b-down-" + std::to_string(i), R"({"v":3})");
+    Put(c, "a", "samples", "a-down-" + std::to_string(i), R"({"v":4})");  // its store, offline
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // b's links fail, back off
+  ASSERT_TRUE(c["a"].server->Restart().ok());
+  EXPECT_TRUE(Eventually(same, 40)) << Show(Contents(c, "a")) << "---\n" << Show(Contents(c, "b"));
+  EXPECT_EQ(Contents(c, "a").size(), 12u);
+  // Since the restart (a's counters start at 0): every record a had to
+  // send went once, and every record b pushed arrived once.
+  EXPECT_EQ(Metric(*c["a"].server, "braid_sync_records_sent_total"), 5);
+  EXPECT_EQ(Metric(*c["a"].server, "braid_sync_records_received_total"), 5);
+  for (int i = 0; i < 10; ++i) Put(c, "a", "samples", "after-" + std::to_string(i), "{}");
+  EXPECT_TRUE(Eventually(same)) << Show(Contents(c, "b"));
+  EXPECT_EQ(Metric(*c["a"].server, "braid_sync_records_sent_total"), 15);
+  EXPECT_EQ(Ok(c.Cli("b", {"--json", "remote", "show", "a"}))["failures"], 0);
+}
+
+// The same through the HTTP API, for admins: rules checked as the CLI
+// checks them, nothing saved on error, tokens never read back.
+TEST(RemotesTest, TheApiManagesRemotesAndTheirRulesForAdmins) {
+  Cluster c;
+  c.Add("a");
+  DeclareCollections(c, "a");
+  const std::string pw = c["a"].dir + "/../pw.txt";
+  std::ofstream(pw) << "a long enough password\n";
+  ASSERT_EQ(c.Cli("a", {"user", "add", "root", "--role", "admin", "--password-file", pw}).exit_code,
+            0);
+  http::ClientOptions o;
+  o.authorization = testing::BasicAuthorization("root", "a long enough password");
+  auto admin = std::move(*http::Client::Create(o));
+  const std::string base = c["a"].server->url() + "/api/v1/remotes";
+  auto send = [&](http::Client& client, const std::string& method, const std::string& path,
+                  const std::string& body = "") {
+    auto r = client.Send(method, base + path, body, {});
+    EXPECT_TRUE(r.ok());
+    return std::make_pair(r->status, r->body);
+  };
+  auto [status, body] = send(*admin, "PUT", "/lab-b",
+                             R"({"url":"http://127.0.0.1:9/","token":"secret-token",
+                                 "direction":"pull","rules":{"prefix":"lab_b_",
+                                 "prefixable":["samples"],"auto_sync":"10m"}})");
+  EXPECT_EQ(status, 201) << body;
+  auto [got_status, got] = send(*admin, "GET", "/lab-b");
+  EXPECT_EQ(got_status, 200);
+  const json remote = json::parse(got);
+  EXPECT_EQ(remote["url"], "http://127.0.0.1:9");
+  EXPECT_EQ(remote["rules"]["prefix"], "lab_b_");
+  EXPECT_EQ(remote["auto_sync"], "10m");
+  EXPECT_EQ(got.find("secret-token"), std::string::npos) << got;
+  EXPECT_EQ(Ok(c.Cli("a", {"--json", "remote", "show", "lab-b"}))["rules"], remote["rules"]);
+  const std::string list = send(*admin, "GET", "").second;
+  EXPECT_EQ(json::parse(list)["remotes"].size(), 1u);
+  // Refused, nothing saved: each answers 400 invalidArgument naming why.
+  for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"url":"http://x:1","rules":{"prefix":"lab_b_x","prefixable":["samples"]}})",
+            "collides"},
+           {R"({"url":"http://x:1","rules":{"prefixable":["samples"]}})", "need --prefix"},
+           {R"({"url":"http://x:1","rules":{"include":["nothing"]}})", "does not know"},
+           {R"({"url":"http://x:1","rules":{"bogus":1}})", "unknown member"},
+           {R"({"url":"http://x:1","colour":"red"})", "unknown member"},
+           {R"({"rules":{}})", "url is missing"},
+           {R"({"url":"ftp://x"})", "http://"},
+           {R"([1])", "a remote is"},
+       }) {
+    auto [code, answer] = send(*admin, "PUT", "/lab-c", bad);
+    EXPECT_EQ(code, 400) << bad << " -> " << answer;
+    EXPECT_NE(answer.find(says), std::string::npos) << bad << " -> " << answer;
+  }
+  EXPECT_EQ(send(*admin, "GET", "/lab-c").first, 404);
+  // Not an admin: 403, for reading too.
+  auto writer = c["a"].TokenClient();
+  EXPECT_EQ(send(*writer, "GET", "").first, 403);
+  EXPECT_EQ(send(*writer, "PUT", "/lab-d", R"({"url":"http://x:1"})").first, 403);
+  EXPECT_EQ(send(*admin, "POST", "/lab-b").first, 405);
+  EXPECT_EQ(send(*admin, "DELETE", "/lab-b").first, 200);
+  EXPECT_EQ(send(*admin, "GET", "/lab-b").first, 404);
+  EXPECT_EQ(send(*admin, "DELETE", "/lab-b").first, 404);
 }
 
 // Every rule that cannot hold is refused when set, naming what is wrong;
