@@ -1,5 +1,6 @@
 // The small replication messages (src/repl/protocol.h): the session
-// handshake both ways, pull requests and push answers, and the filter
+// handshake both ways, pull requests and push answers, a live remote's
+// wait and its answer, records asked for by name, and the filter
 // normalization a handshake applies. Each input is offered to every parser.
 //
 // Checks that what a parser accepts, written back, parses to the same
@@ -95,6 +96,33 @@ void PushResultRoundTrips(std::string_view text) {
   FUZZ_CHECK(PushResultJson(*back) == PushResultJson(*r));
 }
 
+void WaitRequestRoundTrips(std::string_view text) {
+  const auto r = ParseWaitRequest(text);
+  if (!r.ok()) return;
+  CheckNormalized(r->filter);
+  FUZZ_CHECK(r->wait_ms >= 0 && r->wait_ms <= kMaxWaitMs);
+  const auto back = ParseWaitRequest(WaitRequestJson(*r));
+  FUZZ_CHECK(back.ok());
+  FUZZ_CHECK(back->filter == r->filter);
+  FUZZ_CHECK(back->since == r->since);
+  FUZZ_CHECK(back->wait_ms == r->wait_ms);
+  const auto answer = ParseWaitResponse(WaitResponseJson(r->since));
+  FUZZ_CHECK(answer.ok() && *answer == r->since);
+}
+
+void NamesRequestRoundTrips(std::string_view text) {
+  const auto names = ParseNamesRequest(text);
+  if (!names.ok()) return;
+  FUZZ_CHECK(names->size() <= kMaxNames);
+  for (const auto& [c, id] : *names) {
+    FUZZ_CHECK(braid::ValidateCollection(c).ok());
+    FUZZ_CHECK(braid::ValidateRecordId(id).ok());
+  }
+  const auto back = ParseNamesRequest(NamesRequestJson(*names));
+  FUZZ_CHECK(back.ok());
+  FUZZ_CHECK(*back == *names);
+}
+
 // The input's lines as a filter, the way `braid remote add --filter` and
 // braid.toml hand one over.
 void FilterNormalizes(std::string_view text) {
@@ -116,6 +144,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   HandshakeResponseRoundTrips(text);
   PullRequestRoundTrips(text);
   PushResultRoundTrips(text);
+  WaitRequestRoundTrips(text);
+  NamesRequestRoundTrips(text);
   FilterNormalizes(text);
   return 0;
 }

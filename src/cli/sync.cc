@@ -89,10 +89,13 @@ std::string Human(double v) {
 }
 
 // One updating line per direction on a terminal: records, bytes, rate, ETA.
-void ShowProgress(const std::string& remote, const repl::SyncProgress& p) {
+// `pulling`: what the pull is, in SENAITE's words: "fetch" (a dry run),
+// "import" (the first sync with the remote), "update" (the next ones).
+void ShowProgress(const std::string& remote, const repl::SyncProgress& p,
+                  std::string_view pulling) {
   const double rate = p.seconds > 0 ? p.records / p.seconds : 0;
-  std::string line = std::string(p.phase == Direction::kPull ? "pull " : "push ") + remote + ": " +
-                     std::to_string(p.records);
+  std::string line = std::string(p.phase == Direction::kPull ? pulling : "push") + " " + remote +
+                     ": " + std::to_string(p.records);
   if (p.pending > 0) line += "/" + std::to_string(p.pending);
   line += " records, " + Human(static_cast<double>(p.bytes)) + "B, " + Human(rate) + "rec/s";
   if (!p.done && rate > 0 && p.pending > p.records) {
@@ -130,7 +133,7 @@ Result<std::string> PreviewCache(const Globals& g, Store& store, const Remote& r
                          repl::Sync(
                              store, remote,
                              [&](const repl::SyncProgress& p) {
-                               if (live) ShowProgress(remote.name, p);
+                               if (live) ShowProgress(remote.name, p, "fetch");
                              },
                              keys, repl::SyncOptions{.dry_run = true}));
   if (!g.json) PrintPreview(summary);
@@ -178,10 +181,11 @@ Result<std::string> SyncCache(const Globals& g, Store& store, const Remote& remo
       "the last sync",
       remote.name, remote.url, DirectionName(remote.direction));
   const int64_t started = Clock::Real().NowMillis();
+  const std::string_view pulling = remote.last_sync_ms == 0 ? "import" : "update";
   const Result<repl::SyncSummary> summary = repl::Sync(
       store, remote,
       [&](const repl::SyncProgress& p) {
-        if (live) ShowProgress(remote.name, p);
+        if (live) ShowProgress(remote.name, p, pulling);
       },
       keys);
   std::string result = summary.ok() ? repl::SummaryJson(*summary)
@@ -195,9 +199,10 @@ Result<std::string> SyncCache(const Globals& g, Store& store, const Remote& remo
   }
   if (!summary.ok()) return summary.status();
   if (!g.json) {
-    Print(remote.name + ": received " + std::to_string(summary->received) + ", sent " +
-          std::to_string(summary->sent) + " records (" + std::to_string(summary->applied) +
-          " applied, " + std::to_string(summary->merged) + " merged, " +
+    Print(remote.name + ": " + std::string(pulling) + ": received " +
+          std::to_string(summary->received) + ", sent " + std::to_string(summary->sent) +
+          " records (" + std::to_string(summary->applied) + " applied, " +
+          std::to_string(summary->merged) + " merged, " +
           std::to_string(summary->ignored + summary->kept) + " already here), " +
           std::to_string(summary->conflicts) + " conflicts, " + Human(summary->seconds * 1000) +
           "ms");

@@ -146,6 +146,8 @@ class Session {
 
   Status Open(bool pull, bool push, std::vector<std::string> filter) {
     filter_ = std::move(filter);
+    // What a push may send: the streams' ends, then the FSIC it claims from.
+    BRAID_ASSIGN_OR_RETURN(bounds_, StreamSender::ReadBounds(store_));
     BRAID_ASSIGN_OR_RETURN(own_fsic_, store_.Fsic(filter_));
     HandshakeRequest req;
     req.instance_id = store_.instance_id();
@@ -295,8 +297,15 @@ class Session {
                              store_.Marks(remote_.name, MarkKind::kPush));
       start.MergeFrom(marks);
     }
+    // After a pull in the same session that merged, what it wrote (the
+    // merged versions) goes out now too: sent, not claimed (the handshake's FSIC caps the
+    // claims), so the next session sends it again. A push alone keeps the
+    // ends read before its FSIC, and sends each write once.
+    if (summary_.merged > 0) {
+      BRAID_ASSIGN_OR_RETURN(bounds_, StreamSender::ReadBounds(store_));
+    }
     BRAID_ASSIGN_OR_RETURN(StreamSender sender,
-                           StreamSender::Create(store_, filter_, start, own_fsic_));
+                           StreamSender::Create(store_, filter_, start, own_fsic_, bounds_));
     if (rules_) {
       BRAID_ASSIGN_OR_RETURN(VersionVector floors,
                              store_.Marks(remote_.name, MarkKind::kPushFloor));
@@ -417,6 +426,7 @@ class Session {
   InstanceId server_id_;       // the server that proved its certificate
   std::vector<std::string> filter_;
   VersionVector own_fsic_;
+  StreamSender::Bounds bounds_;
   HandshakeResponse hello_;
   Codec codec_ = Codec::kIdentity;
   bool two_way_ = false;

@@ -76,47 +76,57 @@ bool Rules::RenameReferences(Record* r, const Map& map) const {
   bool any = false;
   for (const Reference& ref : refs) any = any || Renames(ref.target);
   if (!any) return false;
+  // The body is minified: it is rebuilt from its own bytes (keys and
+  // values as written, escapes included), with renamed ids written anew.
+  const std::string_view body = r->body;
   std::string out;
-  out.reserve(r->body.size() + 64);
-  json::Writer w(&out);
+  out.reserve(body.size() + 64);
   bool changed = false;
-  // A name that no id of its collection there has is left as it is: it
-  // names a record that neither side renames (another remote's, say).
+  // A value that is no record id, or that no id of its collection there
+  // has (another remote's record, say), is left as it is.
   auto rename = [&](const Reference& ref, json::Value v) {
     auto id = v.AsString();
-    if (!id) {
-      w.Raw(v.raw());
-      return;
-    }
-    auto renamed = map(ref.target, *id);
+    std::optional<std::string> renamed;
+    if (id && ValidateRecordId(*id).ok()) renamed = map(ref.target, *id);
     if (!renamed || *renamed == *id) {
-      w.Raw(v.raw());
+      out += v.raw();
       return;
     }
-    w.String(*renamed);
+    json::Writer(&out).String(*renamed);
     changed = true;
   };
-  w.BeginObject();
-  json::Value(r->body).ForEachMember([&](std::string_view key, json::Value v) {
-    w.Key(key);
+  out += '{';
+  size_t prev_end = 1;  // just past '{' or the last member's value
+  bool first = true;
+  json::Value(body).ForEachMember([&](std::string_view key, json::Value v) {
+    const size_t value_at = static_cast<size_t>(v.raw().data() - body.data());
+    if (!first) out += ',';
+    first = false;
+    // The key as written, from after the separator to the ':'.
+    const size_t key_at = prev_end + (body[prev_end] == ',' ? 1 : 0);
+    out.append(body.substr(key_at, value_at - key_at));
+    prev_end = value_at + v.raw().size();
     const Reference* ref = find(key);
     if (ref == nullptr) {
-      w.Raw(v.raw());
+      out += v.raw();
     } else if (!ref->array) {
       rename(*ref, v);
     } else if (v.IsArray()) {
-      w.BeginArray();
+      out += '[';
+      bool first_element = true;
       v.ForEachElement([&](json::Value e) {
+        if (!first_element) out += ',';
+        first_element = false;
         rename(*ref, e);
         return true;
       });
-      w.EndArray();
+      out += ']';
     } else {
-      w.Raw(v.raw());
+      out += v.raw();
     }
     return true;
   });
-  w.EndObject();
+  out += '}';
   if (changed) r->body = std::move(out);
   return changed;
 }
@@ -131,11 +141,14 @@ Rules::Fate Rules::Incoming(Record* r) const {
   return Fate::kTake;
 }
 
-bool Rules::Outgoing(Record* r) const {
+bool Rules::Outgoing(Record* r, const Here& here) const {
   auto id = PushId(r->collection, r->id);
   if (!id) return false;
   r->id = std::move(*id);
-  RenameReferences(r, [this](std::string_view c, std::string_view i) { return PushId(c, i); });
+  RenameReferences(r, [&](std::string_view c, std::string_view i) -> std::optional<std::string> {
+    if (update_only_.contains(c) && !here(c, i)) return std::nullopt;
+    return PushId(c, i);
+  });
   return true;
 }
 

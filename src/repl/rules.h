@@ -13,6 +13,7 @@
 #ifndef BRAID_REPL_RULES_H_
 #define BRAID_REPL_RULES_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -51,8 +52,12 @@ class Rules {
   Fate Incoming(Record* r) const;
   // Push: renames `r` from this instance's ids to the remote's. False: not
   // sent (a record of a prefixable collection without the remote's prefix
-  // was made here or came from elsewhere).
-  bool Outgoing(Record* r) const;
+  // was made here or came from elsewhere). A reference to an update-only
+  // collection gets the local prefix only when `here` says the record it
+  // names is here (one made here); another's, kept as the remote names it
+  // when pulled, is left alone.
+  using Here = std::function<bool(std::string_view collection, std::string_view id)>;
+  bool Outgoing(Record* r, const Here& here) const;
 
   // The records of kIfWanted collections that `r` (taken, renamed) names,
   // added to `wanted` by their names here.

@@ -376,6 +376,9 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
   for (const auto& c : req->compression) offered += c + ",";
   session->codec = Negotiate({Codec::kZstd, Codec::kGzip}, offered);
 
+  // The streams' ends first, then the FSIC (StreamSender::Bounds).
+  auto bounds = StreamSender::ReadBounds(store_);
+  if (!bounds.ok()) return Error(bounds.status());
   auto own = store_.Fsic(req->filter);
   if (!own.ok()) return Error(own.status());
   if (const uint64_t seen = req->fsic.Get(store_.instance_id()),
@@ -408,7 +411,7 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
     }
   }
   if (req->direction != Direction::kPush) {
-    auto sender = StreamSender::Create(store_, req->filter, req->fsic, *own);
+    auto sender = StreamSender::Create(store_, req->filter, req->fsic, *own, std::move(*bounds));
     if (!sender.ok()) return Error(sender.status());
     session->sender.emplace(std::move(*sender));
     // The first pull follows this answer: its chunk is built meanwhile (the

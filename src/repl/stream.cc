@@ -90,12 +90,25 @@ bool InFilter(const std::vector<std::string>& filter, std::string_view partition
   return false;
 }
 
+Result<StreamSender::Bounds> StreamSender::ReadBounds(Store& store) {
+  Bounds b;
+  BRAID_ASSIGN_OR_RETURN(b.origins, store.KnownInstances());
+  BRAID_ASSIGN_OR_RETURN(b.ends, store.StreamEnds(b.origins));
+  return b;
+}
+
+Result<StreamSender> StreamSender::Create(Store& store, std::vector<std::string> filter,
+                                          VersionVector receiver_fsic, VersionVector sender_fsic,
+                                          Bounds bounds) {
+  return StreamSender(store, std::move(filter), std::move(receiver_fsic), std::move(sender_fsic),
+                      std::move(bounds.origins), std::move(bounds.ends));
+}
+
 Result<StreamSender> StreamSender::Create(Store& store, std::vector<std::string> filter,
                                           VersionVector receiver_fsic, VersionVector sender_fsic) {
-  BRAID_ASSIGN_OR_RETURN(std::vector<InstanceId> origins, store.KnownInstances());
-  BRAID_ASSIGN_OR_RETURN(std::vector<uint64_t> ends, store.StreamEnds(origins));
-  return StreamSender(store, std::move(filter), std::move(receiver_fsic), std::move(sender_fsic),
-                      std::move(origins), std::move(ends));
+  BRAID_ASSIGN_OR_RETURN(Bounds bounds, ReadBounds(store));
+  return Create(store, std::move(filter), std::move(receiver_fsic), std::move(sender_fsic),
+                std::move(bounds));
 }
 
 void StreamSender::UseRules(const Rules* rules, VersionVector floors) {
@@ -202,9 +215,13 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
       // it may have appeared after o's stream went by.
       bool sent = false;
       // (An empty vv is just the record's own version, which is `origin`'s.)
+      // (o's stream stopped at its end from the session start, too.)
       for (const auto& [o, c] : v.vv.entries()) {
-        if (o < origin && c > receiver_fsic_.Get(o) && c <= sender_fsic_.Get(o) &&
-            std::binary_search(origins_.begin(), origins_.begin() + static_cast<long>(i), o)) {
+        if (o >= origin || c <= receiver_fsic_.Get(o) || c > sender_fsic_.Get(o)) continue;
+        const auto at =
+            std::lower_bound(origins_.begin(), origins_.begin() + static_cast<long>(i), o);
+        if (at != origins_.begin() + static_cast<long>(i) && *at == o &&
+            c <= ends_[static_cast<size_t>(at - origins_.begin())]) {
           sent = true;
           break;
         }
@@ -217,7 +234,11 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
       const std::string_view text = batch.View(v.json);
       BRAID_RETURN_IF_ERROR(json::Validate(text, nullptr));
       BRAID_ASSIGN_OR_RETURN(Record r, ParseWireRecord(json::Value(text)));
-      if (!rules_->Outgoing(&r)) {
+      auto here = [this](std::string_view c, std::string_view i) {
+        auto stored = store_->Get(c, i);
+        return stored.ok() && stored->has_value();
+      };
+      if (!rules_->Outgoing(&r, here)) {
         leave_out(r);
         continue;
       }
@@ -229,7 +250,8 @@ Result<EncodedChunk> StreamSender::NextJson(const std::optional<Position>& after
     // Exhausted: the receiver now has everything this store had of `origin`
     // at the session start. Otherwise: entries at or below the sender's FSIC
     // never move during a session, so completeness up to there is sound.
-    const uint64_t complete = exhausted ? cap : std::min(last, cap);
+    // (Its end, when the session began: past it, writes made since.)
+    const uint64_t complete = exhausted ? std::min(cap, ends_[i]) : std::min(last, cap);
     if (rules_ != nullptr && complete > 0) scanned_to.emplace_back(origin, complete);
     if (complete > 0) {
       // Skipped entries can take the loop round the same origin again.

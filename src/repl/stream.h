@@ -47,9 +47,23 @@ struct CollectionPreview {
 // also concurrently (prefetching), since it only reads the store.
 class StreamSender {
  public:
+  // Where each origin's stream ends when a session starts. Read before the
+  // sender's FSIC: then nothing the FSIC claims lies past an end, and what
+  // is written later is left to the next session, which sends it once.
+  struct Bounds {
+    std::vector<InstanceId> origins;  // instance-id order
+    std::vector<uint64_t> ends;
+  };
+  static Result<Bounds> ReadBounds(Store& store);
+
   // `receiver_fsic` says where each origin's stream starts; `sender_fsic`
-  // (this store's FSIC for the filter, read at session start) caps what a
-  // chunk may claim complete.
+  // (this store's FSIC for the filter, read at session start, after
+  // `bounds`) caps what a chunk may claim complete.
+  static Result<StreamSender> Create(Store& store, std::vector<std::string> filter,
+                                     VersionVector receiver_fsic, VersionVector sender_fsic,
+                                     Bounds bounds);
+  // The same, reading the bounds now (tests and tools: writes made since
+  // `sender_fsic` was read may be sent twice).
   static Result<StreamSender> Create(Store& store, std::vector<std::string> filter,
                                      VersionVector receiver_fsic, VersionVector sender_fsic);
 

@@ -65,7 +65,9 @@ Status RecordWriter::MoveMarks(std::string_view remote, MarkKind kind,
   const std::string_view name = MarkKindName(kind);
   const bool up = kind == MarkKind::kPull || kind == MarkKind::kPush;
   BRAID_ASSIGN_OR_RETURN(const auto marks, rows_->RuleMarks(name));
-  for (const auto& [origin, counter] : counters) {
+  for (const auto& entry : counters) {
+    const InstanceId& origin = entry.first;
+    const uint64_t counter = entry.second;
     if (origin == self_ && kind == MarkKind::kPullFloor) continue;  // own writes are all here
     RuleMark m{std::string(remote), std::string(name), origin, counter};
     auto it = std::find_if(marks.begin(), marks.end(), [&](const RuleMark& x) {

@@ -15,7 +15,7 @@ namespace braid {
 namespace {
 
 bool ValidField(std::string_view f) {
-  if (f.empty() || f.size() > 255) return false;
+  if (f.empty() || f.size() > 255 || !IsValidUtf8(f)) return false;
   return std::none_of(f.begin(), f.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
     return u < 0x20 || u == 0x7f || c == '=' || c == '"' || c == '\\';
