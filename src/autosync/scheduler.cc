@@ -130,9 +130,10 @@ Result<int> Scheduler::RunDue() {
     int64_t next = r.next_sync_ms;
     if (next == 0 || next > now + NextDelayMs(a.period_seconds, r.failures) * 11 / 10) {
       // First seen (or its period was shortened): the first run within a
-      // tenth of the period, spread out, not all at once.
-      next = now + static_cast<int64_t>(
-                       Unit() * static_cast<double>(std::min<int64_t>(a.period_seconds, 10) * 100));
+      // tenth of the period (at most a second), spread out, not all at once;
+      // never in this pass, so a first-seen remote is always scheduled first.
+      const double spread = static_cast<double>(std::min<int64_t>(a.period_seconds, 10) * 100 - 1);
+      next = now + 1 + static_cast<int64_t>(Unit() * spread);
       BRAID_RETURN_IF_ERROR(Keep(r, r.failures, next));
     }
     if (next > now) {
