@@ -122,6 +122,10 @@ class Store {
   //   sqlite:PATH[?cache_mib=N]  the embedded SQLite store in database file
   //                              PATH; cache_mib: page cache per connection
   //                              (default 64)
+  //   postgresql://[USER@]HOST[:PORT]/DATABASE[?PARAMS]
+  //                              a PostgreSQL database (a libpq URI); several
+  //                              processes may open one and serve one
+  //                              instance (docs/storage.md, "PostgreSQL")
   // Upgrades a store of an older schema (docs/storage.md). Detects a store
   // that was copied from elsewhere, or that may have lost versions to a
   // power cut, and gives it a new instance id and epoch, so that no version

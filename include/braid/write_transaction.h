@@ -92,6 +92,15 @@ class WriteTransaction {
     return Apply(incoming, policy, BodyForm::kUnchecked);
   }
 
+  // A hint: the records of `names` (collection, id) are about to be
+  // applied or written (a replication chunk). A backend that pays a round
+  // trip per lookup (PostgreSQL) reads them all in one query; others do
+  // nothing. Errors: storage errors.
+  virtual Status Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& names) {
+    (void)names;
+    return Status::OK();
+  }
+
   // Raises this store's FSIC for each partition prefix ("" = everything) to at
   // least the given counters, but never over a write of a held version the
   // stored record lacks, nor to a pull floor (MarkKind::kPullFloor: a write a

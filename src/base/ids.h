@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,9 @@ std::string NewUuidV7(const Clock& clock);
 
 // Lowercase hex of `bytes`.
 std::string HexEncode(std::string_view bytes);
+// The bytes of `hex` (either case); nullopt for an odd length or a
+// character that is not a hex digit.
+std::optional<std::string> HexDecode(std::string_view hex);
 
 }  // namespace braid
 

@@ -26,6 +26,7 @@ namespace {
 
 struct InitArgs {
   bool no_admin = false;
+  std::string store;  // store.url; empty: DIR/store.db
   std::vector<std::string> tls_hosts;
 };
 
@@ -48,9 +49,23 @@ Status RunInit(const Globals& g, const InitArgs& a) {
   const bool no_admin = a.no_admin;
   const bool tls = !a.tls_hosts.empty();
   if (tls) BRAID_RETURN_IF_ERROR(MakeSelfSignedTls(g.data, a.tls_hosts));
-  BRAID_ASSIGN_OR_RETURN(
-      auto inst, Instance::Init(g.data, tls ? "tls/cert.pem" : "", tls ? "tls/key.pem" : ""));
+  BRAID_ASSIGN_OR_RETURN(auto inst, Instance::Init(g.data, tls ? "tls/cert.pem" : "",
+                                                   tls ? "tls/key.pem" : "", a.store));
   const std::string id = inst->store().instance_id().Hex();
+  if (inst->joined()) {
+    // Users, settings and records are the database's: nothing to make.
+    if (g.json) {
+      std::string out;
+      json::Writer w(&out);
+      w.BeginObject().Key("data").String(g.data).Key("instance_id").String(id);
+      w.Key("joined").Bool(true).EndObject();
+      Print(out);
+    } else {
+      Print("initialized " + g.data + ": it serves instance " + id +
+            ", which the database holds already (its users, settings and records)");
+    }
+    return Status::OK();
+  }
   // The instance's key and the root of its own dataset.
   BRAID_ASSIGN_OR_RETURN(const auto keys, auth::Keyring::Open(inst->store(), g.data + "/keys"));
   const std::string password_file = g.data + "/admin-password";
@@ -334,6 +349,11 @@ void AddAdminCommands(CLI::App& app, Globals& g, Action& action) {
       "written to DIR/admin-password");
   init->add_flag("--no-admin", init_args->no_admin,
                  "Make no user (add them with `braid user add`, or use tokens)");
+  init->add_option(
+      "--store", init_args->store,
+      "Keep the store in this PostgreSQL database (postgresql://[USER@]HOST[:PORT]/DB) "
+      "instead of DIR/store.db; a database that holds an instance already is joined: "
+      "this directory then serves that instance beside the others");
   init->add_option("--tls-self-signed", init_args->tls_hosts,
                    "Make a self-signed certificate for these host names or IP addresses "
                    "(DIR/tls/), so that braid serve uses HTTPS");

@@ -130,10 +130,10 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     }
   }
   if (const toml::table* store = root["store"].as_table()) {
-    BRAID_RETURN_IF_ERROR(CheckKeys(
-        *store,
-        {"durability", "max_record_bytes", "max_attachment_bytes", "busy_timeout_ms", "cache_mib"},
-        "store", source));
+    BRAID_RETURN_IF_ERROR(CheckKeys(*store,
+                                    {"durability", "max_record_bytes", "max_attachment_bytes",
+                                     "busy_timeout_ms", "cache_mib", "url"},
+                                    "store", source));
     if (const toml::node* d = store->get("durability")) {
       const auto* s = d->as_string();
       if (s != nullptr && s->get() == "full") {
@@ -156,11 +156,25 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
     v = c.cache_mib;
     BRAID_RETURN_IF_ERROR(ReadInt(*store, {"cache_mib", 1, 65536}, "store", source, &v));
     c.cache_mib = static_cast<int>(v);
+    if (const toml::node* u = store->get("url")) {
+      const auto* url = u->as_string();
+      if (url == nullptr || !IsStoreUrl(url->get())) {
+        return Status::InvalidArgument(
+            Where(*u, source) +
+            ": store.url must be a PostgreSQL URI, postgresql://[USER@]HOST[:PORT]/DATABASE");
+      }
+      c.store_url = url->get();
+    }
   }
   return c;
 }
 
-std::string DefaultConfigText(const std::string& tls_cert, const std::string& tls_key) {
+bool IsStoreUrl(std::string_view url) {
+  return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+}
+
+std::string DefaultConfigText(const std::string& tls_cert, const std::string& tls_key,
+                              const std::string& store_url) {
   // Paths in TOML basic strings: '"' and '\\' would need escapes.
   auto quoted = [](const std::string& s) {
     std::string out = "\"";
@@ -214,9 +228,16 @@ max_attachment_bytes = 4294967296
 busy_timeout_ms = 30000
 # SQLite page cache per connection, in MiB.
 cache_mib = 64
+# The store: DIR/store.db when unset; or a PostgreSQL database, which
+# several braid processes (each with a data directory of its own) may
+# share to serve one instance (docs/storage.md, "PostgreSQL").
+@STORE_URL@
 )toml";
   text.replace(text.find("@TLS_CERT@"), 10, quoted(tls_cert));
   text.replace(text.find("@TLS_KEY@"), 9, quoted(tls_key));
+  text.replace(text.find("@STORE_URL@"), 11,
+               store_url.empty() ? "# url = \"postgresql://braid@db.example/braid\""
+                                 : "url = " + quoted(store_url));
   return text;
 }
 

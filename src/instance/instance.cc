@@ -28,8 +28,10 @@ Result<std::string> ReadFile(const std::string& path) {
   return s.str();
 }
 
-// The instance's store: DIR/store.db, with the page cache braid.toml asks for.
+// The instance's store: store.url, or DIR/store.db with the page cache
+// braid.toml asks for.
 std::string StoreSpecFor(const std::string& dir, const Config& c) {
+  if (!c.store_url.empty()) return c.store_url;
   return "sqlite:" + dir + "/store.db?cache_mib=" + std::to_string(c.cache_mib);
 }
 
@@ -61,7 +63,13 @@ void RestrictToOwner(const std::string& dir) {
 
 Result<std::unique_ptr<Instance>> Instance::Init(const std::string& dir,
                                                  const std::string& tls_cert,
-                                                 const std::string& tls_key) {
+                                                 const std::string& tls_key,
+                                                 const std::string& store_url) {
+  if (!store_url.empty() && !IsStoreUrl(store_url)) {
+    return Status::InvalidArgument("--store \"" + store_url +
+                                   "\" is not a PostgreSQL URI: "
+                                   "postgresql://[USER@]HOST[:PORT]/DATABASE[?PARAMS]");
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
@@ -70,9 +78,20 @@ Result<std::unique_ptr<Instance>> Instance::Init(const std::string& dir,
   }
   RestrictToOwner(dir);
   const std::string config_path = dir + "/braid.toml";
-  if (!fs::exists(config_path)) {
+  if (fs::exists(config_path)) {
+    BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
+    BRAID_ASSIGN_OR_RETURN(const Config existing, ParseConfig(text, config_path));
+    if (!existing.store_url.empty()) {
+      return Status::AlreadyExists(dir + " already names a braid store (store.url in " +
+                                   config_path + ")");
+    }
+    if (!store_url.empty()) {
+      return Status::AlreadyExists(config_path + " exists: add url = \"" + store_url +
+                                   "\" to its [store] section instead");
+    }
+  } else {
     std::ofstream out(config_path, std::ios::binary);
-    out << DefaultConfigText(tls_cert, tls_key);
+    out << DefaultConfigText(tls_cert, tls_key, store_url);
     out.close();
     if (!out) return Status::IoError("cannot write " + config_path);
   }
@@ -80,26 +99,50 @@ Result<std::unique_ptr<Instance>> Instance::Init(const std::string& dir,
   inst->dir_ = dir;
   BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
   BRAID_ASSIGN_OR_RETURN(inst->config_, ParseConfig(text, config_path));
-  BRAID_ASSIGN_OR_RETURN(inst->store_, Store::Open(StoreSpecFor(dir, inst->config_),
-                                                   StoreOptionsFor(inst->config_, true)));
+  const std::string spec = StoreSpecFor(dir, inst->config_);
+  if (!inst->config_.store_url.empty()) {
+    // A database that holds an instance already: this directory joins it.
+    auto joined = Store::Open(spec, StoreOptionsFor(inst->config_, false));
+    if (joined.ok()) {
+      inst->store_ = std::move(*joined);
+      inst->joined_ = true;
+      return inst;
+    }
+    if (joined.status().code() != Code::kNotFound) {
+      (void)fs::remove(config_path, ec);  // nothing was made: init may be run again
+      return joined.status();
+    }
+  }
+  auto made = Store::Open(spec, StoreOptionsFor(inst->config_, true));
+  if (!made.ok()) {
+    if (!inst->config_.store_url.empty()) (void)fs::remove(config_path, ec);
+    return made.status();
+  }
+  inst->store_ = std::move(*made);
   return inst;
 }
 
 Result<std::unique_ptr<Instance>> Instance::Open(const std::string& dir) {
-  if (!fs::exists(dir + "/store.db")) {
+  const std::string config_path = dir + "/braid.toml";
+  const bool has_db = fs::exists(dir + "/store.db");
+  if (!has_db && !fs::exists(config_path)) {
     return Status::NotFound("no braid data directory at " + dir +
                             "; run `braid init` (or pass --data DIR / set BRAID_DATA)");
   }
   RestrictToOwner(dir);
   std::unique_ptr<Instance> inst(new Instance());
   inst->dir_ = dir;
-  const std::string config_path = dir + "/braid.toml";
   if (fs::exists(config_path)) {
     BRAID_ASSIGN_OR_RETURN(const std::string text, ReadFile(config_path));
     BRAID_ASSIGN_OR_RETURN(inst->config_, ParseConfig(text, config_path));
     for (std::string* file : {&inst->config_.tls_cert, &inst->config_.tls_key}) {
       if (!file->empty() && file->front() != '/') *file = dir + "/" + *file;
     }
+  }
+  if (!has_db && inst->config_.store_url.empty()) {
+    return Status::NotFound("no braid data directory at " + dir +
+                            " (braid.toml names no store.url and there is no store.db); run "
+                            "`braid init` (or pass --data DIR / set BRAID_DATA)");
   }
   BRAID_ASSIGN_OR_RETURN(inst->store_, Store::Open(StoreSpecFor(dir, inst->config_),
                                                    StoreOptionsFor(inst->config_, false)));

@@ -1,6 +1,7 @@
 // An instance's data directory (DESIGN section 1):
 //   DIR/braid.toml   settings, read at every start (docs/cli.md lists them)
-//   DIR/store.db     the SQLite store
+//   DIR/store.db     the SQLite store, unless braid.toml's store.url names
+//                    another (a PostgreSQL database several processes share)
 // Instance opens both; the CLI and braid serve go through it, so every
 // process on one directory sees the same settings.
 
@@ -34,6 +35,8 @@ struct Config {
   int64_t max_attachment_bytes = int64_t{4} << 30;
   int64_t busy_timeout_ms = 30000;
   int cache_mib = 64;
+  // The store, when not DIR/store.db: a Store::Open spec (postgresql://...).
+  std::string store_url;
 };
 
 // Parses braid.toml text. Unknown sections or keys and out-of-range values
@@ -44,7 +47,12 @@ Result<Config> ParseConfig(std::string_view toml_text, const std::string& source
 // The braid.toml written by `braid init`: every setting with its default
 // and a comment, but server.tls_cert and server.tls_key, which are the
 // given file names (empty: no TLS).
-std::string DefaultConfigText(const std::string& tls_cert = "", const std::string& tls_key = "");
+// `store_url` (empty: DIR/store.db) becomes store.url.
+std::string DefaultConfigText(const std::string& tls_cert = "", const std::string& tls_key = "",
+                              const std::string& store_url = "");
+
+// True for what store.url takes (a postgresql:// or postgres:// URI).
+bool IsStoreUrl(std::string_view url);
 
 // "HOST:PORT" or "[V6]:PORT". Errors: InvalidArgument.
 struct ListenAddress {
@@ -56,17 +64,23 @@ Result<ListenAddress> ParseListen(std::string_view text);
 class Instance {
  public:
   // Creates DIR (and parents), braid.toml and the store. `tls_cert` and
-  // `tls_key` (relative to DIR, or absolute) go into braid.toml.
-  // Errors: AlreadyExists when DIR already holds a store; IoError.
+  // `tls_key` (relative to DIR, or absolute) go into braid.toml. With
+  // `store_url`, the store is that database: created when it holds none,
+  // joined when it holds one (joined() says so; another data directory
+  // serves the same instance). Errors: AlreadyExists when DIR already holds
+  // a store or names one; IoError; the store's errors.
   static Result<std::unique_ptr<Instance>> Init(const std::string& dir,
                                                 const std::string& tls_cert = "",
-                                                const std::string& tls_key = "");
+                                                const std::string& tls_key = "",
+                                                const std::string& store_url = "");
   // Opens an initialized directory. Errors: NotFound ("run `braid init`"),
   // InvalidArgument (braid.toml), store errors.
   static Result<std::unique_ptr<Instance>> Open(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
   const Config& config() const { return config_; }
+  // Init found the store made already (another data directory's).
+  bool joined() const { return joined_; }
   Store& store() { return *store_; }
 
   // Takes the directory's exclusive lock (DIR/braid.lock, flock), held by
@@ -99,6 +113,7 @@ class Instance {
   std::string dir_;
   Config config_;
   std::unique_ptr<Store> store_;
+  bool joined_ = false;
 };
 
 }  // namespace braid

@@ -712,10 +712,17 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
     BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
     size_t index = 0;
     std::vector<Record> passed;  // with rules: records to take if the chunk references them
+    std::vector<std::pair<std::string_view, std::string_view>> names;
     chunk_floors_.clear();
     for (;;) {
       BRAID_ASSIGN_OR_RETURN(BatchReader::Batch batch, batches.Take());
       if (batch.records.empty()) break;
+      if (rules_ == nullptr) {
+        // One lookup for the batch where a lookup costs a round trip.
+        names.clear();
+        for (const Record& r : batch.records) names.emplace_back(r.collection, r.id);
+        BRAID_RETURN_IF_ERROR(txn->Prefetch(names));
+      }
       for (const Record& r : batch.records) {
         BRAID_RETURN_IF_ERROR(CheckRecord(r, index++));
         if (rules_ != nullptr) {

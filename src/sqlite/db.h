@@ -81,6 +81,7 @@ class Stmt {
 
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool Bool(int col) const { return Int(col) != 0; }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   // Valid until the next Step() or the Stmt's destruction.
   std::string_view Text(int col) const {

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "braid/store.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace braid {
@@ -55,13 +56,16 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view spec, const StoreOpt
     sqlite.path.assign(rest);
     return sqlite::SqliteStore::Open(sqlite, options);
   }
-  if (spec.rfind("postgresql:", 0) == 0 || spec.rfind("postgres:", 0) == 0) {
-    return Status::InvalidArgument("store \"" + std::string(spec) +
-                                   "\": this braid has no PostgreSQL backend yet; use "
-                                   "sqlite:PATH");
+  if (spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0) {
+    // The whole spec is a libpq URI: host, port, user, database and
+    // libpq's own settings (sslmode, connect_timeout, ...) in its query.
+    postgres::PgOptions pg;
+    pg.conninfo.assign(spec);
+    return postgres::PgStore::Open(pg, options);
   }
   return Status::InvalidArgument("unknown store \"" + std::string(spec) +
-                                 "\": expected sqlite:PATH[?cache_mib=N]");
+                                 "\": expected sqlite:PATH[?cache_mib=N] or "
+                                 "postgresql://[USER@]HOST[:PORT]/DATABASE[?PARAMS]");
 }
 
 }  // namespace braid

@@ -47,6 +47,10 @@ class RecordWriter final : public WriteTransaction {
   using WriteTransaction::Apply;
   Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy,
                             BodyForm body_form) override;
+  Status Prefetch(
+      const std::vector<std::pair<std::string_view, std::string_view>>& names) override {
+    return rows_->Prefetch(names);
+  }
   Status AdvanceFsic(const std::vector<std::string>& prefixes,
                      const std::vector<std::pair<InstanceId, uint64_t>>& counters) override;
   Result<WriteResult> Resolve(std::string_view collection, std::string_view id,

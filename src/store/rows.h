@@ -65,6 +65,11 @@ class RowTransaction {
   // The counters as this transaction found them.
   virtual const WriteCounters& counters() const = 0;
 
+  // WriteTransaction::Prefetch: the records the next calls will load.
+  virtual Status Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& names) {
+    (void)names;
+    return Status::OK();
+  }
   // The record named (collection, id), tombstones included, or nullopt.
   virtual Result<std::optional<StoredRecord>> Load(std::string_view collection,
                                                    std::string_view id) = 0;

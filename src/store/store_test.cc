@@ -707,7 +707,8 @@ TEST(StoreSpecTest, BadSpecsAreRefused) {
            {"sqlite:" + dir.File("a.db") + "?cache_mib=0", "cache_mib"},
            {"sqlite:" + dir.File("a.db") + "?cache_mib=12x", "cache_mib"},
            {"sqlite:" + dir.File("a.db") + "?pages=3", "unknown setting \"pages\""},
-           {"postgresql://localhost/braid", "no PostgreSQL backend"},
+           {"postgresql:braid", "postgresql://"},
+           {"postgresql://127.0.0.1/braid?colour=blue", "invalid URI query parameter"},
        }) {
     StoreOptions o;
     o.create_if_missing = true;
@@ -719,6 +720,9 @@ TEST(StoreSpecTest, BadSpecsAreRefused) {
   StoreOptions o;
   o.create_if_missing = true;
   EXPECT_TRUE(Store::Open("sqlite:" + dir.File("b.db") + "?cache_mib=8", o).ok());
+  // A server that is not there: unavailable (retry later), not a bad spec.
+  auto gone = Store::Open("postgresql://127.0.0.1:1/braid?connect_timeout=2", o);
+  EXPECT_EQ(gone.status().code(), Code::kUnavailable) << gone.status().ToString();
 }
 
 }  // namespace

@@ -6,9 +6,14 @@
 #define BRAID_STORE_TEST_BACKENDS_H_
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "tests/support/pg_server.h"
 
 namespace braid::testing {
 
@@ -21,10 +26,22 @@ struct TestBackend {
 
 inline void PrintTo(const TestBackend& b, std::ostream* os) { *os << b.name; }
 
+// A database of the tests' PostgreSQL server (tests/support/pg_server.h)
+// per (dir, name): a test that opens "a store" twice gets the same one.
+// They are dropped when the test process exits.
+inline std::string PostgresSpec(const std::string& dir, const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, std::string>, std::string> made;
+  std::lock_guard lock(mu);
+  auto& uri = made[{dir, name}];
+  if (uri.empty()) uri = PgServer::Shared().NewDatabaseUntilExit(name);
+  return uri;
+}
+
 inline std::vector<TestBackend> TestBackends() {
-  return {{"sqlite", [](const std::string& dir, const std::string& name) {
-             return "sqlite:" + dir + "/" + name + ".db";
-           }}};
+  return {{"sqlite", [](const std::string& dir,
+                        const std::string& name) { return "sqlite:" + dir + "/" + name + ".db"; }},
+          {"postgresql", PostgresSpec}};
 }
 
 }  // namespace braid::testing

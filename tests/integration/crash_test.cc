@@ -172,8 +172,14 @@ TEST(CrashTest, OnlyARebootAfterUnsyncedCommitsRenewsTheIdentity) {
   server->Kill();  // and then the machine goes down
   ASSERT_TRUE(server->Restart("BRAID_BOOT_ID=boot-2").ok()) << server->LogTail();
   const std::string second = InstanceOf(*server);
-  EXPECT_NE(second, first);
-  EXPECT_NE(server->LogTail().find("the machine restarted"), std::string::npos);
+  if (testing::TestStoreKind() == "postgresql") {
+    // Every PostgreSQL commit is synchronous whatever store.durability says:
+    // nothing was unsynced, so nothing is renewed.
+    EXPECT_EQ(second, first);
+  } else {
+    EXPECT_NE(second, first);
+    EXPECT_NE(server->LogTail().find("the machine restarted"), std::string::npos);
+  }
   Put(*server, "r3");
 
   auto code = server->Stop();  // a clean stop syncs

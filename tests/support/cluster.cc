@@ -67,7 +67,7 @@ RunResult Cluster::Cli(const std::string& node, const std::vector<std::string>& 
 }
 
 State Cluster::Read(const std::string& node) {
-  auto store = Store::Open("sqlite:" + nodes_.at(node)->dir + "/store.db", StoreOptions());
+  auto store = Store::Open(StoreSpecOf(nodes_.at(node)->dir), StoreOptions());
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   State state;
   if (!store.ok()) return state;

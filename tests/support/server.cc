@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "base/encoding.h"
+#include "tests/support/pg_server.h"
 
 namespace braid::testing {
 
@@ -67,16 +69,53 @@ Status SetConfig(const std::string& data_dir, const std::string& key, const std:
   return Status::OK();
 }
 
+const std::string& TestStoreKind() {
+  static const std::string kind = [] {
+    const char* env = std::getenv("BRAID_TEST_STORE");
+    const std::string k = env != nullptr && *env != '\0' ? env : "sqlite";
+    if (k != "sqlite" && k != "postgresql") {
+      std::fprintf(stderr, "BRAID_TEST_STORE=%s: expected sqlite or postgresql\n", k.c_str());
+      std::abort();
+    }
+    return k;
+  }();
+  return kind;
+}
+
+std::string StoreSpecOf(const std::string& data_dir) {
+  std::ifstream in(data_dir + "/braid.toml");
+  std::string line;
+  bool in_store = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '[') in_store = line == "[store]";
+    if (in_store && line.rfind("url = \"", 0) == 0 && line.size() > 8 && line.back() == '"') {
+      return line.substr(7, line.size() - 8);
+    }
+  }
+  return "sqlite:" + data_dir + "/store.db";
+}
+
+bool IsInitialized(const std::string& data_dir) {
+  return std::filesystem::exists(data_dir + "/store.db") ||
+         StoreSpecOf(data_dir).rfind("postgresql://", 0) == 0;
+}
+
 RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
                 const std::string& input) {
   std::vector<std::string> argv = {BraidBin(), "--data", data_dir};
   argv.insert(argv.end(), args.begin(), args.end());
+  if (!args.empty() && args[0] == "init" && TestStoreKind() == "postgresql" &&
+      std::find(args.begin(), args.end(), "--store") == args.end()) {
+    argv.push_back("--store");
+    argv.push_back(PgServer::Shared().NewDatabaseUntilExit(
+        std::filesystem::path(data_dir).filename().string()));
+  }
   return Run(argv, input);
 }
 
 Result<std::unique_ptr<BraidServer>> BraidServer::Start(const std::string& data_dir,
                                                         std::vector<std::string> serve_args) {
-  if (!std::filesystem::exists(data_dir + "/store.db")) {
+  if (!IsInitialized(data_dir)) {
     const RunResult init = Braid(data_dir, {"init"});
     if (init.exit_code != 0) return Status::Internal("braid init failed: " + init.err);
   }

@@ -69,6 +69,18 @@ void ExpectApiError(const http::ClientResponse& r, int status, const std::string
 // Errors: NotFound when no line sets `key`; IoError.
 Status SetConfig(const std::string& data_dir, const std::string& key, const std::string& value);
 
+// The store the tests' instances get: "sqlite" (DIR/store.db, the
+// default) or "postgresql" (BRAID_TEST_STORE=postgresql, or a test binary
+// linked with tests/support/use_postgresql.cc): then every `braid init`
+// run through Braid() gets --store with a database of the tests' server
+// (tests/support/pg_server.h), dropped when the test process exits.
+const std::string& TestStoreKind();
+// The Store::Open spec of an initialized data directory's store (its
+// braid.toml's store.url, or DIR/store.db).
+std::string StoreSpecOf(const std::string& data_dir);
+// True once `braid init` made `data_dir` (store.db, or a store.url).
+bool IsInitialized(const std::string& data_dir);
+
 // Runs `braid --data DIR ARGS...` to completion.
 RunResult Braid(const std::string& data_dir, const std::vector<std::string>& args,
                 const std::string& input = "");

@@ -2,63 +2,11 @@
 // held versions and FSICs: their rows in a write transaction, and their
 // reads.
 
-#include "base/json.h"
-#include "base/validate.h"
+#include "store/catalog_rows.h"
 #include "store/sqlite/row_txn.h"
-#include "store/wire.h"
 
 namespace braid::sqlite {
 namespace {
-
-std::string FilterJson(const std::vector<std::string>& filter) {
-  std::string out;
-  json::Writer w(&out);
-  w.BeginArray();
-  for (const auto& p : filter) w.String(p);
-  w.EndArray();
-  return out;
-}
-
-std::vector<std::string> DecodeFilter(std::string_view text) {
-  std::vector<std::string> out;
-  json::Value(text).ForEachElement([&](json::Value v) {
-    out.push_back(v.AsString().value_or(""));
-    return true;
-  });
-  return out;
-}
-
-Result<Remote> DecodeRemote(const Stmt& s) {
-  Remote r;
-  r.name.assign(s.Text(0));
-  r.url.assign(s.Text(1));
-  BRAID_ASSIGN_OR_RETURN(r.direction, ParseDirection(s.Text(2)));
-  r.filter = DecodeFilter(s.Text(3));
-  r.chunk_size = static_cast<size_t>(s.Int(4));
-  r.token.assign(s.Text(5));
-  r.last_sync_ms = s.IsNull(6) ? 0 : s.Int(6);
-  if (!s.IsNull(7)) r.last_result.assign(s.Text(7));
-  r.ca_cert.assign(s.Text(8));
-  r.user.assign(s.Text(9));
-  r.cert.assign(s.Text(10));
-  auto rules = ParseRulesJson(s.Text(11));
-  if (!rules.ok()) return rules.status().WithContext("remote \"" + r.name + "\"");
-  r.rules = std::move(*rules);
-  r.failures = s.Int(12);
-  r.next_sync_ms = s.Int(13);
-  return r;
-}
-
-CertificateRow DecodeCertificate(const Stmt& s) {
-  CertificateRow c;
-  c.serial.assign(s.Text(0));
-  c.issuer.assign(s.Text(1));
-  c.text.assign(s.Text(2));
-  c.signed_for.assign(s.Text(3));
-  c.stored_ms = s.Int(4);
-  c.key.assign(s.Text(5));
-  return c;
-}
 
 // The rows of a query of two text columns.
 Result<std::vector<std::pair<std::string, std::string>>> TextPairs(Stmt& s) {
@@ -140,9 +88,7 @@ Status SqliteRowTransaction::ScheduleSync(std::string_view remote, int64_t failu
 
 Result<std::vector<Remote>> SqliteRowTransaction::Remotes() {
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("SELECT name, url, direction, filter, chunk_size, token, "
-                           "last_sync_at, last_result, ca_cert, user, cert, rules, failures, "
-                           "next_sync_at FROM remotes ORDER BY name"));
+      Stmt s, db_->Prepare("SELECT " BRAID_REMOTE_COLUMNS " FROM remotes ORDER BY name"));
   std::vector<Remote> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -360,9 +306,8 @@ Result<std::vector<std::pair<std::string, std::vector<Reference>>>> SqliteStore:
   std::vector<std::pair<std::string, std::vector<Reference>>> out;
   BRAID_ASSIGN_OR_RETURN(const auto pairs, TextPairs(s));
   for (const auto& [name, json] : pairs) {
-    auto refs = ParseReferencesJson(json);
-    if (!refs.ok()) return refs.status().WithContext("collection " + name);
-    out.emplace_back(name, std::move(*refs));
+    BRAID_ASSIGN_OR_RETURN(auto refs, DecodeReferences(name, json));
+    out.emplace_back(name, std::move(refs));
   }
   return out;
 }
@@ -385,10 +330,7 @@ Result<VersionVector> SqliteStore::Marks(std::string_view remote, MarkKind kind)
 Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare(
-                  "SELECT name, url, direction, filter, chunk_size, token, "
-                  "last_sync_at, last_result, ca_cert, user, cert, rules, failures, next_sync_at "
-                  "FROM remotes WHERE name = ?"));
+      Stmt s, reader.db().Prepare("SELECT " BRAID_REMOTE_COLUMNS " FROM remotes WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<Remote>();
@@ -399,10 +341,7 @@ Result<std::optional<Remote>> SqliteStore::GetRemote(std::string_view name) {
 Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare(
-                  "SELECT name, url, direction, filter, chunk_size, token, "
-                  "last_sync_at, last_result, ca_cert, user, cert, rules, failures, next_sync_at "
-                  "FROM remotes ORDER BY name"));
+      Stmt s, reader.db().Prepare("SELECT " BRAID_REMOTE_COLUMNS " FROM remotes ORDER BY name"));
   std::vector<Remote> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -413,37 +352,10 @@ Result<std::vector<Remote>> SqliteStore::ListRemotes() {
   return out;
 }
 
-namespace {
-
-// Columns: name, created_at, role, scope.
-Result<TokenInfo> DecodeToken(const Stmt& s) {
-  TokenInfo t;
-  t.name.assign(s.Text(0));
-  t.created_ms = s.Int(1);
-  BRAID_ASSIGN_OR_RETURN(t.role, ParseRole(s.Text(2)));
-  t.scope = DecodeFilter(s.Text(3));
-  return t;
-}
-
-// Columns: name, role, scope, password, created_at, source.
-Result<User> DecodeUser(const Stmt& s) {
-  User u;
-  u.name.assign(s.Text(0));
-  BRAID_ASSIGN_OR_RETURN(u.role, ParseRole(s.Text(1)));
-  u.scope = DecodeFilter(s.Text(2));
-  u.password_hash.assign(s.Text(3));
-  u.created_ms = s.Int(4);
-  u.source.assign(s.Text(5));
-  return u;
-}
-
-}  // namespace
-
 Result<std::optional<TokenInfo>> SqliteStore::FindToken(std::string_view sha256) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(Stmt s,
-                         reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
-                                             "WHERE sha256 = ?"));
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare("SELECT " BRAID_TOKEN_COLUMNS " FROM tokens WHERE sha256 = ?"));
   s.BindBlob(1, sha256);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<TokenInfo>();
@@ -453,9 +365,8 @@ Result<std::optional<TokenInfo>> SqliteStore::FindToken(std::string_view sha256)
 
 Result<std::vector<TokenInfo>> SqliteStore::ListTokens() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(Stmt s,
-                         reader.db().Prepare("SELECT name, created_at, role, scope FROM tokens "
-                                             "ORDER BY name"));
+  BRAID_ASSIGN_OR_RETURN(
+      Stmt s, reader.db().Prepare("SELECT " BRAID_TOKEN_COLUMNS " FROM tokens ORDER BY name"));
   std::vector<TokenInfo> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -469,9 +380,7 @@ Result<std::vector<TokenInfo>> SqliteStore::ListTokens() {
 Result<std::optional<User>> SqliteStore::GetUser(std::string_view name) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s,
-      reader.db().Prepare("SELECT name, role, scope, password, created_at, source FROM users "
-                          "WHERE name = ?"));
+      Stmt s, reader.db().Prepare("SELECT " BRAID_USER_COLUMNS " FROM users WHERE name = ?"));
   s.Bind(1, name);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<User>();
@@ -482,9 +391,7 @@ Result<std::optional<User>> SqliteStore::GetUser(std::string_view name) {
 Result<std::vector<User>> SqliteStore::ListUsers() {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s,
-      reader.db().Prepare("SELECT name, role, scope, password, created_at, source FROM users "
-                          "ORDER BY name"));
+      Stmt s, reader.db().Prepare("SELECT " BRAID_USER_COLUMNS " FROM users ORDER BY name"));
   std::vector<User> out;
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -497,9 +404,8 @@ Result<std::vector<User>> SqliteStore::ListUsers() {
 
 Result<std::optional<CertificateRow>> SqliteStore::GetCertificate(std::string_view serial) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
-  BRAID_ASSIGN_OR_RETURN(Stmt s,
-                         reader.db().Prepare("SELECT serial, issuer, text, signed_for, "
-                                             "stored_at, key FROM certificates WHERE serial = ?"));
+  BRAID_ASSIGN_OR_RETURN(Stmt s, reader.db().Prepare("SELECT " BRAID_CERTIFICATE_COLUMNS
+                                                     " FROM certificates WHERE serial = ?"));
   s.Bind(1, serial);
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
   if (!row) return std::optional<CertificateRow>();
@@ -518,10 +424,10 @@ Result<std::vector<CertificateRow>> SqliteStore::ListCertificatesOf(std::string_
 Result<std::vector<CertificateRow>> SqliteStore::Certificates(std::optional<std::string_view> key) {
   BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
   BRAID_ASSIGN_OR_RETURN(
-      Stmt s, reader.db().Prepare(key ? "SELECT serial, issuer, text, signed_for, stored_at, key "
-                                        "FROM certificates WHERE key = ? ORDER BY serial"
-                                      : "SELECT serial, issuer, text, signed_for, stored_at, key "
-                                        "FROM certificates ORDER BY serial"));
+      Stmt s, reader.db().Prepare(key ? "SELECT " BRAID_CERTIFICATE_COLUMNS
+                                        " FROM certificates WHERE key = ? ORDER BY serial"
+                                      : "SELECT " BRAID_CERTIFICATE_COLUMNS
+                                        " FROM certificates ORDER BY serial"));
   if (key) s.Bind(1, *key);
   std::vector<CertificateRow> out;
   for (;;) {
@@ -596,8 +502,7 @@ Result<std::vector<Record>> SqliteStore::HeldVersionsOn(Db& db, std::string_view
   for (;;) {
     BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
     if (!row) break;
-    const std::string text(s.Text(0));
-    BRAID_ASSIGN_OR_RETURN(Record r, ParseWireRecord(json::Value(text)));
+    BRAID_ASSIGN_OR_RETURN(Record r, DecodeHeld(s.Text(0)));
     out.push_back(std::move(r));
   }
   return out;

@@ -351,11 +351,7 @@ Result<InstanceId> SqliteStore::InstanceFor(Db& db, uint32_t num, const PendingI
     auto it = pending->find(num);
     if (it != pending->end()) return it->second;
   }
-  {
-    MutexLock lock(dict_mu_);
-    auto it = instances_.find(num);
-    if (it != instances_.end()) return it->second;
-  }
+  if (auto cached = instances_.Find(num)) return *cached;
   BRAID_ASSIGN_OR_RETURN(Stmt s, db.Prepare("SELECT id FROM instances WHERE num = ?"));
   s.Bind(1, static_cast<int64_t>(num));
   BRAID_ASSIGN_OR_RETURN(const bool row, s.Step());
@@ -366,17 +362,10 @@ Result<InstanceId> SqliteStore::InstanceFor(Db& db, uint32_t num, const PendingI
 }
 
 std::optional<uint32_t> SqliteStore::CachedNum(const InstanceId& id) {
-  MutexLock lock(dict_mu_);
-  auto it = instance_nums_.find(id);
-  if (it == instance_nums_.end()) return std::nullopt;
-  return it->second;
+  return instances_.NumOf(id);
 }
 
-void SqliteStore::CacheInstance(uint32_t num, const InstanceId& id) {
-  MutexLock lock(dict_mu_);
-  instances_.emplace(num, id);
-  instance_nums_.emplace(id, num);
-}
+void SqliteStore::CacheInstance(uint32_t num, const InstanceId& id) { instances_.Add(num, id); }
 
 Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& local,
                                                    const PendingInstances* pending) {
@@ -602,8 +591,7 @@ Result<StoreStats> SqliteStore::Stats() {
 
 uint64_t SqliteStore::AddChangeListener(std::function<void()> fn) {
   MutexLock lock(listen_mu_);
-  const uint64_t id = next_listener_++;
-  listeners_.emplace(id, std::move(fn));
+  const uint64_t id = listeners_.Add(std::move(fn));
   if (!watcher_.joinable()) {
     // The baseline is read before returning, so a commit made right after
     // registration is noticed.
@@ -619,20 +607,9 @@ uint64_t SqliteStore::AddChangeListener(std::function<void()> fn) {
   return id;
 }
 
-void SqliteStore::RemoveChangeListener(uint64_t id) {
-  MutexLock lock(listen_mu_);
-  listeners_.erase(id);
-}
+void SqliteStore::RemoveChangeListener(uint64_t id) { listeners_.Remove(id); }
 
-void SqliteStore::NotifyListeners() {
-  std::vector<std::function<void()>> fns;
-  {
-    MutexLock lock(listen_mu_);
-    fns.reserve(listeners_.size());
-    for (const auto& [id, fn] : listeners_) fns.push_back(fn);
-  }
-  for (const auto& fn : fns) fn();
-}
+void SqliteStore::NotifyListeners() { listeners_.Notify(); }
 
 // Runs on the writer's thread after each commit, the write lock released,
 // with the number of frames in the WAL. (It replaces SQLite's own

@@ -24,7 +24,9 @@
 #include "base/mutex.h"
 #include "braid/store.h"
 #include "sqlite/db.h"
+#include "store/change_listeners.h"
 #include "store/codec.h"
+#include "store/instance_cache.h"
 
 namespace braid::sqlite {
 
@@ -181,7 +183,6 @@ class SqliteStore final : public Store {
   // commits, writes as the new identity; `what` names it in errors.
   Result<InstanceId> InNewIdentity(std::string_view what,
                                    const std::function<Result<InstanceId>(Db&)>& work);
-  Result<uint64_t> PurgeStaleVersions();
   void WatchLoop(std::unique_ptr<Db> db, int64_t last);
   static int AfterCommit(void* arg, sqlite3* db, const char* schema, int frames);
   void RequestCheckpoint() EXCLUDES(checkpoint_mu_);
@@ -204,14 +205,11 @@ class SqliteStore final : public Store {
   Mutex pool_mu_;
   std::vector<std::unique_ptr<Db>> idle_readers_ GUARDED_BY(pool_mu_);
 
-  Mutex dict_mu_;
-  std::unordered_map<uint32_t, InstanceId> instances_ GUARDED_BY(dict_mu_);
-  std::map<InstanceId, uint32_t> instance_nums_ GUARDED_BY(dict_mu_);
+  InstanceCache instances_;
 
   Mutex listen_mu_;
   CondVar listen_cv_;
-  std::map<uint64_t, std::function<void()>> listeners_ GUARDED_BY(listen_mu_);
-  uint64_t next_listener_ GUARDED_BY(listen_mu_) = 1;
+  ChangeListeners listeners_;
   bool stopping_ GUARDED_BY(listen_mu_) = false;
   std::thread watcher_;
 
