@@ -5,7 +5,7 @@
 
 #include "base/ids.h"
 #include "base/log.h"
-#include "store/content.h"
+#include "store/record_columns.h"
 
 namespace braid {
 
@@ -184,47 +184,15 @@ void PgStore::CacheInstance(uint32_t num, const InstanceId& id) { instances_.Add
 
 Result<VersionVector> PgStore::ToVersionVector(pg::Conn& conn, const LocalVector& local,
                                                const PendingInstances* pending) {
-  VersionVector vv;
-  if (local.entries().size() == 1 && local.entries()[0].first == self_num_) {
-    vv.Set(self_id_, local.entries()[0].second);
-    return vv;
-  }
-  for (const auto& [num, counter] : local.entries()) {
-    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceFor(conn, num, pending));
-    vv.Set(id, counter);
-  }
-  return vv;
+  return LocalToVersionVector(local, self_id_, self_num_,
+                              [&](uint32_t num) { return InstanceFor(conn, num, pending); });
 }
 
 Status PgStore::DecodeRecord(pg::Conn& conn, const pg::Rows& rows, int row, int col, Record* out,
                              const PendingInstances* pending) {
-  out->collection.assign(rows.Text(row, col));
-  out->id.assign(rows.Text(row, col + 1));
-  // NULL stands for the default partition, the collection.
-  out->partition.assign(rows.IsNull(row, col + 2) ? rows.Text(row, col) : rows.Text(row, col + 2));
-  out->parent = rows.OptionalText(row, col + 3);
-  out->deleted = rows.Bool(row, col + 4);
-  const auto origin = static_cast<uint32_t>(rows.Int(row, col + 5));
-  BRAID_ASSIGN_OR_RETURN(out->version.origin, InstanceFor(conn, origin, pending));
-  out->version.counter = static_cast<uint64_t>(rows.Int(row, col + 6));
-  LocalVector local;
-  if (rows.IsNull(row, col + 7)) {
-    local = ImpliedVector(origin, out->version.counter);
-  } else {
-    BRAID_ASSIGN_OR_RETURN(local, DecodeLocalVector(rows.Bytes(row, col + 7)));
-  }
-  BRAID_ASSIGN_OR_RETURN(out->vv, ToVersionVector(conn, local, pending));
-  out->hlc = static_cast<uint64_t>(rows.Int(row, col + 8));
-  out->field_clocks.clear();
-  if (!rows.IsNull(row, col + 9)) {
-    BRAID_ASSIGN_OR_RETURN(out->field_clocks,
-                           ClocksFromLocal(rows.Bytes(row, col + 9), [&](uint32_t num) {
-                             return InstanceFor(conn, num, pending);
-                           }));
-  }
-  out->body.assign(rows.Text(row, col + 10));
-  out->conflicts.assign(rows.IsNull(row, col + 11) ? std::string_view() : rows.Text(row, col + 11));
-  return Status::OK();
+  return DecodeRecordColumns(
+      pg::Row(rows, row), col, self_id_, self_num_,
+      [&](uint32_t num) { return InstanceFor(conn, num, pending); }, out);
 }
 
 Result<std::vector<Record>> PgStore::DecodeRecords(pg::Conn& conn, const pg::Rows& rows) {

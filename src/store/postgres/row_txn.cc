@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "store/content.h"
+#include "store/record_columns.h"
 #include "store/record_writer.h"
 
 namespace braid::postgres {
@@ -150,26 +150,8 @@ Result<uint32_t> PgRowTransaction::NumFor(const InstanceId& id) {
 
 Status PgRowTransaction::LocalForms(const Record& r, uint32_t* origin, bool* implied,
                                     std::string* vv, std::string* clocks) {
-  BRAID_ASSIGN_OR_RETURN(*origin, NumFor(r.version.origin));
-  const auto& entries = r.vv.entries();
-  *implied = entries.size() == 1 && entries[0].first == r.version.origin &&
-             entries[0].second == r.version.counter;
-  vv->clear();
-  if (!*implied) {
-    LocalVector local;
-    for (const auto& [id, counter] : entries) {
-      BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(id));
-      local.Set(num, counter);
-    }
-    *vv = EncodeLocalVector(local);
-  }
-  clocks->clear();
-  if (!r.field_clocks.empty()) {
-    BRAID_ASSIGN_OR_RETURN(*clocks, ClocksToLocal(r.field_clocks, [this](const InstanceId& id) {
-      return NumFor(id);
-    }));
-  }
-  return Status::OK();
+  return EncodeRecordColumns(
+      r, [this](const InstanceId& id) { return NumFor(id); }, origin, implied, vv, clocks);
 }
 
 Status PgRowTransaction::Pend(int64_t rid, bool is_new, const Record& record) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "store/content.h"
+#include "store/record_columns.h"
 #include "store/record_writer.h"
 #include "store/sqlite/wal_vfs.h"
 
@@ -78,26 +79,8 @@ Result<uint32_t> SqliteRowTransaction::NumFor(const InstanceId& id) {
 
 Status SqliteRowTransaction::LocalForms(const Record& r, uint32_t* origin, bool* implied,
                                         std::string* clocks) {
-  BRAID_ASSIGN_OR_RETURN(*origin, NumFor(r.version.origin));
-  // Most records have the vector {version}: kept as NULL, no lookups.
-  const auto& entries = r.vv.entries();
-  *implied = entries.size() == 1 && entries[0].first == r.version.origin &&
-             entries[0].second == r.version.counter;
-  if (!*implied) {
-    local_vv_ = LocalVector();
-    for (const auto& [id, counter] : entries) {
-      BRAID_ASSIGN_OR_RETURN(const uint32_t num, NumFor(id));
-      local_vv_.Set(num, counter);
-    }
-    vv_blob_ = EncodeLocalVector(local_vv_);
-  }
-  clocks->clear();
-  if (!r.field_clocks.empty()) {
-    BRAID_ASSIGN_OR_RETURN(*clocks, ClocksToLocal(r.field_clocks, [this](const InstanceId& id) {
-      return NumFor(id);
-    }));
-  }
-  return Status::OK();
+  return EncodeRecordColumns(
+      r, [this](const InstanceId& id) { return NumFor(id); }, origin, implied, &vv_blob_, clocks);
 }
 
 Result<int64_t> SqliteRowTransaction::Insert(const Record& next, bool if_absent) {

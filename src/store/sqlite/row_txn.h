@@ -119,8 +119,7 @@ class SqliteRowTransaction final : public RowTransaction {
   std::unordered_map<uint32_t, InstanceId> new_instances_;
   // The last committed instance NumFor found in the store's dictionary.
   std::optional<std::pair<InstanceId, uint32_t>> last_num_;
-  std::string vv_blob_;   // scratch: an encoded version vector
-  LocalVector local_vv_;  // scratch
+  std::string vv_blob_;  // scratch: an encoded version vector
 };
 
 }  // namespace braid::sqlite

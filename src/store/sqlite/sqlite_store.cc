@@ -13,6 +13,7 @@
 #include "base/thread_priority.h"
 #include "store/codec.h"
 #include "store/content.h"
+#include "store/record_columns.h"
 #include "store/sqlite/migrate.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/wal_vfs.h"
@@ -369,17 +370,8 @@ void SqliteStore::CacheInstance(uint32_t num, const InstanceId& id) { instances_
 
 Result<VersionVector> SqliteStore::ToVersionVector(Db& db, const LocalVector& local,
                                                    const PendingInstances* pending) {
-  VersionVector vv;
-  // Fast path for records only this instance wrote: no dictionary lookup.
-  if (local.entries().size() == 1 && local.entries()[0].first == self_num_) {
-    vv.Set(self_id_, local.entries()[0].second);
-    return vv;
-  }
-  for (const auto& [num, counter] : local.entries()) {
-    BRAID_ASSIGN_OR_RETURN(const InstanceId id, InstanceFor(db, num, pending));
-    vv.Set(id, counter);
-  }
-  return vv;
+  return LocalToVersionVector(local, self_id_, self_num_,
+                              [&](uint32_t num) { return InstanceFor(db, num, pending); });
 }
 
 Result<std::vector<Record>> SqliteStore::DecodeRecords(Db& db, Stmt& s) {
@@ -394,34 +386,9 @@ Result<std::vector<Record>> SqliteStore::DecodeRecords(Db& db, Stmt& s) {
 
 Status SqliteStore::DecodeRecord(Db& db, const Stmt& row, int col, Record* out,
                                  const PendingInstances* pending) {
-  out->collection.assign(row.Text(col));
-  out->id.assign(row.Text(col + 1));
-  // NULL stands for the default partition, the collection (saves a copy of
-  // the name in most rows).
-  out->partition.assign(row.IsNull(col + 2) ? row.Text(col) : row.Text(col + 2));
-  out->parent = row.OptionalText(col + 3);
-  out->deleted = row.Int(col + 4) != 0;
-  BRAID_ASSIGN_OR_RETURN(out->version.origin,
-                         InstanceFor(db, static_cast<uint32_t>(row.Int(col + 5)), pending));
-  out->version.counter = static_cast<uint64_t>(row.Int(col + 6));
-  const auto origin = static_cast<uint32_t>(row.Int(col + 5));
-  LocalVector local;
-  if (row.IsNull(col + 7)) {
-    local = ImpliedVector(origin, out->version.counter);
-  } else {
-    BRAID_ASSIGN_OR_RETURN(local, DecodeLocalVector(row.Blob(col + 7)));
-  }
-  BRAID_ASSIGN_OR_RETURN(out->vv, ToVersionVector(db, local, pending));
-  out->hlc = static_cast<uint64_t>(row.Int(col + 8));
-  out->field_clocks.clear();
-  if (!row.IsNull(col + 9)) {
-    BRAID_ASSIGN_OR_RETURN(out->field_clocks, ClocksFromLocal(row.Blob(col + 9), [&](uint32_t num) {
-                             return InstanceFor(db, num, pending);
-                           }));
-  }
-  out->body.assign(row.Text(col + 10));
-  out->conflicts.assign(row.IsNull(col + 11) ? std::string_view() : row.Text(col + 11));
-  return Status::OK();
+  return DecodeRecordColumns(
+      row, col, self_id_, self_num_, [&](uint32_t num) { return InstanceFor(db, num, pending); },
+      out);
 }
 
 SqliteStore::Reader::~Reader() {
