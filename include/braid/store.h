@@ -272,6 +272,22 @@ class Store {
   // The last run of each mirror step, by step name.
   virtual Result<std::vector<StepRun>> StepRuns() = 0;
 
+  // Several machines' processes serve this store as one instance (the
+  // PostgreSQL backend): what they must agree on, the instance's signing
+  // key first of all, is kept in the store rather than in one data
+  // directory.
+  virtual bool shared() const { return false; }
+  // The value kept under `name` in a shared store: `make`'s result the
+  // first time any process asks, the same for every process after that.
+  // Errors: InvalidArgument on a store that is not shared(), storage
+  // errors, `make`'s.
+  virtual Result<std::string> SharedValue(std::string_view name,
+                                          const std::function<Result<std::string>()>& make) {
+    (void)make;
+    return Status::InvalidArgument("the store is not shared: it keeps no value \"" +
+                                   std::string(name) + "\"");
+  }
+
   // Registers `fn` to run after a commit (of this process or another) adds
   // change-log events. It runs on an arbitrary thread and must be quick and
   // must not call back into the store. Returns an id for RemoveChangeListener.

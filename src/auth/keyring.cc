@@ -146,7 +146,19 @@ Result<std::unique_ptr<Keyring>> Keyring::Open(Store& store, const std::string& 
   if (::mkdir(keys_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return Status::IoError("cannot create " + keys_dir + ": " + std::strerror(errno));
   }
-  BRAID_ASSIGN_OR_RETURN(KeyPair key, KeyPair::LoadOrCreate(keys_dir + "/instance.key"));
+  // A store several machines serve keeps the key, so that every process
+  // signs and is trusted as the one instance it is; otherwise the key stays
+  // out of the store (a copied store.db does not give it away).
+  auto shared_key = [&]() -> Result<KeyPair> {
+    BRAID_ASSIGN_OR_RETURN(const std::string pem,
+                           store.SharedValue("instance.key", []() -> Result<std::string> {
+                             return KeyPair::Generate().Pem();
+                           }));
+    return KeyPair::FromPem(pem);
+  };
+  BRAID_ASSIGN_OR_RETURN(KeyPair key, store.shared()
+                                          ? shared_key()
+                                          : KeyPair::LoadOrCreate(keys_dir + "/instance.key"));
   std::unique_ptr<Keyring> ring(new Keyring(store, std::move(key), clock));
   BRAID_RETURN_IF_ERROR(ring->MakeOwnRoot());
   return ring;

@@ -2,8 +2,10 @@
 // "Certificates"): the checks of a peer's chain, signing requests, and
 // revocations made here or received from peers.
 //
-// The key lives in DIR/keys/instance.key; certificates and revocations in
-// the store (tables certificates and revocations). An instance is the root
+// The key lives in DIR/keys/instance.key, or, for a store several machines
+// serve (Store::shared(), PostgreSQL), in the store, so that every process
+// of the instance signs with it; certificates and revocations are in the
+// store (tables certificates and revocations). An instance is the root
 // of its own dataset from the start: Open makes a root certificate for its
 // key when the store has none. It joins another dataset by getting a
 // certificate from an instance of it (braid cert request); from then on it

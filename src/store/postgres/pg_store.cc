@@ -434,6 +434,29 @@ Result<InstanceId> PgStore::RenewIdentity() {
   return InNewIdentity("renewing the identity", [this](pg::Conn& conn) { return Rekey(conn); });
 }
 
+// In meta under "shared:NAME". The first process to insert it wins; the
+// others read its value (a racing one's `make` result is dropped).
+Result<std::string> PgStore::SharedValue(std::string_view name,
+                                         const std::function<Result<std::string>()>& make) {
+  BRAID_ASSIGN_OR_RETURN(Reader reader, AcquireReader());
+  pg::Conn& conn = reader.conn();
+  const std::string key = "shared:" + std::string(name);
+  pg::Params find;
+  find.Add(key);
+  BRAID_ASSIGN_OR_RETURN(pg::Rows r, conn.Query("SELECT value FROM meta WHERE key = $1", find));
+  if (!r.empty()) return std::string(r.Text(0, 0));
+  BRAID_ASSIGN_OR_RETURN(const std::string made, make());
+  pg::Params put;
+  put.Add(key).Add(made);
+  BRAID_RETURN_IF_ERROR(conn.Query("INSERT INTO meta(key, value) VALUES ($1, $2) "
+                                   "ON CONFLICT (key) DO NOTHING",
+                                   put)
+                            .status());
+  BRAID_ASSIGN_OR_RETURN(r, conn.Query("SELECT value FROM meta WHERE key = $1", find));
+  if (r.empty()) return Status::Internal("shared value " + key + " vanished");
+  return std::string(r.Text(0, 0));
+}
+
 uint64_t PgStore::AddChangeListener(std::function<void()> fn) {
   MutexLock lock(listen_mu_);
   const uint64_t id = listeners_.Add(std::move(fn));

@@ -79,6 +79,9 @@ class PgStore final : public Store {
   Result<ChangePage> ReadChanges(const ChangeQuery& query) override;
   Result<StoreStats> Stats() override;
   Result<CompactResult> Compact(int64_t before_ms) override;
+  bool shared() const override { return true; }
+  Result<std::string> SharedValue(std::string_view name,
+                                  const std::function<Result<std::string>()>& make) override;
   uint64_t AddChangeListener(std::function<void()> fn) override;
   void RemoveChangeListener(uint64_t id) override;
 
