@@ -173,7 +173,7 @@ Status RunServe(const Globals& g, const ServeArgs& a) {
                          auth::Keyring::Open(inst->store(), inst->dir() + "/keys"));
   api_options.keyring = keys.get();
   api_options.cert_max_days = inst->config().cert_days;
-  BRAID_ASSIGN_OR_RETURN(const auto blobs, blob::BlobStore::Open(inst->dir() + "/blobs"));
+  BRAID_ASSIGN_OR_RETURN(const auto blobs, blob::BlobStore::Open(inst->blob_dir()));
   api_options.blobs = blobs.get();
   api_options.max_attachment_bytes = static_cast<uint64_t>(inst->config().max_attachment_bytes);
   // The search index, kept in line with every commit by its own thread (a

@@ -20,7 +20,7 @@ struct AttachArgs {
 };
 
 Result<std::unique_ptr<blob::BlobStore>> OpenBlobs(const Instance& inst) {
-  return blob::BlobStore::Open(inst.dir() + "/blobs");
+  return blob::BlobStore::Open(inst.blob_dir());
 }
 
 Status RunAttach(const Globals& g, const AttachArgs& a) {

@@ -146,7 +146,7 @@ Result<std::unique_ptr<blob::BlobStore>> BlobsFor(Instance& inst,
   std::unique_ptr<blob::BlobStore> blobs;
   for (const ContainerSpec& s : specs) {
     if (!s.content_blobs) continue;
-    BRAID_ASSIGN_OR_RETURN(blobs, blob::BlobStore::Open(inst.dir() + "/blobs"));
+    BRAID_ASSIGN_OR_RETURN(blobs, blob::BlobStore::Open(inst.blob_dir()));
     options->blobs = blobs.get();
     options->max_blob_bytes = static_cast<uint64_t>(inst.config().max_attachment_bytes);
     break;
@@ -270,7 +270,7 @@ Status RunCheckout(const Globals& g, const CheckoutArgs& a) {
     return Status::NotFound("container " + a.name +
                             " is not checked out here: give --dir for the first checkout");
   }
-  BRAID_ASSIGN_OR_RETURN(const auto blobs, blob::BlobStore::Open(inst->dir() + "/blobs"));
+  BRAID_ASSIGN_OR_RETURN(const auto blobs, blob::BlobStore::Open(inst->blob_dir()));
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
   if (a.follow) {

@@ -159,7 +159,7 @@ Status RunClean(const Globals& g, const CleanArgs& a) {
     if (!g.json) Print("index: removed; `braid sync index` (or a running braid serve) rebuilds it");
   }
   if (attachments) {
-    BRAID_ASSIGN_OR_RETURN(auto blobs, blob::BlobStore::Open(inst->dir() + "/blobs"));
+    BRAID_ASSIGN_OR_RETURN(auto blobs, blob::BlobStore::Open(inst->blob_dir()));
     BRAID_RETURN_IF_ERROR(blobs->Clear());
     // The next attachments step compares every blob live records name.
     BRAID_ASSIGN_OR_RETURN(const std::vector<StepRun> runs, store.StepRuns());

@@ -225,7 +225,7 @@ Result<std::string> SyncAttachments(const Globals& g, Instance& inst, const Remo
   BRAID_ASSIGN_OR_RETURN(const std::string authorization,
                          repl::ReadAuthorization(store, remote, keys));
   source.headers.emplace_back("Authorization", authorization);
-  BRAID_ASSIGN_OR_RETURN(auto blobs, blob::BlobStore::Open(inst.dir() + "/blobs"));
+  BRAID_ASSIGN_OR_RETURN(auto blobs, blob::BlobStore::Open(inst.blob_dir()));
   mirror::AttachmentsOptions options;
   options.full = a.full;
   options.parallel = a.parallel;

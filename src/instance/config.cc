@@ -132,7 +132,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
   if (const toml::table* store = root["store"].as_table()) {
     BRAID_RETURN_IF_ERROR(CheckKeys(*store,
                                     {"durability", "max_record_bytes", "max_attachment_bytes",
-                                     "busy_timeout_ms", "cache_mib", "url"},
+                                     "busy_timeout_ms", "cache_mib", "url", "blobs"},
                                     "store", source));
     if (const toml::node* d = store->get("durability")) {
       const auto* s = d->as_string();
@@ -164,6 +164,14 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source) {
             ": store.url must be a PostgreSQL URI, postgresql://[USER@]HOST[:PORT]/DATABASE");
       }
       c.store_url = url->get();
+    }
+    if (const toml::node* b = store->get("blobs")) {
+      const auto* path = b->as_string();
+      if (path == nullptr || path->get().empty() || path->get().front() != '/') {
+        return Status::InvalidArgument(Where(*b, source) +
+                                       ": store.blobs must be an absolute folder path");
+      }
+      c.blob_dir = path->get();
     }
   }
   return c;
@@ -230,8 +238,12 @@ busy_timeout_ms = 30000
 cache_mib = 64
 # The store: DIR/store.db when unset; or a PostgreSQL database, which
 # several braid processes (each with a data directory of its own) may
-# share to serve one instance (docs/storage.md, "PostgreSQL").
+# share to serve one instance (docs/storage.md, "PostgreSQL store").
 @STORE_URL@
+# Attachments' bytes: DIR/blobs when unset; or an absolute folder, which
+# the processes of one instance on PostgreSQL share (on several machines:
+# a network file system mounted at the same path on each).
+# blobs = "/srv/braid-blobs"
 )toml";
   text.replace(text.find("@TLS_CERT@"), 10, quoted(tls_cert));
   text.replace(text.find("@TLS_KEY@"), 9, quoted(tls_key));

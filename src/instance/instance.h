@@ -37,6 +37,9 @@ struct Config {
   int cache_mib = 64;
   // The store, when not DIR/store.db: a Store::Open spec (postgresql://...).
   std::string store_url;
+  // The attachments' blob store, when not DIR/blobs: an absolute path
+  // (processes of one instance on PostgreSQL share one folder).
+  std::string blob_dir;
 };
 
 // Parses braid.toml text. Unknown sections or keys and out-of-range values
@@ -79,6 +82,10 @@ class Instance {
 
   const std::string& dir() const { return dir_; }
   const Config& config() const { return config_; }
+  // Where the blob store is: store.blobs, or DIR/blobs.
+  std::string blob_dir() const {
+    return config_.blob_dir.empty() ? dir_ + "/blobs" : config_.blob_dir;
+  }
   // Init found the store made already (another data directory's).
   bool joined() const { return joined_; }
   Store& store() { return *store_; }

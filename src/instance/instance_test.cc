@@ -42,6 +42,11 @@ TEST(InstanceTest, TheDefaultConfigParsesToTheDefaults) {
   EXPECT_EQ(c->max_record_bytes, d.max_record_bytes);
   EXPECT_EQ(c->durability, d.durability);
   EXPECT_EQ(c->busy_timeout_ms, d.busy_timeout_ms);
+  EXPECT_EQ(c->store_url, "");
+  EXPECT_EQ(c->blob_dir, "");
+  auto pg = ParseConfig(DefaultConfigText("", "", "postgresql://braid@db/braid"), "braid.toml");
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_EQ(pg->store_url, "postgresql://braid@db/braid");
 }
 
 TEST(InstanceTest, ConfigMistakesAreErrorsThatSayWhere) {
@@ -54,6 +59,10 @@ TEST(InstanceTest, ConfigMistakesAreErrorsThatSayWhere) {
       {"[store]\nmax_record_bytes = 10\n", "store.max_record_bytes"},
       {"[server]\nthreads = -1\n", "server.threads"},
       {"[server\n", "braid.toml:1"},
+      {"[store]\nurl = \"mysql://db/braid\"\n", "store.url"},
+      {"[store]\nurl = 5\n", "store.url"},
+      {"[store]\nblobs = \"blobs\"\n", "store.blobs"},
+      {"[store]\nblobs = \"\"\n", "store.blobs"},
   };
   for (const auto& [text, expected] : cases) {
     auto c = ParseConfig(text, "braid.toml");

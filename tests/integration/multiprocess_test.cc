@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -46,6 +47,9 @@ class MultiProcessTest : public ::testing::Test {
       const RunResult init = Braid(dir, {"--json", "init", "--store", db_.uri()});
       ASSERT_EQ(init.exit_code, 0) << init.err;
       EXPECT_EQ(Ok(init).value("joined", false), i > 0) << init.out;
+      // Attachments in one folder for all (docs/storage.md, "PostgreSQL store").
+      std::ofstream(dir + "/braid.toml", std::ios::app)
+          << "blobs = \"" << dir_.File("blobs") << "\"\n";
       dirs_.push_back(dir);
     }
     // Users and tokens are the instance's, whichever process made them.
@@ -239,6 +243,52 @@ TEST_F(MultiProcessTest, APeerSyncingWithEachProcessInTurnGetsEverythingOnce) {
   EXPECT_EQ((*peer_store)->Fsic({})->Get((*db_store)->instance_id()), ds->counter);
   // Nothing twice: the peer's change log has one event per write.
   EXPECT_EQ(ps->changes, written);
+}
+
+TEST_F(MultiProcessTest, AnAttachmentPutThroughOneProcessIsServedByTheOthers) {
+  auto client = Client();
+  const std::string record = "/api/v1/collections/notes/records/a1";
+  auto put = client->Put(servers_[0]->url() + record, R"({"body":{"title":"scan"}})");
+  ASSERT_TRUE(put.ok() && put->status < 300);
+  const std::string bytes(300000, 'z');
+  auto att = client->Put(servers_[0]->url() + record + "/attachments/scan.bin", bytes);
+  ASSERT_TRUE(att.ok() && att->status < 300) << (att.ok() ? att->body : "");
+  for (size_t p : {1, 2}) {
+    auto got = client->Get(servers_[p]->url() + record + "/attachments/scan.bin");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(got->status, 200) << got->body.substr(0, 200);
+    EXPECT_EQ(got->body, bytes) << "process " << p;
+  }
+}
+
+// `braid init --store` with what cannot be a store: a clear error, the
+// exit code of its kind, and nothing left in the directory.
+TEST(MultiProcessInitTest, BadStoreUrlsAreRefusedAndLeaveNothing) {
+  testing::TempDir dir;
+  struct Case {
+    std::string url;
+    int exit_code;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"mysql://db/braid", 2, "not a PostgreSQL URI"},
+           {"postgresql://127.0.0.1/braid?colour=blue", 2, "invalid URI query parameter"},
+           {"postgresql://127.0.0.1:1/braid?connect_timeout=2", 6, "cannot connect"},
+       }) {
+    const std::string data = dir.File("d");
+    const RunResult r = Braid(data, {"init", "--store", c.url});
+    EXPECT_EQ(r.exit_code, c.exit_code) << c.url << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(data + "/braid.toml")) << c.url;
+    EXPECT_FALSE(std::filesystem::exists(data + "/store.db")) << c.url;
+  }
+  // A directory that names a store already is refused; its settings stay.
+  testing::TestDatabase db("initagain");
+  const std::string data = dir.File("e");
+  ASSERT_EQ(Braid(data, {"init", "--no-admin", "--store", db.uri()}).exit_code, 0);
+  const RunResult again = Braid(data, {"init", "--store", db.uri()});
+  EXPECT_EQ(again.exit_code, 4) << again.err;
+  EXPECT_NE(again.err.find("already names a braid store"), std::string::npos) << again.err;
 }
 
 }  // namespace
