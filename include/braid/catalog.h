@@ -1,5 +1,6 @@
 // Settings a store keeps besides records: conflict policies per collection,
-// remotes, users and API tokens; and the results replication reports.
+// remotes, users and API tokens; the results replication reports; and the
+// replication sessions peers have open here.
 
 #ifndef BRAID_CATALOG_H_
 #define BRAID_CATALOG_H_
@@ -7,10 +8,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "braid/instance_id.h"
 #include "braid/status.h"
+#include "braid/version_vector.h"
 
 namespace braid {
 
@@ -219,6 +222,45 @@ struct StepRun {
   std::string result;      // JSON summary of what it did, or {"error": ...}
   uint64_t cursor = 0;     // the change-log seq the step has dealt with (0: none)
   int64_t last_ok_ms = 0;  // when a run of it last succeeded; 0: never
+};
+
+// A replication session a peer opened with this instance (repl/server.h),
+// kept so that any process serving the store, or this one restarted, can go
+// on with it: what its handshake settled, and the bounds of the streams its
+// pulls send, read then (docs/protocol.md, "Session").
+struct SyncSessionRow {
+  // The session's id hashed (SHA-256, 64 lowercase hex digits): the id is a
+  // certificate session's credential, which the store does not keep.
+  std::string key;
+  std::string owner;  // who opened it: "token lab-b", "certificate <serial>"
+  Scope scope;        // the opener's partition scope then (credentials; pushes stay in it)
+  std::string chain;  // a certificate session's chain (auth::EncodeChain); "" otherwise
+  InstanceId peer;    // the peer's instance id
+  Direction direction = Direction::kBoth;
+  std::vector<std::string> filter;  // partition prefixes; empty: everything
+  size_t chunk_size = 0;
+  std::string codec;        // the compression chosen: "identity", "zstd", "gzip"
+  VersionVector peer_fsic;  // the FSIC the peer announced for the filter
+  VersionVector own_fsic;   // this store's FSIC for the filter at the handshake
+  // Every instance known at the handshake, in instance-id order, and where
+  // its version stream ended then (0: it had none).
+  std::vector<std::pair<InstanceId, uint64_t>> ends;
+  int64_t created_ms = 0;
+  int64_t used_ms = 0;  // last use, give or take how often it is written
+
+  bool operator==(const SyncSessionRow&) const = default;
+};
+
+// A challenge of a certificate session's handshake (docs/protocol.md,
+// "Certificate sessions"), good once and for a minute.
+struct ChallengeRow {
+  std::string id;            // 32 lowercase hex digits
+  std::string root;          // the dataset's root serial the client named
+  std::string client_nonce;  // raw bytes
+  std::string server_nonce;  // raw bytes
+  int64_t made_ms = 0;
+
+  bool operator==(const ChallengeRow&) const = default;
 };
 
 }  // namespace braid

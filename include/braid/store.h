@@ -249,6 +249,9 @@ class Store {
   // Versions held aside by the skip policy for one record.
   virtual Result<std::vector<Record>> HeldVersions(std::string_view collection,
                                                    std::string_view id) = 0;
+  // The replication session whose id hashes to `key` (SyncSessionRow), or
+  // nullopt: one a peer opened with any process serving this store.
+  virtual Result<std::optional<SyncSessionRow>> GetSyncSession(std::string_view key) = 0;
 
   // Blobs (src/blob/): the store keeps, in the transaction of every write,
   // which blobs live records name in their "_attachments" (schema 5's

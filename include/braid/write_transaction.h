@@ -162,6 +162,26 @@ class WriteTransaction {
   // with them.
   virtual Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) = 0;
 
+  // Replication sessions and certificate-session challenges (catalog.h),
+  // kept so that every process serving the store can go on with them.
+  // Keeps a new session. Errors: AlreadyExists (a session of that key),
+  // InvalidArgument.
+  virtual Status PutSyncSession(const SyncSessionRow& session) = 0;
+  // Raises the session's used_ms to `used_ms`; nothing when it is gone.
+  virtual Status TouchSyncSession(std::string_view key, int64_t used_ms) = 0;
+  // Ends a session; nothing when it is gone.
+  virtual Status DeleteSyncSession(std::string_view key) = 0;
+  // Removes the sessions last used before `used_before_ms`, then all but
+  // the `keep` used last. Returns how many went.
+  virtual Result<uint64_t> ExpireSyncSessions(int64_t used_before_ms, size_t keep) = 0;
+  // Keeps a challenge. Errors: AlreadyExists, InvalidArgument.
+  virtual Status PutChallenge(const ChallengeRow& challenge) = 0;
+  // The challenge `id`, removed (a challenge is used once), or nullopt.
+  virtual Result<std::optional<ChallengeRow>> TakeChallenge(std::string_view id) = 0;
+  // Removes the challenges made before `made_before_ms`, then all but the
+  // `keep` made last. Returns how many went.
+  virtual Result<uint64_t> ExpireChallenges(int64_t made_before_ms, size_t keep) = 0;
+
   // Makes every write of this transaction durable and visible at once.
   // After a failed Commit() nothing was written.
   virtual Status Commit() = 0;

@@ -2,10 +2,13 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <future>
 #include <optional>
 
+#include "auth/token.h"
 #include "base/compress.h"
 #include "base/encoding.h"
 #include "base/failpoint.h"
@@ -84,28 +87,45 @@ struct Prefetch {
   std::shared_future<Result<Encoded>> result = promise.get_future().share();
 };
 
-}  // namespace
+// The key of a session's row: its id hashed, since a certificate session's
+// id is its credential (a copy of the store gives none away).
+std::string SessionKey(std::string_view id) { return HexEncode(auth::TokenHash(id)); }
 
-struct SyncServer::Challenge {
-  std::string root;
-  std::string client_nonce, server_nonce;
-  std::chrono::steady_clock::time_point made;
-};
+int64_t Millis(std::chrono::seconds s) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(s).count();
+}
+
+// Runs `write` in a write transaction of its own. Session and challenge
+// rows are committed at durability normal: one lost to a power cut ends a
+// session, which the client then opens again.
+Status InTransaction(Store& store, const std::function<Status(WriteTransaction&)>& write) {
+  BRAID_ASSIGN_OR_RETURN(auto txn, store.BeginWrite(Durability::kNormal));
+  BRAID_RETURN_IF_ERROR(write(*txn));
+  return txn->Commit();
+}
+
+}  // namespace
 
 struct SyncServer::Session {
   std::string id;
+  std::string key;  // its row's (SessionKey)
   // A certificate session: the peer's chain, checked again at every request.
   std::optional<auth::Chain> chain;
   std::string peer;   // for logs and errors: "instance <hex> (token <name>)"
   std::string owner;  // Principal::Describe() of who opened it
   Direction direction = Direction::kBoth;
   size_t chunk_size = 500;
-  size_t chunks_sent = 0;  // pull answers so far: the ramp (RampedChunkSize)
+  // Pull answers this process gave: the ramp (RampedChunkSize), which a
+  // session going on in another process starts again.
+  size_t chunks_sent = 0;
   Codec codec = Codec::kIdentity;
   std::optional<StreamSender> sender;      // pulls
   std::optional<StreamReceiver> receiver;  // pushes
   Mutex mu;                                // one request at a time
-  std::chrono::steady_clock::time_point last_used;
+  // Its last request here: which session this process forgets first.
+  std::chrono::steady_clock::time_point last_used;  // under SyncServer::mu_
+  // The last use this process wrote to the row (or found there).
+  std::atomic<int64_t> touched_ms{0};
   // The chunk being prepared for the next pull; null when none.
   std::shared_ptr<Prefetch> prefetch;
 };
@@ -120,34 +140,154 @@ SyncServer::SyncServer(Store& store, http::Executor* executor, auth::Keyring* ke
 // stops before the store goes, so nothing here needs waiting for.
 SyncServer::~SyncServer() = default;
 
-std::shared_ptr<SyncServer::Session> SyncServer::Find(const std::string& id) {
-  MutexLock lock(mu_);
-  const auto now = std::chrono::steady_clock::now();
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (now - it->second->last_used > options_.idle_timeout) {
-      it = sessions_.erase(it);
-    } else {
-      ++it;
+int64_t SyncServer::ExpiredBefore(int64_t now_ms) const {
+  return now_ms - Millis(options_.idle_timeout) - Millis(options_.touch_interval);
+}
+
+Result<std::shared_ptr<SyncServer::Session>> SyncServer::Find(const std::string& id) {
+  BRAID_ASSIGN_OR_RETURN(std::optional<SyncSessionRow> row, store_.GetSyncSession(SessionKey(id)));
+  const int64_t now = store_.clock().NowMillis();
+  if (row && row->used_ms < ExpiredBefore(now)) {
+    spdlog::info("sync session {} of instance {} ({}) expired unused", id, row->peer.Hex(),
+                 row->owner);
+    Drop(id);
+    return std::shared_ptr<Session>();
+  }
+  std::shared_ptr<Session> session;
+  {
+    MutexLock lock(mu_);
+    auto it = sessions_.find(id);
+    if (it != sessions_.end() && row) {
+      session = it->second;
+    } else if (it != sessions_.end()) {
+      sessions_.erase(it);  // ended by another process
     }
   }
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return nullptr;
-  it->second->last_used = now;
-  return it->second;
+  if (!row) return std::shared_ptr<Session>();
+  if (session == nullptr) {
+    auto rebuilt = Rebuild(id, *row);
+    if (!rebuilt.ok()) {
+      spdlog::warn("sync session {} of instance {} ({}) cannot go on here: {}", id, row->peer.Hex(),
+                   row->owner, rebuilt.status().ToString());
+      return rebuilt.status();
+    }
+    session = Cache(std::move(*rebuilt));
+    spdlog::info("sync session {} of {} goes on in this process", id, session->peer);
+  }
+  {
+    MutexLock lock(mu_);
+    session->last_used = std::chrono::steady_clock::now();
+  }
+  Touch(*session, row->used_ms, now);
+  return session;
+}
+
+Result<std::shared_ptr<SyncServer::Session>> SyncServer::Rebuild(const std::string& id,
+                                                                 const SyncSessionRow& row) {
+  auto session = std::make_shared<Session>();
+  session->id = id;
+  session->key = row.key;
+  session->owner = row.owner;
+  session->peer = "instance " + row.peer.Hex() + " (" + row.owner + ")";
+  session->direction = row.direction;
+  session->chunk_size = row.chunk_size;
+  auto codec = ParseCodec(row.codec);
+  if (!codec.ok()) return Status::Corruption("its compression: " + codec.status().message());
+  session->codec = *codec;
+  if (!row.chain.empty()) {
+    auto chain = auth::ParseChain(row.chain);
+    if (!chain.ok()) return Status::Corruption("its chain: " + chain.status().message());
+    session->chain = std::move(*chain);
+  }
+  if (row.direction != Direction::kPush) {
+    // The streams end where they ended at the handshake, whichever
+    // process sends them: nothing twice, nothing missed.
+    StreamSender::Bounds bounds;
+    for (const auto& [origin, end] : row.ends) {
+      bounds.origins.push_back(origin);
+      bounds.ends.push_back(end);
+    }
+    BRAID_ASSIGN_OR_RETURN(
+        StreamSender sender,
+        StreamSender::Create(store_, row.filter, row.peer_fsic, row.own_fsic, std::move(bounds)));
+    session->sender.emplace(std::move(sender));
+  }
+  if (row.direction != Direction::kPull) {
+    BRAID_ASSIGN_OR_RETURN(
+        StreamReceiver receiver,
+        StreamReceiver::Create(store_, row.filter, row.peer_fsic, row.direction == Direction::kBoth,
+                               session->peer));
+    receiver.LimitRecords(row.chunk_size);
+    receiver.LimitWrites(
+        session->chain ? session->chain->front().write : auth::PartitionSet::FromScope(row.scope),
+        row.owner);
+    session->receiver.emplace(std::move(receiver));
+  }
+  session->touched_ms = row.used_ms;
+  return session;
+}
+
+std::shared_ptr<SyncServer::Session> SyncServer::Cache(std::shared_ptr<Session> session) {
+  MutexLock lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  session->last_used = now;
+  auto [at, added] = sessions_.emplace(session->id, session);
+  if (!added) return at->second;  // another request rebuilt it first
+  const auto idle = options_.idle_timeout + options_.touch_interval;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    it = now - it->second->last_used > idle ? sessions_.erase(it) : std::next(it);
+  }
+  while (sessions_.size() > std::max<size_t>(options_.max_sessions, 1)) {
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (it->second != session &&
+          (oldest == sessions_.end() || it->second->last_used < oldest->second->last_used)) {
+        oldest = it;
+      }
+    }
+    sessions_.erase(oldest);  // its row stays: it is rebuilt if asked for again
+  }
+  return session;
+}
+
+void SyncServer::Touch(Session& session, int64_t used_ms, int64_t now_ms) {
+  int64_t written = session.touched_ms.load();
+  if (now_ms - std::max(used_ms, written) < Millis(options_.touch_interval)) return;
+  if (!session.touched_ms.compare_exchange_strong(written, now_ms)) return;  // another request's
+  auto write = [&store = store_, key = session.key, id = session.id, now_ms] {
+    Status s = InTransaction(
+        store, [&](WriteTransaction& txn) { return txn.TouchSyncSession(key, now_ms); });
+    if (!s.ok()) spdlog::warn("sync session {}: cannot keep its last use: {}", id, s.ToString());
+  };
+  // Off the request when there is an executor (the store outlives it).
+  if (executor_ != nullptr) {
+    executor_->Post(std::move(write));
+  } else {
+    write();
+  }
 }
 
 void SyncServer::Drop(const std::string& id) {
-  MutexLock lock(mu_);
-  sessions_.erase(id);
+  {
+    MutexLock lock(mu_);
+    sessions_.erase(id);
+  }
+  const std::string key = SessionKey(id);
+  Status s =
+      InTransaction(store_, [&](WriteTransaction& txn) { return txn.DeleteSyncSession(key); });
+  if (!s.ok()) {
+    spdlog::warn("sync session {}: cannot remove it from the store ({}); it expires unused", id,
+                 s.ToString());
+  }
 }
 
 bool SyncServer::IsCertificateSession(const std::string& id) {
   auto session = Find(id);
-  return session != nullptr && session->chain.has_value();
+  return session.ok() && *session != nullptr && (*session)->chain.has_value();
 }
 
 Result<auth::PartitionSet> SyncServer::SessionReadScope(const std::string& id) {
-  auto session = Find(id);
+  BRAID_ASSIGN_OR_RETURN(std::shared_ptr<Session> session, Find(id));
   if (session == nullptr || !session->chain) {
     return Status::NotFound("no certificate session \"" + id +
                             "\" (it ended, expired or was aborted)");
@@ -172,7 +312,9 @@ http::Response SyncServer::Handle(const http::Request& request,
     return Open(request, who);
   }
   if ((segments.size() == 2 || segments.size() == 3) && segments[0] == "sessions") {
-    auto session = Find(segments[1]);
+    auto found = Find(segments[1]);
+    if (!found.ok()) return Error(found.status());
+    std::shared_ptr<Session> session = std::move(*found);
     if (session == nullptr) {
       return Error(Status::NotFound("no session \"" + segments[1] +
                                     "\" (it ended, expired or was aborted); start a new one"));
@@ -231,18 +373,19 @@ http::Response SyncServer::NewChallenge(const http::Request& request) {
     return Error(Status::NotFound("this server holds no valid certificate of dataset " + req->root +
                                   "; its admin can get one with braid cert request"));
   }
-  auto challenge = std::make_unique<Challenge>();
-  challenge->root = req->root;
-  challenge->client_nonce = req->nonce;
-  challenge->server_nonce.resize(kNonceBytes);
-  RandomBytes(challenge->server_nonce.data(), kNonceBytes);
-  challenge->made = std::chrono::steady_clock::now();
+  ChallengeRow challenge;
+  challenge.root = req->root;
+  challenge.client_nonce = req->nonce;
+  challenge.server_nonce.resize(kNonceBytes);
+  RandomBytes(challenge.server_nonce.data(), kNonceBytes);
+  challenge.made_ms = store_.clock().NowMillis();
   std::string raw(16, '\0');
   RandomBytes(raw.data(), raw.size());
+  challenge.id = HexEncode(raw);
   ChallengeResponse resp;
-  resp.challenge = HexEncode(raw);
+  resp.challenge = challenge.id;
   resp.instance_id = store_.instance_id();
-  resp.nonce = challenge->server_nonce;
+  resp.nonce = challenge.server_nonce;
   resp.chain = std::move(*chain);
   resp.signature = keyring_->key().Sign(
       ServerProofInput(req->nonce, resp.nonce, resp.instance_id, resp.challenge));
@@ -255,21 +398,14 @@ http::Response SyncServer::NewChallenge(const http::Request& request) {
     resp.revocations = std::move(*all);
     if (resp.revocations.size() > kMaxRevocationsSent) resp.revocations.resize(kMaxRevocationsSent);
   }
-  {
-    MutexLock lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    for (auto it = challenges_.begin(); it != challenges_.end();) {
-      it = now - it->second->made > options_.challenge_ttl ? challenges_.erase(it) : std::next(it);
-    }
-    while (challenges_.size() >= options_.max_challenges) {
-      auto oldest = challenges_.begin();
-      for (auto it = challenges_.begin(); it != challenges_.end(); ++it) {
-        if (it->second->made < oldest->second->made) oldest = it;
-      }
-      challenges_.erase(oldest);
-    }
-    challenges_.emplace(resp.challenge, std::move(challenge));
-  }
+  // In the store: the handshake that uses it may reach another process.
+  Status kept = InTransaction(store_, [&](WriteTransaction& txn) -> Status {
+    BRAID_RETURN_IF_ERROR(txn.ExpireChallenges(challenge.made_ms - Millis(options_.challenge_ttl),
+                                               std::max<size_t>(options_.max_challenges, 1) - 1)
+                              .status());
+    return txn.PutChallenge(challenge);
+  });
+  if (!kept.ok()) return Error(kept.WithContext("keeping the challenge"));
   return http::JsonResponse(200, ChallengeResponseJson(resp));
 }
 
@@ -279,17 +415,13 @@ Status SyncServer::CheckProof(const HandshakeRequest& req, auth::Principal* who,
     return Status::NotFound("this server does not take certificate sessions");
   }
   const CertificateProof& proof = *req.certificate;
-  std::unique_ptr<Challenge> challenge;
-  {
-    MutexLock lock(mu_);
-    auto it = challenges_.find(proof.challenge);
-    if (it != challenges_.end()) {
-      challenge = std::move(it->second);
-      challenges_.erase(it);  // used once
-    }
-  }
-  if (challenge == nullptr ||
-      std::chrono::steady_clock::now() - challenge->made > options_.challenge_ttl) {
+  std::optional<ChallengeRow> challenge;
+  BRAID_RETURN_IF_ERROR(InTransaction(store_, [&](WriteTransaction& txn) -> Status {
+    BRAID_ASSIGN_OR_RETURN(challenge, txn.TakeChallenge(proof.challenge));  // used once
+    return Status::OK();
+  }));
+  if (!challenge ||
+      store_.clock().NowMillis() - challenge->made_ms > Millis(options_.challenge_ttl)) {
     return Status::Forbidden("challenge " + proof.challenge +
                              " is unknown, used already or older than a minute; ask for a new one");
   }
@@ -363,18 +495,26 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
   if (req->instance_id == store_.instance_id()) {
     return Error(Status::InvalidArgument("an instance cannot sync with itself"));
   }
-  auto session = std::make_shared<Session>();
   std::string raw(16, '\0');
   RandomBytes(raw.data(), raw.size());
-  session->id = HexEncode(raw);
-  session->peer = "instance " + req->instance_id.Hex() + " (" + who.Describe() + ")";
-  session->owner = who.Describe();
-  session->chain = std::move(chain);
-  session->direction = req->direction;
-  session->chunk_size = req->chunk_size;
+  const std::string id = HexEncode(raw);
+  // What the session needs to go on in any process: kept in the store
+  // before the answer, since the next request may reach another process.
+  SyncSessionRow row;
+  row.key = SessionKey(id);
+  row.owner = who.Describe();
+  if (chain) {
+    row.chain = auth::EncodeChain(*chain);
+  } else {
+    row.scope = who.scope;
+  }
+  row.peer = req->instance_id;
+  row.direction = req->direction;
+  row.filter = req->filter;
+  row.chunk_size = req->chunk_size;
   std::string offered;
   for (const auto& c : req->compression) offered += c + ",";
-  session->codec = Negotiate({Codec::kZstd, Codec::kGzip}, offered);
+  row.codec = std::string(CodecName(Negotiate({Codec::kZstd, Codec::kGzip}, offered)));
 
   // The streams' ends first, then the FSIC (StreamSender::Bounds).
   auto bounds = StreamSender::ReadBounds(store_);
@@ -390,11 +530,22 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
         "the server's store was restored from an older copy and must renew its identity "
         "before it syncs again (its log says how)"));
   }
+  row.peer_fsic = req->fsic;
+  row.own_fsic = *own;
+  for (size_t i = 0; i < bounds->origins.size(); ++i) {
+    row.ends.emplace_back(bounds->origins[i], bounds->ends[i]);
+  }
+  row.created_ms = row.used_ms = store_.clock().NowMillis();
+  // Built as any process rebuilds it from its row: they cannot differ.
+  auto built = Rebuild(id, row);
+  if (!built.ok()) return Error(built.status());
+  std::shared_ptr<Session> session = std::move(*built);
+
   HandshakeResponse resp;
   resp.session = session->id;
   resp.instance_id = store_.instance_id();
   resp.fsic = *own;
-  resp.compression = std::string(CodecName(session->codec));
+  resp.compression = row.codec;
   resp.chunk_size = session->chunk_size;
   if (req->revocations_digest && keyring_ != nullptr) {
     // Revocations travel with every session, not only certificate ones.
@@ -410,10 +561,7 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
       }
     }
   }
-  if (req->direction != Direction::kPush) {
-    auto sender = StreamSender::Create(store_, req->filter, req->fsic, *own, std::move(*bounds));
-    if (!sender.ok()) return Error(sender.status());
-    session->sender.emplace(std::move(*sender));
+  if (session->sender) {
     // The first pull follows this answer: its chunk is built meanwhile (the
     // session is not shared yet, so no lock is needed), from now on rather
     // than after the count below, which reads every pending entry's key.
@@ -423,30 +571,15 @@ http::Response SyncServer::Open(const http::Request& request, const auth::Princi
     if (!pending.ok()) return Error(pending.status());
     resp.pull_pending = *pending;
   }
-  if (req->direction != Direction::kPull) {
-    auto receiver = StreamReceiver::Create(store_, req->filter, req->fsic,
-                                           req->direction == Direction::kBoth, session->peer);
-    if (!receiver.ok()) return Error(receiver.status());
-    receiver->LimitRecords(session->chunk_size);
-    if (session->chain) {
-      receiver->LimitWrites(session->chain->front().write, who.Describe());
-    } else {
-      receiver->LimitWrites(auth::PartitionSet::FromScope(who.scope), who.Describe());
-    }
-    session->receiver.emplace(std::move(*receiver));
-  }
-  session->last_used = std::chrono::steady_clock::now();
-  {
-    MutexLock lock(mu_);
-    while (sessions_.size() >= options_.max_sessions) {
-      auto oldest = sessions_.begin();
-      for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-        if (it->second->last_used < oldest->second->last_used) oldest = it;
-      }
-      sessions_.erase(oldest);
-    }
-    sessions_.emplace(session->id, session);
-  }
+  // Expired sessions go, and the least recently used past max_sessions.
+  Status kept = InTransaction(store_, [&](WriteTransaction& txn) -> Status {
+    BRAID_RETURN_IF_ERROR(txn.ExpireSyncSessions(ExpiredBefore(row.created_ms),
+                                                 std::max<size_t>(options_.max_sessions, 1) - 1)
+                              .status());
+    return txn.PutSyncSession(row);
+  });
+  if (!kept.ok()) return Error(kept.WithContext("keeping the session"));
+  session = Cache(std::move(session));
   M().sessions->Add();
   spdlog::info("sync session {} opened by {}: {} of [{}], {} pending, {}", session->id,
                session->peer, DirectionName(req->direction), fmt::join(req->filter, ", "),

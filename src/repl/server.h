@@ -22,8 +22,23 @@
 // are pipelined, yet at most one chunk is ever unacknowledged: a client
 // killed mid-pull costs at most that chunk when it resumes.
 //
+// Sessions and challenges live in the store (SyncSessionRow, ChallengeRow),
+// not in this process: a handshake writes what the session needs to go on
+// (who opened it, its filter, the FSICs announced and the bounds of its
+// streams), so any process serving the store, or this one restarted, goes
+// on with a session another opened, sending exactly what the first would
+// have. Every request reads its session's row, so a session ended or
+// expired anywhere ends everywhere; the session itself, rebuilt from its
+// row, is kept in memory. What else a session holds in memory is a speed-up
+// only: the chunk being prepared, and how far its chunk sizes ramped up
+// (a session going on elsewhere ramps up again). Nothing is written per
+// chunk: the row's last-used time is rewritten at most once per
+// `touch_interval`, on the executor when there is one.
+//
 // Thread-safety: Handle() may be called concurrently; requests of one
-// session are serialized.
+// session are serialized within a process (those another process serves
+// may run at the same time: pulls only read, and applying a push chunk
+// twice changes nothing).
 
 #ifndef BRAID_REPL_SERVER_H_
 #define BRAID_REPL_SERVER_H_
@@ -45,8 +60,12 @@
 namespace braid::repl {
 
 struct SyncServerOptions {
-  std::chrono::seconds idle_timeout{300};      // sessions unused this long are dropped
-  size_t max_sessions = 1000;                  // the oldest goes when a new one would exceed
+  // Sessions unused this long end (up to `touch_interval` later: their
+  // last use is kept to that).
+  std::chrono::seconds idle_timeout{300};
+  // How often, at most, a session's last-used time is written.
+  std::chrono::seconds touch_interval{60};
+  size_t max_sessions = 1000;                  // the least recently used goes past this
   size_t max_chunk_bytes = 256 * 1024 * 1024;  // decompressed push chunk limit
   size_t max_challenges = 10000;               // open challenges; the oldest goes
   std::chrono::seconds challenge_ttl{60};
@@ -54,8 +73,10 @@ struct SyncServerOptions {
 
 class SyncServer {
  public:
-  // `executor` runs prefetches; may be null (then chunks are built on demand).
-  // `keyring` may be null: then certificate sessions are refused.
+  // `executor` runs prefetches and writes of last-used times; may be null
+  // (then chunks are built on demand, and the writes made in the request).
+  // `keyring` may be null: then certificate sessions are refused. Times
+  // come from the store's clock.
   SyncServer(Store& store, http::Executor* executor, auth::Keyring* keyring,
              SyncServerOptions options = {});
   ~SyncServer();
@@ -76,7 +97,6 @@ class SyncServer {
 
  private:
   struct Session;
-  struct Challenge;
   http::Response NewChallenge(const http::Request& request);
   // POST .../sessions/ID/revocations: those the client knows and the
   // server did not (at the handshake the digests differed).
@@ -90,16 +110,32 @@ class SyncServer {
   http::Response Push(Session& session, const http::Request& request);
   // POST .../sessions/ID/records: records by name (ParseNamesRequest).
   http::Response Named(Session& session, const http::Request& request);
-  std::shared_ptr<Session> Find(const std::string& id);
+  // The session `id` as its row in the store says (null when it ended,
+  // expired or never was), from memory or rebuilt from the row. Errors:
+  // the store's, and a row that no longer makes a session (Rebuild).
+  Result<std::shared_ptr<Session>> Find(const std::string& id);
+  // A session from its row: the handshake's outcome, streams and all.
+  // Errors: Corruption (a row this braid cannot read), Conflict (a
+  // collection's policy became one-way since a two-way session opened).
+  Result<std::shared_ptr<Session>> Rebuild(const std::string& id, const SyncSessionRow& row);
+  // Keeps `session` in memory, least recently used out past max_sessions.
+  std::shared_ptr<Session> Cache(std::shared_ptr<Session> session);
+  // Writes the session's last use, `now_ms`, when the row's (`used_ms`) is
+  // older than touch_interval and this process has not written it since.
+  void Touch(Session& session, int64_t used_ms, int64_t now_ms);
+  // Ends the session everywhere: its row goes, and this process forgets it.
   void Drop(const std::string& id);
+  // Sessions last used before this are expired.
+  int64_t ExpiredBefore(int64_t now_ms) const;
 
   Store& store_;
   http::Executor* executor_;
   SyncServerOptions options_;
   Mutex mu_;
+  // The sessions this process has served lately (their rows are in the
+  // store): by id.
   std::map<std::string, std::shared_ptr<Session>> sessions_ GUARDED_BY(mu_);
   auth::Keyring* keyring_;
-  std::map<std::string, std::unique_ptr<Challenge>> challenges_ GUARDED_BY(mu_);
 };
 
 }  // namespace braid::repl

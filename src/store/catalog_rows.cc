@@ -38,4 +38,41 @@ Result<std::vector<Reference>> DecodeReferences(std::string_view collection,
 
 Result<Record> DecodeHeld(std::string_view wire) { return ParseWireRecord(json::Value(wire)); }
 
+std::string EndsJson(const std::vector<std::pair<InstanceId, uint64_t>>& ends) {
+  std::string out;
+  json::Writer w(&out);
+  w.BeginObject();
+  for (const auto& [origin, end] : ends) w.Key(origin.Hex()).Uint(end);
+  w.EndObject();
+  return out;
+}
+
+Result<std::vector<std::pair<InstanceId, uint64_t>>> DecodeEnds(std::string_view text) {
+  auto bad = [] { return Status::Corruption("a session's stream ends are not readable"); };
+  if (!json::Validate(text, nullptr).ok()) return bad();
+  const json::Value v(text);
+  if (!v.IsObject()) return bad();
+  std::vector<std::pair<InstanceId, uint64_t>> out;
+  bool ok = true;
+  v.ForEachMember([&](std::string_view key, json::Value end) {
+    auto id = InstanceId::FromHex(key);
+    const auto n = end.AsInt64();
+    if (!id.ok() || !n || *n < 0 || (!out.empty() && !(out.back().first < *id))) {
+      ok = false;
+      return false;
+    }
+    out.emplace_back(*id, static_cast<uint64_t>(*n));
+    return true;
+  });
+  if (!ok) return bad();
+  return out;
+}
+
+Result<VersionVector> DecodeSessionVector(std::string_view json) {
+  auto vv = VersionVectorFromJson(json);
+  if (!vv.ok())
+    return Status::Corruption("a session's FSIC is not readable: " + vv.status().message());
+  return vv;
+}
+
 }  // namespace braid

@@ -1,5 +1,6 @@
 // The settings rows every backend keeps (remotes, tokens, users,
-// certificates, collections' references, held versions; internal): their
+// certificates, collections' references, held versions, replication
+// sessions and challenges; internal): their
 // stored text forms and decoders, written once so that the backends agree.
 //
 // A decoder reads one row through Text(col), Int(col) and IsNull(col) (a
@@ -9,8 +10,10 @@
 #ifndef BRAID_STORE_CATALOG_ROWS_H_
 #define BRAID_STORE_CATALOG_ROWS_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "braid/catalog.h"
@@ -24,6 +27,10 @@
 #define BRAID_TOKEN_COLUMNS "name, created_at, role, scope"
 #define BRAID_USER_COLUMNS "name, role, scope, password, created_at, source"
 #define BRAID_CERTIFICATE_COLUMNS "serial, issuer, text, signed_for, stored_at, key"
+#define BRAID_SYNC_SESSION_COLUMNS                                                              \
+  "key, owner, scope, chain, peer, direction, filter, chunk_size, codec, peer_fsic, own_fsic, " \
+  "ends, created_at, used_at"
+#define BRAID_CHALLENGE_COLUMNS "id, root, client_nonce, server_nonce, made_at"
 
 namespace braid {
 
@@ -38,6 +45,15 @@ Result<RemoteRules> DecodeRules(std::string_view remote, std::string_view json);
 Result<std::vector<Reference>> DecodeReferences(std::string_view collection, std::string_view json);
 // A held version from its stored wire form.
 Result<Record> DecodeHeld(std::string_view wire);
+
+// A session's stream ends as stored: a JSON object of instance ids (hex)
+// to counters, zeros included, in instance-id order.
+std::string EndsJson(const std::vector<std::pair<InstanceId, uint64_t>>& ends);
+// Errors: Corruption (not such an object).
+Result<std::vector<std::pair<InstanceId, uint64_t>>> DecodeEnds(std::string_view json);
+// A session's version vector as stored (VersionVectorToJson); Corruption
+// when it is not one.
+Result<VersionVector> DecodeSessionVector(std::string_view json);
 
 template <typename Row>
 Result<Remote> DecodeRemote(const Row& row) {
@@ -90,6 +106,37 @@ CertificateRow DecodeCertificate(const Row& row) {
   c.signed_for.assign(row.Text(3));
   c.stored_ms = row.Int(4);
   c.key.assign(row.Text(5));
+  return c;
+}
+
+template <typename Row>
+Result<SyncSessionRow> DecodeSyncSession(const Row& row) {
+  SyncSessionRow s;
+  s.key.assign(row.Text(0));
+  s.owner.assign(row.Text(1));
+  s.scope = DecodeFilter(row.Text(2));
+  if (!row.IsNull(3)) s.chain.assign(row.Text(3));
+  BRAID_ASSIGN_OR_RETURN(s.peer, InstanceId::FromBytes(row.Blob(4)));
+  BRAID_ASSIGN_OR_RETURN(s.direction, ParseDirection(row.Text(5)));
+  s.filter = DecodeFilter(row.Text(6));
+  s.chunk_size = static_cast<size_t>(row.Int(7));
+  s.codec.assign(row.Text(8));
+  BRAID_ASSIGN_OR_RETURN(s.peer_fsic, DecodeSessionVector(row.Text(9)));
+  BRAID_ASSIGN_OR_RETURN(s.own_fsic, DecodeSessionVector(row.Text(10)));
+  BRAID_ASSIGN_OR_RETURN(s.ends, DecodeEnds(row.Text(11)));
+  s.created_ms = row.Int(12);
+  s.used_ms = row.Int(13);
+  return s;
+}
+
+template <typename Row>
+ChallengeRow DecodeChallenge(const Row& row) {
+  ChallengeRow c;
+  c.id.assign(row.Text(0));
+  c.root.assign(row.Text(1));
+  c.client_nonce = row.Blob(2);
+  c.server_nonce = row.Blob(3);
+  c.made_ms = row.Int(4);
   return c;
 }
 

@@ -321,6 +321,74 @@ Status RecordWriter::RevokeToken(std::string_view name) {
   return Status::OK();
 }
 
+// Sessions and challenges are written by the replication server, not by
+// users; the checks keep a bug there from storing rows no reader can use.
+Status RecordWriter::PutSyncSession(const SyncSessionRow& session) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  if (!IsSha256Hex(session.key)) {
+    return Status::InvalidArgument("a session's key must be 64 lowercase hex digits");
+  }
+  if (session.owner.empty()) return Status::InvalidArgument("a session needs its owner");
+  if (session.chunk_size < 1 || session.chunk_size > kMaxChunkSize) {
+    return Status::InvalidArgument("a session's chunk size must be 1 to " +
+                                   std::to_string(kMaxChunkSize));
+  }
+  for (size_t i = 1; i < session.ends.size(); ++i) {
+    if (!(session.ends[i - 1].first < session.ends[i].first)) {
+      return Status::InvalidArgument("a session's stream ends must be in instance-id order");
+    }
+  }
+  auto added = rows_->PutSyncSession(session);
+  if (!added.ok()) return Poison(added.status());
+  if (!*added) return Status::AlreadyExists("a session of that id exists already");
+  return Status::OK();
+}
+
+Status RecordWriter::TouchSyncSession(std::string_view key, int64_t used_ms) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  return Poison(rows_->TouchSyncSession(key, used_ms));
+}
+
+Status RecordWriter::DeleteSyncSession(std::string_view key) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  return Poison(rows_->DeleteSyncSession(key));
+}
+
+Result<uint64_t> RecordWriter::ExpireSyncSessions(int64_t used_before_ms, size_t keep) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  auto n = rows_->ExpireSyncSessions(used_before_ms, keep);
+  if (!n.ok()) return Poison(n.status());
+  return n;
+}
+
+Status RecordWriter::PutChallenge(const ChallengeRow& challenge) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  if (!IsMd5Hex(challenge.id)) {  // the same form: 32 lowercase hex digits
+    return Status::InvalidArgument("a challenge's id must be 32 lowercase hex digits");
+  }
+  if (challenge.server_nonce.empty() || challenge.client_nonce.empty()) {
+    return Status::InvalidArgument("a challenge needs both nonces");
+  }
+  auto added = rows_->PutChallenge(challenge);
+  if (!added.ok()) return Poison(added.status());
+  if (!*added) return Status::AlreadyExists("a challenge of that id exists already");
+  return Status::OK();
+}
+
+Result<std::optional<ChallengeRow>> RecordWriter::TakeChallenge(std::string_view id) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  auto taken = rows_->TakeChallenge(id);
+  if (!taken.ok()) return Poison(taken.status());
+  return taken;
+}
+
+Result<uint64_t> RecordWriter::ExpireChallenges(int64_t made_before_ms, size_t keep) {
+  BRAID_RETURN_IF_ERROR(Usable());
+  auto n = rows_->ExpireChallenges(made_before_ms, keep);
+  if (!n.ok()) return Poison(n.status());
+  return n;
+}
+
 Status RecordWriter::Commit() {
   BRAID_RETURN_IF_ERROR(Usable());
   state_.hlc = hlc_.last();

@@ -74,6 +74,13 @@ class RecordWriter final : public WriteTransaction {
   Status PutRevocation(const RevocationRow& revocation) override;
   Status RecordStep(const StepRun& run) override;
   Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) override;
+  Status PutSyncSession(const SyncSessionRow& session) override;
+  Status TouchSyncSession(std::string_view key, int64_t used_ms) override;
+  Status DeleteSyncSession(std::string_view key) override;
+  Result<uint64_t> ExpireSyncSessions(int64_t used_before_ms, size_t keep) override;
+  Status PutChallenge(const ChallengeRow& challenge) override;
+  Result<std::optional<ChallengeRow>> TakeChallenge(std::string_view id) override;
+  Result<uint64_t> ExpireChallenges(int64_t made_before_ms, size_t keep) override;
   Status Commit() override;
 
  private:

@@ -13,6 +13,8 @@
 //   held      versions kept aside, by (collection, id, origin, counter)
 //   fsic      (partition prefix, origin) -> counter
 //   settings  policies, remotes, tokens, users, certificates, step runs
+//   sessions  the replication sessions peers have open, and the challenges
+//             of certificate sessions
 //   blob_refs the blobs each live record's "_attachments" names, and the
 //             blobs a write stopped naming
 // and the counters of the transaction (WriteCounters), read when it began
@@ -135,6 +137,19 @@ class RowTransaction {
   // dropped ones.
   virtual Status SetBlobRefs(int64_t rid, bool had, const std::vector<Attachment>& refs) = 0;
   virtual Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) = 0;
+
+  // Replication sessions and challenges (catalog.h). False when one of
+  // that key, or id, exists (nothing written).
+  virtual Result<bool> PutSyncSession(const SyncSessionRow& session) = 0;
+  virtual Status TouchSyncSession(std::string_view key, int64_t used_ms) = 0;
+  virtual Status DeleteSyncSession(std::string_view key) = 0;
+  // Those used before `used_before_ms`, then all but the `keep` used last;
+  // returns how many went. ExpireChallenges: the same, by made_ms.
+  virtual Result<uint64_t> ExpireSyncSessions(int64_t used_before_ms, size_t keep) = 0;
+  virtual Result<bool> PutChallenge(const ChallengeRow& challenge) = 0;
+  // Reads and deletes it.
+  virtual Result<std::optional<ChallengeRow>> TakeChallenge(std::string_view id) = 0;
+  virtual Result<uint64_t> ExpireChallenges(int64_t made_before_ms, size_t keep) = 0;
 
   // Writes the counters and makes every row written durable (as the
   // transaction's durability says) and visible at once. After a failed

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -682,6 +683,157 @@ TEST_P(StoreTest, AWriteWaitsForAnotherAtMostTheBusyTimeout) {
   ASSERT_TRUE((*after)->Put(Req("notes", "after", "{}")).ok());
   ASSERT_TRUE((*after)->Commit().ok());
   EXPECT_EQ(store.Stats()->live, 2u);
+}
+
+// Replication sessions (repl/server.h keeps them so that any process
+// serving the store goes on with them): what is put is what another handle
+// on the store reads back, field for field.
+SyncSessionRow Session(const std::string& key_digit, int64_t used_ms) {
+  SyncSessionRow s;
+  s.key = std::string(64, key_digit[0]);
+  s.owner = "token lab-b";
+  s.scope = {"lab_a", "lab_b:x"};
+  s.peer = *InstanceId::FromHex(std::string(32, 'b'));
+  s.direction = Direction::kBoth;
+  s.filter = {"lab_a"};
+  s.chunk_size = 2500;
+  s.codec = "zstd";
+  s.peer_fsic.Set(*InstanceId::FromHex(std::string(32, 'b')), 7);
+  s.peer_fsic.Set(*InstanceId::FromHex(std::string(32, 'c')), 3);
+  s.own_fsic.Set(*InstanceId::FromHex(std::string(32, 'a')), 12);
+  // Instances without a stream here are kept too (a position may name one).
+  s.ends = {{*InstanceId::FromHex(std::string(32, 'a')), 12},
+            {*InstanceId::FromHex(std::string(32, 'b')), 0},
+            {*InstanceId::FromHex(std::string(32, 'c')), 5}};
+  s.created_ms = used_ms - 1000;
+  s.used_ms = used_ms;
+  return s;
+}
+
+Status InTxn(Store& store, const std::function<Status(WriteTransaction&)>& work) {
+  BRAID_ASSIGN_OR_RETURN(auto txn, store.BeginWrite());
+  BRAID_RETURN_IF_ERROR(work(*txn));
+  return txn->Commit();
+}
+
+TEST_P(StoreTest, SyncSessionsAreReadBackByEveryHandleUntilTheyEnd) {
+  SyncSessionRow credentials = Session("1", 5000);
+  SyncSessionRow certificate = Session("2", 6000);
+  certificate.owner = "certificate 3f3f";
+  certificate.scope.clear();
+  certificate.chain = R"([{"serial":"3f3f"}])";
+  certificate.direction = Direction::kPull;
+  certificate.filter.clear();
+  certificate.codec = "identity";
+  certificate.peer_fsic = VersionVector();
+  ASSERT_TRUE(InTxn(*store_, [&](WriteTransaction& txn) -> Status {
+                BRAID_RETURN_IF_ERROR(txn.PutSyncSession(credentials));
+                return txn.PutSyncSession(certificate);
+              }).ok());
+  auto other = Open();  // as another process would
+  ASSERT_NE(other, nullptr);
+  for (const SyncSessionRow& want : {credentials, certificate}) {
+    auto got = other->GetSyncSession(want.key);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ(**got, want);
+  }
+  auto none = other->GetSyncSession(std::string(64, '9'));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  // A key is used once.
+  EXPECT_EQ(
+      InTxn(*other, [&](WriteTransaction& txn) { return txn.PutSyncSession(credentials); }).code(),
+      Code::kAlreadyExists);
+  SyncSessionRow bad = Session("3", 1);
+  bad.key = "not-a-digest";
+  EXPECT_EQ(InTxn(*other, [&](WriteTransaction& txn) { return txn.PutSyncSession(bad); }).code(),
+            Code::kInvalidArgument);
+  // The last use only moves forward.
+  ASSERT_TRUE(InTxn(*other, [&](WriteTransaction& txn) -> Status {
+                BRAID_RETURN_IF_ERROR(txn.TouchSyncSession(credentials.key, 9000));
+                return txn.TouchSyncSession(certificate.key, 100);
+              }).ok());
+  EXPECT_EQ((*store_->GetSyncSession(credentials.key))->used_ms, 9000);
+  EXPECT_EQ((*store_->GetSyncSession(certificate.key))->used_ms, 6000);
+  // Ended by one handle, gone for every one; ending it again is no error.
+  ASSERT_TRUE(InTxn(*store_, [&](WriteTransaction& txn) -> Status {
+                BRAID_RETURN_IF_ERROR(txn.DeleteSyncSession(certificate.key));
+                BRAID_RETURN_IF_ERROR(txn.DeleteSyncSession(certificate.key));
+                return txn.TouchSyncSession(certificate.key, 99999);  // nothing to touch
+              }).ok());
+  EXPECT_FALSE(other->GetSyncSession(certificate.key)->has_value());
+  EXPECT_TRUE(other->GetSyncSession(credentials.key)->has_value());
+}
+
+TEST_P(StoreTest, ExpiringSessionsRemovesTheUnusedThenTheLeastRecentlyUsed) {
+  ASSERT_TRUE(InTxn(*store_, [&](WriteTransaction& txn) -> Status {
+                for (int i = 1; i <= 6; ++i) {
+                  BRAID_RETURN_IF_ERROR(txn.PutSyncSession(Session(std::to_string(i), i * 1000)));
+                }
+                return Status::OK();
+              }).ok());
+  uint64_t removed = 0;
+  // Used before 2,500: sessions 1 and 2. Then all but the 3 used last: 3.
+  ASSERT_TRUE(InTxn(*store_, [&](WriteTransaction& txn) -> Status {
+                BRAID_ASSIGN_OR_RETURN(removed, txn.ExpireSyncSessions(2500, 3));
+                return Status::OK();
+              }).ok());
+  EXPECT_EQ(removed, 3u);
+  for (int i = 1; i <= 6; ++i) {
+    auto got = store_->GetSyncSession(Session(std::to_string(i), 0).key);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->has_value(), i >= 4) << i;
+  }
+  ASSERT_TRUE(InTxn(*store_, [&](WriteTransaction& txn) -> Status {
+                BRAID_ASSIGN_OR_RETURN(removed, txn.ExpireSyncSessions(0, 100));
+                return Status::OK();
+              }).ok());
+  EXPECT_EQ(removed, 0u);
+}
+
+TEST_P(StoreTest, AChallengeIsTakenOnce) {
+  ChallengeRow c;
+  c.id = std::string(32, 'a');
+  c.root = std::string(32, 'f');
+  c.client_nonce = std::string("\0\x01\xff client", 10);  // bytes, not text
+  c.server_nonce = std::string(32, '\x80');
+  c.made_ms = 1000;
+  ChallengeRow later = c;
+  later.id = std::string(32, 'b');
+  later.made_ms = 2000;
+  ASSERT_TRUE(InTxn(*store_, [&](WriteTransaction& txn) -> Status {
+                BRAID_RETURN_IF_ERROR(txn.PutChallenge(c));
+                return txn.PutChallenge(later);
+              }).ok());
+  EXPECT_EQ(InTxn(*store_, [&](WriteTransaction& txn) { return txn.PutChallenge(c); }).code(),
+            Code::kAlreadyExists);
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  std::optional<ChallengeRow> taken, again;
+  ASSERT_TRUE(InTxn(*other, [&](WriteTransaction& txn) -> Status {
+                BRAID_ASSIGN_OR_RETURN(taken, txn.TakeChallenge(c.id));
+                BRAID_ASSIGN_OR_RETURN(again, txn.TakeChallenge(c.id));
+                return Status::OK();
+              }).ok());
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(*taken, c);
+  EXPECT_FALSE(again.has_value());
+  // A rolled back take leaves the challenge.
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    auto t = (*txn)->TakeChallenge(later.id);
+    ASSERT_TRUE(t.ok() && t->has_value());
+  }
+  uint64_t removed = 0;
+  ASSERT_TRUE(InTxn(*store_, [&](WriteTransaction& txn) -> Status {
+                BRAID_ASSIGN_OR_RETURN(removed, txn.ExpireChallenges(2001, 10));
+                BRAID_ASSIGN_OR_RETURN(taken, txn.TakeChallenge(later.id));
+                return Status::OK();
+              }).ok());
+  EXPECT_EQ(removed, 1u);
+  EXPECT_FALSE(taken.has_value());
 }
 
 TEST_P(StoreTest, OpeningAMissingStoreWithoutCreateFails) {

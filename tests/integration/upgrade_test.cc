@@ -1,7 +1,8 @@
 // Stores written by earlier braid releases open with today's code and keep
 // everything: tests/fixtures/vN/store.db was written by the braid of schema N
 // (tests/fixtures/make-fixture), with expected.json, its contents as that
-// braid read them (tests/support/store_dump.h).
+// braid read them (tests/support/store_dump.h); tests/fixtures/pg-vN/store.sql
+// is a PostgreSQL store of schema N (tests/fixtures/make-pg-fixture).
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -12,8 +13,13 @@
 #include <fstream>
 #include <sstream>
 
+#include <thread>
+
 #include "braid/store.h"
+#include "pg/conn.h"
+#include "store/postgres/schema.h"
 #include "store/sqlite/schema.h"
+#include "tests/support/pg_server.h"
 #include "tests/support/server.h"
 #include "tests/support/store_dump.h"
 #include "tests/support/temp_dir.h"
@@ -433,6 +439,196 @@ TEST(UpgradeTest, V6RemotesGetNoRulesAndKeepEverythingElse) {
   auto policy = store->Policy("docs");
   ASSERT_TRUE(policy.ok());
   EXPECT_EQ(*policy, ConflictPolicy::kMerge);
+}
+
+// Schema 8 keeps the replication sessions peers have open (and the
+// challenges of certificate sessions): none after the upgrade; what schema
+// 7 added (rules, references, marks, users' source) stays.
+TEST(UpgradeTest, V7RemotesKeepTheirRulesAndSessionsCanBeKept) {
+  testing::TempDir dir;
+  const std::string path = InstallFixture("v7", dir);
+  auto store = Open(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sync_sessions"), 0);
+  EXPECT_EQ(RawInt(path, "SELECT count(*) FROM sync_challenges"), 0);
+  auto remote = store->GetRemote("cr");
+  ASSERT_TRUE(remote.ok() && remote->has_value());
+  EXPECT_EQ((*remote)->rules.prefix, "c_");
+  EXPECT_EQ((*remote)->rules.skip, (std::vector<std::string>{"people"}));
+  EXPECT_EQ((*remote)->rules.prefixable, (std::vector<std::string>{"docs"}));
+  EXPECT_EQ((*remote)->rules.auto_sync.period_seconds, 3600);
+  auto refs = store->References();
+  ASSERT_TRUE(refs.ok());
+  ASSERT_EQ(refs->size(), 1u);
+  EXPECT_EQ((*refs)[0].first, "docs");
+  EXPECT_EQ((*refs)[0].second[0].target, "people");
+  auto marks = store->Marks("cr", MarkKind::kPull);
+  ASSERT_TRUE(marks.ok());
+  EXPECT_FALSE(marks->empty());
+  auto prefixed = store->Get("docs", "c_c3");
+  ASSERT_TRUE(prefixed.ok() && prefixed->has_value());
+  auto referenced = store->Get("people", "p1");
+  ASSERT_TRUE(referenced.ok() && referenced->has_value());
+  // The new tables take rows.
+  SyncSessionRow session;
+  session.key = std::string(64, 'a');
+  session.owner = "token fixture";
+  session.peer = *InstanceId::FromHex(std::string(32, 'e'));
+  session.chunk_size = 500;
+  session.codec = "identity";
+  session.ends = {{store->instance_id(), 3}};
+  session.created_ms = session.used_ms = 1;
+  {
+    auto txn = store->BeginWrite(Durability::kFull);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->PutSyncSession(session).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto got = store->GetSyncSession(session.key);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, session);
+}
+
+// The PostgreSQL backend's stores upgrade too: a schema-7 store (written by
+// the backend's first release) opens, gets schema 8, and keeps everything.
+class PgUpgradeTest : public ::testing::Test {
+ protected:
+  // A database holding tests/fixtures/pg-v7.
+  void SetUp() override {
+    auto conn = pg::Conn::Open(db_.uri());
+    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+    const Status loaded = (*conn)->Exec(ReadFile(std::string(BRAID_FIXTURES) + "/pg-v7/store.sql"));
+    ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+    ASSERT_EQ(Schema(), 7);
+  }
+  std::string Fixture(const std::string& name) {
+    std::string text = ReadFile(std::string(BRAID_FIXTURES) + "/pg-v7/" + name);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }
+  // meta's schema, and whether the sessions table is there, read with libpq.
+  int64_t Schema() {
+    auto conn = pg::Conn::Open(db_.uri());
+    EXPECT_TRUE(conn.ok());
+    auto rows = (*conn)->Query("SELECT value FROM meta WHERE key = 'schema'");
+    EXPECT_TRUE(rows.ok() && rows->size() == 1);
+    return std::stoll(std::string(rows->Text(0, 0)));
+  }
+  bool HasSessions() {
+    auto conn = pg::Conn::Open(db_.uri());
+    EXPECT_TRUE(conn.ok());
+    auto rows = (*conn)->Query("SELECT to_regclass('sync_sessions') IS NOT NULL");
+    EXPECT_TRUE(rows.ok());
+    return rows->Bool(0, 0);
+  }
+  void ExpectFixtureContents(Store& store) {
+    EXPECT_EQ(store.instance_id().Hex(), Fixture("instance.txt"));
+    auto n1 = store.Get("notes", "n1");
+    ASSERT_TRUE(n1.ok() && n1->has_value());
+    EXPECT_EQ((*n1)->body, R"({"title":"first, edited"})");
+    EXPECT_EQ((*n1)->parent, std::optional<std::string>("f1"));
+    auto n2 = store.Get("notes", "n2");
+    ASSERT_TRUE(n2.ok() && n2->has_value());
+    EXPECT_EQ((*n2)->partition, "lab_a");
+    auto n3 = store.Get("notes", "n3");
+    ASSERT_TRUE(n3.ok() && n3->has_value());
+    EXPECT_TRUE((*n3)->deleted);
+    auto stats = store.Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->schema_version, postgres::kPgSchemaVersion);
+    EXPECT_EQ(stats->counter, 5u);
+    EXPECT_EQ(stats->last_seq, 5u);
+    EXPECT_EQ(stats->live, 2u);
+    EXPECT_EQ(stats->deleted, 1u);
+    auto remote = store.GetRemote("peer");
+    ASSERT_TRUE(remote.ok() && remote->has_value());
+    EXPECT_EQ((*remote)->filter, (std::vector<std::string>{"lab_a"}));
+    EXPECT_EQ((*remote)->token, "peer-token");
+    auto policy = store.Policy("lwwc");
+    ASSERT_TRUE(policy.ok());
+    EXPECT_EQ(*policy, ConflictPolicy::kLww);
+    auto tokens = store.ListTokens();
+    ASSERT_TRUE(tokens.ok());
+    ASSERT_EQ(tokens->size(), 1u);
+    EXPECT_EQ((*tokens)[0].name, "fixture");
+  }
+
+  testing::TestDatabase db_{"pg_v7"};
+};
+
+TEST_F(PgUpgradeTest, ASchema7StoreIsUpgradedAndKeepsEverything) {
+  EXPECT_FALSE(HasSessions());
+  // Processes opening the old store at once: one upgrades, the others wait
+  // for it under the lock, then find nothing to do.
+  std::vector<std::unique_ptr<Store>> stores(3);
+  std::vector<std::thread> threads;
+  for (auto& store : stores) {
+    threads.emplace_back([&] {
+      auto opened = Store::Open(db_.uri(), StoreOptions());
+      EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+      if (opened.ok()) store = std::move(*opened);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& store : stores) ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Schema(), postgres::kPgSchemaVersion);
+  EXPECT_TRUE(HasSessions());
+  ExpectFixtureContents(*stores[0]);
+  // The new tables take rows, which every process reads.
+  SyncSessionRow session;
+  session.key = std::string(64, 'b');
+  session.owner = "token fixture";
+  session.peer = *InstanceId::FromHex(std::string(32, 'e'));
+  session.chunk_size = 500;
+  session.codec = "zstd";
+  session.created_ms = session.used_ms = 1;
+  {
+    auto txn = stores[1]->BeginWrite();
+    ASSERT_TRUE(txn.ok()) << txn.status().ToString();
+    ASSERT_TRUE((*txn)->PutSyncSession(session).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto got = stores[2]->GetSyncSession(session.key);
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+  EXPECT_EQ(**got, session);
+  stores.clear();
+  // Opened again, nothing is left to do and nothing changed.
+  auto again = Store::Open(db_.uri(), StoreOptions());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ExpectFixtureContents(**again);
+}
+
+// An upgrade killed inside its transaction leaves schema 7 whole (DDL is
+// transactional in PostgreSQL); the next open upgrades.
+TEST_F(PgUpgradeTest, AnUpgradeKilledMidwayLeavesSchema7Whole) {
+  testing::TempDir dir;
+  const auto killed =
+      testing::Run({"/usr/bin/env", "BRAID_FAILPOINTS=migrate=1", testing::BraidBin(), "--data",
+                    dir.File("data"), "init", "--no-admin", "--store", db_.uri()});
+  EXPECT_EQ(killed.exit_code, 128 + 9) << killed.err;
+  EXPECT_NE(killed.err.find("upgrading the store from schema 7 to 8"), std::string::npos)
+      << killed.err;
+  EXPECT_EQ(Schema(), 7);
+  EXPECT_FALSE(HasSessions());
+  auto store = Store::Open(db_.uri(), StoreOptions());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(Schema(), postgres::kPgSchemaVersion);
+  ExpectFixtureContents(**store);
+}
+
+// A store of a newer braid is refused, naming both schemas.
+TEST_F(PgUpgradeTest, AStoreOfANewerBraidIsRefused) {
+  {
+    auto conn = pg::Conn::Open(db_.uri());
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE((*conn)->Exec("UPDATE meta SET value = '99' WHERE key = 'schema'").ok());
+  }
+  auto store = Store::Open(db_.uri(), StoreOptions());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kCorruption);
+  EXPECT_NE(store.status().message().find("schema 99"), std::string::npos)
+      << store.status().ToString();
+  EXPECT_EQ(Schema(), 99);
 }
 
 }  // namespace braid

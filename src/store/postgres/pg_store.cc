@@ -102,7 +102,8 @@ Status PgStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
     }
     // One creator at a time: a second process waits for the first, then
     // finds the store made.
-    BRAID_RETURN_IF_ERROR(conn.Exec("BEGIN; SELECT pg_advisory_xact_lock(4242424242)"));
+    BRAID_RETURN_IF_ERROR(
+        conn.Exec("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kPgSchemaLock) + ")"));
     auto create = [&]() -> Status {
       BRAID_ASSIGN_OR_RETURN(version, schema_version());
       if (version != 0) return Status::OK();
@@ -139,6 +140,9 @@ Status PgStore::Initialize() NO_THREAD_SAFETY_ANALYSIS {
       (void)conn.Exec("ROLLBACK");
       return s.WithContext("creating the store");
     }
+  }
+  if (version < kPgSchemaVersion) {
+    BRAID_ASSIGN_OR_RETURN(version, MigrateSchema(conn, where, version));
   }
   if (version > kPgSchemaVersion) {
     return Status::Corruption(where + " has schema " + std::to_string(version) +

@@ -35,6 +35,7 @@
 #include "store/change_listeners.h"
 #include "store/codec.h"
 #include "store/instance_cache.h"
+#include "store/postgres/schema.h"
 
 namespace braid::postgres {
 
@@ -126,6 +127,8 @@ class PgStore final : public Store {
   Result<std::vector<std::string>> BlobReaders(std::string_view sha256, size_t limit) override;
   Result<std::vector<std::string>> DroppedBlobs(size_t limit) override;
   Result<std::vector<StepRun>> StepRuns() override;
+  // Replication sessions (sessions.cc).
+  Result<std::optional<SyncSessionRow>> GetSyncSession(std::string_view key) override;
 
   // For PgRowTransaction and the other files of the backend.
   const StoreOptions& options() const { return options_; }
@@ -216,10 +219,6 @@ struct WriterUnlock {
 
 // Reads the state row (FOR UPDATE: `lock`).
 Result<StateRow> ReadState(pg::Conn& conn, bool lock = false);
-
-// The schema (schema.cc).
-inline constexpr int kPgSchemaVersion = 7;
-Status CreateSchema(pg::Conn& conn);
 
 // Begins a write transaction on `writer` (row_txn.cc).
 Result<std::unique_ptr<WriteTransaction>> NewWriteTransaction(PgStore* store, pg::Conn* writer,

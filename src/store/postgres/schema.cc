@@ -1,5 +1,5 @@
 // The PostgreSQL layout (docs/storage.md, "PostgreSQL"; keep the two in
-// step). It holds what SQLite's schema 7 holds, table for table, with
+// step). Its base holds what SQLite's schema 7 holds, table for table, with
 // PostgreSQL's types: text keys compare as bytes (COLLATE "C", the order
 // ids, cursors and pagination use), blobs are bytea. records.rid is
 // assigned by the write transaction from state.rid (it holds the state
@@ -7,9 +7,10 @@
 // their ids.
 //
 // Later layouts come as migrations numbered as SQLite's are (a change of
-// the store's semantics changes both backends at one schema version).
+// the store's semantics changes both backends at one schema version):
+// schema.h has the rules.
 
-#include "store/postgres/pg_store.h"
+#include "store/postgres/schema.h"
 
 namespace braid::postgres {
 namespace {
@@ -179,6 +180,43 @@ CREATE TABLE rule_marks(
 
 }  // namespace
 
-Status CreateSchema(pg::Conn& conn) { return conn.Exec(kSchema); }
+const PgMigration kPgMigrations[kPgMigrationCount] = {
+    {8,
+     "sync_sessions (the replication sessions peers have open, so that any process serving the "
+     "store goes on with them) and sync_challenges (the challenges of certificate sessions)",
+     R"sql(
+CREATE TABLE sync_sessions(
+  key        TEXT COLLATE "C" PRIMARY KEY,
+  owner      TEXT NOT NULL,
+  scope      TEXT NOT NULL,
+  chain      TEXT,
+  peer       BYTEA NOT NULL,
+  direction  TEXT NOT NULL,
+  filter     TEXT NOT NULL,
+  chunk_size BIGINT NOT NULL,
+  codec      TEXT NOT NULL,
+  peer_fsic  TEXT NOT NULL,
+  own_fsic   TEXT NOT NULL,
+  ends       TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  used_at    BIGINT NOT NULL
+);
+CREATE INDEX sync_sessions_by_use ON sync_sessions(used_at);
+CREATE TABLE sync_challenges(
+  id           TEXT COLLATE "C" PRIMARY KEY,
+  root         TEXT NOT NULL,
+  client_nonce BYTEA NOT NULL,
+  server_nonce BYTEA NOT NULL,
+  made_at      BIGINT NOT NULL
+);
+CREATE INDEX sync_challenges_by_age ON sync_challenges(made_at);
+)sql"},
+};
+
+Status CreateSchema(pg::Conn& conn) {
+  BRAID_RETURN_IF_ERROR(conn.Exec(kSchema));
+  for (const PgMigration& m : kPgMigrations) BRAID_RETURN_IF_ERROR(conn.Exec(m.sql));
+  return Status::OK();
+}
 
 }  // namespace braid::postgres

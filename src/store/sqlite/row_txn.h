@@ -11,7 +11,8 @@
 //
 // Files: row_txn.cc (begin, commit, records, versions, change log),
 // catalog.cc (held versions, FSIC, settings; and their reads), blob_refs.cc
-// (the blobs records name, mirror step runs; and their reads).
+// (the blobs records name, mirror step runs; and their reads), sessions.cc
+// (replication sessions and challenges; and their reads).
 
 #ifndef BRAID_STORE_SQLITE_ROW_TXN_H_
 #define BRAID_STORE_SQLITE_ROW_TXN_H_
@@ -73,6 +74,13 @@ class SqliteRowTransaction final : public RowTransaction {
   Status RecordStep(const StepRun& run) override;
   Status SetBlobRefs(int64_t rid, bool had, const std::vector<Attachment>& refs) override;
   Status ForgetDroppedBlobs(const std::vector<std::string>& sha256s) override;
+  Result<bool> PutSyncSession(const SyncSessionRow& session) override;
+  Status TouchSyncSession(std::string_view key, int64_t used_ms) override;
+  Status DeleteSyncSession(std::string_view key) override;
+  Result<uint64_t> ExpireSyncSessions(int64_t used_before_ms, size_t keep) override;
+  Result<bool> PutChallenge(const ChallengeRow& challenge) override;
+  Result<std::optional<ChallengeRow>> TakeChallenge(std::string_view id) override;
+  Result<uint64_t> ExpireChallenges(int64_t made_before_ms, size_t keep) override;
   Status Commit(const WriteCounters& after) override;
 
  private:

@@ -226,6 +226,40 @@ CREATE TABLE rule_marks(
   PRIMARY KEY (remote, kind, origin)
 ) WITHOUT ROWID;
 )sql"},
+    {8,
+     "sync_sessions (the replication sessions peers have open, so that any process serving the "
+     "store, or this one restarted, goes on with them) and sync_challenges (the challenges of "
+     "certificate sessions)",
+     R"sql(
+-- A session a peer opened (docs/protocol.md, "Session"): what its handshake
+-- settled and the bounds of its pull streams, read then.
+CREATE TABLE sync_sessions(
+  key        TEXT PRIMARY KEY,  -- SHA-256 (hex) of the session's id, a credential
+  owner      TEXT NOT NULL,     -- who opened it: "token lab-b", "certificate <serial>"
+  scope      TEXT NOT NULL,     -- JSON array: the opener's partition scope; [] = every partition
+  chain      TEXT,              -- a certificate session's chain (JSON array); NULL otherwise
+  peer       BLOB NOT NULL,     -- the peer's 16-byte instance id
+  direction  TEXT NOT NULL,     -- pull, push, both
+  filter     TEXT NOT NULL,     -- JSON array of partition prefixes; [] = everything
+  chunk_size INTEGER NOT NULL,
+  codec      TEXT NOT NULL,     -- identity, zstd, gzip
+  peer_fsic  TEXT NOT NULL,     -- the peer's FSIC for the filter: {"<hex>": counter}
+  own_fsic   TEXT NOT NULL,     -- this store's FSIC for the filter at the handshake
+  ends       TEXT NOT NULL,     -- {"<hex>": counter}: each instance known then, where its stream ended
+  created_at INTEGER NOT NULL,  -- ms
+  used_at    INTEGER NOT NULL   -- ms; written at most about once a minute
+);
+CREATE INDEX sync_sessions_by_use ON sync_sessions(used_at);
+-- A challenge of a certificate session's handshake: used once, within a minute.
+CREATE TABLE sync_challenges(
+  id           TEXT PRIMARY KEY,  -- 32 hex digits
+  root         TEXT NOT NULL,     -- the dataset's root serial the client named
+  client_nonce BLOB NOT NULL,
+  server_nonce BLOB NOT NULL,
+  made_at      INTEGER NOT NULL   -- ms
+) WITHOUT ROWID;
+CREATE INDEX sync_challenges_by_age ON sync_challenges(made_at);
+)sql"},
 };
 
 }  // namespace braid::sqlite

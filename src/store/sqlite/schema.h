@@ -28,7 +28,7 @@ struct Migration {
   const char* what;
   const char* sql;
 };
-inline constexpr int kMigrationCount = 6;
+inline constexpr int kMigrationCount = 7;
 extern const Migration kMigrations[kMigrationCount];  // kMigrations[i].to == i + 2
 
 // The schema this braid writes.

@@ -112,6 +112,8 @@ class SqliteStore final : public Store {
   Result<std::vector<std::string>> BlobReaders(std::string_view sha256, size_t limit) override;
   Result<std::vector<std::string>> DroppedBlobs(size_t limit) override;
   Result<std::vector<StepRun>> StepRuns() override;
+  // Replication sessions (sessions.cc).
+  Result<std::optional<SyncSessionRow>> GetSyncSession(std::string_view key) override;
   Result<std::vector<Record>> HeldVersions(std::string_view collection,
                                            std::string_view id) override;
   // HeldVersions on a given connection (the writer's, inside a transaction).
