@@ -57,6 +57,7 @@ bench: build
 	@$(BUILD)/bench/bulk_write_bench
 	@$(BUILD)/bench/delta_bench --braid $(BUILD)/braid
 	@$(BUILD)/bench/sync_bench --braid $(BUILD)/braid
+	@$(BUILD)/bench/pg_bench --braid $(BUILD)/braid
 	@$(BUILD)/bench/load_bench
 	@$(BUILD)/bench/cert_bench --braid $(BUILD)/braid
 	@$(BUILD)/bench/micro_bench --benchmark_format=console

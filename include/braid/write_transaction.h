@@ -65,6 +65,14 @@ enum class BodyForm {
                 // limit: Apply checks only what depends on the store
 };
 
+// The message of the Conflict a Prefetch(..., assume_new) transaction fails
+// with when a record it took for new exists.
+inline constexpr std::string_view kAssumedNewConflict =
+    "a record taken for new exists already (the chunk is applied again, looking records up)";
+inline bool IsAssumedNewConflict(const Status& s) {
+  return s.code() == Code::kConflict && s.message().find(kAssumedNewConflict) != std::string::npos;
+}
+
 class WriteTransaction {
  public:
   // Aborts unless Commit() succeeded.
@@ -93,12 +101,19 @@ class WriteTransaction {
   }
 
   // A hint: the records of `names` (collection, id) are about to be
-  // applied or written (a replication chunk). A backend that pays a round
-  // trip per lookup (PostgreSQL) reads them all in one query; others do
-  // nothing. Errors: storage errors.
-  virtual Status Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& names) {
+  // applied (a replication chunk). A backend that pays a round trip per
+  // lookup (PostgreSQL) reads them all in one query and returns how many
+  // exist; others do nothing and return 0. With `assume_new` (a session
+  // whose chunks bring only new records, as an initial pull), nothing is
+  // read: records not written in this transaction are taken for new, and
+  // should one exist the transaction fails, at the latest at Commit(), with
+  // a Conflict that IsAssumedNewConflict() recognizes; the caller then
+  // applies the chunk again without it. Errors: storage errors.
+  virtual Result<size_t> Prefetch(
+      const std::vector<std::pair<std::string_view, std::string_view>>& names, bool assume_new) {
     (void)names;
-    return Status::OK();
+    (void)assume_new;
+    return size_t{0};
   }
 
   // Raises this store's FSIC for each partition prefix ("" = everything) to at

@@ -689,7 +689,6 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
   if (text_.capacity() > kKeepTextBytes) std::string().swap(text_);
   text_.clear();
   BRAID_RETURN_IF_ERROR(Decompress(codec, body, &text_, max_text_bytes).WithContext("chunk"));
-  reading_ = std::make_unique<ReadingThread>();
   // Records are checked as they are read, as Apply would check them, so
   // that work is mostly off this thread; Apply then checks only what
   // depends on the store (BodyForm::kChecked).
@@ -699,15 +698,20 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
     // Named as ApplyRecord names what Apply refuses.
     return s.ok() ? s : s.WithContext("record " + r.collection + "/" + r.id + " from " + peer);
   };
-  reading_->batches = std::make_unique<BatchReader>(text_, check, read_hooks_);
-  BatchReader& batches = *reading_->batches;
-  // A helper: at a lower priority it uses only spare CPU, and when it has
-  // none ready this thread reads the batches itself.
-  reading_->thread = std::jthread([&batches] {
-    LowerThisThreadPriority();
-    batches.ReadAhead();
-  });
-  auto apply = [&]() -> Result<Applied> {
+  auto start_reading = [&]() -> BatchReader& {
+    reading_.reset();
+    reading_ = std::make_unique<ReadingThread>();
+    reading_->batches = std::make_unique<BatchReader>(text_, check, read_hooks_);
+    BatchReader& batches = *reading_->batches;
+    // A helper: at a lower priority it uses only spare CPU, and when it has
+    // none ready this thread reads the batches itself.
+    reading_->thread = std::jthread([&batches] {
+      LowerThisThreadPriority();
+      batches.ReadAhead();
+    });
+    return batches;
+  };
+  auto apply = [&](BatchReader& batches) -> Result<Applied> {
     Applied out;
     BRAID_ASSIGN_OR_RETURN(auto txn, store_->BeginWrite(Durability::kNormal));
     size_t index = 0;
@@ -718,10 +722,12 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
       BRAID_ASSIGN_OR_RETURN(BatchReader::Batch batch, batches.Take());
       if (batch.records.empty()) break;
       if (rules_ == nullptr) {
-        // One lookup for the batch where a lookup costs a round trip.
+        // One lookup for the batch where a lookup costs a round trip; none
+        // once the session's records have all been new (an initial pull).
         names.clear();
         for (const Record& r : batch.records) names.emplace_back(r.collection, r.id);
-        BRAID_RETURN_IF_ERROR(txn->Prefetch(names));
+        BRAID_ASSIGN_OR_RETURN(const size_t found, txn->Prefetch(names, assume_new_));
+        if (!assume_new_ && found == 0 && names.size() >= kAssumeNewAfter) assume_new_ = true;
       }
       for (const Record& r : batch.records) {
         BRAID_RETURN_IF_ERROR(CheckRecord(r, index++));
@@ -743,8 +749,19 @@ Result<StreamReceiver::Applied> StreamReceiver::ApplyText(std::string_view body,
     out.pending = envelope.pending;
     return out;
   };
-  auto result = apply();
-  batches.Stop();
+  BatchReader* batches = &start_reading();
+  auto result = apply(*batches);
+  batches->Stop();
+  if (!result.ok() && IsAssumedNewConflict(result.status())) {
+    // A record taken for new was here (written locally meanwhile, or the
+    // session's records stopped being new): nothing of the chunk was
+    // written; it is applied again with lookups, as the rest of the
+    // session will be.
+    assume_new_ = false;
+    batches = &start_reading();
+    result = apply(*batches);
+    batches->Stop();
+  }
   return result;
 }
 

@@ -260,6 +260,12 @@ class StreamReceiver {
   std::set<std::pair<std::string, std::string>> wanted_;
   // The floors the chunk being applied found (AdvanceAndCommit keeps them).
   std::map<InstanceId, uint64_t> chunk_floors_;
+  // Records are looked up in batches (WriteTransaction::Prefetch) until a
+  // batch of at least kAssumeNewAfter finds none there; from then on the
+  // session takes them for new, until a chunk finds one that is not (that
+  // chunk is applied again with lookups).
+  static constexpr size_t kAssumeNewAfter = 64;
+  bool assume_new_ = false;
   // The last chunk decompressed: its memory is reused by the next one.
   std::string text_;
   std::unique_ptr<ReadingThread> reading_;

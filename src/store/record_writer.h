@@ -47,9 +47,9 @@ class RecordWriter final : public WriteTransaction {
   using WriteTransaction::Apply;
   Result<ApplyResult> Apply(const Record& incoming, ConflictPolicy policy,
                             BodyForm body_form) override;
-  Status Prefetch(
-      const std::vector<std::pair<std::string_view, std::string_view>>& names) override {
-    return rows_->Prefetch(names);
+  Result<size_t> Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& names,
+                          bool assume_new) override {
+    return rows_->Prefetch(names, assume_new);
   }
   Status AdvanceFsic(const std::vector<std::string>& prefixes,
                      const std::vector<std::pair<InstanceId, uint64_t>>& counters) override;

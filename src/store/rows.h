@@ -68,9 +68,11 @@ class RowTransaction {
   virtual const WriteCounters& counters() const = 0;
 
   // WriteTransaction::Prefetch: the records the next calls will load.
-  virtual Status Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& names) {
+  virtual Result<size_t> Prefetch(
+      const std::vector<std::pair<std::string_view, std::string_view>>& names, bool assume_new) {
     (void)names;
-    return Status::OK();
+    (void)assume_new;
+    return size_t{0};
   }
   // The record named (collection, id), tombstones included, or nullopt.
   virtual Result<std::optional<StoredRecord>> Load(std::string_view collection,

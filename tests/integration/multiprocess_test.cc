@@ -261,6 +261,33 @@ TEST_F(MultiProcessTest, AnAttachmentPutThroughOneProcessIsServedByTheOthers) {
   }
 }
 
+// The instance's key is the database's: certificates any process signs
+// chain to one root, and certificate sessions work with every process.
+TEST_F(MultiProcessTest, EveryProcessSignsAsTheOneInstance) {
+  auto client = Client();
+  auto put = client->Put(servers_[2]->url() + "/api/v1/collections/notes/records/c1",
+                         R"({"body":{"v":1}})");
+  ASSERT_TRUE(put.ok() && put->status < 300);
+  const std::string peer = dir_.File("certpeer");
+  ASSERT_EQ(Braid(peer, {"init", "--no-admin"}).exit_code, 0);
+  std::set<std::string> roots;
+  for (size_t p : {0, 1}) {
+    const std::string name = "p" + std::to_string(p);
+    ASSERT_EQ(Braid(peer, {"remote", "add", name, servers_[p]->url()}).exit_code, 0);
+    const RunResult cert =
+        Braid(peer, {"--json", "cert", "request", name, "--user", "admin", "--password-file",
+                     dirs_[0] + "/admin-password", "--read", "*", "--write", "*"});
+    ASSERT_EQ(cert.exit_code, 0) << cert.err;
+    roots.insert(Ok(cert)["root"].get<std::string>());
+    const json s = Ok(Braid(peer, {"--json", "sync", name}));
+    EXPECT_TRUE(s.value("pulled", false)) << s.dump();
+  }
+  EXPECT_EQ(roots.size(), 1u) << "one root for the instance, whichever process signed";
+  const auto got = Store::Open(testing::StoreSpecOf(peer), StoreOptions());
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE((*got)->Get("notes", "c1")->has_value());
+}
+
 // `braid init --store` with what cannot be a store: a clear error, the
 // exit code of its kind, and nothing left in the directory.
 TEST(MultiProcessInitTest, BadStoreUrlsAreRefusedAndLeaveNothing) {

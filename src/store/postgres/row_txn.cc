@@ -70,11 +70,13 @@ std::string PgRowTransaction::Key(std::string_view collection, std::string_view 
   return key;
 }
 
-Status PgRowTransaction::Prefetch(
-    const std::vector<std::pair<std::string_view, std::string_view>>& names) {
+Result<size_t> PgRowTransaction::Prefetch(
+    const std::vector<std::pair<std::string_view, std::string_view>>& names, bool assume_new) {
   // What an earlier chunk read is not needed any more (and rows written
   // since are pending or were sent).
   fetched_.clear();
+  assume_new_ = assume_new;
+  if (assume_new) return size_t{0};
   pg::Array collections(pg::Array::Type::kText);
   pg::Array ids(pg::Array::Type::kText);
   std::vector<std::string> keys;
@@ -86,14 +88,18 @@ Status PgRowTransaction::Prefetch(
     ids.Add(id);
     keys.push_back(std::move(key));
   }
-  if (keys.empty()) return Status::OK();
+  if (keys.empty()) return size_t{0};
   pg::Params p;
   p.Add(collections).Add(ids);
-  BRAID_ASSIGN_OR_RETURN(pg::Rows r,
-                         conn_->Query("SELECT r.rid, " BRAID_PG_RECORD_COLUMNS
-                                      " FROM unnest($1::text[], $2::text[]) AS n(c, i) "
-                                      "JOIN records r ON r.collection = n.c AND r.id = n.i",
-                                      p));
+  // Planned at every call, not prepared: a plan cached while `records`
+  // was small (a new store's first chunks) scans the whole table and joins
+  // by hash for as long as it stays cached, which made an initial pull's
+  // lookups grow with the table (bench/pg_bench); planned with the arrays'
+  // sizes known, it probes the (collection, id) index.
+  static const std::string kPrefetch = "SELECT r.rid, " BRAID_PG_RECORD_COLUMNS
+                                       " FROM unnest($1::text[], $2::text[]) AS n(c, i) "
+                                       "JOIN records r ON r.collection = n.c AND r.id = n.i";
+  BRAID_ASSIGN_OR_RETURN(pg::Rows r, conn_->QueryText(kPrefetch, p));
   for (std::string& key : keys) fetched_.emplace(std::move(key), std::nullopt);
   for (int i = 0; i < r.size(); ++i) {
     StoredRecord row;
@@ -101,7 +107,7 @@ Status PgRowTransaction::Prefetch(
     BRAID_RETURN_IF_ERROR(store_->DecodeRecord(*conn_, r, i, 1, &row.record, &new_instances_));
     fetched_[Key(row.record.collection, row.record.id)] = std::move(row);
   }
-  return Status::OK();
+  return static_cast<size_t>(r.size());
 }
 
 Result<std::optional<StoredRecord>> PgRowTransaction::Load(std::string_view collection,
@@ -174,6 +180,11 @@ Result<int64_t> PgRowTransaction::Insert(const Record& next, bool if_absent) {
   if (if_absent) {
     if (pending_rids_.count(key) != 0) return int64_t{0};
     auto it = fetched_.find(key);
+    if (it == fetched_.end() && assume_new_) {
+      const int64_t rid = ++next_rid_;
+      BRAID_RETURN_IF_ERROR(Pend(rid, /*is_new=*/true, next));
+      return rid;
+    }
     if (it == fetched_.end()) {
       // Not prefetched (a local write): one lookup, kept for the Load that
       // follows when the record exists.
@@ -288,10 +299,15 @@ Status PgRowTransaction::FlushRecords() {
     }
   }
   if (!copy_.empty()) {
-    BRAID_RETURN_IF_ERROR(
-        conn_->CopyIn("COPY records(rid, collection, id, partition, parent, deleted, origin, "
-                      "counter, vv, hlc, clocks, body, conflicts) FROM STDIN",
-                      copy_));
+    Status s = conn_->CopyIn(
+        "COPY records(rid, collection, id, partition, parent, deleted, origin, counter, vv, hlc, "
+        "clocks, body, conflicts) FROM STDIN",
+        copy_);
+    // Only a record taken for new can collide: the others were looked up.
+    if (assume_new_ && s.code() == Code::kConflict) {
+      return Status::Conflict(std::string(kAssumedNewConflict) + ": " + s.message());
+    }
+    BRAID_RETURN_IF_ERROR(s);
   }
   if (rids.size() != 0) {
     pg::Params p;

@@ -48,7 +48,8 @@ class PgRowTransaction final : public RowTransaction {
   ~PgRowTransaction() override;
 
   const WriteCounters& counters() const override { return begin_; }
-  Status Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& names) override;
+  Result<size_t> Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& names,
+                          bool assume_new) override;
   Result<std::optional<StoredRecord>> Load(std::string_view collection,
                                            std::string_view id) override;
   Result<int64_t> Insert(const Record& record, bool if_absent) override;
@@ -133,6 +134,10 @@ class PgRowTransaction final : public RowTransaction {
   std::map<int64_t, PendingRow> pending_rows_;             // by rid
   std::unordered_map<std::string, int64_t> pending_rids_;  // Key -> rid, of pending_rows_
   size_t pending_bytes_ = 0;
+  // Prefetch(..., assume_new): records neither pending nor fetched are
+  // taken for new (a unique violation of records then fails the
+  // transaction with kAssumedNewConflict).
+  bool assume_new_ = false;
   // What Prefetch read: Key -> the stored record (nullopt: none there).
   std::unordered_map<std::string, std::optional<StoredRecord>> fetched_;
   struct PendingChange {
