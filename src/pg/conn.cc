@@ -79,9 +79,12 @@ Params& Params::Push(unsigned int type, const char* data, size_t size) {
   return *this;
 }
 
+// Copied: a parameter made from a temporary (std::to_string(...)) must
+// outlive the call that runs the statement. (Bulk rows go by COPY, not
+// here.) A copy's data() is never null, so "" is not SQL NULL.
 Params& Params::Add(std::string_view text) {
-  // A non-null pointer even for "": NULL would mean SQL NULL.
-  return Push(kTextOid, text.data() != nullptr ? text.data() : "", text.size());
+  const std::string& s = owned_.emplace_back(text);
+  return Push(kTextOid, s.data(), s.size());
 }
 
 Params& Params::Add(int64_t v) {
@@ -107,7 +110,8 @@ Params& Params::Add(const std::optional<std::string>& text) {
 }
 
 Params& Params::AddBytes(std::string_view bytes) {
-  return Push(kByteaOid, bytes.data() != nullptr ? bytes.data() : "", bytes.size());
+  const std::string& s = owned_.emplace_back(bytes);
+  return Push(kByteaOid, s.data(), s.size());
 }
 
 Params& Params::AddNull() {

@@ -56,8 +56,8 @@ class Array {
   std::string elements_;  // each: int32 length (-1 for NULL), bytes
 };
 
-// The parameters of one statement ($1, $2, ...). Strings are borrowed:
-// they must outlive the call that runs the statement.
+// The parameters of one statement ($1, $2, ...), copied in (a temporary
+// may be given).
 class Params {
  public:
   Params() = default;
@@ -94,7 +94,7 @@ class Params {
   std::vector<const char*> values_;
   std::vector<int> lengths_;
   std::vector<int> formats_;
-  std::deque<std::string> owned_;  // numbers and arrays, in network form
+  std::deque<std::string> owned_;  // every value, numbers and arrays in network form
 };
 
 // The rows of a query's result, as text. Column and row indexes are 0-based.
