@@ -42,6 +42,7 @@
 
 #include "bench/bench_data.h"
 #include "braid/delta.h"
+#include "braid/store.h"
 #include "http/client.h"
 #include "instance/instance.h"
 #include "pg/conn.h"
@@ -288,25 +289,10 @@ Pull PullInto(PgServer& pg, const Source& src, const std::string& data, const st
   return p;
 }
 
-// The reference table: the columns of braid's `records`
-// (src/store/postgres/schema.cc) and its two unique indexes.
-constexpr char kRefTable[] = R"sql(
-CREATE TABLE records_ref(
-  rid        BIGINT PRIMARY KEY,
-  collection TEXT COLLATE "C" NOT NULL,
-  id         TEXT COLLATE "C" NOT NULL,
-  partition  TEXT COLLATE "C",
-  parent     TEXT COLLATE "C",
-  deleted    BOOLEAN NOT NULL,
-  origin     INTEGER NOT NULL,
-  counter    BIGINT NOT NULL,
-  vv         BYTEA,
-  hlc        BIGINT NOT NULL,
-  clocks     BYTEA,
-  body       TEXT NOT NULL,
-  conflicts  TEXT,
-  UNIQUE (collection, id)
-))sql";
+// The reference table: braid's `records` as the backend makes it (its
+// columns, keys and indexes), copied from a store made in the same
+// database, so the two cannot drift apart.
+constexpr char kRefTable[] = "CREATE TABLE records_ref (LIKE records INCLUDING ALL)";
 
 // The rows in COPY's text format, with what braid stores for a record
 // pulled from one origin: no partition, parent, version vector (implied),
@@ -341,6 +327,12 @@ Copy CopyReference(PgServer& pg, const std::string& text, size_t n) {
   const std::string uri = pg.NewDatabase("pg_bench_copy");
   Copy c;
   {
+    {
+      StoreOptions o;
+      o.create_if_missing = true;
+      auto made = Store::Open(uri, o);
+      if (!made.ok()) Die("making a store for the reference table: " + made.status().ToString());
+    }
     auto conn = Connect(uri);
     Exec(*conn, kRefTable);
     Quiesce(pg);
